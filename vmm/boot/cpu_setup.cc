@@ -1,0 +1,77 @@
+#include "vmm/boot/cpu_setup.h"
+
+#include "vmm/boot/layout.h"
+
+namespace tlbscope {
+namespace {
+
+constexpr uint16_t kCodeSelector = 0x08, kDataSelector = 0x10, kTssSelector = 0x18;
+constexpr uint64_t kCr0Pe = 1u << 0, kCr0Et = 1u << 4;
+
+kvm_segment FlatSegment(uint16_t selector, uint8_t type) {
+  return kvm_segment{.base = 0,
+                     .limit = 0xffffffff,
+                     .selector = selector,
+                     .type = type,
+                     .present = 1,
+                     .dpl = 0,
+                     .db = 1,
+                     .s = 1,
+                     .l = 0,
+                     .g = 1,
+                     .avl = 0,
+                     .unusable = 0,
+                     .padding = 0};
+}
+
+}  // namespace
+
+absl::Status WriteBootGdt(GuestMemory& mem) {
+  const uint64_t gdt[4] = {
+      0,
+      0x00cf9b000000ffffull,  // 0x08: code, 32-bit, 4 GiB, accessed
+      0x00cf93000000ffffull,  // 0x10: data, 32-bit, 4 GiB, accessed
+      0x00008b0000000067ull,  // 0x18: 32-bit TSS (busy), base 0, limit 0x67
+  };
+  return mem.WriteObject(layout::kGdt, gdt);
+}
+
+CpuidTable CpuidForVcpu(const CpuidTable& supported, int index) {
+  CpuidTable t = supported.Clone();
+  kvm_cpuid2* c = t.get();
+  for (uint32_t i = 0; i < c->nent; ++i) {
+    kvm_cpuid_entry2& e = c->entries[i];
+    if (e.function == 1) e.ebx = (e.ebx & 0x00ffffff) | (static_cast<uint32_t>(index) << 24);
+    if (e.function == 0xb || e.function == 0x1f) e.edx = static_cast<uint32_t>(index);
+  }
+  return t;
+}
+
+absl::Status SetupBootCpu(Vcpu& vcpu, const LoadedKernel& kernel) {
+  absl::StatusOr<kvm_sregs> sregs = vcpu.GetSregs();
+  if (!sregs.ok()) return sregs.status();
+  kvm_sregs& s = *sregs;
+  s.cs = FlatSegment(kCodeSelector, 0xb);
+  s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kDataSelector, 0x3);
+  s.tr = kvm_segment{.base = 0, .limit = 0x67, .selector = kTssSelector, .type = 0xb,
+                     .present = 1, .dpl = 0, .db = 0, .s = 0, .l = 0, .g = 0, .avl = 0,
+                     .unusable = 0, .padding = 0};
+  s.gdt.base = layout::kGdt;
+  s.gdt.limit = 4 * 8 - 1;
+  s.idt.base = 0;
+  s.idt.limit = 0;
+  s.cr0 = kCr0Pe | kCr0Et;
+  s.cr3 = 0;
+  s.cr4 = 0;
+  s.efer = 0;
+  absl::Status st = vcpu.SetSregs(s);
+  if (!st.ok()) return st;
+  kvm_regs regs{};
+  regs.rip = kernel.entry;
+  regs.rax = kernel.eax;
+  regs.rbx = kernel.ebx;
+  regs.rflags = 0x2;
+  return vcpu.SetRegs(regs);
+}
+
+}  // namespace tlbscope

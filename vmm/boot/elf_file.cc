@@ -1,0 +1,134 @@
+#include "vmm/boot/elf_file.h"
+
+#include <gelf.h>
+#include <libelf.h>
+
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_format.h"
+
+namespace tlbscope {
+namespace {
+
+constexpr uint32_t kXenElfnotePhys32Entry = 18;
+
+struct ElfDeleter {
+  void operator()(Elf* e) const { elf_end(e); }
+};
+using ElfPtr = std::unique_ptr<Elf, ElfDeleter>;
+
+absl::Status Corrupt(const std::string& what, std::string_view detail) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: truncated or corrupt ELF: %s", what, detail));
+}
+
+std::string LibelfError() {
+  const char* msg = elf_errmsg(-1);
+  return msg ? msg : "unknown libelf error";
+}
+
+// Reads the PVH entry from one note blob.
+std::optional<uint64_t> FindPvhNote(Elf* elf, uint64_t offset, uint64_t size) {
+  Elf_Data* data = elf_getdata_rawchunk(elf, offset, size, ELF_T_NHDR);
+  if (data == nullptr) return std::nullopt;
+  size_t pos = 0;
+  GElf_Nhdr nhdr;
+  size_t name_off, desc_off;
+  while (pos < data->d_size) {
+    size_t next = gelf_getnote(data, pos, &nhdr, &name_off, &desc_off);
+    if (next == 0) break;
+    const char* base = static_cast<const char*>(data->d_buf);
+    bool is_xen = nhdr.n_namesz == 4 && std::memcmp(base + name_off, "Xen", 4) == 0;
+    if (is_xen && nhdr.n_type == kXenElfnotePhys32Entry) {
+      if (nhdr.n_descsz == 4) {
+        uint32_t v;
+        std::memcpy(&v, base + desc_off, 4);
+        return v;
+      }
+      if (nhdr.n_descsz == 8) {
+        uint64_t v;
+        std::memcpy(&v, base + desc_off, 8);
+        return v;
+      }
+    }
+    pos = next;
+  }
+  return std::nullopt;
+}
+
+void ReadSymbols(Elf* elf, ElfFile& out) {
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_SYMTAB) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (data == nullptr || shdr.sh_entsize == 0) continue;
+    size_t count = shdr.sh_size / shdr.sh_entsize;
+    for (size_t i = 0; i < count; ++i) {
+      GElf_Sym sym;
+      if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) continue;
+      int type = GELF_ST_TYPE(sym.st_info);
+      if (type != STT_FUNC && type != STT_NOTYPE && type != STT_OBJECT) continue;
+      if (sym.st_shndx == SHN_UNDEF || sym.st_shndx == SHN_ABS) continue;
+      const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+      if (name == nullptr || *name == '\0') continue;
+      out.symbols.push_back({name, sym.st_value, sym.st_size, type == STT_FUNC});
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::string& what) {
+  if (!HasElfMagic(bytes)) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: not an ELF file", what));
+  }
+  elf_version(EV_CURRENT);
+  // libelf only reads from the buffer; elf_memory takes a non-const pointer.
+  ElfPtr elf(elf_memory(reinterpret_cast<char*>(const_cast<uint8_t*>(bytes.data())), bytes.size()));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return Corrupt(what, LibelfError());
+
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf.get(), &ehdr) == nullptr) return Corrupt(what, LibelfError());
+  ElfFile out{};
+  out.is_64bit = gelf_getclass(elf.get()) == ELFCLASS64;
+  out.machine = ehdr.e_machine;
+  out.entry = ehdr.e_entry;
+  if (ehdr.e_machine != EM_X86_64 && ehdr.e_machine != EM_386) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: ELF machine %d is not x86 (EM_X86_64 or EM_386)", what, ehdr.e_machine));
+  }
+
+  size_t phnum;
+  if (elf_getphdrnum(elf.get(), &phnum) != 0) return Corrupt(what, LibelfError());
+  for (size_t i = 0; i < phnum; ++i) {
+    GElf_Phdr ph;
+    if (gelf_getphdr(elf.get(), static_cast<int>(i), &ph) == nullptr) {
+      return Corrupt(what, absl::StrFormat("program header %d: %s", i, LibelfError()));
+    }
+    if (ph.p_type == PT_LOAD && (ph.p_filesz > 0 || ph.p_memsz > 0)) {
+      if (ph.p_filesz > ph.p_memsz) {
+        return Corrupt(what, absl::StrFormat("segment %d has p_filesz %#x > p_memsz %#x", i,
+                                             ph.p_filesz, ph.p_memsz));
+      }
+      if (ph.p_offset > bytes.size() || ph.p_filesz > bytes.size() - ph.p_offset) {
+        return Corrupt(what, absl::StrFormat("segment %d needs file bytes [%#x, %#x) but the file "
+                                             "is %#x bytes long",
+                                             i, ph.p_offset, ph.p_offset + ph.p_filesz,
+                                             bytes.size()));
+      }
+      out.loads.push_back({ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz});
+    }
+    if (ph.p_type == PT_NOTE && !out.pvh_entry) {
+      if (ph.p_offset > bytes.size() || ph.p_filesz > bytes.size() - ph.p_offset) {
+        return Corrupt(what, absl::StrFormat("note segment %d runs past the end of the file", i));
+      }
+      out.pvh_entry = FindPvhNote(elf.get(), ph.p_offset, ph.p_filesz);
+    }
+  }
+  ReadSymbols(elf.get(), out);
+  return out;
+}
+
+}  // namespace tlbscope

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tlbscope {
+
+// What the loaders need from an ELF file, read with libelf.
+struct ElfSegment {
+  uint64_t paddr;
+  uint64_t vaddr;
+  uint64_t offset;
+  uint64_t filesz;
+  uint64_t memsz;
+};
+
+struct ElfSymbol {
+  std::string name;
+  uint64_t value;
+  uint64_t size;
+  bool is_function;
+};
+
+struct ElfFile {
+  bool is_64bit;
+  uint16_t machine;
+  uint64_t entry;
+  std::vector<ElfSegment> loads;  // PT_LOAD with filesz or memsz > 0
+  std::optional<uint64_t> pvh_entry;  // XEN_ELFNOTE_PHYS32_ENTRY
+  std::vector<ElfSymbol> symbols;     // .symtab, empty when stripped
+};
+
+inline bool HasElfMagic(std::span<const uint8_t> bytes) {
+  return bytes.size() >= 4 && bytes[0] == 0x7f && bytes[1] == 'E' && bytes[2] == 'L' &&
+         bytes[3] == 'F';
+}
+
+// Parses `bytes` (the whole file). Errors are InvalidArgument and name `what`
+// (normally the path) and what is wrong: truncated, corrupt, wrong machine.
+absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::string& what);
+
+}  // namespace tlbscope

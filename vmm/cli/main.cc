@@ -1,0 +1,63 @@
+// tlbscope: a KVM VMM that shows what a guest kernel does to the TLB.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "vmm/cli/run_command.h"
+
+namespace {
+
+// The bundled guest-probe: next to the build tree's tlbscope, or installed.
+std::string DefaultKernel() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n > 0) {
+    std::string exe(buf, static_cast<size_t>(n));
+    std::string dir = exe.substr(0, exe.rfind('/'));
+    for (const std::string& candidate :
+         {dir + "/../guest-probe/guest-probe.elf", dir + "/../share/tlbscope/guest-probe.elf"}) {
+      if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+    }
+  }
+  return TLBSCOPE_DEFAULT_KERNEL;
+}
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: tlbscope COMMAND [options]\n"
+               "commands:\n"
+               "  run      boot a guest kernel under tlbscope (default: the bundled guest-probe)\n"
+               "  help     this text; `tlbscope run --help` for run's options\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    Usage(stderr);
+    return 2;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    Usage(stdout);
+    return 0;
+  }
+  if (cmd == "run") {
+    absl::StatusOr<tlbscope::RunOptions> o = tlbscope::ParseRunArgs(args, DefaultKernel());
+    if (!o.ok()) {
+      std::fprintf(stderr, "tlbscope run: error: %s\n", std::string(o.status().message()).c_str());
+      return 2;
+    }
+    if (o->help) {
+      std::fputs(tlbscope::RunUsage(), stdout);
+      return 0;
+    }
+    return tlbscope::RunCommand(*o);
+  }
+  std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
+  return 2;
+}

@@ -1,0 +1,186 @@
+#include "vmm/cli/run_command.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_format.h"
+#include "tlbscope/v1/run_result.pb.h"
+
+namespace tlbscope {
+namespace {
+
+template <typename T>
+absl::StatusOr<T> ParseNumber(std::string_view flag, const std::string& text) {
+  T value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: '%s' is not a valid number", flag, text));
+  }
+  return value;
+}
+
+absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r) {
+  tlbscope::v1::RunResult pb;
+  pb.set_kernel_path(o.machine.kernel_path);
+  pb.set_boot_protocol(BootProtocolName(r.kernel.protocol));
+  pb.set_smp(o.machine.smp);
+  pb.set_mem_mib(o.machine.mem_mib);
+  pb.set_cmdline(o.machine.cmdline);
+  pb.set_stop_reason(std::string(StopReasonName(r.first_stop.request.reason)));
+  pb.set_stop_message(r.first_stop.Describe());
+  pb.set_exit_code(r.exit_code);
+  pb.set_duration_ns(r.duration.count());
+  pb.set_guest_name(r.report.guest_name);
+  for (int cpu : r.report.cpus_online) pb.add_cpus_online(cpu);
+  for (const GuestCheck& c : r.report.checks) {
+    auto* pc = pb.add_checks();
+    pc->set_cpu(c.cpu);
+    pc->set_name(c.name);
+    pc->set_passed(c.passed);
+    pc->set_detail(c.detail);
+  }
+  pb.set_checks_passed(r.report.passed());
+  pb.set_checks_failed(r.report.failed());
+  for (const VcpuStop& s : r.vcpu_stops) {
+    auto* v = pb.add_vcpus();
+    v->set_vcpu(s.vcpu);
+    v->set_reason(std::string(StopReasonName(s.request.reason)));
+    v->set_message(s.request.message);
+    v->set_rip(s.rip);
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions jo;
+  jo.add_whitespace = true;
+  jo.always_print_primitive_fields = true;
+  if (auto st = google::protobuf::util::MessageToJsonString(pb, &json, jo); !st.ok()) {
+    return absl::InternalError(absl::StrFormat("--results %s: %s", path, st.ToString()));
+  }
+  std::ofstream f(path, std::ios::trunc);
+  f << json << "\n";
+  if (!f.good()) return absl::InternalError(absl::StrFormat("--results %s: write failed", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* RunUsage() {
+  return "usage: tlbscope run [options]\n"
+         "  --kernel PATH      kernel to boot: ELF with a PVH note, or Multiboot v1\n"
+         "                     (default: the bundled guest-probe)\n"
+         "  --boot PROTO       auto (default), pvh or multiboot\n"
+         "  --cmdline STR      kernel command line (guest-probe: scenario=NAME)\n"
+         "  --smp N            vCPUs, 1..64 (default 1)\n"
+         "  --mem MiB          guest RAM, 2..3072 (default 128)\n"
+         "  --timeout S        stop a guest still running after S seconds (default 300, 0 = "
+         "never)\n"
+         "  --serial-log FILE  also write the serial console to FILE\n"
+         "  --quiet            do not copy the serial console to stdout\n"
+         "  --results FILE     write the run's results as JSON (tlbscope.v1.RunResult)\n"
+         "  --kvm-device PATH  KVM device (default /dev/kvm)\n";
+}
+
+absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
+                                        const std::string& default_kernel) {
+  RunOptions o;
+  o.machine.kernel_path = default_kernel;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_inline = false;
+    if (size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_inline = true;
+    }
+    auto take = [&]() -> absl::StatusOr<std::string> {
+      if (has_inline) return value;
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrFormat("%s needs a value", flag));
+      }
+      return args[++i];
+    };
+    if (flag == "-h" || flag == "--help") {
+      o.help = true;
+      continue;
+    }
+    if (flag == "--quiet") {
+      o.machine.serial_to_stdout = false;
+      continue;
+    }
+    absl::StatusOr<std::string> v = take();
+    if (!v.ok()) return v.status();
+    if (flag == "--kernel") {
+      o.machine.kernel_path = *v;
+    } else if (flag == "--boot") {
+      absl::StatusOr<BootProtocol> p = ParseBootProtocol(*v);
+      if (!p.ok()) return p.status();
+      o.machine.boot = *p;
+    } else if (flag == "--cmdline") {
+      o.machine.cmdline = *v;
+    } else if (flag == "--smp") {
+      absl::StatusOr<int> n = ParseNumber<int>(flag, *v);
+      if (!n.ok()) return n.status();
+      o.machine.smp = *n;
+    } else if (flag == "--mem") {
+      absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
+      if (!n.ok()) return n.status();
+      o.machine.mem_mib = *n;
+    } else if (flag == "--timeout") {
+      absl::StatusOr<double> n = ParseNumber<double>(flag, *v);
+      if (!n.ok()) return n.status();
+      o.machine.timeout_s = *n;
+    } else if (flag == "--serial-log") {
+      o.machine.serial_log = *v;
+    } else if (flag == "--results") {
+      o.results_path = *v;
+    } else if (flag == "--kvm-device") {
+      o.machine.kvm_device = *v;
+    } else {
+      return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
+    }
+  }
+  if (!o.help) {
+    if (absl::Status s = ValidateConfig(o.machine); !s.ok()) return s;
+  }
+  return o;
+}
+
+int RunCommand(const RunOptions& o) {
+  absl::StatusOr<RunOutcome> r = RunMachine(o.machine);
+  if (!r.ok()) {
+    std::fprintf(stderr, "tlbscope: error: %s\n", std::string(r.status().message()).c_str());
+    return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 5;
+  }
+  const StopRequest& why = r->first_stop.request;
+  double secs = std::chrono::duration<double>(r->duration).count();
+  if (why.reason == StopReason::kGuestExit) {
+    std::fprintf(stderr, "tlbscope: guest exited with code %d after %.2f s (%s boot, %d vCPUs)\n",
+                 why.guest_code, secs, BootProtocolName(r->kernel.protocol), o.machine.smp);
+  } else {
+    std::fprintf(stderr, "tlbscope: %s\n", r->first_stop.Describe().c_str());
+    if (why.reason == StopReason::kTimeout || why.reason == StopReason::kInterrupted) {
+      for (const VcpuStop& s : r->vcpu_stops) {
+        std::fprintf(stderr, "tlbscope:   vcpu %d was at rip %#llx\n", s.vcpu,
+                     static_cast<unsigned long long>(s.rip));
+      }
+    }
+  }
+  if (!r->report.checks.empty()) {
+    std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r->report.passed(),
+                 r->report.failed());
+  }
+  if (!o.results_path.empty()) {
+    if (absl::Status s = WriteResults(o.results_path, o, *r); !s.ok()) {
+      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+      return r->exit_code != 0 ? r->exit_code : 5;
+    }
+  }
+  return r->exit_code;
+}
+
+}  // namespace tlbscope

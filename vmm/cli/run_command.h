@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vmm/core/machine.h"
+
+namespace tlbscope {
+
+struct RunOptions {
+  MachineConfig machine;
+  std::string results_path;  // --results FILE (protobuf JSON)
+  bool help = false;
+};
+
+// Parses `tlbscope run` arguments (without the leading "run"). Errors are
+// InvalidArgument with one line naming the option.
+absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
+                                        const std::string& default_kernel);
+
+const char* RunUsage();
+
+// Runs the VM and prints the outcome; returns the process exit status.
+int RunCommand(const RunOptions& options);
+
+}  // namespace tlbscope

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <optional>
+
+#include "vmm/core/stop_reason.h"
+#include "vmm/devices/io_bus.h"
+
+namespace tlbscope {
+
+// What the vCPU loop does after one KVM_RUN exit.
+struct ExitAction {
+  enum class Kind { kContinue, kStop };
+  Kind kind = Kind::kContinue;
+  StopRequest stop;  // when kStop
+  static ExitAction Continue() { return {}; }
+  static ExitAction Stop(StopRequest s) { return {Kind::kStop, std::move(s)}; }
+};
+
+// A pure function of the exit in `run` and the devices on `bus` (after
+// Firecracker's run_emulation): it touches nothing else, so unit tests drive
+// it with made-up kvm_run structures. For port reads it fills the data area
+// inside `run`, as KVM expects on the next KVM_RUN.
+ExitAction DispatchExit(kvm_run& run, int vcpu, IoBus& bus);
+
+}  // namespace tlbscope

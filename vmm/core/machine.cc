@@ -1,0 +1,182 @@
+#include "vmm/core/machine.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/str_format.h"
+#include "tlbscope/probe_abi.h"
+#include "vmm/boot/boot_info.h"
+#include "vmm/boot/cpu_setup.h"
+#include "vmm/boot/layout.h"
+#include "vmm/devices/exit_port.h"
+#include "vmm/devices/serial.h"
+#include "vmm/kvm/vm.h"
+
+namespace tlbscope {
+namespace {
+
+std::atomic<int> g_interrupt_signal{0};
+void OnInterrupt(int sig) { g_interrupt_signal.store(sig); }
+
+// Collects the first stop that ends the VM; later ones (the others being
+// stopped because of it) only fill in per-vCPU reasons.
+class StopLatch {
+ public:
+  void Report(const VcpuStop& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!first_ && s.request.reason != StopReason::kStoppedByVmm) first_ = s;
+    cv_.notify_all();
+  }
+  // Waits until a vCPU stops the VM or `deadline`; false on timeout.
+  bool WaitUntil(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!first_) {
+      if (g_interrupt_signal.load() != 0) return false;
+      auto step = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+      cv_.wait_until(lock, step);
+      if (!first_ && std::chrono::steady_clock::now() >= deadline) return false;
+    }
+    return true;
+  }
+  std::optional<VcpuStop> first() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<VcpuStop> first_;
+};
+
+}  // namespace
+
+absl::Status ValidateConfig(const MachineConfig& c) {
+  if (c.smp < 1 || c.smp > kMaxVcpus) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--smp must be between 1 and %d (got %d)", kMaxVcpus, c.smp));
+  }
+  if (c.mem_mib < layout::kMinMemMiB || c.mem_mib > layout::kMaxMemMiB) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--mem must be between %d and %d MiB (got %d)", layout::kMinMemMiB, layout::kMaxMemMiB,
+        c.mem_mib));
+  }
+  if (c.timeout_s < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("--timeout must be >= 0 (got %g)", c.timeout_s));
+  }
+  if (c.kernel_path.empty()) return absl::InvalidArgumentError("--kernel is empty");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+
+  absl::StatusOr<GuestMemory> mem = GuestMemory::Create(config.mem_mib << 20);
+  if (!mem.ok()) return mem.status();
+  absl::StatusOr<LoadedKernel> kernel =
+      LoadKernel(config.kernel_path, config.boot, config.cmdline, *mem);
+  if (!kernel.ok()) return kernel.status();
+  if (absl::Status s = WriteBootGdt(*mem); !s.ok()) return s;
+  if (absl::Status s = WriteMpTable(*mem, config.smp); !s.ok()) return s;
+
+  absl::StatusOr<std::unique_ptr<SerialSink>> sink =
+      SerialSink::Create(config.serial_to_stdout, config.serial_log);
+  if (!sink.ok()) return sink.status();
+
+  absl::StatusOr<KvmSystem> kvm = KvmSystem::Open(config.kvm_device);
+  if (!kvm.ok()) return kvm.status();
+  absl::StatusOr<Vm> vm = Vm::Create(*kvm);
+  if (!vm.ok()) return vm.status();
+  if (absl::Status s = vm->CreateIrqchipAndPit(); !s.ok()) return s;
+  if (absl::Status s = vm->MapMemory(0, 0, *mem); !s.ok()) return s;
+  absl::StatusOr<CpuidTable> cpuid = kvm->SupportedCpuid();
+  if (!cpuid.ok()) return cpuid.status();
+
+  // Devices live as long as the vCPU threads that call them.
+  Serial16550 serial(TLBSCOPE_COM1_PORT, sink->get());
+  ExitPort exit_port;
+  PostPort post_port;
+  ProbeChannel probe(&*mem);
+  IoBus bus;
+  bus.Register(TLBSCOPE_COM1_PORT, 8, &serial);
+  bus.Register(TLBSCOPE_EXIT_PORT, 4, &exit_port);
+  bus.Register(TLBSCOPE_POST_PORT, 1, &post_port);
+  bus.Register(TLBSCOPE_PROBE_PORT, 4, &probe);
+
+  // vCPU 0 is the BSP at the kernel entry; the APs wait for INIT/SIPI in
+  // KVM's in-kernel LAPIC, as on real hardware.
+  std::vector<Vcpu> vcpus;
+  vcpus.reserve(config.smp);
+  for (int i = 0; i < config.smp; ++i) {
+    absl::StatusOr<Vcpu> v = vm->CreateVcpu(i);
+    if (!v.ok()) return v.status();
+    if (absl::Status s = v->SetCpuid(CpuidForVcpu(*cpuid, i)); !s.ok()) return s;
+    vcpus.push_back(std::move(*v));
+  }
+  if (absl::Status s = SetupBootCpu(vcpus[0], *kernel); !s.ok()) return s;
+
+  StopLatch latch;
+  VcpuRunner::InstallKickHandler();
+  g_interrupt_signal.store(0);
+  auto old_int = std::signal(SIGINT, OnInterrupt);
+  auto old_term = std::signal(SIGTERM, OnInterrupt);
+
+  std::vector<std::unique_ptr<VcpuRunner>> runners;
+  for (Vcpu& v : vcpus) {
+    runners.push_back(
+        std::make_unique<VcpuRunner>(&v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }));
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (auto& r : runners) r->Start();
+
+  auto deadline = config.timeout_s > 0
+                      ? start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    std::chrono::duration<double>(config.timeout_s))
+                      : std::chrono::steady_clock::time_point::max();
+  bool stopped_by_guest = latch.WaitUntil(deadline);
+  auto end = std::chrono::steady_clock::now();
+
+  RunOutcome out;
+  if (stopped_by_guest) {
+    out.first_stop = *latch.first();
+  } else if (int sig = g_interrupt_signal.load(); sig != 0) {
+    out.first_stop = VcpuStop{-1, StopRequest{StopReason::kInterrupted, 0,
+                                              absl::StrFormat("stopped by signal %d", sig)}};
+  } else {
+    out.first_stop = VcpuStop{-1, StopRequest{StopReason::kTimeout, 0,
+                                              absl::StrFormat("guest did not finish within "
+                                                              "--timeout %g s",
+                                                              config.timeout_s)}};
+  }
+  for (auto& r : runners) {
+    r->Stop(StopRequest{StopReason::kStoppedByVmm, 0,
+                        absl::StrFormat("stopped because %s", StopReasonName(out.first_stop.request.reason))});
+  }
+  for (auto& r : runners) r->Join();
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+
+  // Where each vCPU was when it stopped: what a timeout report needs.
+  for (size_t i = 0; i < runners.size(); ++i) {
+    VcpuStop s = runners[i]->stop().value_or(VcpuStop{static_cast<int>(i), StopRequest{}});
+    if (!s.rip_known) {
+      if (absl::StatusOr<kvm_regs> regs = vcpus[i].GetRegs(); regs.ok()) {
+        s.rip = regs->rip;
+        s.rip_known = true;
+      }
+    }
+    out.vcpu_stops.push_back(std::move(s));
+  }
+  (*sink)->Flush();
+  out.kernel = std::move(*kernel);
+  out.report = probe.report();
+  out.serial = (*sink)->transcript();
+  out.duration = end - start;
+  out.exit_code = ExitCodeFor(out.first_stop.request.reason, out.first_stop.request.guest_code);
+  return out;
+}
+
+}  // namespace tlbscope

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/core/vcpu_runner.h"
+#include "vmm/devices/probe_channel.h"
+
+namespace tlbscope {
+
+inline constexpr int kMaxVcpus = 64;
+
+struct MachineConfig {
+  std::string kernel_path;
+  BootProtocol boot = BootProtocol::kAuto;
+  std::string cmdline;
+  int smp = 1;
+  uint64_t mem_mib = 128;
+  double timeout_s = 300;  // 0: none
+  bool serial_to_stdout = true;
+  std::string serial_log;
+  std::string kvm_device = "/dev/kvm";
+};
+
+// Checks ranges and combinations; InvalidArgument naming the option.
+absl::Status ValidateConfig(const MachineConfig& config);
+
+struct RunOutcome {
+  VcpuStop first_stop;              // why the VM stopped
+  std::vector<VcpuStop> vcpu_stops;  // why each vCPU stopped, by index
+  LoadedKernel kernel;
+  GuestReport report;
+  std::string serial;  // the whole serial transcript
+  std::chrono::nanoseconds duration{};
+  int exit_code = 0;
+};
+
+// Builds the VM, loads the kernel, runs every vCPU on its own thread until
+// the guest exits, crashes, or the timeout expires, and says why it ended.
+// An error Status means the VM never ran (bad input: InvalidArgument).
+absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config);
+
+}  // namespace tlbscope

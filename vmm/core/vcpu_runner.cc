@@ -1,0 +1,158 @@
+#include "vmm/core/vcpu_runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "absl/strings/str_format.h"
+#include "vmm/core/exit_dispatch.h"
+
+namespace tlbscope {
+namespace {
+constexpr int kKickSignal = SIGUSR1;
+void NoopHandler(int) {}
+}  // namespace
+
+const char* VcpuStateName(VcpuState s) {
+  switch (s) {
+    case VcpuState::kCreated:
+      return "created";
+    case VcpuState::kRunning:
+      return "running";
+    case VcpuState::kPaused:
+      return "paused";
+    case VcpuState::kStopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+std::string VcpuStop::Describe() const {
+  if (!rip_known) return absl::StrFormat("vcpu %d: %s", vcpu, request.message);
+  return absl::StrFormat("vcpu %d: %s at rip %#x", vcpu, request.message, rip);
+}
+
+VcpuRunner::VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop)
+    : vcpu_(vcpu), bus_(bus), on_stop_(std::move(on_stop)) {}
+
+VcpuRunner::~VcpuRunner() {
+  if (thread_.joinable()) {
+    Stop(StopRequest{StopReason::kStoppedByVmm, 0, "VMM shutting down"});
+    Join();
+  }
+}
+
+void VcpuRunner::InstallKickHandler() {
+  struct sigaction sa {};
+  sa.sa_handler = NoopHandler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+  sigaction(kKickSignal, &sa, nullptr);
+}
+
+void VcpuRunner::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ != VcpuState::kCreated) return;
+  state_ = VcpuState::kRunning;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void VcpuRunner::Kick() {
+  // Order matters: immediate_exit first covers a thread that is about to
+  // enter KVM_RUN; the signal covers one already inside it.
+  vcpu_->run()->immediate_exit = 1;
+  if (thread_.joinable()) pthread_kill(thread_.native_handle(), kKickSignal);
+}
+
+void VcpuRunner::Pause() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ != VcpuState::kRunning || want_ == Want::kStop) return;
+  want_ = Want::kPause;
+  Kick();
+  cv_.wait(lock, [this] { return state_ != VcpuState::kRunning; });
+}
+
+void VcpuRunner::Resume() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (want_ != Want::kPause) return;
+  want_ = Want::kRun;
+  cv_.notify_all();
+}
+
+void VcpuRunner::Stop(StopRequest why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ == VcpuState::kStopped || want_ == Want::kStop) return;
+  want_ = Want::kStop;
+  stop_request_ = std::move(why);
+  if (state_ == VcpuState::kCreated) {
+    state_ = VcpuState::kStopped;
+    stop_ = VcpuStop{vcpu_->index(), *stop_request_};
+    return;
+  }
+  Kick();
+  cv_.notify_all();
+}
+
+void VcpuRunner::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+VcpuState VcpuRunner::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+void VcpuRunner::Finish(VcpuStop stop) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = VcpuState::kStopped;
+    stop_ = stop;
+    cv_.notify_all();
+  }
+  on_stop_(stop);
+}
+
+void VcpuRunner::Loop() {
+  // The kick signal must reach this thread even if the caller blocked it.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, kKickSignal);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+
+  kvm_run* run = vcpu_->run();
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (want_ == Want::kPause) {
+        state_ = VcpuState::kPaused;
+        cv_.notify_all();
+        cv_.wait(lock);
+      }
+      if (want_ == Want::kStop) {
+        lock.unlock();
+        Finish(VcpuStop{vcpu_->index(), *stop_request_});
+        return;
+      }
+      state_ = VcpuState::kRunning;
+      cv_.notify_all();
+      run->immediate_exit = 0;
+    }
+    absl::StatusOr<bool> exited = vcpu_->Run();
+    if (!exited.ok()) {
+      Finish(VcpuStop{vcpu_->index(),
+                      StopRequest{StopReason::kKvmError, 0, std::string(exited.status().message())}});
+      return;
+    }
+    if (!*exited) continue;  // kicked: re-check what is wanted
+    ExitAction action = DispatchExit(*run, vcpu_->index(), *bus_);
+    if (action.kind == ExitAction::Kind::kContinue) continue;
+    VcpuStop stop{vcpu_->index(), std::move(action.stop)};
+    if (absl::StatusOr<kvm_regs> regs = vcpu_->GetRegs(); regs.ok()) {
+      stop.rip = regs->rip;
+      stop.rip_known = true;
+    }
+    Finish(std::move(stop));
+    return;
+  }
+}
+
+}  // namespace tlbscope

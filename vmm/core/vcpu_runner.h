@@ -1,0 +1,76 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "vmm/core/stop_reason.h"
+#include "vmm/devices/io_bus.h"
+#include "vmm/kvm/vcpu.h"
+
+namespace tlbscope {
+
+// The vCPU thread as an explicit state machine (after Firecracker/crosvm):
+//
+//   kCreated --Start--> kRunning <--Pause/Resume--> kPaused
+//                          |                           |
+//                          +------ Stop / exit --------+--> kStopped
+//
+// Pause and Stop are requests: they set kvm_run.immediate_exit and kick the
+// thread with a signal so KVM_RUN returns at once wherever the guest is.
+// The thread reports the one reason it stopped through `on_stop`.
+enum class VcpuState { kCreated, kRunning, kPaused, kStopped };
+const char* VcpuStateName(VcpuState s);
+
+struct VcpuStop {
+  int vcpu;
+  StopRequest request;
+  uint64_t rip = 0;
+  bool rip_known = false;
+  std::string Describe() const;  // "vcpu 1: <message> at rip 0x..."
+};
+
+class VcpuRunner {
+ public:
+  using StopCallback = std::function<void(const VcpuStop&)>;
+
+  VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop);
+  ~VcpuRunner();
+  VcpuRunner(const VcpuRunner&) = delete;
+  VcpuRunner& operator=(const VcpuRunner&) = delete;
+
+  // Installs the no-op kick signal handler; call once before any Start().
+  static void InstallKickHandler();
+
+  void Start();
+  void Pause();   // returns once the thread is parked (or stopped)
+  void Resume();
+  void Stop(StopRequest why);  // returns at once; Join() waits
+  void Join();
+
+  VcpuState state() const;
+  int index() const { return vcpu_->index(); }
+  // Set once kStopped.
+  const std::optional<VcpuStop>& stop() const { return stop_; }
+
+ private:
+  enum class Want { kRun, kPause, kStop };
+  void Loop();
+  void Kick();
+  void Finish(VcpuStop stop);
+
+  Vcpu* vcpu_;
+  IoBus* bus_;
+  StopCallback on_stop_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  VcpuState state_ = VcpuState::kCreated;
+  Want want_ = Want::kRun;
+  std::optional<StopRequest> stop_request_;
+  std::optional<VcpuStop> stop_;
+};
+
+}  // namespace tlbscope

@@ -1,0 +1,121 @@
+#include "vmm/devices/serial.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace tlbscope {
+namespace {
+// Register offsets and bits (PC16550D data sheet).
+constexpr uint16_t kRbrThr = 0, kIer = 1, kIirFcr = 2, kLcr = 3, kMcr = 4, kLsr = 5, kMsr = 6,
+                   kScr = 7;
+constexpr uint8_t kLcrDlab = 0x80;
+constexpr uint8_t kLsrThre = 0x20, kLsrTemt = 0x40;
+constexpr uint8_t kIirNoInterrupt = 0x01, kIirFifoEnabled = 0xc0;
+constexpr uint8_t kMsrDcdDsrCts = 0xb0;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SerialSink>> SerialSink::Create(bool to_stdout,
+                                                                const std::string& log_path) {
+  FILE* log = nullptr;
+  if (!log_path.empty()) {
+    log = std::fopen(log_path.c_str(), "we");
+    if (log == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--serial-log %s: %s", log_path, std::strerror(errno)));
+    }
+  }
+  return std::unique_ptr<SerialSink>(new SerialSink(to_stdout, log));
+}
+
+SerialSink::~SerialSink() {
+  Flush();
+  if (log_ != nullptr) std::fclose(log_);
+}
+
+void SerialSink::Put(uint8_t c) {
+  transcript_.push_back(static_cast<char>(c));
+  if (log_ != nullptr) std::fputc(c, log_);
+  if (to_stdout_) line_.push_back(static_cast<char>(c));
+  if (c == '\n') Flush();
+}
+
+void SerialSink::Flush() {
+  if (!line_.empty()) {
+    std::fwrite(line_.data(), 1, line_.size(), stdout);
+    std::fflush(stdout);
+    line_.clear();
+  }
+  if (log_ != nullptr) std::fflush(log_);
+}
+
+IoOutcome Serial16550::Write(int, uint16_t port, std::span<const uint8_t> data) {
+  uint8_t v = data[0];
+  switch (port - base_) {
+    case kRbrThr:
+      if (lcr_ & kLcrDlab) {
+        dll_ = v;
+      } else {
+        sink_->Put(v);
+      }
+      break;
+    case kIer:
+      if (lcr_ & kLcrDlab) {
+        dlm_ = v;
+      } else {
+        ier_ = v & 0x0f;
+      }
+      break;
+    case kIirFcr:
+      fcr_ = v;
+      break;
+    case kLcr:
+      lcr_ = v;
+      break;
+    case kMcr:
+      mcr_ = v & 0x1f;
+      break;
+    case kScr:
+      scr_ = v;
+      break;
+    default:  // LSR and MSR are read-only; writes are ignored as on hardware
+      break;
+  }
+  return std::nullopt;
+}
+
+IoOutcome Serial16550::Read(int, uint16_t port, std::span<uint8_t> data) {
+  uint8_t v = 0;
+  switch (port - base_) {
+    case kRbrThr:
+      v = (lcr_ & kLcrDlab) ? dll_ : 0;
+      break;
+    case kIer:
+      v = (lcr_ & kLcrDlab) ? dlm_ : ier_;
+      break;
+    case kIirFcr:
+      v = kIirNoInterrupt | ((fcr_ & 1) ? kIirFifoEnabled : 0);
+      break;
+    case kLcr:
+      v = lcr_;
+      break;
+    case kMcr:
+      v = mcr_;
+      break;
+    case kLsr:
+      v = kLsrThre | kLsrTemt;
+      break;
+    case kMsr:
+      v = kMsrDcdDsrCts;
+      break;
+    case kScr:
+      v = scr_;
+      break;
+  }
+  std::memset(data.data(), 0, data.size());
+  data[0] = v;
+  return std::nullopt;
+}
+
+}  // namespace tlbscope

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "vmm/devices/io_bus.h"
+
+namespace tlbscope {
+
+// Where the guest's serial output goes: stdout (line-buffered, so vCPUs'
+// lines are not torn) and/or a log file written through on every line.
+class SerialSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<SerialSink>> Create(bool to_stdout,
+                                                            const std::string& log_path);
+  ~SerialSink();
+  void Put(uint8_t c);
+  void Flush();
+  const std::string& transcript() const { return transcript_; }
+
+ private:
+  SerialSink(bool to_stdout, FILE* log) : to_stdout_(to_stdout), log_(log) {}
+  bool to_stdout_;
+  FILE* log_;
+  std::string line_;
+  std::string transcript_;  // everything, for the results file and tests
+};
+
+// A 16550 UART as a polling guest sees it: THR writes go to the sink, LSR
+// always reports an empty transmitter, no input, no interrupts raised.
+class Serial16550 : public IoDevice {
+ public:
+  Serial16550(uint16_t base, SerialSink* sink) : base_(base), sink_(sink) {}
+  std::string_view name() const override { return "serial"; }
+  IoOutcome Write(int vcpu, uint16_t port, std::span<const uint8_t> data) override;
+  IoOutcome Read(int vcpu, uint16_t port, std::span<uint8_t> data) override;
+
+ private:
+  uint16_t base_;
+  SerialSink* sink_;
+  uint8_t ier_ = 0, lcr_ = 0x03, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
+};
+
+}  // namespace tlbscope

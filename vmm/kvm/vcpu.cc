@@ -1,0 +1,74 @@
+#include "vmm/kvm/vcpu.h"
+
+#include <sys/ioctl.h>
+
+#include <cerrno>
+
+#include "vmm/kvm/ioctl.h"
+
+namespace tlbscope {
+
+absl::StatusOr<kvm_regs> Vcpu::GetRegs() const {
+  kvm_regs regs{};
+  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_GET_REGS, &regs);
+  if (!r.ok()) return r.status();
+  return regs;
+}
+
+absl::Status Vcpu::SetRegs(const kvm_regs& regs) {
+  return KVM_IOCTL(fd(), KVM_SET_REGS, &regs).status();
+}
+
+absl::StatusOr<kvm_sregs> Vcpu::GetSregs() const {
+  kvm_sregs sregs{};
+  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_GET_SREGS, &sregs);
+  if (!r.ok()) return r.status();
+  return sregs;
+}
+
+absl::Status Vcpu::SetSregs(const kvm_sregs& sregs) {
+  return KVM_IOCTL(fd(), KVM_SET_SREGS, &sregs).status();
+}
+
+absl::Status Vcpu::SetCpuid(const CpuidTable& cpuid) {
+  return KVM_IOCTL(fd(), KVM_SET_CPUID2, cpuid.get()).status();
+}
+
+absl::StatusOr<kvm_mp_state> Vcpu::GetMpState() const {
+  kvm_mp_state mp{};
+  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_GET_MP_STATE, &mp);
+  if (!r.ok()) return r.status();
+  return mp;
+}
+
+absl::Status Vcpu::SetMpState(uint32_t state) {
+  kvm_mp_state mp{.mp_state = state};
+  return KVM_IOCTL(fd(), KVM_SET_MP_STATE, &mp).status();
+}
+
+absl::Status Vcpu::SetGuestDebug(const kvm_guest_debug& dbg) {
+  return KVM_IOCTL(fd(), KVM_SET_GUEST_DEBUG, &dbg).status();
+}
+
+absl::Status Vcpu::SetMsr(uint32_t index, uint64_t value) {
+  // kvm_msrs ends in a flexible array: lay out the header and one entry.
+  alignas(kvm_msrs) uint8_t buf[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)] = {};
+  auto* msrs = reinterpret_cast<kvm_msrs*>(buf);
+  msrs->nmsrs = 1;
+  msrs->entries[0].index = index;
+  msrs->entries[0].data = value;
+  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_SET_MSRS, msrs);
+  if (!r.ok()) return r.status();
+  if (*r != 1) return absl::InternalError("KVM_SET_MSRS set 0 of 1 MSRs");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Vcpu::Run() {
+  // Not TryIoctl: EINTR here is the stop/pause kick and must reach the caller.
+  int ret = ::ioctl(fd(), KVM_RUN, 0);
+  if (ret == 0) return true;
+  if (errno == EINTR || errno == EAGAIN) return false;
+  return ErrnoStatus("KVM_RUN", errno);
+}
+
+}  // namespace tlbscope
