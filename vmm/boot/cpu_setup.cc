@@ -38,7 +38,7 @@ absl::Status WriteBootGdt(GuestMemory& mem) {
 
 CpuidTable CpuidForVcpu(const CpuidTable& supported, int index) {
   CpuidTable t = supported.Clone();
-  kvm_cpuid2* c = t.get();
+  KvmCpuid2* c = t.get();
   for (uint32_t i = 0; i < c->nent; ++i) {
     kvm_cpuid_entry2& e = c->entries[i];
     if (e.function == 1) e.ebx = (e.ebx & 0x00ffffff) | (static_cast<uint32_t>(index) << 24);

@@ -8,14 +8,13 @@ namespace tlbscope {
 
 absl::Status ErrnoStatus(std::string_view what, int err) {
   std::string msg = absl::StrFormat("%s failed: %s (errno %d)", what, std::strerror(err), err);
+  // Never InvalidArgument: that code is kept for the user's bad input.
   switch (err) {
     case ENOENT:
       return absl::NotFoundError(msg);
     case EACCES:
     case EPERM:
       return absl::PermissionDeniedError(msg);
-    case EINVAL:
-      return absl::InvalidArgumentError(msg);
     case ENOMEM:
       return absl::ResourceExhaustedError(msg);
     default:

@@ -8,13 +8,8 @@
 #include "vmm/kvm/ioctl.h"
 
 namespace tlbscope {
-namespace {
-constexpr int kMaxCpuidEntries = 256;
-constexpr size_t kCpuidBytes = sizeof(kvm_cpuid2) + kMaxCpuidEntries * sizeof(kvm_cpuid_entry2);
-}  // namespace
-
 kvm_cpuid_entry2* CpuidTable::Find(uint32_t function, uint32_t index) const {
-  kvm_cpuid2* c = get();
+  KvmCpuid2* c = get();
   for (uint32_t i = 0; i < c->nent; ++i) {
     kvm_cpuid_entry2& e = c->entries[i];
     if (e.function != function) continue;
@@ -25,8 +20,8 @@ kvm_cpuid_entry2* CpuidTable::Find(uint32_t function, uint32_t index) const {
 }
 
 CpuidTable CpuidTable::Clone() const {
-  CpuidTable t{std::make_unique<uint8_t[]>(kCpuidBytes)};
-  std::memcpy(t.storage.get(), storage.get(), kCpuidBytes);
+  CpuidTable t;
+  *t.storage = *storage;
   return t;
 }
 
@@ -53,10 +48,9 @@ absl::StatusOr<int> KvmSystem::VcpuMmapSize() const {
 }
 
 absl::StatusOr<CpuidTable> KvmSystem::SupportedCpuid() const {
-  CpuidTable t{std::make_unique<uint8_t[]>(kCpuidBytes)};
-  std::memset(t.storage.get(), 0, kCpuidBytes);
+  CpuidTable t;
   t.get()->nent = kMaxCpuidEntries;
-  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_GET_SUPPORTED_CPUID, t.get());
+  absl::StatusOr<int> r = CheckIoctl(fd(), kKvmGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", t.get());
   if (!r.ok()) return r.status();
   return t;
 }

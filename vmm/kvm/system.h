@@ -6,14 +6,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "vmm/kvm/kvm_abi.h"
 #include "vmm/kvm/unique_fd.h"
 
 namespace tlbscope {
 
-// Owns a buffer big enough for kvm_cpuid2 with its entries.
+// A CPUID table in KVM's kvm_cpuid2 layout (see kvm_abi.h).
 struct CpuidTable {
-  std::unique_ptr<uint8_t[]> storage;
-  kvm_cpuid2* get() const { return reinterpret_cast<kvm_cpuid2*>(storage.get()); }
+  std::unique_ptr<KvmCpuid2> storage = std::make_unique<KvmCpuid2>();
+  KvmCpuid2* get() const { return storage.get(); }
   kvm_cpuid_entry2* Find(uint32_t function, uint32_t index) const;
   CpuidTable Clone() const;
 };

@@ -31,7 +31,7 @@ absl::Status Vcpu::SetSregs(const kvm_sregs& sregs) {
 }
 
 absl::Status Vcpu::SetCpuid(const CpuidTable& cpuid) {
-  return KVM_IOCTL(fd(), KVM_SET_CPUID2, cpuid.get()).status();
+  return CheckIoctl(fd(), kKvmSetCpuid2, "KVM_SET_CPUID2", cpuid.get()).status();
 }
 
 absl::StatusOr<kvm_mp_state> Vcpu::GetMpState() const {
@@ -51,13 +51,11 @@ absl::Status Vcpu::SetGuestDebug(const kvm_guest_debug& dbg) {
 }
 
 absl::Status Vcpu::SetMsr(uint32_t index, uint64_t value) {
-  // kvm_msrs ends in a flexible array: lay out the header and one entry.
-  alignas(kvm_msrs) uint8_t buf[sizeof(kvm_msrs) + sizeof(kvm_msr_entry)] = {};
-  auto* msrs = reinterpret_cast<kvm_msrs*>(buf);
-  msrs->nmsrs = 1;
-  msrs->entries[0].index = index;
-  msrs->entries[0].data = value;
-  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_SET_MSRS, msrs);
+  KvmMsrs1 msrs{};
+  msrs.nmsrs = 1;
+  msrs.entries[0].index = index;
+  msrs.entries[0].data = value;
+  absl::StatusOr<int> r = CheckIoctl(fd(), kKvmSetMsrs, "KVM_SET_MSRS", &msrs);
   if (!r.ok()) return r.status();
   if (*r != 1) return absl::InternalError("KVM_SET_MSRS set 0 of 1 MSRs");
   return absl::OkStatus();
