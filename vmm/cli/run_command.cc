@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_format.h"
 #include "tlbscope/v1/run_result.pb.h"
@@ -112,6 +113,12 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.serial_to_stdout = false;
       continue;
     }
+    static const std::set<std::string> kValueFlags = {
+        "--kernel", "--boot",       "--cmdline", "--smp",       "--mem",
+        "--timeout", "--serial-log", "--results", "--kvm-device"};
+    if (!kValueFlags.contains(flag)) {
+      return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
+    }
     absl::StatusOr<std::string> v = take();
     if (!v.ok()) return v.status();
     if (flag == "--kernel") {
@@ -140,8 +147,6 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.results_path = *v;
     } else if (flag == "--kvm-device") {
       o.machine.kvm_device = *v;
-    } else {
-      return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
   }
   if (!o.help) {

@@ -1,0 +1,75 @@
+// Bad input to `tlbscope run`: one line on stderr naming the problem, exit
+// status 2, nothing on stdout, no crash. Input checks happen before KVM is
+// touched, so these run (and must pass) even without /dev/kvm.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/integration/run_helper.h"
+
+namespace tlbscope::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+void ExpectBadInput(const std::vector<std::string>& args, const std::string& needle) {
+  ProcResult r = RunTlbscope(args, 30);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(needle));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(BadInputTest, MissingKernelFile) {
+  ExpectBadInput({"run", "--kernel", "/nonexistent/vmlinux"},
+                 "kernel /nonexistent/vmlinux: No such file or directory");
+}
+
+TEST(BadInputTest, NotAnElf) {
+  std::string path = ::testing::TempDir() + "/bad_input_text";
+  std::ofstream(path) << "hello\n";
+  ExpectBadInput({"run", "--kernel", path}, "not an ELF file");
+}
+
+TEST(BadInputTest, NoUsableEntry) {
+  ExpectBadInput({"run", "--kernel", TestKernel("pvh_no_note.elf")}, "no usable entry");
+  ExpectBadInput({"run", "--kernel", TestKernel("pvh_bad_entry.elf")}, "no usable entry");
+}
+
+TEST(BadInputTest, SegmentsOutsideGuestMemory) {
+  ExpectBadInput({"run", "--kernel", TestKernel("pvh_high.elf")}, "outside guest memory");
+}
+
+TEST(BadInputTest, GuestProbeDoesNotFitInTinyMemory) {
+  // 2 MiB is the floor; the guest-probe image (with its per-CPU stacks) needs more.
+  ExpectBadInput({"run", "--mem", "2"}, "outside guest memory (2 MiB)");
+}
+
+TEST(BadInputTest, TruncatedFile) {
+  ExpectBadInput({"run", "--kernel", TestKernel("pvh_truncated.elf")}, "truncated or corrupt ELF");
+}
+
+TEST(BadInputTest, SmpZeroAndTooLarge) {
+  ExpectBadInput({"run", "--smp", "0"}, "--smp must be between 1 and 64 (got 0)");
+  ExpectBadInput({"run", "--smp", "65"}, "--smp must be between 1 and 64 (got 65)");
+}
+
+TEST(BadInputTest, MemTooSmall) {
+  ExpectBadInput({"run", "--mem", "1"}, "--mem must be between 2 and 3072 MiB (got 1)");
+}
+
+TEST(BadInputTest, UnknownOptionAndCommand) {
+  ExpectBadInput({"run", "--bogus"}, "unknown option '--bogus'");
+  ExpectBadInput({"frobnicate"}, "unknown command 'frobnicate'");
+}
+
+TEST(BadInputTest, UnwritableSerialLog) {
+  ExpectBadInput({"run", "--kernel", TestKernel("mb_aout.bin"), "--serial-log",
+                  "/nonexistent-dir/serial.log"},
+                 "--serial-log /nonexistent-dir/serial.log");
+}
+
+}  // namespace
+}  // namespace tlbscope::testing

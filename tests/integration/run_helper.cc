@@ -1,0 +1,88 @@
+#include "tests/integration/run_helper.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace tlbscope::testing {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int CountLines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+bool HaveKvm() {
+  struct stat st;
+  return ::stat("/dev/kvm", &st) == 0;
+}
+
+std::string GuestProbe() { return GUEST_PROBE_ELF; }
+std::string TestKernel(const std::string& name) { return std::string(TEST_KERNELS_DIR) + "/" + name; }
+
+ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s, int term_after_ms) {
+  const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string base = ::testing::TempDir() + "/tlbscope_" + t->test_suite_name() + "_" + t->name() +
+                     "_" + std::to_string(::getpid());
+  std::string out_path = base + ".out", err_path = base + ".err";
+  std::vector<std::string> argv_s = {TLBSCOPE_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  ProcResult r;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = started + std::chrono::seconds(kill_after_s);
+  bool termed = false;
+  int status = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (term_after_ms >= 0 && !termed &&
+        std::chrono::steady_clock::now() > started + std::chrono::milliseconds(term_after_ms)) {
+      ::kill(pid, SIGTERM);
+      termed = true;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << "tlbscope did not finish within " << kill_after_s << " s";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  r.out = ReadFile(out_path);
+  r.err = ReadFile(err_path);
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  return r;
+}
+
+}  // namespace tlbscope::testing

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tlbscope::testing {
+
+struct ProcResult {
+  int exit_code = -1;  // -1: killed by a signal or did not start
+  std::string out;
+  std::string err;
+};
+
+// Runs the tlbscope binary with `args`, capturing stdout and stderr. A run
+// still going after `kill_after_s` is killed (and exit_code stays -1), so a
+// broken VMM fails the test instead of hanging it. With term_after_ms >= 0
+// it gets a SIGTERM that many milliseconds after it started.
+ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s = 120,
+                       int term_after_ms = -1);
+
+bool HaveKvm();
+
+// Integration tests need /dev/kvm; they skip, saying so, only where it is absent.
+#define REQUIRE_KVM()                                                        \
+  do {                                                                       \
+    if (!::tlbscope::testing::HaveKvm())                                     \
+      GTEST_SKIP() << "/dev/kvm absent on this machine: KVM test skipped";   \
+  } while (0)
+
+std::string GuestProbe();
+std::string TestKernel(const std::string& name);
+std::string ReadFile(const std::string& path);
+int CountLines(const std::string& text);
+
+}  // namespace tlbscope::testing

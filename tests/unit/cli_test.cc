@@ -1,0 +1,76 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "vmm/cli/run_command.h"
+
+namespace tlbscope {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ParseError(const std::vector<std::string>& args) {
+  absl::StatusOr<RunOptions> o = ParseRunArgs(args, "/default.elf");
+  EXPECT_FALSE(o.ok());
+  if (o.ok()) return "";
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(o.status().message());
+}
+
+TEST(ParseRunArgsTest, Defaults) {
+  absl::StatusOr<RunOptions> o = ParseRunArgs({}, "/default.elf");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->machine.kernel_path, "/default.elf");
+  EXPECT_EQ(o->machine.smp, 1);
+  EXPECT_EQ(o->machine.mem_mib, 128u);
+  EXPECT_EQ(o->machine.boot, BootProtocol::kAuto);
+  EXPECT_TRUE(o->machine.serial_to_stdout);
+}
+
+TEST(ParseRunArgsTest, AllOptionsBothSpellings) {
+  absl::StatusOr<RunOptions> o =
+      ParseRunArgs({"--smp=4", "--mem", "256", "--kernel", "/k", "--boot=multiboot", "--cmdline",
+                    "scenario=hang x", "--timeout", "2.5", "--serial-log=/tmp/s.log", "--quiet",
+                    "--results", "/tmp/r.json"},
+                   "/default.elf");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.smp, 4);
+  EXPECT_EQ(o->machine.mem_mib, 256u);
+  EXPECT_EQ(o->machine.kernel_path, "/k");
+  EXPECT_EQ(o->machine.boot, BootProtocol::kMultiboot);
+  EXPECT_EQ(o->machine.cmdline, "scenario=hang x");
+  EXPECT_DOUBLE_EQ(o->machine.timeout_s, 2.5);
+  EXPECT_EQ(o->machine.serial_log, "/tmp/s.log");
+  EXPECT_FALSE(o->machine.serial_to_stdout);
+  EXPECT_EQ(o->results_path, "/tmp/r.json");
+}
+
+TEST(ParseRunArgsTest, SmpRange) {
+  EXPECT_THAT(ParseError({"--smp", "0"}), HasSubstr("--smp must be between 1 and 64 (got 0)"));
+  EXPECT_THAT(ParseError({"--smp", "65"}), HasSubstr("(got 65)"));
+  EXPECT_THAT(ParseError({"--smp", "-3"}), HasSubstr("(got -3)"));
+  EXPECT_TRUE(ParseRunArgs({"--smp", "64"}, "/k").ok());
+}
+
+TEST(ParseRunArgsTest, MemRange) {
+  EXPECT_THAT(ParseError({"--mem", "1"}), HasSubstr("--mem must be between 2 and 3072 MiB (got 1)"));
+  EXPECT_THAT(ParseError({"--mem", "4096"}), HasSubstr("(got 4096)"));
+}
+
+TEST(ParseRunArgsTest, NotNumbers) {
+  EXPECT_THAT(ParseError({"--smp", "four"}), HasSubstr("--smp: 'four' is not a valid number"));
+  EXPECT_THAT(ParseError({"--mem", "12x"}), HasSubstr("'12x'"));
+  EXPECT_THAT(ParseError({"--timeout", ""}), HasSubstr("--timeout"));
+}
+
+TEST(ParseRunArgsTest, NegativeTimeout) {
+  EXPECT_THAT(ParseError({"--timeout", "-1"}), HasSubstr("--timeout must be >= 0"));
+}
+
+TEST(ParseRunArgsTest, UnknownOptionAndMissingValue) {
+  EXPECT_THAT(ParseError({"--frobnicate"}), HasSubstr("unknown option '--frobnicate'"));
+  EXPECT_THAT(ParseError({"--kernel"}), HasSubstr("--kernel needs a value"));
+  EXPECT_THAT(ParseError({"--boot", "bios"}), HasSubstr("--boot must be auto, pvh or multiboot"));
+}
+
+}  // namespace
+}  // namespace tlbscope

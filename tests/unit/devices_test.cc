@@ -1,0 +1,91 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "vmm/devices/exit_port.h"
+#include "vmm/devices/io_bus.h"
+#include "vmm/devices/serial.h"
+
+namespace tlbscope {
+namespace {
+
+using ::testing::HasSubstr;
+
+uint8_t ReadReg(Serial16550& s, uint16_t port) {
+  uint8_t v = 0xaa;
+  EXPECT_FALSE(s.Read(0, port, {&v, 1}));
+  return v;
+}
+void WriteReg(Serial16550& s, uint16_t port, uint8_t v) { EXPECT_FALSE(s.Write(0, port, {&v, 1})); }
+
+TEST(Serial16550Test, DivisorLatchDoesNotPrint) {
+  auto sink = *SerialSink::Create(false, "");
+  Serial16550 s(0x3f8, sink.get());
+  WriteReg(s, 0x3fb, 0x80);  // DLAB
+  WriteReg(s, 0x3f8, 0x01);  // divisor low
+  WriteReg(s, 0x3f9, 0x00);
+  EXPECT_EQ(ReadReg(s, 0x3f8), 0x01);
+  WriteReg(s, 0x3fb, 0x03);  // 8N1, DLAB off
+  WriteReg(s, 0x3f8, 'Z');
+  EXPECT_EQ(sink->transcript(), "Z");
+  EXPECT_EQ(ReadReg(s, 0x3fb), 0x03);
+}
+
+TEST(Serial16550Test, ScratchRegisterAndStatus) {
+  auto sink = *SerialSink::Create(false, "");
+  Serial16550 s(0x3f8, sink.get());
+  WriteReg(s, 0x3ff, 0x5c);
+  EXPECT_EQ(ReadReg(s, 0x3ff), 0x5c);
+  EXPECT_EQ(ReadReg(s, 0x3fd) & 0x60, 0x60);
+  EXPECT_EQ(ReadReg(s, 0x3fa) & 0x01, 0x01);  // no interrupt pending
+  EXPECT_EQ(ReadReg(s, 0x3f8), 0);            // no input
+}
+
+TEST(SerialSinkTest, LogFileGetsEveryByte) {
+  std::string path = ::testing::TempDir() + "/serial_sink_test.log";
+  {
+    auto sink = *SerialSink::Create(false, path);
+    for (char c : std::string("line one\npartial")) sink->Put(static_cast<uint8_t>(c));
+  }
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  EXPECT_EQ(ss.str(), "line one\npartial");
+  ::unlink(path.c_str());
+}
+
+TEST(SerialSinkTest, UnwritableLogIsAnError) {
+  auto sink = SerialSink::Create(false, "/nonexistent-dir/x.log");
+  ASSERT_FALSE(sink.ok());
+  EXPECT_EQ(sink.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(sink.status().message(), HasSubstr("--serial-log /nonexistent-dir/x.log"));
+}
+
+TEST(IoBusTest, FindsDeviceByRange) {
+  ExitPort exit_port;
+  PostPort post;
+  IoBus bus;
+  bus.Register(0xf4, 4, &exit_port);
+  bus.Register(0x80, 1, &post);
+  EXPECT_EQ(bus.Find(0xf4), &exit_port);
+  EXPECT_EQ(bus.Find(0xf7), &exit_port);
+  EXPECT_EQ(bus.Find(0xf8), nullptr);
+  EXPECT_EQ(bus.Find(0x80), &post);
+  EXPECT_EQ(bus.Find(0x81), nullptr);
+}
+
+TEST(IoBusTest, PostPortSwallowsWrites) {
+  PostPort post;
+  IoBus bus;
+  bus.Register(0x80, 1, &post);
+  uint8_t v = 0x12;
+  EXPECT_FALSE(bus.Write(0, 0x80, {&v, 1}));
+  EXPECT_FALSE(bus.Read(0, 0x80, {&v, 1}));
+  EXPECT_EQ(v, 0xff);
+}
+
+}  // namespace
+}  // namespace tlbscope
