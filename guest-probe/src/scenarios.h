@@ -1,0 +1,23 @@
+// The scenario table: `scenario=NAME` on the kernel command line picks one.
+#pragma once
+
+struct scenario {
+  const char* name;
+  const char* what;
+  // Runs on the BSP with all CPUs online. Returning means "done": main
+  // sends DONE and exits 0 if every report() passed, 1 otherwise.
+  void (*run)(void);
+};
+
+const struct scenario* scenario_find(const char* name);
+void scenario_print_all(void);
+
+// selftest.c
+void scenario_selftest(void);
+// failures.c
+void scenario_crash_pf(void);
+void scenario_assert(void);
+void scenario_hang(void);
+void scenario_triple_fault(void);
+void scenario_bad_port(void);
+void scenario_exit_code(void);

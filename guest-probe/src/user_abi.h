@@ -1,0 +1,17 @@
+// Syscall numbers and user address-space layout, shared by C and asm.
+#pragma once
+
+// int $SYSCALL_VECTOR: rax = number, rdi = argument, rax = result.
+#define SYSCALL_VECTOR 0x80
+#define SYS_EXIT 0    // end the task; rdi = value returned by user_run()
+#define SYS_YIELD 1   // call the run's on_yield hook; rax = hook's result
+#define SYS_GETCPU 2  // rax = CPU index
+
+// Every user address space maps one 2 MiB window at PML4 slot 1, away from
+// the kernel's identity map in slot 0 (which all spaces share, supervisor
+// only).
+#define USER_BASE 0x0000008000000000
+#define USER_CODE_VA (USER_BASE + 0x000000)    // .user_text, read-only
+#define USER_DATA_VA (USER_BASE + 0x100000)    // one data page per space
+#define USER_PROBE_VA (USER_BASE + 0x101000)   // page the invlpg test flips
+#define USER_STACK_TOP (USER_BASE + 0x200000)  // one stack page below this

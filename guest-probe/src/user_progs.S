@@ -1,0 +1,65 @@
+// CPL3 programs. Mapped at USER_CODE_VA in every user address space (see
+// mm.h), so they must be position independent and touch only user VAs.
+// Syscall ABI: int $0x80 (SYSCALL_VECTOR), rax = number, rdi = argument, result in rax.
+// No TLB instructions here (they would #GP at CPL3 anyway).
+#include "user_abi.h"
+
+  .section .user_text, "ax"
+  .code64
+
+// uprog_sum_squares(n): sum of i*i for i = 1..n, stored at USER_DATA_VA
+// and passed to SYS_EXIT. Checks native CPL3 execution and the data page.
+  .global uprog_sum_squares
+uprog_sum_squares:
+  xorl %eax, %eax
+  movq %rdi, %rcx
+  testq %rcx, %rcx
+  jz 2f
+1:
+  movq %rcx, %rdx
+  imulq %rdx, %rdx
+  addq %rdx, %rax
+  decq %rcx
+  jnz 1b
+2:
+  movabsq $USER_DATA_VA, %rdx
+  movq %rax, (%rdx)
+  movq %rax, %rdi
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2
+
+// uprog_read(va): SYS_EXIT(*(uint64_t *)va).
+  .global uprog_read
+uprog_read:
+  movq (%rdi), %rdi
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2
+
+// uprog_read3(va): read *va three times with a SYS_YIELD after each of the
+// first two reads (the kernel edits the PTE / flushes in between), then
+// SYS_EXIT with the third value. Each yield passes the value just read.
+  .global uprog_read3
+uprog_read3:
+  movq %rdi, %rbx
+  movq (%rbx), %rdi
+  movl $SYS_YIELD, %eax
+  int $0x80
+  movq (%rbx), %rdi
+  movl $SYS_YIELD, %eax
+  int $0x80
+  movq (%rbx), %rdi
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2
+
+// uprog_getcpu(): SYS_EXIT(SYS_GETCPU()).
+  .global uprog_getcpu
+uprog_getcpu:
+  movl $SYS_GETCPU, %eax
+  int $0x80
+  movq %rax, %rdi
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2
