@@ -66,9 +66,9 @@ TEST(BadInputTest, UnknownOptionAndCommand) {
 }
 
 TEST(BadInputTest, UnwritableSerialLog) {
-  ExpectBadInput({"run", "--kernel", TestKernel("mb_aout.bin"), "--serial-log",
-                  "/nonexistent-dir/serial.log"},
-                 "--serial-log /nonexistent-dir/serial.log");
+  ExpectBadInput(
+      {"run", "--kernel", TestKernel("mb_aout.bin"), "--serial-log", "/nonexistent-dir/serial.log"},
+      "--serial-log /nonexistent-dir/serial.log");
 }
 
 }  // namespace

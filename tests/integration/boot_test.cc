@@ -14,8 +14,8 @@ using ::testing::Not;
 
 TEST(BootTest, PvhKernelGetsStartInfoAndCmdline) {
   REQUIRE_KVM();
-  ProcResult r = RunTlbscope({"run", "--kernel", TestKernel("pvh_hello.elf"), "--cmdline",
-                              "hello from the pvh cmdline"});
+  ProcResult r = RunTlbscope(
+      {"run", "--kernel", TestKernel("pvh_hello.elf"), "--cmdline", "hello from the pvh cmdline"});
   EXPECT_EQ(r.exit_code, 43) << r.err;  // 98 would mean EBX had no start_info
   EXPECT_EQ(r.out, "hello from the pvh cmdline\n");
   EXPECT_THAT(r.err, HasSubstr("guest exited with code 43"));
@@ -40,8 +40,8 @@ TEST(BootTest, MultibootElf32) {
 TEST(BootTest, SerialLogAndQuiet) {
   REQUIRE_KVM();
   std::string log = ::testing::TempDir() + "/boot_test_serial.log";
-  ProcResult r = RunTlbscope({"run", "--kernel", TestKernel("mb_aout.bin"), "--quiet",
-                              "--serial-log", log});
+  ProcResult r =
+      RunTlbscope({"run", "--kernel", TestKernel("mb_aout.bin"), "--quiet", "--serial-log", log});
   EXPECT_EQ(r.exit_code, 42) << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(ReadFile(log), "hello from multiboot\n");
@@ -56,14 +56,15 @@ TEST_P(SelftestTest, AllChecksPass) {
   REQUIRE_KVM();
   int smp = GetParam();
   std::string results = ::testing::TempDir() + "/selftest_" + std::to_string(smp) + ".json";
-  ProcResult r = RunTlbscope(
-      {"run", "--smp", std::to_string(smp), "--timeout", "60", "--results", results});
+  ProcResult r =
+      RunTlbscope({"run", "--smp", std::to_string(smp), "--timeout", "60", "--results", results});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   for (const char* check : {"cpus_online", "ipi_pingpong", "cr3_switch", "invlpg", "user_task"}) {
     EXPECT_THAT(r.out, HasSubstr(std::string("PASS ") + check)) << r.out;
   }
   EXPECT_THAT(r.out, Not(HasSubstr("FAIL")));
-  EXPECT_THAT(r.out, HasSubstr(std::to_string(smp) + " of " + std::to_string(smp) + " CPUs online"));
+  EXPECT_THAT(r.out,
+              HasSubstr(std::to_string(smp) + " of " + std::to_string(smp) + " CPUs online"));
   EXPECT_THAT(r.err, HasSubstr("guest checks: 5 passed, 0 failed"));
   std::string json = ReadFile(results);
   EXPECT_THAT(json, HasSubstr("\"stopReason\": \"guest-exit\""));

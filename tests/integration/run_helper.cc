@@ -1,6 +1,7 @@
 #include "tests/integration/run_helper.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace tlbscope::testing {
 
@@ -34,7 +33,9 @@ bool HaveKvm() {
 }
 
 std::string GuestProbe() { return GUEST_PROBE_ELF; }
-std::string TestKernel(const std::string& name) { return std::string(TEST_KERNELS_DIR) + "/" + name; }
+std::string TestKernel(const std::string& name) {
+  return std::string(TEST_KERNELS_DIR) + "/" + name;
+}
 
 ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s, int term_after_ms) {
   const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();

@@ -21,10 +21,10 @@ ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s = 
 bool HaveKvm();
 
 // Integration tests need /dev/kvm; they skip, saying so, only where it is absent.
-#define REQUIRE_KVM()                                                        \
-  do {                                                                       \
-    if (!::tlbscope::testing::HaveKvm())                                     \
-      GTEST_SKIP() << "/dev/kvm absent on this machine: KVM test skipped";   \
+#define REQUIRE_KVM()                                                      \
+  do {                                                                     \
+    if (!::tlbscope::testing::HaveKvm())                                   \
+      GTEST_SKIP() << "/dev/kvm absent on this machine: KVM test skipped"; \
   } while (0)
 
 std::string GuestProbe();

@@ -137,7 +137,8 @@ TEST_F(BootTest, TruncatedMultibootImage) {
 }
 
 TEST_F(BootTest, CmdlineTooLong) {
-  absl::StatusOr<LoadedKernel> k = Load("pvh_hello.elf", BootProtocol::kAuto, std::string(5000, 'a'));
+  absl::StatusOr<LoadedKernel> k =
+      Load("pvh_hello.elf", BootProtocol::kAuto, std::string(5000, 'a'));
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("--cmdline is 5000 bytes"));
 }

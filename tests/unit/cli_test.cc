@@ -52,7 +52,8 @@ TEST(ParseRunArgsTest, SmpRange) {
 }
 
 TEST(ParseRunArgsTest, MemRange) {
-  EXPECT_THAT(ParseError({"--mem", "1"}), HasSubstr("--mem must be between 2 and 3072 MiB (got 1)"));
+  EXPECT_THAT(ParseError({"--mem", "1"}),
+              HasSubstr("--mem must be between 2 and 3072 MiB (got 1)"));
   EXPECT_THAT(ParseError({"--mem", "4096"}), HasSubstr("(got 4096)"));
 }
 

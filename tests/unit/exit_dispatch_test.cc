@@ -14,8 +14,8 @@
 namespace tlbscope {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeRun;
+using ::testing::HasSubstr;
 
 class ExitDispatchTest : public ::testing::Test {
  protected:
@@ -140,8 +140,7 @@ TEST_F(ExitDispatchTest, MmioWithoutDeviceStops) {
 }
 
 TEST_F(ExitDispatchTest, SignalExitContinues) {
-  EXPECT_EQ(DispatchExit(fake_.Reason(KVM_EXIT_INTR), 0, bus_).kind,
-            ExitAction::Kind::kContinue);
+  EXPECT_EQ(DispatchExit(fake_.Reason(KVM_EXIT_INTR), 0, bus_).kind, ExitAction::Kind::kContinue);
 }
 
 TEST_F(ExitDispatchTest, UnknownExitReasonStops) {

@@ -53,9 +53,19 @@ absl::Status SetupBootCpu(Vcpu& vcpu, const LoadedKernel& kernel) {
   kvm_sregs& s = *sregs;
   s.cs = FlatSegment(kCodeSelector, 0xb);
   s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kDataSelector, 0x3);
-  s.tr = kvm_segment{.base = 0, .limit = 0x67, .selector = kTssSelector, .type = 0xb,
-                     .present = 1, .dpl = 0, .db = 0, .s = 0, .l = 0, .g = 0, .avl = 0,
-                     .unusable = 0, .padding = 0};
+  s.tr = kvm_segment{.base = 0,
+                     .limit = 0x67,
+                     .selector = kTssSelector,
+                     .type = 0xb,
+                     .present = 1,
+                     .dpl = 0,
+                     .db = 0,
+                     .s = 0,
+                     .l = 0,
+                     .g = 0,
+                     .avl = 0,
+                     .unusable = 0,
+                     .padding = 0};
   s.gdt.base = layout::kGdt;
   s.gdt.limit = 4 * 8 - 1;
   s.idt.base = 0;

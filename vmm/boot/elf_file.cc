@@ -96,8 +96,8 @@ absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::stri
   out.machine = ehdr.e_machine;
   out.entry = ehdr.e_entry;
   if (ehdr.e_machine != EM_X86_64 && ehdr.e_machine != EM_386) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: ELF machine %d is not x86 (EM_X86_64 or EM_386)", what, ehdr.e_machine));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: ELF machine %d is not x86 (EM_X86_64 or EM_386)", what, ehdr.e_machine));
   }
 
   size_t phnum;
@@ -113,10 +113,10 @@ absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::stri
                                              ph.p_filesz, ph.p_memsz));
       }
       if (ph.p_offset > bytes.size() || ph.p_filesz > bytes.size() - ph.p_offset) {
-        return Corrupt(what, absl::StrFormat("segment %d needs file bytes [%#x, %#x) but the file "
-                                             "is %#x bytes long",
-                                             i, ph.p_offset, ph.p_offset + ph.p_filesz,
-                                             bytes.size()));
+        return Corrupt(what,
+                       absl::StrFormat("segment %d needs file bytes [%#x, %#x) but the file "
+                                       "is %#x bytes long",
+                                       i, ph.p_offset, ph.p_offset + ph.p_filesz, bytes.size()));
       }
       out.loads.push_back({ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz});
     }

@@ -30,7 +30,7 @@ struct ElfFile {
   bool is_64bit;
   uint16_t machine;
   uint64_t entry;
-  std::vector<ElfSegment> loads;  // PT_LOAD with filesz or memsz > 0
+  std::vector<ElfSegment> loads;      // PT_LOAD with filesz or memsz > 0
   std::optional<uint64_t> pvh_entry;  // XEN_ELFNOTE_PHYS32_ENTRY
   std::vector<ElfSymbol> symbols;     // .symtab, empty when stripped
 };

@@ -69,7 +69,8 @@ absl::Status LoadElfSegments(const std::string& what, std::span<const uint8_t> b
   out.load_end = 0;
   for (size_t i = 0; i < elf.loads.size(); ++i) {
     const ElfSegment& seg = elf.loads[i];
-    absl::Status s = CheckPlacement(what, mem, seg.paddr, seg.memsz, absl::StrFormat("segment %d", i));
+    absl::Status s =
+        CheckPlacement(what, mem, seg.paddr, seg.memsz, absl::StrFormat("segment %d", i));
     if (!s.ok()) return s;
     s = mem.Write(seg.paddr, bytes.subspan(seg.offset, seg.filesz));
     if (s.ok()) s = mem.Fill(seg.paddr + seg.filesz, seg.memsz - seg.filesz, 0);
@@ -83,8 +84,9 @@ absl::Status LoadElfSegments(const std::string& what, std::span<const uint8_t> b
 absl::Status LoadAoutKludge(const std::string& what, std::span<const uint8_t> bytes,
                             const MultibootHeader& h, GuestMemory& mem, LoadedKernel& out) {
   if (h.header_addr < h.load_addr || h.header_addr - h.load_addr > h.file_offset) {
-    return Bad(what, "Multiboot header addresses are inconsistent (header_addr < load_addr or "
-                     "before the file start)");
+    return Bad(what,
+               "Multiboot header addresses are inconsistent (header_addr < load_addr or "
+               "before the file start)");
   }
   uint64_t file_start = h.file_offset - (h.header_addr - h.load_addr);
   uint64_t load_end = h.load_end_addr ? h.load_end_addr : h.load_addr + (bytes.size() - file_start);
@@ -158,8 +160,9 @@ absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
   }
   std::optional<MultibootHeader> mb = FindMultibootHeader(bytes);
   if (!elf && !mb) {
-    return Bad(what, "not an ELF file (no \\x7fELF magic) and no Multiboot header in its first "
-                     "8 KiB");
+    return Bad(what,
+               "not an ELF file (no \\x7fELF magic) and no Multiboot header in its first "
+               "8 KiB");
   }
 
   if (protocol == BootProtocol::kAuto) {
@@ -168,8 +171,9 @@ absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
     } else if (mb) {
       protocol = BootProtocol::kMultiboot;
     } else {
-      return Bad(what, "no usable entry: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) and no "
-                       "Multiboot header");
+      return Bad(what,
+                 "no usable entry: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) and no "
+                 "Multiboot header");
     }
   }
 

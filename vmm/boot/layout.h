@@ -13,8 +13,8 @@ inline constexpr uint64_t kMemmap = 0x6100;      // PVH memmap / multiboot mmap
 inline constexpr uint64_t kCmdline = 0x7000;     // NUL-terminated kernel command line
 inline constexpr uint64_t kCmdlineMax = 0x1000;  // bytes, including the NUL
 inline constexpr uint64_t kBootDataEnd = 0x8000;
-inline constexpr uint64_t kEbda = 0x9fc00;       // reserved up to 1 MiB
-inline constexpr uint64_t kMpTable = 0xf0000;    // MP floating pointer + config table
+inline constexpr uint64_t kEbda = 0x9fc00;     // reserved up to 1 MiB
+inline constexpr uint64_t kMpTable = 0xf0000;  // MP floating pointer + config table
 inline constexpr uint64_t kHighMemory = 0x100000;
 
 inline constexpr uint64_t kLapicBase = 0xfee00000;

@@ -39,8 +39,8 @@ static_assert(sizeof(HvmMemmapEntry) == 24);
 
 absl::Status WriteCmdline(GuestMemory& mem, const std::string& cmdline) {
   if (cmdline.size() + 1 > layout::kCmdlineMax) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--cmdline is %d bytes; at most %d fit", cmdline.size(), layout::kCmdlineMax - 1));
+    return absl::InvalidArgumentError(absl::StrFormat("--cmdline is %d bytes; at most %d fit",
+                                                      cmdline.size(), layout::kCmdlineMax - 1));
   }
   absl::Status s = mem.Fill(layout::kCmdline, layout::kCmdlineMax, 0);
   if (!s.ok()) return s;

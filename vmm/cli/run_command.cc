@@ -113,9 +113,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.serial_to_stdout = false;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {
-        "--kernel", "--boot",       "--cmdline", "--smp",       "--mem",
-        "--timeout", "--serial-log", "--results", "--kvm-device"};
+    static const std::set<std::string> kValueFlags = {"--kernel",     "--boot",    "--cmdline",
+                                                      "--smp",        "--mem",     "--timeout",
+                                                      "--serial-log", "--results", "--kvm-device"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }

@@ -73,22 +73,22 @@ ExitAction DispatchExit(kvm_run& run, int vcpu, IoBus& bus) {
                       absl::StrFormat("KVM_RUN entry failed, hardware reason %#x",
                                       run.fail_entry.hardware_entry_failure_reason));
     case KVM_EXIT_MMIO:
-      return StopWith(StopReason::kUnhandledExit,
-                      absl::StrFormat("%s of %d bytes at unassigned MMIO address %#x",
-                                      run.mmio.is_write ? "write" : "read", run.mmio.len,
-                                      run.mmio.phys_addr));
+      return StopWith(
+          StopReason::kUnhandledExit,
+          absl::StrFormat("%s of %d bytes at unassigned MMIO address %#x",
+                          run.mmio.is_write ? "write" : "read", run.mmio.len, run.mmio.phys_addr));
     case KVM_EXIT_SYSTEM_EVENT: {
       uint32_t type = run.system_event.type;
       const char* what = type == KVM_SYSTEM_EVENT_SHUTDOWN ? "shutdown"
                          : type == KVM_SYSTEM_EVENT_RESET  ? "reset"
                          : type == KVM_SYSTEM_EVENT_CRASH  ? "crash"
                                                            : "event";
-      return StopWith(StopReason::kSystemEvent,
-                      absl::StrFormat("guest system %s (KVM_EXIT_SYSTEM_EVENT type %d)", what, type));
+      return StopWith(
+          StopReason::kSystemEvent,
+          absl::StrFormat("guest system %s (KVM_EXIT_SYSTEM_EVENT type %d)", what, type));
     }
     case KVM_EXIT_HLT:
-      return StopWith(StopReason::kUnhandledExit,
-                      "KVM_EXIT_HLT although the LAPIC is in-kernel");
+      return StopWith(StopReason::kUnhandledExit, "KVM_EXIT_HLT although the LAPIC is in-kernel");
     case KVM_EXIT_DEBUG:
       return StopWith(StopReason::kUnhandledExit,
                       absl::StrFormat("debug exit (exception %d, dr6 %#x) with no trap installed",

@@ -35,7 +35,8 @@ class StopLatch {
     std::unique_lock<std::mutex> lock(mu_);
     while (!first_) {
       if (g_interrupt_signal.load() != 0) return false;
-      auto step = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+      auto step =
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
       cv_.wait_until(lock, step);
       if (!first_ && std::chrono::steady_clock::now() >= deadline) return false;
     }
@@ -60,12 +61,13 @@ absl::Status ValidateConfig(const MachineConfig& c) {
         absl::StrFormat("--smp must be between 1 and %d (got %d)", kMaxVcpus, c.smp));
   }
   if (c.mem_mib < layout::kMinMemMiB || c.mem_mib > layout::kMaxMemMiB) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--mem must be between %d and %d MiB (got %d)", layout::kMinMemMiB, layout::kMaxMemMiB,
-        c.mem_mib));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--mem must be between %d and %d MiB (got %d)", layout::kMinMemMiB,
+                        layout::kMaxMemMiB, c.mem_mib));
   }
   if (c.timeout_s < 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("--timeout must be >= 0 (got %g)", c.timeout_s));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--timeout must be >= 0 (got %g)", c.timeout_s));
   }
   if (c.kernel_path.empty()) return absl::InvalidArgumentError("--kernel is empty");
   return absl::OkStatus();
@@ -143,8 +145,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   if (stopped_by_guest) {
     out.first_stop = *latch.first();
   } else if (int sig = g_interrupt_signal.load(); sig != 0) {
-    out.first_stop = VcpuStop{-1, StopRequest{StopReason::kInterrupted, 0,
-                                              absl::StrFormat("stopped by signal %d", sig)}};
+    out.first_stop = VcpuStop{
+        -1, StopRequest{StopReason::kInterrupted, 0, absl::StrFormat("stopped by signal %d", sig)}};
   } else {
     out.first_stop = VcpuStop{-1, StopRequest{StopReason::kTimeout, 0,
                                               absl::StrFormat("guest did not finish within "
@@ -152,8 +154,9 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
                                                               config.timeout_s)}};
   }
   for (auto& r : runners) {
-    r->Stop(StopRequest{StopReason::kStoppedByVmm, 0,
-                        absl::StrFormat("stopped because %s", StopReasonName(out.first_stop.request.reason))});
+    r->Stop(StopRequest{
+        StopReason::kStoppedByVmm, 0,
+        absl::StrFormat("stopped because %s", StopReasonName(out.first_stop.request.reason))});
   }
   for (auto& r : runners) r->Join();
   std::signal(SIGINT, old_int);

@@ -30,7 +30,7 @@ struct MachineConfig {
 absl::Status ValidateConfig(const MachineConfig& config);
 
 struct RunOutcome {
-  VcpuStop first_stop;              // why the VM stopped
+  VcpuStop first_stop;               // why the VM stopped
   std::vector<VcpuStop> vcpu_stops;  // why each vCPU stopped, by index
   LoadedKernel kernel;
   GuestReport report;

@@ -7,20 +7,20 @@ namespace tlbscope {
 
 // Why a vCPU, and so the VM, stopped. Every way out has one.
 enum class StopReason {
-  kGuestExit,         // the guest wrote its exit code to port 0xf4
-  kGuestAssert,       // guest assertion failed (probe channel)
-  kGuestException,    // guest exception handler reported a fault (probe channel)
-  kBadProbeMessage,   // malformed probe-channel message
-  kTripleFault,       // KVM_EXIT_SHUTDOWN
-  kInternalError,     // KVM_EXIT_INTERNAL_ERROR (e.g. emulation failure)
-  kEntryFailure,      // KVM_EXIT_FAIL_ENTRY
-  kUnknownPort,       // port I/O nobody owns
-  kUnhandledExit,     // an exit reason tlbscope does not handle (MMIO, HLT, ...)
-  kSystemEvent,       // KVM_EXIT_SYSTEM_EVENT (reset, crash)
-  kKvmError,          // a KVM ioctl failed while running
-  kTimeout,           // --timeout expired
-  kInterrupted,       // SIGINT / SIGTERM to tlbscope
-  kStoppedByVmm,      // another vCPU stopped the VM
+  kGuestExit,        // the guest wrote its exit code to port 0xf4
+  kGuestAssert,      // guest assertion failed (probe channel)
+  kGuestException,   // guest exception handler reported a fault (probe channel)
+  kBadProbeMessage,  // malformed probe-channel message
+  kTripleFault,      // KVM_EXIT_SHUTDOWN
+  kInternalError,    // KVM_EXIT_INTERNAL_ERROR (e.g. emulation failure)
+  kEntryFailure,     // KVM_EXIT_FAIL_ENTRY
+  kUnknownPort,      // port I/O nobody owns
+  kUnhandledExit,    // an exit reason tlbscope does not handle (MMIO, HLT, ...)
+  kSystemEvent,      // KVM_EXIT_SYSTEM_EVENT (reset, crash)
+  kKvmError,         // a KVM ioctl failed while running
+  kTimeout,          // --timeout expired
+  kInterrupted,      // SIGINT / SIGTERM to tlbscope
+  kStoppedByVmm,     // another vCPU stopped the VM
 };
 
 std::string_view StopReasonName(StopReason r);

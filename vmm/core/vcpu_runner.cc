@@ -138,8 +138,8 @@ void VcpuRunner::Loop() {
     }
     absl::StatusOr<bool> exited = vcpu_->Run();
     if (!exited.ok()) {
-      Finish(VcpuStop{vcpu_->index(),
-                      StopRequest{StopReason::kKvmError, 0, std::string(exited.status().message())}});
+      Finish(VcpuStop{vcpu_->index(), StopRequest{StopReason::kKvmError, 0,
+                                                  std::string(exited.status().message())}});
       return;
     }
     if (!*exited) continue;  // kicked: re-check what is wanted

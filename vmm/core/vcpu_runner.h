@@ -45,7 +45,7 @@ class VcpuRunner {
   static void InstallKickHandler();
 
   void Start();
-  void Pause();   // returns once the thread is parked (or stopped)
+  void Pause();  // returns once the thread is parked (or stopped)
   void Resume();
   void Stop(StopRequest why);  // returns at once; Join() waits
   void Join();

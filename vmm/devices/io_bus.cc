@@ -14,10 +14,10 @@ uint64_t Value(std::span<const uint8_t> data) {
 }
 
 StopRequest UnknownPort(bool write, uint16_t port, size_t size, uint64_t value) {
-  return StopRequest{StopReason::kUnknownPort, 0,
-                     write ? absl::StrFormat("write of %#x to unknown I/O port %#x (size %d)",
-                                             value, port, size)
-                           : absl::StrFormat("read from unknown I/O port %#x (size %d)", port, size)};
+  return StopRequest{
+      StopReason::kUnknownPort, 0,
+      write ? absl::StrFormat("write of %#x to unknown I/O port %#x (size %d)", value, port, size)
+            : absl::StrFormat("read from unknown I/O port %#x (size %d)", port, size)};
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ int GuestReport::failed() const { return static_cast<int>(checks.size()) - passe
 
 std::string ExceptionName(uint64_t vector) {
   static const char* const kNames[32] = {
-      "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+      "#DE", "#DB", "NMI", "#BP", "#OF",      "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
       "#NP", "#SS", "#GP", "#PF", "reserved", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
   if (vector < 32 && kNames[vector] != nullptr) return kNames[vector];
   return absl::StrFormat("vector %d", vector);
@@ -44,9 +44,10 @@ std::string ExceptionName(uint64_t vector) {
 
 IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data) {
   if (data.size() != 4) {
-    return BadMessage(absl::StrFormat("probe port takes a 32-bit OUT of a guest physical "
-                                      "address, got a %d-byte write",
-                                      data.size()));
+    return BadMessage(
+        absl::StrFormat("probe port takes a 32-bit OUT of a guest physical "
+                        "address, got a %d-byte write",
+                        data.size()));
   }
   uint32_t gpa;
   std::memcpy(&gpa, data.data(), 4);
@@ -55,10 +56,10 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
     return BadMessage(absl::StrFormat("probe message at %#x: %s", gpa, m.status().message()));
   }
   if (m->magic != TLBSCOPE_PROBE_MAGIC || m->abi_version != TLBSCOPE_PROBE_ABI_VERSION) {
-    return BadMessage(absl::StrFormat("probe message at %#x has magic %#x version %d (want "
-                                      "%#x version %d)",
-                                      gpa, m->magic, m->abi_version, TLBSCOPE_PROBE_MAGIC,
-                                      TLBSCOPE_PROBE_ABI_VERSION));
+    return BadMessage(absl::StrFormat(
+        "probe message at %#x has magic %#x version %d (want "
+        "%#x version %d)",
+        gpa, m->magic, m->abi_version, TLBSCOPE_PROBE_MAGIC, TLBSCOPE_PROBE_ABI_VERSION));
   }
   switch (m->kind) {
     case TLBSCOPE_PROBE_HELLO:
@@ -75,11 +76,11 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
                          absl::StrFormat("guest assertion failed at %s:%d: %s",
                                          GuestString(m->file), m->line, GuestString(m->text))};
     case TLBSCOPE_PROBE_EXCEPTION:
-      return StopRequest{StopReason::kGuestException, 0,
-                         absl::StrFormat("guest exception %s (vector %d) at guest rip %#x, "
-                                         "error code %#x, cr2 %#x",
-                                         ExceptionName(m->arg[0]), m->arg[0], m->arg[1],
-                                         m->arg[2], m->arg[3])};
+      return StopRequest{
+          StopReason::kGuestException, 0,
+          absl::StrFormat("guest exception %s (vector %d) at guest rip %#x, "
+                          "error code %#x, cr2 %#x",
+                          ExceptionName(m->arg[0]), m->arg[0], m->arg[1], m->arg[2], m->arg[3])};
     case TLBSCOPE_PROBE_LOG:
       report_.log.push_back(GuestString(m->text));
       return std::nullopt;
@@ -90,9 +91,8 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
       report_.done = {m->arg[0], m->arg[1]};
       return std::nullopt;
     default:
-      return BadMessage(
-          absl::StrFormat("probe message at %#x from vcpu %d has unknown kind %d", gpa, vcpu,
-                          m->kind));
+      return BadMessage(absl::StrFormat("probe message at %#x from vcpu %d has unknown kind %d",
+                                        gpa, vcpu, m->kind));
   }
 }
 

@@ -17,7 +17,7 @@ constexpr uint8_t kMsrDcdDsrCts = 0xb0;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SerialSink>> SerialSink::Create(bool to_stdout,
-                                                                const std::string& log_path) {
+                                                               const std::string& log_path) {
   FILE* log = nullptr;
   if (!log_path.empty()) {
     log = std::fopen(log_path.c_str(), "we");

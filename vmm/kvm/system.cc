@@ -50,7 +50,8 @@ absl::StatusOr<int> KvmSystem::VcpuMmapSize() const {
 absl::StatusOr<CpuidTable> KvmSystem::SupportedCpuid() const {
   CpuidTable t;
   t.get()->nent = kMaxCpuidEntries;
-  absl::StatusOr<int> r = CheckIoctl(fd(), kKvmGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", t.get());
+  absl::StatusOr<int> r =
+      CheckIoctl(fd(), kKvmGetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", t.get());
   if (!r.ok()) return r.status();
   return t;
 }

@@ -13,7 +13,8 @@ namespace tlbscope {
 // One vCPU fd and its kvm_run mapping.
 class Vcpu {
  public:
-  Vcpu(int index, UniqueFd fd, UniqueMapping run) : index_(index), fd_(std::move(fd)), run_(std::move(run)) {}
+  Vcpu(int index, UniqueFd fd, UniqueMapping run)
+      : index_(index), fd_(std::move(fd)), run_(std::move(run)) {}
 
   int index() const { return index_; }
   int fd() const { return fd_.get(); }
