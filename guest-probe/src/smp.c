@@ -111,6 +111,7 @@ static void call_handler(struct trap_frame* f) {
   cpu_fn fn = pc->call_fn;
   void* arg = pc->call_arg;
   volatile uint32_t* done = pc->call_done;
+  int32_t wake = pc->call_wake;
   smp_mb();
   WRITE_ONCE(pc->call_busy, 0);
   apic_eoi();
@@ -119,14 +120,18 @@ static void call_handler(struct trap_frame* f) {
     smp_mb();
     *done = 1;
   }
+  if (wake >= 0) apic_send_ipi(percpus[wake].apic_id, VEC_WAKE);
 }
 
-static void queue_call(int cpu, cpu_fn fn, void* arg, volatile uint32_t* done) {
+static void wake_handler(struct trap_frame* f) { apic_eoi(); }
+
+static void queue_call(int cpu, cpu_fn fn, void* arg, volatile uint32_t* done, int wake) {
   struct percpu* t = &percpus[cpu];
   while (__atomic_exchange_n(&t->call_busy, 1, __ATOMIC_ACQUIRE)) cpu_relax();
   t->call_fn = fn;
   t->call_arg = arg;
   t->call_done = done;
+  t->call_wake = wake;
   apic_send_ipi(t->apic_id, VEC_CALL);
 }
 
@@ -136,8 +141,23 @@ void on_cpu(int cpu, cpu_fn fn, void* arg) {
     return;
   }
   volatile uint32_t done = 0;
-  queue_call(cpu, fn, arg, &done);
-  while (!done) cpu_relax();
+  // With interrupts on, sleep until the target's VEC_WAKE instead of
+  // spinning: on a host with fewer cores than vCPUs a spinning waiter
+  // steals the core the target needs. The cli / check / sti;hlt sequence
+  // cannot miss the wake-up (sti's shadow covers the hlt).
+  uint64_t flags = save_flags();
+  int sleep = (flags & 0x200) != 0;
+  queue_call(cpu, fn, arg, &done, sleep ? this_cpu() : -1);
+  if (sleep) {
+    cli();
+    while (!done) {
+      sti_hlt();
+      cli();
+    }
+    restore_flags(flags);
+  } else {
+    while (!done) cpu_relax();
+  }
 }
 
 void on_cpu_async(int cpu, cpu_fn fn, void* arg) {
@@ -145,7 +165,7 @@ void on_cpu_async(int cpu, cpu_fn fn, void* arg) {
     fn(arg);
     return;
   }
-  queue_call(cpu, fn, arg, 0);
+  queue_call(cpu, fn, arg, 0, -1);
 }
 
 // --- ping/pong -------------------------------------------------------------
@@ -233,5 +253,6 @@ void smp_init_handlers(void) {
   idt_set_handler(VEC_CALL, call_handler, 0);
   idt_set_handler(VEC_PING, ping_handler, 0);
   idt_set_handler(VEC_PONG, pong_handler, 0);
+  idt_set_handler(VEC_WAKE, wake_handler, 0);
   idt_set_handler(VEC_SPURIOUS, spurious_handler, 0);
 }

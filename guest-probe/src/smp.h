@@ -13,6 +13,7 @@
 #define VEC_CALL 0x40  // run the queued on_cpu() call
 #define VEC_PING 0x41  // ipi_pingpong: reply with VEC_PONG to ping_from
 #define VEC_PONG 0x42
+#define VEC_WAKE 0x43  // on_cpu() completion: wakes a caller waiting in hlt
 #define VEC_SPURIOUS 0xff
 
 typedef void (*cpu_fn)(void* arg);
@@ -28,6 +29,7 @@ struct percpu {
   cpu_fn call_fn;
   void* call_arg;
   volatile uint32_t* call_done;
+  int32_t call_wake;  // CPU index to send VEC_WAKE to when done, or -1
 
   // ipi_pingpong bookkeeping.
   volatile uint32_t ping_from;
