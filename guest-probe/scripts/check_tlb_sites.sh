@@ -2,10 +2,23 @@
 # Fails if guest-probe.elf contains a MOV-to-CR3, INVLPG or INVPCID outside
 # the three tlb_* stubs and the boot-time CR3 load (boot32_load_cr3).
 # The VMM's hardware breakpoints cover exactly those sites.
+# Also checks that the PT_LOAD segments are contiguous in the file with the
+# same gaps as in memory, which the multiboot a.out kludge fields assume.
 # Usage: check_tlb_sites.sh OBJDUMP ELF
 set -eu
 objdump=$1
 elf=$2
+"$objdump" -p "$elf" | awk '$1 == "LOAD" { print $3, $5 }' | {
+  delta=
+  while read -r off va; do
+    d=$((off - va))
+    if [ -n "$delta" ] && [ "$d" != "$delta" ]; then
+      echo "PT_LOAD at $va: file offset $off breaks the flat image" >&2
+      exit 1
+    fi
+    delta=$d
+  done
+}
 "$objdump" -d --no-show-raw-insn "$elf" | awk '
   /^[0-9a-f]+ <.*>:$/ { sym = $2; gsub(/[<>:]/, "", sym); next }
   {
