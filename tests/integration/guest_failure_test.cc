@@ -22,8 +22,10 @@ TEST(GuestFailureTest, PageFaultIsReported) {
   REQUIRE_KVM();
   ProcResult r = RunScenario("crash-pf", 2);
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_THAT(r.err, ContainsRegex("tlbscope: vcpu [0-9]+: guest exception #PF \\(vector 14\\) at "
-                                   "guest rip 0x[0-9a-f]+, error code 0x[0-9a-f]+, cr2 0x"));
+  EXPECT_THAT(r.err,
+              ContainsRegex("tlbscope: vcpu [0-9]+: guest exception #PF \\(vector 14\\) at "
+                            "rip 0x[0-9a-f]+, error code 0x[0-9a-f]+, cr2 0x700000000000\n"));
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
 }
 
 TEST(GuestFailureTest, AssertCarriesFileAndLine) {

@@ -39,8 +39,11 @@ std::string TestKernel(const std::string& name) {
 
 ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s, int term_after_ms) {
   const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string base = ::testing::TempDir() + "/tlbscope_" + t->test_suite_name() + "_" + t->name() +
-                     "_" + std::to_string(::getpid());
+  std::string name = std::string(t->test_suite_name()) + "_" + t->name();
+  for (char& c : name) {
+    if (c == '/') c = '_';  // parameterised tests: "Smp/SelftestTest", "AllChecksPass/smp1"
+  }
+  std::string base = ::testing::TempDir() + "/tlbscope_" + name + "_" + std::to_string(::getpid());
   std::string out_path = base + ".out", err_path = base + ".err";
   std::vector<std::string> argv_s = {TLBSCOPE_BIN};
   argv_s.insert(argv_s.end(), args.begin(), args.end());

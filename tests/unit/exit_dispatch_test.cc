@@ -189,7 +189,7 @@ TEST_F(ExitDispatchTest, ProbeExceptionStopsWithVectorAndRip) {
   ExitAction a = SendProbe(m);
   ASSERT_EQ(a.kind, ExitAction::Kind::kStop);
   EXPECT_EQ(a.stop.reason, StopReason::kGuestException);
-  EXPECT_THAT(a.stop.message, HasSubstr("#PF (vector 14) at guest rip 0x101234"));
+  EXPECT_THAT(a.stop.message, HasSubstr("#PF (vector 14) at rip 0x101234, error code 0x2"));
   EXPECT_THAT(a.stop.message, HasSubstr("cr2 0xdead000"));
 }
 

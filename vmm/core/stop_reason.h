@@ -32,7 +32,10 @@ int ExitCodeFor(StopReason reason, int guest_code);
 struct StopRequest {
   StopReason reason = StopReason::kStoppedByVmm;
   int guest_code = 0;   // kGuestExit only
-  std::string message;  // one line, without vCPU/RIP (the vCPU thread adds them)
+  std::string message;  // one line, without the vCPU (the vCPU thread adds it)
+  // The message already names the guest RIP that matters (a fault the guest
+  // reported), so the vCPU's own RIP, inside the guest's handler, is left out.
+  bool names_rip = false;
 };
 
 }  // namespace tlbscope

@@ -27,7 +27,7 @@ const char* VcpuStateName(VcpuState s) {
 }
 
 std::string VcpuStop::Describe() const {
-  if (!rip_known) return absl::StrFormat("vcpu %d: %s", vcpu, request.message);
+  if (!rip_known || request.names_rip) return absl::StrFormat("vcpu %d: %s", vcpu, request.message);
   return absl::StrFormat("vcpu %d: %s at rip %#x", vcpu, request.message, rip);
 }
 

@@ -78,9 +78,9 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
     case TLBSCOPE_PROBE_EXCEPTION:
       return StopRequest{
           StopReason::kGuestException, 0,
-          absl::StrFormat("guest exception %s (vector %d) at guest rip %#x, "
-                          "error code %#x, cr2 %#x",
-                          ExceptionName(m->arg[0]), m->arg[0], m->arg[1], m->arg[2], m->arg[3])};
+          absl::StrFormat("guest exception %s (vector %d) at rip 0x%x, error code 0x%x, cr2 0x%x",
+                          ExceptionName(m->arg[0]), m->arg[0], m->arg[1], m->arg[2], m->arg[3]),
+          /*names_rip=*/true};
     case TLBSCOPE_PROBE_LOG:
       report_.log.push_back(GuestString(m->text));
       return std::nullopt;
