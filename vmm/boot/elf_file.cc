@@ -57,6 +57,25 @@ std::optional<uint64_t> FindPvhNote(Elf* elf, uint64_t offset, uint64_t size) {
   return std::nullopt;
 }
 
+void ReadSections(Elf* elf, std::span<const uint8_t> bytes, ElfFile& out) {
+  size_t shstrndx;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return;
+  Elf_Scn* scn = nullptr;
+  while ((scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr) continue;
+    const char* name = elf_strptr(elf, shstrndx, shdr.sh_name);
+    bool has_bits = shdr.sh_type != SHT_NOBITS;
+    // A section whose bytes lie past the end of a truncated file is dropped.
+    if (has_bits &&
+        (shdr.sh_offset > bytes.size() || shdr.sh_size > bytes.size() - shdr.sh_offset)) {
+      continue;
+    }
+    out.sections.push_back({name ? name : "", shdr.sh_addr, shdr.sh_offset, shdr.sh_size,
+                            (shdr.sh_flags & SHF_EXECINSTR) != 0, has_bits});
+  }
+}
+
 void ReadSymbols(Elf* elf, ElfFile& out) {
   Elf_Scn* scn = nullptr;
   while ((scn = elf_nextscn(elf, scn)) != nullptr) {
@@ -119,6 +138,7 @@ absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::stri
                                        i, ph.p_offset, ph.p_offset + ph.p_filesz, bytes.size()));
       }
       out.loads.push_back({ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz});
+      if (ph.p_flags & PF_X) out.exec_loads.push_back(out.loads.back());
     }
     if (ph.p_type == PT_NOTE && !out.pvh_entry) {
       if (ph.p_offset > bytes.size() || ph.p_filesz > bytes.size() - ph.p_offset) {
@@ -127,6 +147,7 @@ absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::stri
       out.pvh_entry = FindPvhNote(elf.get(), ph.p_offset, ph.p_filesz);
     }
   }
+  ReadSections(elf.get(), bytes, out);
   ReadSymbols(elf.get(), out);
   return out;
 }

@@ -26,13 +26,24 @@ struct ElfSymbol {
   bool is_function;
 };
 
+struct ElfSection {
+  std::string name;
+  uint64_t addr;
+  uint64_t offset;
+  uint64_t size;
+  bool executable;  // SHF_EXECINSTR
+  bool has_bits;    // not SHT_NOBITS
+};
+
 struct ElfFile {
   bool is_64bit;
   uint16_t machine;
   uint64_t entry;
-  std::vector<ElfSegment> loads;      // PT_LOAD with filesz or memsz > 0
-  std::optional<uint64_t> pvh_entry;  // XEN_ELFNOTE_PHYS32_ENTRY
-  std::vector<ElfSymbol> symbols;     // .symtab, empty when stripped
+  std::vector<ElfSegment> loads;       // PT_LOAD with filesz or memsz > 0
+  std::optional<uint64_t> pvh_entry;   // XEN_ELFNOTE_PHYS32_ENTRY
+  std::vector<ElfSymbol> symbols;      // .symtab, empty when stripped
+  std::vector<ElfSection> sections;    // empty without section headers
+  std::vector<ElfSegment> exec_loads;  // PT_LOAD with PF_X
 };
 
 inline bool HasElfMagic(std::span<const uint8_t> bytes) {

@@ -1,17 +1,10 @@
 #include "vmm/boot/kernel_loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "vmm/boot/boot_info.h"
+#include "vmm/boot/file_bytes.h"
 #include "vmm/boot/layout.h"
-#include "vmm/kvm/unique_fd.h"
 
 namespace tlbscope {
 namespace {
@@ -23,26 +16,6 @@ constexpr uint32_t kMbSupportedRequired = 0x3;
 
 absl::Status Bad(const std::string& what, std::string_view detail) {
   return absl::InvalidArgumentError(absl::StrFormat("kernel %s: %s", what, detail));
-}
-
-absl::StatusOr<std::vector<uint8_t>> ReadWholeFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.ok()) return Bad(path, std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Bad(path, std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return Bad(path, "not a regular file");
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::read(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Bad(path, std::strerror(errno));
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bytes.resize(done);
-  if (bytes.empty()) return Bad(path, "file is empty");
-  return bytes;
 }
 
 // A load must land in RAM and keep clear of what the VMM writes below 1 MiB.
@@ -142,7 +115,7 @@ absl::StatusOr<BootProtocol> ParseBootProtocol(std::string_view name) {
 
 absl::StatusOr<LoadedKernel> LoadKernel(const std::string& path, BootProtocol protocol,
                                         const std::string& cmdline, GuestMemory& mem) {
-  absl::StatusOr<std::vector<uint8_t>> bytes = ReadWholeFile(path);
+  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
   if (!bytes.ok()) return bytes.status();
   return LoadKernelBytes(*bytes, path, protocol, cmdline, mem);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vmm/cli/run_command.h"
+#include "vmm/cli/sites_command.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ void Usage(FILE* out) {
                "usage: tlbscope COMMAND [options]\n"
                "commands:\n"
                "  run      boot a guest kernel under tlbscope (default: the bundled guest-probe)\n"
+               "  sites    list the MOV-to-CR3, INVLPG and INVPCID sites in a kernel image\n"
                "  help     this text; `tlbscope run --help` for run's options\n");
 }
 
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     }
     return tlbscope::RunCommand(*o);
   }
+  if (cmd == "sites") return tlbscope::SitesCommand(args);
   std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
   return 2;
 }

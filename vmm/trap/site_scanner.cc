@@ -1,0 +1,216 @@
+#include "vmm/trap/site_scanner.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "vmm/boot/file_bytes.h"
+
+namespace tlbscope {
+namespace {
+
+struct CsHandle {
+  csh handle = 0;
+  bool ok = false;
+  explicit CsHandle(bool is_64bit) {
+    ok = cs_open(CS_ARCH_X86, is_64bit ? CS_MODE_64 : CS_MODE_32, &handle) == CS_ERR_OK;
+    if (!ok) return;
+    cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+    cs_option(handle, CS_OPT_SKIPDATA, CS_OPT_ON);
+  }
+  ~CsHandle() {
+    if (ok) cs_close(&handle);
+  }
+  CsHandle(const CsHandle&) = delete;
+  CsHandle& operator=(const CsHandle&) = delete;
+};
+
+struct InsnDeleter {
+  void operator()(cs_insn* i) const { cs_free(i, 1); }
+};
+
+std::optional<TlbSite> FromInsn(const cs_insn& insn) {
+  const cs_x86& x = insn.detail->x86;
+  TlbSite site{};
+  switch (insn.id) {
+    case X86_INS_MOV:
+      if (x.op_count != 2 || x.operands[0].type != X86_OP_REG || x.operands[0].reg != X86_REG_CR3) {
+        return std::nullopt;
+      }
+      site.kind = TlbInsn::kMovCr3;
+      site.reg = x.operands[1].reg;
+      break;
+    case X86_INS_INVLPG:
+      site.kind = TlbInsn::kInvlpg;
+      break;
+    case X86_INS_INVPCID:
+      site.kind = TlbInsn::kInvpcid;
+      break;
+    default:
+      return std::nullopt;
+  }
+  for (uint8_t i = 0; i < x.op_count; ++i) {
+    const cs_x86_op& op = x.operands[i];
+    if (op.type == X86_OP_MEM) {
+      site.mem.segment = op.mem.segment;
+      site.mem.base = op.mem.base;
+      site.mem.index = op.mem.index;
+      site.mem.scale = op.mem.scale;
+      site.mem.disp = op.mem.disp;
+    } else if (op.type == X86_OP_REG && site.kind == TlbInsn::kInvpcid) {
+      site.reg = op.reg;
+    }
+  }
+  site.address = insn.address;
+  site.length = static_cast<uint8_t>(insn.size);
+  site.bytes.assign(insn.bytes, insn.bytes + insn.size);
+  site.text = std::string(insn.mnemonic) + (insn.op_str[0] ? " " : "") + insn.op_str;
+  return site;
+}
+
+void Symbolize(TlbSite& site, const std::vector<const ElfSymbol*>& by_addr) {
+  // The innermost function that covers the address; failing that (assembler
+  // labels have no size), the nearest symbol at or below it.
+  auto end = std::upper_bound(by_addr.begin(), by_addr.end(), site.address,
+                              [](uint64_t a, const ElfSymbol* s) { return a < s->value; });
+  const ElfSymbol* nearest = end == by_addr.begin() ? nullptr : *(end - 1);
+  const ElfSymbol* best = nullptr;
+  for (auto it = by_addr.begin(); it != end; ++it) {
+    const ElfSymbol* s = *it;
+    if (s->is_function && site.address < s->value + s->size) best = s;
+  }
+  if (best == nullptr) best = nearest;
+  if (best == nullptr) return;
+  site.symbol = best->name;
+  site.symbol_offset = site.address - best->value;
+}
+
+struct Region {
+  std::string name;
+  uint64_t addr, offset, size;
+};
+
+}  // namespace
+
+const char* TlbInsnName(TlbInsn k) {
+  switch (k) {
+    case TlbInsn::kMovCr3:
+      return "mov-cr3";
+    case TlbInsn::kInvlpg:
+      return "invlpg";
+    case TlbInsn::kInvpcid:
+      return "invpcid";
+  }
+  return "?";
+}
+
+const char* SiteClassName(SiteClass c) {
+  switch (c) {
+    case SiteClass::kEntryPti:
+      return "entry/PTI";
+    case SiteClass::kSwitchMm:
+      return "switch_mm";
+    case SiteClass::kFlush:
+      return "flush";
+    case SiteClass::kBoot:
+      return "boot";
+    case SiteClass::kOther:
+      return "other";
+  }
+  return "?";
+}
+
+SiteClass ClassifySite(TlbInsn kind, const std::string& symbol, const std::string& section) {
+  const std::string lower = absl::AsciiStrToLower(symbol);
+  auto has = [&](std::initializer_list<const char*> needles) {
+    for (const char* n : needles) {
+      if (absl::StrContains(lower, absl::AsciiStrToLower(n))) return true;
+    }
+    return false;
+  };
+  if (section == ".entry.text" || has({"entry_SYSCALL", "entry_INT80", "error_entry", "paranoid",
+                                       "asm_exc", "restore_regs_and_return", "swapgs", "_pti"})) {
+    return SiteClass::kEntryPti;
+  }
+  if (has({"flush", "invlpg", "invpcid", "tlb_"})) return SiteClass::kFlush;
+  if (has({"switch_mm", "switch_to", "load_new_mm", "cr3", "use_temporary_mm", "efi_"})) {
+    return SiteClass::kSwitchMm;
+  }
+  if (section == ".head.text" || section == ".init.text" || section == ".text32" ||
+      has({"startup", "start32", "trampoline", "wakeup", "resume", "hibernat", "_start", "boot"})) {
+    return SiteClass::kBoot;
+  }
+  return kind == TlbInsn::kMovCr3 ? SiteClass::kOther : SiteClass::kFlush;
+}
+
+std::optional<TlbSite> DecodeTlbInsn(std::span<const uint8_t> code, uint64_t address,
+                                     bool is_64bit) {
+  CsHandle cs(is_64bit);
+  if (!cs.ok) return std::nullopt;
+  cs_option(cs.handle, CS_OPT_SKIPDATA, CS_OPT_OFF);
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(cs.handle));
+  const uint8_t* p = code.data();
+  size_t n = code.size();
+  uint64_t a = address;
+  if (!cs_disasm_iter(cs.handle, &p, &n, &a, insn.get())) return std::nullopt;
+  return FromInsn(*insn);
+}
+
+absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfFile& elf) {
+  std::vector<Region> regions;
+  for (const ElfSection& s : elf.sections) {
+    if (s.executable && s.has_bits && s.size > 0)
+      regions.push_back({s.name, s.addr, s.offset, s.size});
+  }
+  if (regions.empty()) {
+    for (const ElfSegment& seg : elf.exec_loads) {
+      regions.push_back(
+          {absl::StrFormat("segment@%#x", seg.vaddr), seg.vaddr, seg.offset, seg.filesz});
+    }
+  }
+  std::vector<const ElfSymbol*> by_addr;
+  for (const ElfSymbol& s : elf.symbols) by_addr.push_back(&s);
+  std::stable_sort(by_addr.begin(), by_addr.end(),
+                   [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
+
+  CsHandle cs(elf.is_64bit);
+  if (!cs.ok) return absl::InternalError("capstone: cs_open failed");
+  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(cs.handle));
+  SiteScan scan;
+  for (const Region& r : regions) {
+    if (r.offset > bytes.size() || r.size > bytes.size() - r.offset) continue;
+    const uint8_t* code = bytes.data() + r.offset;
+    size_t left = r.size;
+    uint64_t addr = r.addr;
+    while (cs_disasm_iter(cs.handle, &code, &left, &addr, insn.get())) {
+      std::optional<TlbSite> site = FromInsn(*insn);
+      if (!site) continue;
+      site->section = r.name;
+      Symbolize(*site, by_addr);
+      site->klass = ClassifySite(site->kind, site->symbol, site->section);
+      scan.sites.push_back(std::move(*site));
+    }
+    ++scan.sections_scanned;
+    scan.bytes_scanned += r.size;
+  }
+  return scan;
+}
+
+absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path) {
+  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<ElfFile> elf = ParseElf(*bytes, path);
+  if (!elf.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("kernel ", elf.status().message()));
+  }
+  if (elf->sections.empty() && elf->exec_loads.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("kernel %s: no executable sections or segments to scan", path));
+  }
+  return ScanTlbSites(*bytes, *elf);
+}
+
+}  // namespace tlbscope

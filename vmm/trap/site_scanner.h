@@ -1,0 +1,68 @@
+#pragma once
+
+#include <capstone/capstone.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vmm/boot/elf_file.h"
+
+namespace tlbscope {
+
+enum class TlbInsn { kMovCr3, kInvlpg, kInvpcid };
+const char* TlbInsnName(TlbInsn k);
+
+// Where a site sits in the kernel's TLB management, from its symbol and
+// section: the user<->kernel PTI switches, switch_mm, explicit flushes, boot.
+enum class SiteClass { kEntryPti, kSwitchMm, kFlush, kBoot, kOther };
+const char* SiteClassName(SiteClass c);
+SiteClass ClassifySite(TlbInsn kind, const std::string& symbol, const std::string& section);
+
+// A decoded x86 memory operand (capstone register ids; X86_REG_INVALID when absent).
+struct MemOperand {
+  x86_reg segment = X86_REG_INVALID;
+  x86_reg base = X86_REG_INVALID;
+  x86_reg index = X86_REG_INVALID;
+  int scale = 1;
+  int64_t disp = 0;
+  bool rip_relative() const { return base == X86_REG_RIP; }
+};
+
+struct TlbSite {
+  uint64_t address;  // virtual address (the ELF's view)
+  TlbInsn kind;
+  uint8_t length;
+  std::vector<uint8_t> bytes;
+  std::string text;  // "mov cr3, rdi"
+  // MOV-to-CR3: the source register; INVPCID: the type register.
+  x86_reg reg = X86_REG_INVALID;
+  // INVLPG: the address; INVPCID: the descriptor.
+  MemOperand mem;
+  std::string section;
+  std::string symbol;  // empty when the kernel is stripped
+  uint64_t symbol_offset = 0;
+  SiteClass klass = SiteClass::kOther;
+};
+
+struct SiteScan {
+  std::vector<TlbSite> sites;
+  int sections_scanned = 0;
+  uint64_t bytes_scanned = 0;
+};
+
+// Linear-sweep disassembly (Capstone, skipping undecodable bytes as objdump
+// does) of every executable section -- or, without section headers, every
+// executable PT_LOAD -- collecting each MOV-to-CR3, INVLPG and INVPCID.
+absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfFile& elf);
+
+// Same, from a file; errors name the file.
+absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path);
+
+// Decodes one instruction at `address`; nullopt if it is not a TLB instruction.
+std::optional<TlbSite> DecodeTlbInsn(std::span<const uint8_t> code, uint64_t address,
+                                     bool is_64bit);
+
+}  // namespace tlbscope
