@@ -8,6 +8,7 @@
 #include "probe.h"
 #include "scenarios.h"
 #include "smp.h"
+#include "tlb.h"
 #include "user.h"
 
 static void mask_legacy_pic(void) {
@@ -55,6 +56,7 @@ void __attribute__((noreturn)) kmain(void) {
   sc->run();
 
   uint64_t t2 = rdtsc();
+  tlb_report_counts();
   probe_done();
   printf("DONE %s: %u passed, %u failed (%lu TSC cycles)\n", sc->name, report_passed(),
          report_failed(), t2 - t1);

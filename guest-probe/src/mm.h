@@ -30,7 +30,7 @@ uint64_t kernel_cr3(void);
 void aspace_init(struct aspace* as);
 uint64_t aspace_cr3(const struct aspace* as);
 // The PTE for a VA in the user window (plain memory: editing it does NOT
-// flush anything; use tlb_invlpg()/tlb_write_cr3()).
+// flush anything; use invlpg()/write_cr3() from tlb.h).
 uint64_t* aspace_pte(struct aspace* as, uint64_t va);
 void aspace_map(struct aspace* as, uint64_t va, uint64_t pa, uint64_t flags);
 

@@ -63,6 +63,14 @@ void probe_exception(uint64_t vector, uint64_t rip, uint64_t error, uint64_t cr2
   msg_send(m);
 }
 
+void probe_tlb_counts(const struct tlb_counts* c) {
+  struct tlbscope_probe_msg* m = msg_begin(TLBSCOPE_PROBE_TLB_COUNTS);
+  m->arg[0] = c->cr3_writes;
+  m->arg[1] = c->invlpgs;
+  m->arg[2] = c->invpcids;
+  msg_send(m);
+}
+
 void probe_done(void) {
   struct tlbscope_probe_msg* m = msg_begin(TLBSCOPE_PROBE_DONE);
   m->arg[0] = passed;

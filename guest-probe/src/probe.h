@@ -17,6 +17,9 @@ void probe_hello(uint32_t cpus, const char* scenario, uint32_t boot_proto);
 void probe_cpu_online(uint32_t apic_id);
 void probe_log(const char* text);
 void probe_exception(uint64_t vector, uint64_t rip, uint64_t error, uint64_t cr2);
+struct tlb_counts;
+// This CPU's TLB stub counts (TLBSCOPE_PROBE_TLB_COUNTS); no TLB operation.
+void probe_tlb_counts(const struct tlb_counts* counts);
 void probe_done(void);
 
 // One check result: "PASS name: detail" / "FAIL name: detail" on serial and

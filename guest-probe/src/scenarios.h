@@ -5,7 +5,8 @@ struct scenario {
   const char* name;
   const char* what;
   // Runs on the BSP with all CPUs online. Returning means "done": main
-  // sends DONE and exits 0 if every report() passed, 1 otherwise.
+  // has every CPU send its TLB_COUNTS, sends DONE and exits 0 if every
+  // report() passed, 1 otherwise.
   void (*run)(void);
 };
 

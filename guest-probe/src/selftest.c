@@ -92,12 +92,12 @@ static void cr3_switch_on_cpu(void* unused) {
   volatile uint64_t* data = (volatile uint64_t*)USER_DATA_VA;
   // CPL0 reads through the user window of the live CR3.
   for (int i = 0; i < CR3_ROUNDS; i++) {
-    tlb_write_cr3(aspace_cr3(&as_a));
+    write_cr3(aspace_cr3(&as_a));
     r->kernel_ok += *data == VAL_A;
-    tlb_write_cr3(aspace_cr3(&as_b));
+    write_cr3(aspace_cr3(&as_b));
     r->kernel_ok += *data == VAL_B;
   }
-  tlb_write_cr3(kernel_cr3());
+  write_cr3(kernel_cr3());
   // And CPL3 reads (real TLB on the development host).
   struct user_run ra = {&as_a, 0, 0, 0}, rb = {&as_b, 0, 0, 0};
   r->user_ok += user_run(&ra, uprog_read, USER_DATA_VA) == VAL_A;
@@ -142,7 +142,7 @@ static uint64_t invlpg_yield(struct user_run* run, uint32_t n, uint64_t value) {
     aspace_map(run->as, USER_PROBE_VA, (uintptr_t)flip_new_page, PTE_U | PTE_W);
   } else if (n == 2) {
     r->before_flush = value;
-    tlb_invlpg(USER_PROBE_VA);
+    invlpg(USER_PROBE_VA);
   }
   return 0;
 }

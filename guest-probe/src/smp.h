@@ -18,6 +18,13 @@
 
 typedef void (*cpu_fn)(void* arg);
 
+// Calls of each TLB stub (tlb.h wrappers). Only the owning CPU writes them.
+struct tlb_counts {
+  uint64_t cr3_writes;
+  uint64_t invlpgs;
+  uint64_t invpcids;
+};
+
 struct percpu {
   uint32_t index;
   uint32_t apic_id;
@@ -41,6 +48,7 @@ struct percpu {
   uint64_t user_return_rsp;
   void* user_run;
   uint64_t int80_via_ud;  // syscalls that arrived as #UD (see user.c)
+  struct tlb_counts tlb;  // TLB stub calls on this CPU (tlb.h)
 
   // Probe message buffer, one per CPU so senders never share one.
   struct tlbscope_probe_msg msg __attribute__((aligned(64)));

@@ -1,16 +1,56 @@
-// The three TLB stubs (tlb_stubs.S). Every TLB-affecting instruction the
-// kernel executes after boot goes through one of these, so the VMM can
-// catch them all with hardware breakpoints on the symbols.
+// The three TLB stubs (tlb_stubs.S) and the counting wrappers around them.
+// Every TLB-affecting instruction the kernel executes after boot goes
+// through one of the stubs, so the VMM can catch them all with hardware
+// breakpoints on the symbols. Call the wrappers (write_cr3, invlpg,
+// invpcid), never the stubs: the wrappers count each call in this CPU's
+// percpu.tlb, which TLBSCOPE_PROBE_TLB_COUNTS reports at the end.
 #pragma once
 
 #include <stdint.h>
 
-void tlb_write_cr3(uint64_t cr3);
-void tlb_invlpg(uint64_t va);
+#include "smp.h"
 
 struct invpcid_desc {
-  uint64_t pcid;
-  uint64_t addr;
+  uint64_t pcid;  // bits 11:0; bits 63:12 must be 0
+  uint64_t addr;  // linear address (type 0 only)
 };
-// Not used by selftest: this development host has no INVPCID.
+
+// INVPCID types (the register operand).
+#define INVPCID_ADDR 0        // one address in one PCID
+#define INVPCID_CONTEXT 1     // one PCID, except global translations
+#define INVPCID_ALL_GLOBAL 2  // every PCID, global translations too
+#define INVPCID_ALL 3         // every PCID, except global translations
+
+void tlb_write_cr3(uint64_t cr3);
+void tlb_invlpg(uint64_t va);
+// The development host has no INVPCID: it becomes an emulation failure
+// that the VMM handles (see scenario=invpcid).
 void tlb_invpcid(uint64_t type, const struct invpcid_desc* desc);
+
+// One read-modify-write instruction on this CPU's own counter: an
+// interrupt on this CPU cannot split it and no other CPU writes it.
+static inline void tlb_count(uint64_t* counter) { __asm__ volatile("incq %0" : "+m"(*counter)); }
+
+static inline void write_cr3(uint64_t cr3) {
+  tlb_count(&this_percpu()->tlb.cr3_writes);
+  tlb_write_cr3(cr3);
+}
+
+static inline void invlpg(uint64_t va) {
+  tlb_count(&this_percpu()->tlb.invlpgs);
+  tlb_invlpg(va);
+}
+
+static inline void invpcid(uint64_t type, const struct invpcid_desc* desc) {
+  tlb_count(&this_percpu()->tlb.invpcids);
+  tlb_invpcid(type, desc);
+}
+
+// Uncounted calls would make the TLB_COUNTS report wrong: only the
+// wrappers above may name the stubs.
+#pragma GCC poison tlb_write_cr3 tlb_invlpg tlb_invpcid
+
+// Every online CPU sends its TLBSCOPE_PROBE_TLB_COUNTS message (in CPU
+// index order, each from its own CPU via on_cpu) and the BSP prints one
+// "TLB_COUNTS" line per CPU. BSP only, after the scenario's last check.
+void tlb_report_counts(void);

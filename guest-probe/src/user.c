@@ -64,9 +64,9 @@ uint64_t user_run(struct user_run* run, const uint8_t* prog, uint64_t arg) {
   GUEST_ASSERT(pc->user_run == 0);  // no nesting
   run->yields = 0;
   pc->user_run = run;
-  tlb_write_cr3(aspace_cr3(run->as));
+  write_cr3(aspace_cr3(run->as));
   uint64_t ret = user_enter(user_entry(prog), USER_STACK_TOP, arg, &pc->user_return_rsp,
                             gdt_tss_rsp0(this_cpu()));
-  tlb_write_cr3(kernel_cr3());
+  write_cr3(kernel_cr3());
   return ret;
 }

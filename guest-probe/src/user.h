@@ -28,7 +28,7 @@ uint64_t user_entry(const uint8_t* prog);
 // Registers the int $0x80 gate (DPL 3). BSP, once.
 void user_init(void);
 
-// Switches to run->as (tlb_write_cr3), runs prog at CPL3 with rdi = arg
+// Switches to run->as (write_cr3), runs prog at CPL3 with rdi = arg
 // until it calls SYS_EXIT, switches back to the kernel's CR3 and returns
 // the exit value. Callable from IPI handlers too.
 uint64_t user_run(struct user_run* run, const uint8_t* prog, uint64_t arg);

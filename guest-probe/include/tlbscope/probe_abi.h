@@ -25,6 +25,12 @@ enum tlbscope_probe_kind {
   TLBSCOPE_PROBE_LOG = 5,         // text = one line of guest log.
   TLBSCOPE_PROBE_CPU_ONLINE = 6,  // arg[0] = APIC id of the CPU that came up.
   TLBSCOPE_PROBE_DONE = 7,        // arg[0] = checks passed, arg[1] = checks failed.
+  // One per online CPU, sent by that CPU (cpu = its APIC id) after the
+  // scenario's last check and before DONE: how often it called each TLB
+  // stub since boot (tlb_write_cr3, tlb_invlpg, tlb_invpcid; the boot-time
+  // CR3 load is not counted). arg[0] = CR3 writes, arg[1] = INVLPGs,
+  // arg[2] = INVPCIDs. The CPU makes no TLB stub call after sending it.
+  TLBSCOPE_PROBE_TLB_COUNTS = 8,
 };
 
 // One message. The guest fills it in its own memory and writes its guest
