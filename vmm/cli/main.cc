@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/cli/probe_host_command.h"
 #include "vmm/cli/run_command.h"
 #include "vmm/cli/sites_command.h"
 
@@ -31,6 +32,7 @@ void Usage(FILE* out) {
                "usage: tlbscope COMMAND [options]\n"
                "commands:\n"
                "  run      boot a guest kernel under tlbscope (default: the bundled guest-probe)\n"
+               "  probe-host  what this host's KVM supports and the trap strategy per instruction\n"
                "  sites    list the MOV-to-CR3, INVLPG and INVPCID sites in a kernel image\n"
                "  help     this text; `tlbscope run --help` for run's options\n");
 }
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
     return tlbscope::RunCommand(*o);
   }
   if (cmd == "sites") return tlbscope::SitesCommand(args);
+  if (cmd == "probe-host") return tlbscope::ProbeHostCommand(args);
   std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
   return 2;
 }

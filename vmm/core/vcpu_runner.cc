@@ -8,7 +8,6 @@
 
 namespace tlbscope {
 namespace {
-constexpr int kKickSignal = SIGUSR1;
 void NoopHandler(int) {}
 }  // namespace
 
@@ -46,7 +45,7 @@ void VcpuRunner::InstallKickHandler() {
   sa.sa_handler = NoopHandler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
-  sigaction(kKickSignal, &sa, nullptr);
+  sigaction(VcpuRunner::kKickSignal, &sa, nullptr);
 }
 
 void VcpuRunner::Start() {

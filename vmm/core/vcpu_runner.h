@@ -1,6 +1,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <csignal>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,8 @@ class VcpuRunner {
   VcpuRunner(const VcpuRunner&) = delete;
   VcpuRunner& operator=(const VcpuRunner&) = delete;
 
+  // The signal that kicks a vCPU thread out of KVM_RUN.
+  static constexpr int kKickSignal = SIGUSR1;
   // Installs the no-op kick signal handler; call once before any Start().
   static void InstallKickHandler();
 
