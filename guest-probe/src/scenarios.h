@@ -22,3 +22,5 @@ void scenario_hang(void);
 void scenario_triple_fault(void);
 void scenario_bad_port(void);
 void scenario_exit_code(void);
+// invpcid.c
+void scenario_invpcid(void);
