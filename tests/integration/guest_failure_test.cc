@@ -25,7 +25,8 @@ TEST(GuestFailureTest, PageFaultIsReported) {
   EXPECT_THAT(r.err,
               ContainsRegex("tlbscope: vcpu [0-9]+: guest exception #PF \\(vector 14\\) at "
                             "rip 0x[0-9a-f]+, error code 0x[0-9a-f]+, cr2 0x700000000000\n"));
-  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  // The stop line comes first; trap and check summaries may follow.
+  EXPECT_THAT(r.err.substr(0, r.err.find('\n')), HasSubstr("guest exception #PF")) << r.err;
 }
 
 TEST(GuestFailureTest, AssertCarriesFileAndLine) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "tlbscope/v1/run_result.pb.h"
+#include "vmm/core/trap_coverage.h"
 
 namespace tlbscope {
 namespace {
@@ -67,6 +68,66 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   return absl::OkStatus();
 }
 
+std::string Names(const std::vector<TlbSite>& sites) {
+  std::string out;
+  for (const TlbSite& s : sites) {
+    if (!out.empty()) out += ", ";
+    out += s.symbol.empty() ? absl::StrFormat("%#x", s.address)
+                            : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
+  }
+  return out.empty() ? "none" : out;
+}
+
+// Prints the trap plan, counts per vCPU and the comparison with the
+// guest's own counts; returns the number of vCPUs whose counts disagree.
+int ReportTraps(const RunOutcome& r) {
+  const TrapSummary& t = r.traps;
+  if (!t.enabled) {
+    std::fprintf(stderr, "tlbscope: TLB instructions not trapped (--no-trap)\n");
+    return 0;
+  }
+  std::fprintf(stderr, "tlbscope: traps: %s; armed: %s; uncovered: %s%s%s\n",
+               t.plan.Describe().c_str(), Names(t.armed).c_str(), Names(t.uncovered).c_str(),
+               t.note.empty() ? "" : "; ", t.note.c_str());
+  for (size_t v = 0; v < t.events.size(); ++v) {
+    GuestTlbCounts c = CountEvents(t.events[v], /*include_boot=*/true);
+    std::fprintf(stderr, "tlbscope:   vcpu %zu trapped %llu mov-cr3, %llu invlpg, %llu invpcid\n",
+                 v, static_cast<unsigned long long>(c.cr3_writes),
+                 static_cast<unsigned long long>(c.invlpgs),
+                 static_cast<unsigned long long>(c.invpcids));
+  }
+  int failures = 0;
+  for (const CoverageRow& row : CompareTrapCoverage(t, r.report)) {
+    if (row.matches()) continue;
+    ++failures;
+    std::fprintf(stderr,
+                 "tlbscope: trap coverage mismatch on vcpu %d: the guest counted %llu/%llu/%llu "
+                 "mov-cr3/invlpg/invpcid, tlbscope trapped %llu/%llu/%llu\n",
+                 row.vcpu, static_cast<unsigned long long>(row.guest.cr3_writes),
+                 static_cast<unsigned long long>(row.guest.invlpgs),
+                 static_cast<unsigned long long>(row.guest.invpcids),
+                 static_cast<unsigned long long>(row.trapped.cr3_writes),
+                 static_cast<unsigned long long>(row.trapped.invlpgs),
+                 static_cast<unsigned long long>(row.trapped.invpcids));
+  }
+  if (!r.report.tlb_counts.empty() && failures == 0) {
+    std::fprintf(stderr,
+                 "tlbscope: trap coverage: every TLB instruction the guest counted on %zu "
+                 "vCPUs was trapped\n",
+                 r.report.tlb_counts.size());
+  }
+  return failures;
+}
+
+absl::Status WriteTrapLog(const std::string& path, const TrapSummary& t) {
+  std::ofstream f(path, std::ios::trunc);
+  for (const auto& per_vcpu : t.events) {
+    for (const TrapEvent& e : per_vcpu) f << FormatEvent(e) << "\n";
+  }
+  if (!f.good()) return absl::InternalError(absl::StrFormat("--trap-log %s: write failed", path));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const char* RunUsage() {
@@ -82,6 +143,8 @@ const char* RunUsage() {
          "  --serial-log FILE  also write the serial console to FILE\n"
          "  --quiet            do not copy the serial console to stdout\n"
          "  --results FILE     write the run's results as JSON (tlbscope.v1.RunResult)\n"
+         "  --no-trap          do not trap the kernel's TLB instructions\n"
+         "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
          "  --kvm-device PATH  KVM device (default /dev/kvm)\n";
 }
 
@@ -113,9 +176,13 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.serial_to_stdout = false;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {"--kernel",     "--boot",    "--cmdline",
-                                                      "--smp",        "--mem",     "--timeout",
-                                                      "--serial-log", "--results", "--kvm-device"};
+    if (flag == "--no-trap") {
+      o.machine.trap = false;
+      continue;
+    }
+    static const std::set<std::string> kValueFlags = {
+        "--kernel",  "--boot",       "--cmdline", "--smp",        "--mem",
+        "--timeout", "--serial-log", "--results", "--kvm-device", "--trap-log"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -147,6 +214,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.results_path = *v;
     } else if (flag == "--kvm-device") {
       o.machine.kvm_device = *v;
+    } else if (flag == "--trap-log") {
+      o.trap_log = *v;
     }
   }
   if (!o.help) {
@@ -175,6 +244,12 @@ int RunCommand(const RunOptions& o) {
       }
     }
   }
+  int coverage_failures = ReportTraps(*r);
+  if (!o.trap_log.empty()) {
+    if (absl::Status s = WriteTrapLog(o.trap_log, r->traps); !s.ok()) {
+      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+    }
+  }
   if (!r->report.checks.empty()) {
     std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r->report.passed(),
                  r->report.failed());
@@ -185,6 +260,8 @@ int RunCommand(const RunOptions& o) {
       return r->exit_code != 0 ? r->exit_code : 5;
     }
   }
+  // Missed traps are tlbscope's failure, not the guest's: say so in the status.
+  if (coverage_failures > 0 && r->exit_code == 0) return 6;
   return r->exit_code;
 }
 

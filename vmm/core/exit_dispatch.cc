@@ -67,7 +67,8 @@ ExitAction DispatchExit(kvm_run& run, int vcpu, IoBus& bus) {
     case KVM_EXIT_SHUTDOWN:
       return StopWith(StopReason::kTripleFault, "guest shut down (triple fault)");
     case KVM_EXIT_INTERNAL_ERROR:
-      return StopWith(StopReason::kInternalError, InternalErrorText(run));
+      return ExitAction::TrapCandidate(
+          StopRequest{StopReason::kInternalError, 0, InternalErrorText(run)});
     case KVM_EXIT_FAIL_ENTRY:
       return StopWith(StopReason::kEntryFailure,
                       absl::StrFormat("KVM_RUN entry failed, hardware reason %#x",
@@ -90,9 +91,10 @@ ExitAction DispatchExit(kvm_run& run, int vcpu, IoBus& bus) {
     case KVM_EXIT_HLT:
       return StopWith(StopReason::kUnhandledExit, "KVM_EXIT_HLT although the LAPIC is in-kernel");
     case KVM_EXIT_DEBUG:
-      return StopWith(StopReason::kUnhandledExit,
+      return ExitAction::TrapCandidate(
+          StopRequest{StopReason::kUnhandledExit, 0,
                       absl::StrFormat("debug exit (exception %d, dr6 %#x) with no trap installed",
-                                      run.debug.arch.exception, run.debug.arch.dr6));
+                                      run.debug.arch.exception, run.debug.arch.dr6)});
     default:
       return StopWith(StopReason::kUnhandledExit,
                       absl::StrFormat("unhandled KVM exit reason %d", run.exit_reason));

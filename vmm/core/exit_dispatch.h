@@ -11,11 +11,18 @@ namespace tlbscope {
 
 // What the vCPU loop does after one KVM_RUN exit.
 struct ExitAction {
-  enum class Kind { kContinue, kStop };
+  enum class Kind {
+    kContinue,
+    kStop,
+    // A debug exit or emulation failure: the trap engine may claim it;
+    // if it does not, the VM stops with `stop`.
+    kTrapCandidate,
+  };
   Kind kind = Kind::kContinue;
-  StopRequest stop;  // when kStop
+  StopRequest stop;  // when kStop or kTrapCandidate
   static ExitAction Continue() { return {}; }
   static ExitAction Stop(StopRequest s) { return {Kind::kStop, std::move(s)}; }
+  static ExitAction TrapCandidate(StopRequest s) { return {Kind::kTrapCandidate, std::move(s)}; }
 };
 
 // A pure function of the exit in `run` and the devices on `bus` (after

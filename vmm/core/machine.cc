@@ -14,6 +14,8 @@
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/trap/host_caps.h"
+#include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {
 namespace {
@@ -52,6 +54,26 @@ class StopLatch {
   std::condition_variable cv_;
   std::optional<VcpuStop> first_;
 };
+
+// Scans the kernel for TLB sites and plans their traps on this host. A
+// kernel without symbols or sections to scan runs untraced, with a note.
+absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, const GuestMemory& mem,
+                                             TrapSummary& summary) {
+  absl::StatusOr<HostCaps> caps = ProbeHost(config.kvm_device);
+  if (!caps.ok()) return caps.status();
+  std::vector<TlbSite> sites;
+  if (absl::StatusOr<SiteScan> scan = ScanTlbSitesInFile(config.kernel_path); scan.ok()) {
+    sites = std::move(scan->sites);
+  } else {
+    summary.note = absl::StrFormat("no TLB sites scanned (%s)", scan.status().message());
+  }
+  auto* engine = new TrapEngine(*caps, std::move(sites), &mem, config.smp);
+  summary.enabled = true;
+  summary.plan = engine->plan();
+  for (const TlbSite* s : engine->armed()) summary.armed.push_back(*s);
+  for (const TlbSite* s : engine->uncovered()) summary.uncovered.push_back(*s);
+  return engine;
+}
 
 }  // namespace
 
@@ -120,6 +142,20 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   }
   if (absl::Status s = SetupBootCpu(vcpus[0], *kernel); !s.ok()) return s;
 
+  RunOutcome out;
+  std::unique_ptr<TrapEngine> traps;
+  if (config.trap) {
+    absl::StatusOr<TrapEngine*> engine = CreateTrapEngine(config, *mem, out.traps);
+    if (!engine.ok()) return engine.status();
+    traps.reset(*engine);
+    for (Vcpu& v : vcpus) {
+      if (traps && !traps->Arm(v).ok()) {
+        return absl::InternalError(
+            absl::StrFormat("arming breakpoints on vcpu %d failed", v.index()));
+      }
+    }
+  }
+
   StopLatch latch;
   VcpuRunner::InstallKickHandler();
   g_interrupt_signal.store(0);
@@ -128,8 +164,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
 
   std::vector<std::unique_ptr<VcpuRunner>> runners;
   for (Vcpu& v : vcpus) {
-    runners.push_back(
-        std::make_unique<VcpuRunner>(&v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }));
+    runners.push_back(std::make_unique<VcpuRunner>(
+        &v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }, traps.get()));
   }
   auto start = std::chrono::steady_clock::now();
   for (auto& r : runners) r->Start();
@@ -141,7 +177,6 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   bool stopped_by_guest = latch.WaitUntil(deadline);
   auto end = std::chrono::steady_clock::now();
 
-  RunOutcome out;
   if (stopped_by_guest) {
     out.first_stop = *latch.first();
   } else if (int sig = g_interrupt_signal.load(); sig != 0) {
@@ -176,6 +211,9 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   (*sink)->Flush();
   out.kernel = std::move(*kernel);
   out.report = probe.report();
+  if (traps) {
+    for (int i = 0; i < config.smp; ++i) out.traps.events.push_back(traps->events(i));
+  }
   out.serial = (*sink)->transcript();
   out.duration = end - start;
   out.exit_code = ExitCodeFor(out.first_stop.request.reason, out.first_stop.request.guest_code);

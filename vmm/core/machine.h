@@ -9,6 +9,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
+#include "vmm/trap/trap_engine.h"
 
 namespace tlbscope {
 
@@ -24,16 +25,28 @@ struct MachineConfig {
   bool serial_to_stdout = true;
   std::string serial_log;
   std::string kvm_device = "/dev/kvm";
+  bool trap = true;  // trap the kernel's TLB instructions
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.
 absl::Status ValidateConfig(const MachineConfig& config);
+
+// What the trap engine did, copied out after the vCPUs stopped.
+struct TrapSummary {
+  bool enabled = false;
+  std::string note;  // why trapping is off or partial, when it is
+  TrapPlan plan;
+  std::vector<TlbSite> armed;                  // sites with a debug register
+  std::vector<TlbSite> uncovered;              // sites nothing traps
+  std::vector<std::vector<TrapEvent>> events;  // per vCPU, in order
+};
 
 struct RunOutcome {
   VcpuStop first_stop;               // why the VM stopped
   std::vector<VcpuStop> vcpu_stops;  // why each vCPU stopped, by index
   LoadedKernel kernel;
   GuestReport report;
+  TrapSummary traps;
   std::string serial;  // the whole serial transcript
   std::chrono::nanoseconds duration{};
   int exit_code = 0;

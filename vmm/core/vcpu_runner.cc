@@ -30,8 +30,8 @@ std::string VcpuStop::Describe() const {
   return absl::StrFormat("vcpu %d: %s at rip %#x", vcpu, request.message, rip);
 }
 
-VcpuRunner::VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop)
-    : vcpu_(vcpu), bus_(bus), on_stop_(std::move(on_stop)) {}
+VcpuRunner::VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop, TrapExitHandler* traps)
+    : vcpu_(vcpu), bus_(bus), on_stop_(std::move(on_stop)), traps_(traps) {}
 
 VcpuRunner::~VcpuRunner() {
   if (thread_.joinable()) {
@@ -118,6 +118,7 @@ void VcpuRunner::Loop() {
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 
   kvm_run* run = vcpu_->run();
+  const uint64_t sync_mask = traps_ != nullptr ? traps_->sync_regs_mask() : 0;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -135,6 +136,7 @@ void VcpuRunner::Loop() {
       cv_.notify_all();
       run->immediate_exit = 0;
     }
+    run->kvm_valid_regs = sync_mask;
     absl::StatusOr<bool> exited = vcpu_->Run();
     if (!exited.ok()) {
       Finish(VcpuStop{vcpu_->index(), StopRequest{StopReason::kKvmError, 0,
@@ -143,6 +145,11 @@ void VcpuRunner::Loop() {
     }
     if (!*exited) continue;  // kicked: re-check what is wanted
     ExitAction action = DispatchExit(*run, vcpu_->index(), *bus_);
+    if (action.kind == ExitAction::Kind::kTrapCandidate) {
+      std::optional<ExitAction> claimed;
+      if (traps_ != nullptr) claimed = traps_->OnTrapExit(*vcpu_);
+      action = claimed ? std::move(*claimed) : ExitAction::Stop(std::move(action.stop));
+    }
     if (action.kind == ExitAction::Kind::kContinue) continue;
     VcpuStop stop{vcpu_->index(), std::move(action.stop)};
     if (absl::StatusOr<kvm_regs> regs = vcpu_->GetRegs(); regs.ok()) {

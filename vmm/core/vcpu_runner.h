@@ -10,6 +10,7 @@
 #include "vmm/core/stop_reason.h"
 #include "vmm/devices/io_bus.h"
 #include "vmm/kvm/vcpu.h"
+#include "vmm/trap/trap_engine.h"
 
 namespace tlbscope {
 
@@ -37,7 +38,9 @@ class VcpuRunner {
  public:
   using StopCallback = std::function<void(const VcpuStop&)>;
 
-  VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop);
+  // `traps` may be null (no trapping): debug exits and emulation failures
+  // then stop the VM.
+  VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop, TrapExitHandler* traps = nullptr);
   ~VcpuRunner();
   VcpuRunner(const VcpuRunner&) = delete;
   VcpuRunner& operator=(const VcpuRunner&) = delete;
@@ -67,6 +70,7 @@ class VcpuRunner {
   Vcpu* vcpu_;
   IoBus* bus_;
   StopCallback on_stop_;
+  TrapExitHandler* traps_;
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

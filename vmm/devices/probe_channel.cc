@@ -87,6 +87,9 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
     case TLBSCOPE_PROBE_CPU_ONLINE:
       report_.cpus_online.insert(static_cast<int>(m->arg[0]));
       return std::nullopt;
+    case TLBSCOPE_PROBE_TLB_COUNTS:
+      report_.tlb_counts[static_cast<int>(m->cpu)] = {m->arg[0], m->arg[1], m->arg[2]};
+      return std::nullopt;
     case TLBSCOPE_PROBE_DONE:
       report_.done = {m->arg[0], m->arg[1]};
       return std::nullopt;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +19,11 @@ struct GuestCheck {
   std::string detail;
 };
 
+// The guest's own count of the TLB instructions it executed on one CPU.
+struct GuestTlbCounts {
+  uint64_t cr3_writes = 0, invlpgs = 0, invpcids = 0;
+};
+
 // Everything the guest told the VMM through the probe channel.
 struct GuestReport {
   std::string guest_name;  // from HELLO
@@ -25,6 +31,7 @@ struct GuestReport {
   std::set<int> cpus_online;
   std::vector<GuestCheck> checks;
   std::vector<std::string> log;
+  std::map<int, GuestTlbCounts> tlb_counts;           // by CPU
   std::optional<std::pair<uint64_t, uint64_t>> done;  // passed, failed
   int passed() const;
   int failed() const;

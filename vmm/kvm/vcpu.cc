@@ -61,6 +61,14 @@ absl::Status Vcpu::SetMsr(uint32_t index, uint64_t value) {
   return absl::OkStatus();
 }
 
+absl::Status Vcpu::GetEvents(kvm_vcpu_events* events) const {
+  return KVM_IOCTL(fd(), KVM_GET_VCPU_EVENTS, events).status();
+}
+
+absl::Status Vcpu::SetEvents(const kvm_vcpu_events& events) {
+  return KVM_IOCTL(fd(), KVM_SET_VCPU_EVENTS, &events).status();
+}
+
 absl::StatusOr<bool> Vcpu::Run() {
   // Not TryIoctl: EINTR here is the stop/pause kick and must reach the caller.
   int ret = ::ioctl(fd(), KVM_RUN, 0);

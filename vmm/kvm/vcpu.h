@@ -29,6 +29,8 @@ class Vcpu {
   absl::Status SetMpState(uint32_t state);
   absl::Status SetGuestDebug(const kvm_guest_debug& dbg);
   absl::Status SetMsr(uint32_t index, uint64_t value);
+  absl::Status GetEvents(kvm_vcpu_events* events) const;
+  absl::Status SetEvents(const kvm_vcpu_events& events);
 
   // One KVM_RUN. Returns true when it exited normally, false when a signal
   // interrupted it (EINTR: the kick, or immediate_exit); an error otherwise.

@@ -136,12 +136,12 @@ SiteClass ClassifySite(TlbInsn kind, const std::string& symbol, const std::strin
     return SiteClass::kEntryPti;
   }
   if (has({"flush", "invlpg", "invpcid", "tlb_"})) return SiteClass::kFlush;
-  if (has({"switch_mm", "switch_to", "load_new_mm", "cr3", "use_temporary_mm", "efi_"})) {
-    return SiteClass::kSwitchMm;
-  }
   if (section == ".head.text" || section == ".init.text" || section == ".text32" ||
       has({"startup", "start32", "trampoline", "wakeup", "resume", "hibernat", "_start", "boot"})) {
     return SiteClass::kBoot;
+  }
+  if (has({"switch_mm", "switch_to", "load_new_mm", "cr3", "use_temporary_mm", "efi_"})) {
+    return SiteClass::kSwitchMm;
   }
   return kind == TlbInsn::kMovCr3 ? SiteClass::kOther : SiteClass::kFlush;
 }

@@ -1,0 +1,36 @@
+#include "vmm/core/trap_coverage.h"
+
+namespace tlbscope {
+
+GuestTlbCounts CountEvents(const std::vector<TrapEvent>& events, bool include_boot) {
+  GuestTlbCounts c;
+  for (const TrapEvent& e : events) {
+    if (!include_boot && e.site_class == SiteClass::kBoot) continue;
+    switch (e.kind) {
+      case TlbInsn::kMovCr3:
+        ++c.cr3_writes;
+        break;
+      case TlbInsn::kInvlpg:
+        ++c.invlpgs;
+        break;
+      case TlbInsn::kInvpcid:
+        ++c.invpcids;
+        break;
+    }
+  }
+  return c;
+}
+
+std::vector<CoverageRow> CompareTrapCoverage(const TrapSummary& traps, const GuestReport& report) {
+  std::vector<CoverageRow> rows;
+  for (const auto& [cpu, counts] : report.tlb_counts) {
+    CoverageRow row{cpu, counts, {}};
+    if (cpu >= 0 && cpu < static_cast<int>(traps.events.size())) {
+      row.trapped = CountEvents(traps.events[cpu], /*include_boot=*/false);
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+}  // namespace tlbscope

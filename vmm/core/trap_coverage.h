@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vmm/core/machine.h"
+
+namespace tlbscope {
+
+// The guest's own count of its TLB instructions on one vCPU against what
+// tlbscope trapped there (boot-time sites excluded, as the guest excludes them).
+struct CoverageRow {
+  int vcpu;
+  GuestTlbCounts guest;
+  GuestTlbCounts trapped;
+  bool matches() const {
+    return guest.cr3_writes == trapped.cr3_writes && guest.invlpgs == trapped.invlpgs &&
+           guest.invpcids == trapped.invpcids;
+  }
+};
+
+// One row per vCPU the guest reported TLB_COUNTS for; empty when it sent none.
+std::vector<CoverageRow> CompareTrapCoverage(const TrapSummary& traps, const GuestReport& report);
+
+// Trapped events per kind on one vCPU (boot-time sites included).
+GuestTlbCounts CountEvents(const std::vector<TrapEvent>& events, bool include_boot);
+
+}  // namespace tlbscope
