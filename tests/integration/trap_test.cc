@@ -1,0 +1,181 @@
+// Trapping on a real guest: every TLB instruction guest-probe executes on
+// every vCPU is trapped and decoded, whichever strategy this host needs.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "tests/integration/run_helper.h"
+#include "vmm/trap/site_scanner.h"
+
+namespace tlbscope::testing {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+
+struct LoggedEvent {
+  int vcpu;
+  int seq;
+  std::string kind;
+  std::string line;
+};
+
+std::vector<LoggedEvent> ParseTrapLog(const std::string& text) {
+  std::vector<LoggedEvent> out;
+  std::istringstream in(text);
+  std::string line;
+  std::regex head(R"(^vcpu (\d+) #(\d+) (\S+) )");
+  while (std::getline(in, line)) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(line, m, head)) << line;
+    if (m.empty()) continue;
+    out.push_back({std::stoi(m[1]), std::stoi(m[2]), m[3], line});
+  }
+  return out;
+}
+
+uint64_t Hex(const std::string& line, const std::string& before) {
+  size_t p = line.find(before);
+  EXPECT_NE(p, std::string::npos) << before << " in " << line;
+  return std::stoull(line.substr(p + before.size()), nullptr, 16);
+}
+
+class TrapSmpTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
+  REQUIRE_KVM();
+  int smp = GetParam();
+  std::string log = ::testing::TempDir() + "/trap_" + std::to_string(smp) + ".log";
+  ProcResult r = RunTlbscope({"run", "--smp", std::to_string(smp), "--trap-log", log});
+  ASSERT_EQ(r.exit_code, 0) << r.err;  // 6 would be a coverage mismatch
+  EXPECT_THAT(r.err, HasSubstr("trap coverage: every TLB instruction the guest counted on " +
+                               std::to_string(smp) + " vCPUs was trapped"));
+  std::vector<LoggedEvent> events = ParseTrapLog(ReadFile(log));
+  std::map<int, std::vector<LoggedEvent>> by_vcpu;
+  for (const LoggedEvent& e : events) by_vcpu[e.vcpu].push_back(e);
+  ASSERT_EQ(static_cast<int>(by_vcpu.size()), smp);
+  for (auto& [vcpu, evs] : by_vcpu) {
+    // The first is the boot-time CR3 load, from CR3 = 0 (reset state).
+    ASSERT_FALSE(evs.empty());
+    EXPECT_THAT(evs[0].line, HasSubstr("boot32_load_cr3"));
+    EXPECT_THAT(evs[0].line, HasSubstr("cr3 0 -> "));
+    uint64_t cr3 = 0;
+    int invlpgs = 0;
+    for (size_t i = 0; i < evs.size(); ++i) {
+      EXPECT_EQ(evs[i].seq, static_cast<int>(i)) << "per-vCPU sequence";
+      if (evs[i].kind == "mov-cr3") {
+        // Each write starts from what the previous one loaded.
+        EXPECT_EQ(Hex(evs[i].line, "cr3 "), cr3) << evs[i].line;
+        cr3 = Hex(evs[i].line, " -> ");
+        EXPECT_EQ(Hex(evs[i].line, "(root "), cr3 & 0x000ffffffffff000ull);
+      } else if (evs[i].kind == "invlpg") {
+        ++invlpgs;
+        EXPECT_THAT(evs[i].line, HasSubstr("tlb_invlpg+0"));
+        EXPECT_NE(Hex(evs[i].line, "addr "), 0u);
+      }
+    }
+    EXPECT_GE(invlpgs, 1) << "selftest's invlpg check runs on every CPU";
+  }
+  ::unlink(log.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Smp, TrapSmpTest, ::testing::Values(1, 2, 4),
+                         [](const auto& info) { return "smp" + std::to_string(info.param); });
+
+TEST(TrapTest, InvpcidAllFourTypesOnEveryVcpu) {
+  REQUIRE_KVM();
+  std::string log = ::testing::TempDir() + "/trap_invpcid.log";
+  ProcResult r =
+      RunTlbscope({"run", "--smp", "2", "--cmdline", "scenario=invpcid", "--trap-log", log});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (int t = 0; t < 4; ++t)
+    EXPECT_THAT(r.out, HasSubstr("PASS invpcid_type" + std::to_string(t)));
+  std::map<int, std::vector<int>> types;
+  for (const LoggedEvent& e : ParseTrapLog(ReadFile(log))) {
+    if (e.kind != "invpcid") continue;
+    EXPECT_THAT(e.line, HasSubstr("tlb_invpcid+0"));
+    types[e.vcpu].push_back(static_cast<int>(Hex(e.line, "type ")));
+    EXPECT_NE(Hex(e.line, "descriptor@"), 0u);
+  }
+  ASSERT_EQ(types.size(), 2u);
+  for (auto& [vcpu, t] : types) EXPECT_EQ(t, (std::vector<int>{0, 1, 2, 3})) << "vcpu " << vcpu;
+  ::unlink(log.c_str());
+}
+
+TEST(TrapTest, NoTrapRunsUntraced) {
+  REQUIRE_KVM();
+  ProcResult r = RunTlbscope({"run", "--smp", "2", "--no-trap"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("TLB instructions not trapped (--no-trap)"));
+  EXPECT_THAT(r.err, HasSubstr("guest checks: 5 passed, 0 failed"));
+}
+
+TEST(TrapTest, UntracedInvpcidIsACleanEmulationFailure) {
+  REQUIRE_KVM();
+  ProcResult probe = RunTlbscope({"probe-host"});
+  if (probe.out.find("invpcid at CPL0:         emulation-failure exit") == std::string::npos) {
+    GTEST_SKIP() << "this host's CPU runs INVPCID: no emulation failure to see";
+  }
+  ProcResult r = RunTlbscope({"run", "--no-trap", "--cmdline", "scenario=invpcid"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err,
+              ContainsRegex("vcpu 0: KVM internal error \\(emulation failure, suberror 1\\), "
+                            "instruction bytes 66 0f 38 82 .* at rip 0x"));
+}
+
+TEST(ProbeHostTest, StrategiesFollowFromWhatWasProbed) {
+  REQUIRE_KVM();
+  ProcResult r = RunTlbscope({"probe-host"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto field = [&](const std::string& name) {
+    std::smatch m;
+    std::regex re(name + R"(:\s+(.*))");
+    EXPECT_TRUE(std::regex_search(r.out, m, re)) << name << "\n" << r.out;
+    return m.empty() ? std::string() : std::string(m[1]);
+  };
+  std::string fires = field("hardware breakpoints");
+  std::string step = field("single-step at CPL0");
+  std::string invpcid = field("invpcid at CPL0");
+  std::string cpuid = field("guest CPUID");
+  bool hw = fires.find("fire at CPL0: yes") != std::string::npos;
+  EXPECT_EQ(field("strategy mov-cr3"), hw ? "hw-breakpoint+emulate" : "none");
+  EXPECT_EQ(field("strategy invlpg"), hw && step == "yes" ? "hw-breakpoint+step" : "none");
+  if (invpcid == "emulation-failure exit" && cpuid.find("invpcid no") != std::string::npos) {
+    EXPECT_EQ(field("strategy invpcid"), "emulation-failure");
+  }
+}
+
+TEST(SitesTest, GuestProbeKeepsItsTlbInstructionsInItsStubs) {
+  // No KVM needed: a static scan of the bundled kernel.
+  absl::StatusOr<SiteScan> scan = ScanTlbSitesInFile(GuestProbe());
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  std::map<std::string, std::string> found;
+  for (const TlbSite& s : scan->sites) {
+    EXPECT_EQ(s.symbol_offset, 0u) << s.symbol;
+    found[s.symbol] = TlbInsnName(s.kind);
+  }
+  EXPECT_EQ(found, (std::map<std::string, std::string>{{"boot32_load_cr3", "mov-cr3"},
+                                                       {"tlb_write_cr3", "mov-cr3"},
+                                                       {"tlb_invlpg", "invlpg"},
+                                                       {"tlb_invpcid", "invpcid"}}));
+}
+
+TEST(SitesTest, CommandPrintsEverySite) {
+  ProcResult r = RunTlbscope({"sites", TestKernel("tlb_sites.elf")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              ContainsRegex("0x0000000000400003  mov-cr3  mov cr3, rbx +func_switch_mm\\+0x3 "
+                            "+switch_mm"));
+  EXPECT_THAT(r.out, ContainsRegex("entry_SYSCALL_64\\+0x1 +entry/PTI"));
+  EXPECT_THAT(r.out, HasSubstr("30 sites: 17 mov-cr3, 10 invlpg, 3 invpcid"));
+  ProcResult bad = RunTlbscope({"sites", "/nonexistent"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "tlbscope sites: error: kernel /nonexistent: No such file or directory\n");
+}
+
+}  // namespace
+}  // namespace tlbscope::testing
