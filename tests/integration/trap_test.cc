@@ -69,7 +69,7 @@ TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
       EXPECT_EQ(evs[i].seq, static_cast<int>(i)) << "per-vCPU sequence";
       if (evs[i].kind == "mov-cr3") {
         // Each write starts from what the previous one loaded.
-        EXPECT_EQ(Hex(evs[i].line, "cr3 "), cr3) << evs[i].line;
+        EXPECT_EQ(Hex(evs[i].line, "] cr3 "), cr3) << evs[i].line;
         cr3 = Hex(evs[i].line, " -> ");
         EXPECT_EQ(Hex(evs[i].line, "(root "), cr3 & 0x000ffffffffff000ull);
       } else if (evs[i].kind == "invlpg") {
