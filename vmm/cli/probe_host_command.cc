@@ -35,6 +35,7 @@ int ProbeHostCommand(const std::vector<std::string>& args) {
               YesNo(c->hw_breakpoint_fires));
   std::printf("single-step at CPL0:     %s\n", YesNo(c->single_step_works));
   std::printf("int3 -> KVM_EXIT_DEBUG:  %s\n", YesNo(c->int3_exits));
+  std::printf("int3 -> emulation fail: %s\n", YesNo(c->int3_emulation_failure));
   std::printf("guest CPUID:             pcid %s, invpcid %s, lam %s, pge %s, la57 %s\n",
               YesNo(c->cpuid_pcid), YesNo(c->cpuid_invpcid), YesNo(c->cpuid_lam),
               YesNo(c->cpuid_pge), YesNo(c->cpuid_la57));
@@ -43,6 +44,9 @@ int ProbeHostCommand(const std::vector<std::string>& args) {
   std::printf("strategy mov-cr3:        %s\n", TrapStrategyName(plan.cr3));
   std::printf("strategy invlpg:         %s\n", TrapStrategyName(plan.invlpg));
   std::printf("strategy invpcid:        %s\n", TrapStrategyName(plan.invpcid));
+  std::printf("beyond %d sites:         %s\n", c->hw_breakpoints,
+              plan.software_breakpoints ? "sw-breakpoint (int3 patched over each further site)"
+                                        : "uncovered (no software breakpoints on this host)");
   return 0;
 }
 

@@ -86,9 +86,9 @@ int ReportTraps(const RunOutcome& r) {
     std::fprintf(stderr, "tlbscope: TLB instructions not trapped (--no-trap)\n");
     return 0;
   }
-  std::fprintf(stderr, "tlbscope: traps: %s; armed: %s; uncovered: %s%s%s\n",
-               t.plan.Describe().c_str(), Names(t.armed).c_str(), Names(t.uncovered).c_str(),
-               t.note.empty() ? "" : "; ", t.note.c_str());
+  std::fprintf(stderr, "tlbscope: traps: %s; hw breakpoints: %s; int3: %s; uncovered: %s%s%s\n",
+               t.plan.Describe().c_str(), Names(t.armed).c_str(), Names(t.patched).c_str(),
+               Names(t.uncovered).c_str(), t.note.empty() ? "" : "; ", t.note.c_str());
   for (size_t v = 0; v < t.events.size(); ++v) {
     GuestTlbCounts c = CountEvents(t.events[v], /*include_boot=*/true);
     std::fprintf(stderr, "tlbscope:   vcpu %zu trapped %llu mov-cr3, %llu invlpg, %llu invpcid\n",
@@ -144,6 +144,8 @@ const char* RunUsage() {
          "  --quiet            do not copy the serial console to stdout\n"
          "  --results FILE     write the run's results as JSON (tlbscope.v1.RunResult)\n"
          "  --no-trap          do not trap the kernel's TLB instructions\n"
+         "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
+         "                     or sw (int3 on every site)\n"
          "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
          "  --kvm-device PATH  KVM device (default /dev/kvm)\n";
 }
@@ -181,8 +183,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       continue;
     }
     static const std::set<std::string> kValueFlags = {
-        "--kernel",  "--boot",       "--cmdline", "--smp",        "--mem",
-        "--timeout", "--serial-log", "--results", "--kvm-device", "--trap-log"};
+        "--kernel",     "--boot",    "--cmdline",    "--smp",      "--mem",        "--timeout",
+        "--serial-log", "--results", "--kvm-device", "--trap-log", "--breakpoints"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -216,6 +218,17 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.kvm_device = *v;
     } else if (flag == "--trap-log") {
       o.trap_log = *v;
+    } else if (flag == "--breakpoints") {
+      if (*v == "auto") {
+        o.machine.breakpoints = BreakpointPolicy::kAuto;
+      } else if (*v == "hw") {
+        o.machine.breakpoints = BreakpointPolicy::kHardwareOnly;
+      } else if (*v == "sw") {
+        o.machine.breakpoints = BreakpointPolicy::kSoftwareOnly;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("--breakpoints must be auto, hw or sw (got '%s')", *v));
+      }
     }
   }
   if (!o.help) {

@@ -23,6 +23,25 @@ namespace {
 std::atomic<int> g_interrupt_signal{0};
 void OnInterrupt(int sig) { g_interrupt_signal.store(sig); }
 
+// Parks and resumes the other vCPUs for a software-breakpoint step.
+class RunnerControl : public VmControl {
+ public:
+  explicit RunnerControl(std::vector<std::unique_ptr<VcpuRunner>>* runners) : runners_(runners) {}
+  void PauseOthers(int self) override {
+    for (auto& r : *runners_) {
+      if (r->index() != self) r->Pause();
+    }
+  }
+  void ResumeOthers(int self) override {
+    for (auto& r : *runners_) {
+      if (r->index() != self) r->Resume();
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<VcpuRunner>>* runners_;
+};
+
 // Collects the first stop that ends the VM; later ones (the others being
 // stopped because of it) only fill in per-vCPU reasons.
 class StopLatch {
@@ -57,7 +76,7 @@ class StopLatch {
 
 // Scans the kernel for TLB sites and plans their traps on this host. A
 // kernel without symbols or sections to scan runs untraced, with a note.
-absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, const GuestMemory& mem,
+absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, GuestMemory& mem,
                                              TrapSummary& summary) {
   absl::StatusOr<HostCaps> caps = ProbeHost(config.kvm_device);
   if (!caps.ok()) return caps.status();
@@ -67,10 +86,12 @@ absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, const 
   } else {
     summary.note = absl::StrFormat("no TLB sites scanned (%s)", scan.status().message());
   }
-  auto* engine = new TrapEngine(*caps, std::move(sites), &mem, config.smp);
+  auto* engine = new TrapEngine(*caps, std::move(sites), &mem, config.smp, config.breakpoints);
+  engine->PatchSoftwareBreakpoints();
   summary.enabled = true;
   summary.plan = engine->plan();
   for (const TlbSite* s : engine->armed()) summary.armed.push_back(*s);
+  for (const TlbSite* s : engine->patched()) summary.patched.push_back(*s);
   for (const TlbSite* s : engine->uncovered()) summary.uncovered.push_back(*s);
   return engine;
 }
@@ -167,6 +188,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     runners.push_back(std::make_unique<VcpuRunner>(
         &v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }, traps.get()));
   }
+  RunnerControl control(&runners);
+  if (traps) traps->SetVmControl(&control);
   auto start = std::chrono::steady_clock::now();
   for (auto& r : runners) r->Start();
 

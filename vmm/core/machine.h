@@ -26,6 +26,7 @@ struct MachineConfig {
   std::string serial_log;
   std::string kvm_device = "/dev/kvm";
   bool trap = true;  // trap the kernel's TLB instructions
+  BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.
@@ -37,6 +38,7 @@ struct TrapSummary {
   std::string note;  // why trapping is off or partial, when it is
   TrapPlan plan;
   std::vector<TlbSite> armed;                  // sites with a debug register
+  std::vector<TlbSite> patched;                // sites with an int3
   std::vector<TlbSite> uncovered;              // sites nothing traps
   std::vector<std::vector<TrapEvent>> events;  // per vCPU, in order
 };

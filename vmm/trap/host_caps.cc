@@ -154,6 +154,11 @@ absl::StatusOr<HostCaps> ProbeHost(const std::string& device) {
     r = RunProbe(device, {0x90, 0xcc, 0xe6, 0xf4}, &sw);  // nop; int3; out
     c.int3_exits = r.ran && r.exit_reason == KVM_EXIT_DEBUG && r.debug_exception == 3;
   }
+  {
+    ProbeResult r = RunProbe(device, {0x90, 0xcc, 0xe6, 0xf4}, nullptr);
+    c.int3_emulation_failure = r.ran && r.exit_reason == KVM_EXIT_INTERNAL_ERROR &&
+                               r.suberror == KVM_INTERNAL_ERROR_EMULATION;
+  }
   // mov $2,%eax; invpcid (%ebx),%eax; out %al,$0xf4
   ProbeResult r =
       RunProbe(device, {0xb8, 0x02, 0, 0, 0, 0x66, 0x0f, 0x38, 0x82, 0x03, 0xe6, 0xf4}, nullptr);

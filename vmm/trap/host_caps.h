@@ -26,6 +26,9 @@ struct HostCaps {
   // Live probes (CPL0, 32-bit protected mode).
   bool hw_breakpoint_fires = false;
   bool int3_exits = false;  // KVM_GUESTDBG_USE_SW_BP delivers KVM_EXIT_DEBUG for int3
+  // int3 at CPL0 is an emulation-failure exit instead (KVM's emulator runs
+  // guest kernel code and cannot emulate it): usable as a breakpoint too.
+  bool int3_emulation_failure = false;
   bool single_step_works = false;
   InvpcidBehaviour invpcid = InvpcidBehaviour::kOther;
 };

@@ -191,6 +191,11 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
       site->section = r.name;
       Symbolize(*site, by_addr);
       site->klass = ClassifySite(site->kind, site->symbol, site->section);
+      for (const ElfSegment& seg : elf.loads) {
+        if (site->address >= seg.vaddr && site->address - seg.vaddr < seg.filesz) {
+          site->paddr = seg.paddr + (site->address - seg.vaddr);
+        }
+      }
       scan.sites.push_back(std::move(*site));
     }
     ++scan.sections_scanned;

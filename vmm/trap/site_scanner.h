@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,6 +46,8 @@ struct TlbSite {
   std::string symbol;  // empty when the kernel is stripped
   uint64_t symbol_offset = 0;
   SiteClass klass = SiteClass::kOther;
+  // Where the loader put the first byte (from the PT_LOAD that holds it).
+  std::optional<uint64_t> paddr;
 };
 
 struct SiteScan {

@@ -51,6 +51,9 @@ TrapPlan PlanTraps(const HostCaps& c) {
   } else if (step) {
     p.invpcid = TrapStrategy::kHwBreakpointStep;
   }
+  // Stepping over an int3 needs single-step; KVM_EXIT_DEBUG int3s need it too.
+  p.int3_is_emulation_failure = !c.int3_exits && c.int3_emulation_failure;
+  p.software_breakpoints = c.single_step_works && (c.int3_exits || c.int3_emulation_failure);
   return p;
 }
 

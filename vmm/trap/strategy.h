@@ -28,6 +28,10 @@ struct TrapPlan {
   TrapStrategy cr3 = TrapStrategy::kNone;
   TrapStrategy invlpg = TrapStrategy::kNone;
   TrapStrategy invpcid = TrapStrategy::kNone;
+  // Sites beyond the debug registers can get an int3 (KVM_EXIT_DEBUG, or an
+  // emulation-failure exit where KVM's emulator runs guest kernel code).
+  bool software_breakpoints = false;
+  bool int3_is_emulation_failure = false;
   TrapStrategy For(TlbInsn k) const;
   std::string Describe() const;  // "mov-cr3=hw-breakpoint+emulate invlpg=... invpcid=..."
 };

@@ -5,14 +5,14 @@
 
 #include "absl/strings/str_format.h"
 #include "vmm/trap/operands.h"
-#include "vmm/trap/trap_handler.h"
-#include "vmm/trap/vcpu_state.h"
 
 namespace tlbscope {
 namespace {
 
 constexpr uint64_t kDr6BreakpointMask = 0xf;
 constexpr uint64_t kDr7Reserved = 0x400;  // bit 10 reads as 1
+constexpr uint8_t kInt3 = 0xcc;
+constexpr uint32_t kBreakpointVector = 3;
 
 // Which sites get a debug register when there are more than four: the
 // kernel's TLB management first, boot and the PTI entry switches last.
@@ -32,6 +32,10 @@ int Priority(const TlbSite& s) {
   return 5;
 }
 
+bool IsHardware(TrapStrategy s) {
+  return s == TrapStrategy::kHwBreakpointEmulate || s == TrapStrategy::kHwBreakpointStep;
+}
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -40,31 +44,55 @@ int64_t NowNs() {
 
 }  // namespace
 
-TrapEngine::TrapEngine(const HostCaps& caps, std::vector<TlbSite> sites, const GuestMemory* mem,
-                       int num_vcpus)
+TrapEngine::TrapEngine(const HostCaps& caps, std::vector<TlbSite> sites, GuestMemory* mem,
+                       int num_vcpus, BreakpointPolicy policy)
     : caps_(caps),
       plan_(PlanTraps(caps)),
       sites_(std::move(sites)),
       mem_(mem),
       per_vcpu_(num_vcpus) {
+  // Sites that need a breakpoint (an instruction the CPU model lacks traps
+  // by itself), best first.
   std::vector<const TlbSite*> want;
   for (const TlbSite& s : sites_) {
-    TrapStrategy st = plan_.For(s.kind);
-    if (st == TrapStrategy::kHwBreakpointEmulate || st == TrapStrategy::kHwBreakpointStep) {
-      want.push_back(&s);
-    } else if (st == TrapStrategy::kNone) {
-      uncovered_.push_back(&s);
-    }
+    if (plan_.For(s.kind) != TrapStrategy::kEmulationFailure) want.push_back(&s);
   }
   std::stable_sort(want.begin(), want.end(),
                    [](const TlbSite* a, const TlbSite* b) { return Priority(*a) < Priority(*b); });
+  const int debug_registers = std::min(caps_.hw_breakpoints, 4);
   for (const TlbSite* s : want) {
-    if (static_cast<int>(armed_.size()) < std::min(caps_.hw_breakpoints, 4)) {
+    bool hw = policy != BreakpointPolicy::kSoftwareOnly && IsHardware(plan_.For(s->kind)) &&
+              static_cast<int>(armed_.size()) < debug_registers;
+    bool sw = policy != BreakpointPolicy::kHardwareOnly && plan_.software_breakpoints &&
+              s->paddr.has_value();
+    if (hw) {
       armed_.push_back(s);
+    } else if (sw) {
+      sw_.push_back({s, *s->paddr, 0});
     } else {
       uncovered_.push_back(s);
     }
   }
+}
+
+void TrapEngine::PatchSoftwareBreakpoints() {
+  std::vector<SwSite> kept;
+  for (SwSite& sw : sw_) {
+    absl::StatusOr<uint8_t> byte = mem_->ReadObject<uint8_t>(sw.paddr);
+    if (!byte.ok() || *byte != sw.site->bytes.front() || !mem_->WriteObject(sw.paddr, kInt3).ok()) {
+      uncovered_.push_back(sw.site);
+      continue;
+    }
+    sw.original = *byte;
+    kept.push_back(sw);
+  }
+  sw_ = std::move(kept);
+}
+
+std::vector<const TlbSite*> TrapEngine::patched() const {
+  std::vector<const TlbSite*> out;
+  for (const SwSite& s : sw_) out.push_back(s.site);
+  return out;
 }
 
 uint64_t TrapEngine::sync_regs_mask() const {
@@ -74,6 +102,7 @@ uint64_t TrapEngine::sync_regs_mask() const {
 kvm_guest_debug TrapEngine::DebugState(int disarmed_slot, bool single_step) const {
   kvm_guest_debug d{};
   d.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+  if (!sw_.empty() && !plan_.int3_is_emulation_failure) d.control |= KVM_GUESTDBG_USE_SW_BP;
   if (single_step) {
     d.control |= KVM_GUESTDBG_SINGLESTEP;
     // No interrupt may slip in between the breakpoint and the step.
@@ -89,7 +118,7 @@ kvm_guest_debug TrapEngine::DebugState(int disarmed_slot, bool single_step) cons
 }
 
 absl::Status TrapEngine::Arm(Vcpu& vcpu) {
-  if (armed_.empty()) return absl::OkStatus();
+  if (armed_.empty() && (sw_.empty() || plan_.int3_is_emulation_failure)) return absl::OkStatus();
   return vcpu.SetGuestDebug(DebugState(-1, false));
 }
 
@@ -109,77 +138,172 @@ void TrapEngine::Record(int vcpu, TrapEvent e, const TlbSite& site, TrapStrategy
   pv.events.push_back(std::move(e));
 }
 
+int TrapEngine::FindSoftwareSite(uint64_t rip) const {
+  for (size_t i = 0; i < sw_.size(); ++i) {
+    if (sw_[i].site->address == rip) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 std::optional<ExitAction> TrapEngine::OnTrapExit(Vcpu& vcpu) {
   kvm_run* run = vcpu.run();
-  if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR) return OnEmulationFailure(vcpu);
+  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  if (run->exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+    const auto& ef = run->emulation_failure;
+    bool has_bytes = ef.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+                     (ef.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+                     ef.insn_size > 0;
+    if (has_bytes && ef.insn_bytes[0] == kInt3 && plan_.int3_is_emulation_failure) {
+      VcpuStateView state(vcpu, sync_regs_mask() != 0);
+      absl::StatusOr<kvm_regs*> regs = state.regs();
+      if (!regs.ok()) return std::nullopt;
+      int index = FindSoftwareSite((*regs)->rip);
+      if (index >= 0) return OnSoftwareBreakpoint(vcpu, index);
+    }
+    return OnEmulationFailure(vcpu);
+  }
   if (run->exit_reason != KVM_EXIT_DEBUG) return std::nullopt;
-  if (per_vcpu_[vcpu.index()].stepping_slot >= 0) return OnStepDone(vcpu);
+  if (pv.stepping_slot >= 0 || pv.stepping_sw >= 0) return OnStepDone(vcpu);
   uint64_t pc = run->debug.arch.pc;
+  if (run->debug.arch.exception == kBreakpointVector) {
+    // The int3's own address, or the one after it, depending on the vendor.
+    int index = FindSoftwareSite(pc);
+    if (index < 0) index = FindSoftwareSite(pc - 1);
+    if (index >= 0) return OnSoftwareBreakpoint(vcpu, index);
+    return std::nullopt;
+  }
   for (size_t i = 0; i < armed_.size(); ++i) {
     if (armed_[i]->address == pc && (run->debug.arch.dr6 & kDr6BreakpointMask & (1ull << i))) {
-      return OnBreakpoint(vcpu, static_cast<int>(i));
+      return OnHardwareBreakpoint(vcpu, static_cast<int>(i));
     }
   }
   return std::nullopt;
 }
 
-std::optional<ExitAction> TrapEngine::OnBreakpoint(Vcpu& vcpu, int slot) {
-  const TlbSite& site = *armed_[slot];
-  VcpuStateView state(vcpu, sync_regs_mask() != 0);
-  TrapStrategy planned = plan_.For(site.kind);
-  TrapOutcome out;
+TrapOutcome TrapEngine::Decode(const TlbSite& site, VcpuStateView& state, bool emulate_cr3) {
   switch (site.kind) {
     case TlbInsn::kMovCr3:
-      out = HandleCr3Write(site, state, planned == TrapStrategy::kHwBreakpointEmulate);
-      break;
+      return HandleCr3Write(site, state, emulate_cr3);
     case TlbInsn::kInvlpg:
-      out = HandleInvlpg(site, state);
-      break;
+      return HandleInvlpg(site, state);
     case TlbInsn::kInvpcid:
-      out = HandleInvpcid(site, state, *mem_, /*emulate=*/false);
-      break;
+      return HandleInvpcid(site, state, *mem_,
+                           /*emulate=*/plan_.invpcid == TrapStrategy::kEmulationFailure);
   }
-  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  return TrapOutcome{};
+}
+
+// Applies a handler's outcome for the cases every path shares.
+std::optional<ExitAction> TrapEngine::Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
+                                             const TlbSite& site, TrapStrategy strategy) {
   switch (out.next) {
-    case TrapOutcome::Next::kResume: {
-      Record(vcpu.index(), std::move(out.event), site, TrapStrategy::kHwBreakpointEmulate);
+    case TrapOutcome::Next::kResume:
+      Record(vcpu.index(), std::move(out.event), site, strategy);
+      if (out.flush_tlb) {
+        if (absl::Status s = state.FlushGuestTlb(); !s.ok()) return Stop(std::string(s.message()));
+      }
       if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
       return ExitAction::Continue();
-    }
-    case TrapOutcome::Next::kStepOver: {
-      if (absl::Status s = vcpu.SetGuestDebug(DebugState(slot, true)); !s.ok()) {
-        return Stop(std::string(s.message()));
-      }
-      pv.stepping_slot = slot;
-      pv.step_end = site.address + site.length;
-      out.event.strategy = TrapStrategy::kHwBreakpointStep;
-      pv.pending = std::move(out.event);
-      return ExitAction::Continue();
-    }
+    case TrapOutcome::Next::kInjectGp:
+      Record(vcpu.index(), std::move(out.event), site, strategy);
+      if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
+      return InjectGp(vcpu);
     default:
       return Stop(
           absl::StrFormat("%s at %#x: %s", TlbInsnName(site.kind), site.address, out.message));
   }
 }
 
-std::optional<ExitAction> TrapEngine::OnStepDone(Vcpu& vcpu) {
-  PerVcpu& pv = per_vcpu_[vcpu.index()];
-  const TlbSite& site = *armed_[pv.stepping_slot];
-  pv.stepping_slot = -1;
-  if (absl::Status s = vcpu.SetGuestDebug(DebugState(-1, false)); !s.ok()) {
+std::optional<ExitAction> TrapEngine::InjectGp(Vcpu& vcpu) {
+  kvm_vcpu_events ev{};
+  if (absl::Status s = vcpu.GetEvents(&ev); !s.ok()) return Stop(std::string(s.message()));
+  ev.exception.injected = 1;
+  ev.exception.nr = 13;
+  ev.exception.has_error_code = 1;
+  ev.exception.error_code = 0;
+  ev.flags = 0;
+  if (absl::Status s = vcpu.SetEvents(ev); !s.ok()) return Stop(std::string(s.message()));
+  return ExitAction::Continue();
+}
+
+std::optional<ExitAction> TrapEngine::OnHardwareBreakpoint(Vcpu& vcpu, int slot) {
+  const TlbSite& site = *armed_[slot];
+  VcpuStateView state(vcpu, sync_regs_mask() != 0);
+  TrapOutcome out = Decode(site, state, plan_.cr3 == TrapStrategy::kHwBreakpointEmulate);
+  if (out.next != TrapOutcome::Next::kStepOver) {
+    return Finish(vcpu, state, std::move(out), site, TrapStrategy::kHwBreakpointEmulate);
+  }
+  if (absl::Status s = vcpu.SetGuestDebug(DebugState(slot, true)); !s.ok()) {
     return Stop(std::string(s.message()));
   }
+  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  pv.stepping_slot = slot;
+  pv.step_end = site.address + site.length;
+  pv.pending = std::move(out.event);
+  return ExitAction::Continue();
+}
+
+std::optional<ExitAction> TrapEngine::OnSoftwareBreakpoint(Vcpu& vcpu, int index) {
+  const SwSite& sw = sw_[index];
+  const TlbSite& site = *sw.site;
+  VcpuStateView state(vcpu, sync_regs_mask() != 0);
+  absl::StatusOr<kvm_regs*> regs = state.regs();
+  if (!regs.ok()) return Stop(std::string(regs.status().message()));
+  (*regs)->rip = site.address;  // wherever the exit left it, the site is where we are
+  state.MarkRegsDirty();
+  TrapOutcome out = Decode(site, state, /*emulate_cr3=*/true);
+  if (out.next != TrapOutcome::Next::kStepOver) {
+    return Finish(vcpu, state, std::move(out), site, TrapStrategy::kSwBreakpoint);
+  }
+  // The real instruction must run: lift the int3 with every other vCPU
+  // parked, so none can pass the site unobserved. One stepper at a time; a
+  // vCPU that finds another stepping retries the site (it will be parked).
+  int expected = -1;
+  if (control_ == nullptr || !stepper_.compare_exchange_strong(expected, vcpu.index())) {
+    if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
+    return ExitAction::Continue();
+  }
+  control_->PauseOthers(vcpu.index());
+  absl::Status s = mem_->WriteObject(sw.paddr, sw.original);
+  if (s.ok()) s = vcpu.SetGuestDebug(DebugState(-1, true));
+  if (s.ok()) s = state.Commit();
+  if (!s.ok()) return Stop(std::string(s.message()));
+  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  pv.stepping_sw = index;
+  pv.step_end = site.address + site.length;
+  pv.pending = std::move(out.event);
+  return ExitAction::Continue();
+}
+
+std::optional<ExitAction> TrapEngine::OnStepDone(Vcpu& vcpu) {
+  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  bool sw = pv.stepping_sw >= 0;
+  const TlbSite& site = sw ? *sw_[pv.stepping_sw].site : *armed_[pv.stepping_slot];
+  if (sw) {
+    absl::Status s = mem_->WriteObject(sw_[pv.stepping_sw].paddr, kInt3);
+    if (!s.ok()) return Stop(std::string(s.message()));
+  }
+  pv.stepping_slot = -1;
+  pv.stepping_sw = -1;
+  absl::Status armed = vcpu.SetGuestDebug(DebugState(-1, false));
+  if (sw) {
+    stepper_.store(-1);
+    control_->ResumeOthers(vcpu.index());
+  }
+  if (!armed.ok()) return Stop(std::string(armed.message()));
   // Only an instruction that completed counts; if the step ended elsewhere
   // (a fault on it), it will trap again when the guest retries it.
   if (vcpu.run()->debug.arch.pc == pv.step_end && pv.pending) {
     TrapEvent e = std::move(*pv.pending);
     if (e.kind == TlbInsn::kMovCr3) {
-      // What the CPU actually loaded.
+      // What the CPU actually loaded (bit 63 is never stored in CR3).
       VcpuStateView state(vcpu, sync_regs_mask() != 0);
-      if (absl::StatusOr<kvm_sregs*> s = state.sregs(); s.ok())
+      if (absl::StatusOr<kvm_sregs*> s = state.sregs(); s.ok()) {
         e.new_cr3 = (*s)->cr3 | (e.new_cr3 & (1ull << 63));
+      }
     }
-    Record(vcpu.index(), std::move(e), site, TrapStrategy::kHwBreakpointStep);
+    Record(vcpu.index(), std::move(e), site,
+           sw ? TrapStrategy::kSwBreakpoint : TrapStrategy::kHwBreakpointStep);
   }
   pv.pending.reset();
   return ExitAction::Continue();
@@ -209,30 +333,7 @@ std::optional<ExitAction> TrapEngine::OnEmulationFailure(Vcpu& vcpu) {
     }
   }
   TrapOutcome out = HandleInvpcid(*site, state, *mem_, /*emulate=*/true);
-  switch (out.next) {
-    case TrapOutcome::Next::kResume: {
-      Record(vcpu.index(), std::move(out.event), *site, TrapStrategy::kEmulationFailure);
-      if (out.flush_tlb) {
-        if (absl::Status s = state.FlushGuestTlb(); !s.ok()) return Stop(std::string(s.message()));
-      }
-      if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
-      return ExitAction::Continue();
-    }
-    case TrapOutcome::Next::kInjectGp: {
-      Record(vcpu.index(), std::move(out.event), *site, TrapStrategy::kEmulationFailure);
-      kvm_vcpu_events ev{};
-      if (absl::Status s = vcpu.GetEvents(&ev); !s.ok()) return Stop(std::string(s.message()));
-      ev.exception.injected = 1;
-      ev.exception.nr = 13;
-      ev.exception.has_error_code = 1;
-      ev.exception.error_code = 0;
-      ev.flags = 0;
-      if (absl::Status s = vcpu.SetEvents(ev); !s.ok()) return Stop(std::string(s.message()));
-      return ExitAction::Continue();
-    }
-    default:
-      return Stop(absl::StrFormat("invpcid at %#x: %s", site->address, out.message));
-  }
+  return Finish(vcpu, state, std::move(out), *site, TrapStrategy::kEmulationFailure);
 }
 
 }  // namespace tlbscope

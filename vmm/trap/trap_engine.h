@@ -2,6 +2,7 @@
 
 #include <linux/kvm.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/strategy.h"
 #include "vmm/trap/trap_event.h"
+#include "vmm/trap/trap_handler.h"
+#include "vmm/trap/vcpu_state.h"
 
 namespace tlbscope {
 
@@ -26,18 +29,37 @@ class TrapExitHandler {
   virtual uint64_t sync_regs_mask() const = 0;
 };
 
+// Lets one vCPU thread park all the others while it single-steps over a
+// software breakpoint it has lifted, so none of them runs past that site
+// unobserved.
+class VmControl {
+ public:
+  virtual ~VmControl() = default;
+  virtual void PauseOthers(int self) = 0;
+  virtual void ResumeOthers(int self) = 0;
+};
+
+enum class BreakpointPolicy {
+  kAuto,          // debug registers first, int3 for the rest where the host can
+  kHardwareOnly,  // sites beyond the debug registers stay uncovered
+  kSoftwareOnly,  // int3 on every site
+};
+
 // Traps every TLB instruction site of one kernel on every vCPU with the
-// host's strategies: hardware breakpoints on up to 4 sites (one debug
-// register each, the same on every vCPU), emulation-failure exits for an
-// instruction the CPU model lacks. Events are kept per vCPU; only that
-// vCPU's thread touches its part.
+// host's strategies: hardware breakpoints (one debug register per site, the
+// same on every vCPU), int3 patched into guest memory for further sites, and
+// emulation-failure exits for an instruction the CPU model lacks. Events are
+// kept per vCPU; only that vCPU's thread touches its part.
 class TrapEngine : public TrapExitHandler {
  public:
-  // `sites`: from ScanTlbSites on the kernel. Sites beyond the debug
-  // registers are left uncovered (reported by uncovered()).
-  TrapEngine(const HostCaps& caps, std::vector<TlbSite> sites, const GuestMemory* mem,
-             int num_vcpus);
+  TrapEngine(const HostCaps& caps, std::vector<TlbSite> sites, GuestMemory* mem, int num_vcpus,
+             BreakpointPolicy policy = BreakpointPolicy::kAuto);
 
+  // Writes the int3s; once, after the kernel is loaded, before any vCPU runs.
+  // A site whose bytes in memory are not the scanned instruction is dropped
+  // to uncovered().
+  void PatchSoftwareBreakpoints();
+  void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
   absl::Status Arm(Vcpu& vcpu);
 
@@ -46,31 +68,47 @@ class TrapEngine : public TrapExitHandler {
 
   const TrapPlan& plan() const { return plan_; }
   const std::vector<const TlbSite*>& armed() const { return armed_; }
+  std::vector<const TlbSite*> patched() const;
   const std::vector<const TlbSite*>& uncovered() const { return uncovered_; }
   // After the vCPU threads have stopped.
   const std::vector<TrapEvent>& events(int vcpu) const { return per_vcpu_[vcpu].events; }
 
  private:
+  struct SwSite {
+    const TlbSite* site;
+    uint64_t paddr;
+    uint8_t original;
+  };
   struct PerVcpu {
-    int stepping_slot = -1;            // breakpoint disarmed while one instruction steps
+    int stepping_slot = -1;            // hardware breakpoint disarmed for a step
+    int stepping_sw = -1;              // software breakpoint lifted for a step
     uint64_t step_end = 0;             // RIP after the stepped instruction
     std::optional<TrapEvent> pending;  // recorded once the step completes
     std::vector<TrapEvent> events;
   };
   kvm_guest_debug DebugState(int disarmed_slot, bool single_step) const;
-  std::optional<ExitAction> OnBreakpoint(Vcpu& vcpu, int slot);
+  int FindSoftwareSite(uint64_t rip) const;
+  TrapOutcome Decode(const TlbSite& site, VcpuStateView& state, bool emulate_cr3);
+  std::optional<ExitAction> Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
+                                   const TlbSite& site, TrapStrategy strategy);
+  std::optional<ExitAction> OnHardwareBreakpoint(Vcpu& vcpu, int slot);
+  std::optional<ExitAction> OnSoftwareBreakpoint(Vcpu& vcpu, int index);
   std::optional<ExitAction> OnStepDone(Vcpu& vcpu);
   std::optional<ExitAction> OnEmulationFailure(Vcpu& vcpu);
+  std::optional<ExitAction> InjectGp(Vcpu& vcpu);
   void Record(int vcpu, TrapEvent e, const TlbSite& site, TrapStrategy strategy);
   ExitAction Stop(std::string message) const;
 
   HostCaps caps_;
   TrapPlan plan_;
   std::vector<TlbSite> sites_;
-  const GuestMemory* mem_;
+  GuestMemory* mem_;
+  VmControl* control_ = nullptr;
   std::vector<const TlbSite*> armed_;  // index = debug register
+  std::vector<SwSite> sw_;
   std::vector<const TlbSite*> uncovered_;
   std::vector<PerVcpu> per_vcpu_;
+  std::atomic<int> stepper_{-1};  // the vCPU stepping over a lifted int3
 };
 
 }  // namespace tlbscope
