@@ -259,11 +259,11 @@ std::optional<ExitAction> TrapEngine::OnSoftwareBreakpoint(Vcpu& vcpu, int index
   // parked, so none can pass the site unobserved. One stepper at a time; a
   // vCPU that finds another stepping retries the site (it will be parked).
   int expected = -1;
-  if (control_ == nullptr || !stepper_.compare_exchange_strong(expected, vcpu.index())) {
+  if (!stepper_.compare_exchange_strong(expected, vcpu.index())) {
     if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
     return ExitAction::Continue();
   }
-  control_->PauseOthers(vcpu.index());
+  if (control_ != nullptr) control_->PauseOthers(vcpu.index());
   absl::Status s = mem_->WriteObject(sw.paddr, sw.original);
   if (s.ok()) s = vcpu.SetGuestDebug(DebugState(-1, true));
   if (s.ok()) s = state.Commit();
@@ -288,7 +288,7 @@ std::optional<ExitAction> TrapEngine::OnStepDone(Vcpu& vcpu) {
   absl::Status armed = vcpu.SetGuestDebug(DebugState(-1, false));
   if (sw) {
     stepper_.store(-1);
-    control_->ResumeOthers(vcpu.index());
+    if (control_ != nullptr) control_->ResumeOthers(vcpu.index());
   }
   if (!armed.ok()) return Stop(std::string(armed.message()));
   // Only an instruction that completed counts; if the step ended elsewhere

@@ -59,6 +59,7 @@ class TrapEngine : public TrapExitHandler {
   // A site whose bytes in memory are not the scanned instruction is dropped
   // to uncovered().
   void PatchSoftwareBreakpoints();
+  // Needed with more than one vCPU and any software breakpoint.
   void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
   absl::Status Arm(Vcpu& vcpu);
