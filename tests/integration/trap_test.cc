@@ -44,13 +44,22 @@ uint64_t Hex(const std::string& line, const std::string& before) {
   return std::stoull(line.substr(p + before.size()), nullptr, 16);
 }
 
-class TrapSmpTest : public ::testing::TestWithParam<int> {};
+// (smp, --breakpoints): hardware breakpoints by default, int3 on every site
+// with "sw" (INVLPG then steps with the other vCPUs parked).
+class TrapSmpTest : public ::testing::TestWithParam<std::tuple<int, std::string>> {};
 
 TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
   REQUIRE_KVM();
-  int smp = GetParam();
-  std::string log = ::testing::TempDir() + "/trap_" + std::to_string(smp) + ".log";
-  ProcResult r = RunTlbscope({"run", "--smp", std::to_string(smp), "--trap-log", log});
+  auto [smp, breakpoints] = GetParam();
+  if (breakpoints == "sw") {
+    ProcResult probe = RunTlbscope({"probe-host"});
+    if (probe.out.find("sw-breakpoint (int3") == std::string::npos) {
+      GTEST_SKIP() << "this host has no software breakpoints";
+    }
+  }
+  std::string log = ::testing::TempDir() + "/trap_" + std::to_string(smp) + breakpoints + ".log";
+  ProcResult r = RunTlbscope(
+      {"run", "--smp", std::to_string(smp), "--breakpoints", breakpoints, "--trap-log", log});
   ASSERT_EQ(r.exit_code, 0) << r.err;  // 6 would be a coverage mismatch
   EXPECT_THAT(r.err, HasSubstr("trap coverage: every TLB instruction the guest counted on " +
                                std::to_string(smp) + " vCPUs was trapped"));
@@ -74,6 +83,9 @@ TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
         EXPECT_EQ(Hex(evs[i].line, "(root "), cr3 & 0x000ffffffffff000ull);
       } else if (evs[i].kind == "invlpg") {
         ++invlpgs;
+        // INVLPG really executes: stepped, never emulated.
+        EXPECT_THAT(evs[i].line,
+                    HasSubstr(breakpoints == "sw" ? "[sw-breakpoint]" : "[hw-breakpoint+step]"));
         EXPECT_THAT(evs[i].line, HasSubstr("tlb_invlpg+0"));
         EXPECT_NE(Hex(evs[i].line, "addr "), 0u);
       }
@@ -83,8 +95,13 @@ TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
   ::unlink(log.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Smp, TrapSmpTest, ::testing::Values(1, 2, 4),
-                         [](const auto& info) { return "smp" + std::to_string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Smp, TrapSmpTest,
+                         ::testing::Combine(::testing::Values(1, 2, 4),
+                                            ::testing::Values("auto", "sw")),
+                         [](const auto& info) {
+                           return "smp" + std::to_string(std::get<0>(info.param)) + "_" +
+                                  std::get<1>(info.param);
+                         });
 
 TEST(TrapTest, InvpcidAllFourTypesOnEveryVcpu) {
   REQUIRE_KVM();
@@ -104,6 +121,12 @@ TEST(TrapTest, InvpcidAllFourTypesOnEveryVcpu) {
   ASSERT_EQ(types.size(), 2u);
   for (auto& [vcpu, t] : types) EXPECT_EQ(t, (std::vector<int>{0, 1, 2, 3})) << "vcpu " << vcpu;
   ::unlink(log.c_str());
+}
+
+TEST(TrapTest, BadBreakpointPolicy) {
+  ProcResult r = RunTlbscope({"run", "--breakpoints", "magic"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--breakpoints must be auto, hw or sw (got 'magic')"));
 }
 
 TEST(TrapTest, NoTrapRunsUntraced) {
