@@ -123,6 +123,44 @@ TEST(TrapTest, InvpcidAllFourTypesOnEveryVcpu) {
   ::unlink(log.c_str());
 }
 
+// Five CR3 sites, four debug registers: what each policy covers, and the
+// single-step window as the independent check of it.
+TEST(StepWindowTest, CatchesTheSiteTheBreakpointsMissed) {
+  REQUIRE_KVM();
+  std::string k = TestKernel("pvh_cr3x5.elf");
+  ProcResult hw =
+      RunTlbscope({"run", "--kernel", k, "--breakpoints", "hw", "--step-window", "1000"});
+  EXPECT_EQ(hw.exit_code, 6) << hw.err;  // the guest exited 0; tlbscope missed one
+  EXPECT_THAT(hw.err, HasSubstr("uncovered: _start+0x25"));
+  EXPECT_THAT(hw.err, HasSubstr("saw 5/0/0 mov-cr3/invlpg/invpcid, trapped 4/0/0: MISMATCH"));
+  for (const char* policy : {"auto", "sw"}) {
+    ProcResult r =
+        RunTlbscope({"run", "--kernel", k, "--breakpoints", policy, "--step-window", "1000"});
+    if (r.err.find("uncovered: none") == std::string::npos) {
+      GTEST_SKIP() << "no software breakpoints on this host:\n" << r.err;
+    }
+    EXPECT_EQ(r.exit_code, 0) << policy << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("saw 5/0/0 mov-cr3/invlpg/invpcid, trapped 5/0/0: agree"));
+  }
+}
+
+TEST(StepWindowTest, GuestProbeBootPathsAgreeOnEveryVcpu) {
+  REQUIRE_KVM();
+  ProcResult r = RunTlbscope({"run", "--smp", "2", "--step-window", "100000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("guest checks: 5 passed, 0 failed"));
+  for (int v = 0; v < 2; ++v) {
+    // Each vCPU's boot CR3 load runs with interrupts off, inside the window.
+    std::smatch m;
+    std::regex re("step window on vcpu " + std::to_string(v) +
+                  R"(: [0-9]+ instructions stepped \([^)]*\); saw ([0-9]+)/0/0 )"
+                  R"(mov-cr3/invlpg/invpcid, trapped ([0-9]+)/0/0: agree)");
+    ASSERT_TRUE(std::regex_search(r.err, m, re)) << r.err;
+    EXPECT_GE(std::stoi(m[1]), 1);
+    EXPECT_EQ(m[1], m[2]);
+  }
+}
+
 TEST(TrapTest, BadBreakpointPolicy) {
   ProcResult r = RunTlbscope({"run", "--breakpoints", "magic"});
   EXPECT_EQ(r.exit_code, 2);

@@ -162,6 +162,21 @@ TEST(DecodeTlbInsnTest, SingleInstructions) {
   EXPECT_EQ(s->mem.base, X86_REG_RDX);
 }
 
+TEST(DecodeStepInsnTest, WhatEndsOrChangesAWindow) {
+  auto d = [](std::vector<uint8_t> b, int bits) { return *DecodeStepInsn(b, 0x1000, bits); };
+  EXPECT_TRUE(d({0x48, 0xcf}, 64).is_iret);  // iretq
+  EXPECT_TRUE(d({0xcf}, 32).is_iret);
+  EXPECT_TRUE(d({0x48, 0x0f, 0x07}, 64).returns_to_user);  // sysretq
+  EXPECT_TRUE(d({0x9c}, 64).is_pushf);
+  EXPECT_TRUE(d({0xf4}, 64).is_hlt);
+  EXPECT_TRUE(d({0xcd, 0x80}, 64).ends_window);                // int $0x80
+  EXPECT_TRUE(d({0x0f, 0x05}, 64).ends_window);                // syscall
+  EXPECT_EQ(d({0x0f, 0x22, 0xd8}, 16).tlb, TlbInsn::kMovCr3);  // real mode too
+  EXPECT_EQ(d({0x0f, 0x01, 0x38}, 32).tlb, TlbInsn::kInvlpg);
+  EXPECT_FALSE(d({0x90}, 64).tlb.has_value());
+  EXPECT_FALSE(DecodeStepInsn(std::vector<uint8_t>{0x0f}, 0x1000, 64).has_value());
+}
+
 TEST(ClassifySiteTest, LinuxNames) {
   EXPECT_EQ(ClassifySite(TlbInsn::kMovCr3, "switch_mm_irqs_off", ".text"), SiteClass::kSwitchMm);
   EXPECT_EQ(ClassifySite(TlbInsn::kMovCr3, "native_flush_tlb_local", ".text"), SiteClass::kFlush);

@@ -110,6 +110,22 @@ int ReportTraps(const RunOutcome& r) {
                  static_cast<unsigned long long>(row.trapped.invlpgs),
                  static_cast<unsigned long long>(row.trapped.invpcids));
   }
+  for (size_t v = 0; v < t.windows.size(); ++v) {
+    if (!t.windows[v]) continue;
+    const TrapEngine::StepWindowReport& w = *t.windows[v];
+    bool agree = w.seen == w.trapped;
+    failures += agree ? 0 : 1;
+    std::fprintf(stderr,
+                 "tlbscope: step window on vcpu %zu: %llu instructions stepped (%s); saw "
+                 "%llu/%llu/%llu mov-cr3/invlpg/invpcid, trapped %llu/%llu/%llu: %s\n",
+                 v, static_cast<unsigned long long>(w.stepped), w.ended.c_str(),
+                 static_cast<unsigned long long>(w.seen.cr3_writes),
+                 static_cast<unsigned long long>(w.seen.invlpgs),
+                 static_cast<unsigned long long>(w.seen.invpcids),
+                 static_cast<unsigned long long>(w.trapped.cr3_writes),
+                 static_cast<unsigned long long>(w.trapped.invlpgs),
+                 static_cast<unsigned long long>(w.trapped.invpcids), agree ? "agree" : "MISMATCH");
+  }
   if (!r.report.tlb_counts.empty() && failures == 0) {
     std::fprintf(stderr,
                  "tlbscope: trap coverage: every TLB instruction the guest counted on %zu "
@@ -147,6 +163,8 @@ const char* RunUsage() {
          "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
          "                     or sw (int3 on every site)\n"
          "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
+         "  --step-window N    single-step each vCPU's first N kernel instructions and check\n"
+         "                     that every TLB instruction among them was trapped\n"
          "  --kvm-device PATH  KVM device (default /dev/kvm)\n";
 }
 
@@ -183,8 +201,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       continue;
     }
     static const std::set<std::string> kValueFlags = {
-        "--kernel",     "--boot",    "--cmdline",    "--smp",      "--mem",        "--timeout",
-        "--serial-log", "--results", "--kvm-device", "--trap-log", "--breakpoints"};
+        "--kernel",     "--boot",     "--cmdline",     "--smp",
+        "--mem",        "--timeout",  "--serial-log",  "--results",
+        "--kvm-device", "--trap-log", "--breakpoints", "--step-window"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -218,6 +237,10 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.kvm_device = *v;
     } else if (flag == "--trap-log") {
       o.trap_log = *v;
+    } else if (flag == "--step-window") {
+      absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
+      if (!n.ok()) return n.status();
+      o.machine.step_window = *n;
     } else if (flag == "--breakpoints") {
       if (*v == "auto") {
         o.machine.breakpoints = BreakpointPolicy::kAuto;

@@ -88,6 +88,7 @@ absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, GuestM
   }
   auto* engine = new TrapEngine(*caps, std::move(sites), &mem, config.smp, config.breakpoints);
   engine->PatchSoftwareBreakpoints();
+  engine->SetStepWindow(config.step_window);
   summary.enabled = true;
   summary.plan = engine->plan();
   for (const TlbSite* s : engine->armed()) summary.armed.push_back(*s);
@@ -235,7 +236,10 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   out.kernel = std::move(*kernel);
   out.report = probe.report();
   if (traps) {
-    for (int i = 0; i < config.smp; ++i) out.traps.events.push_back(traps->events(i));
+    for (int i = 0; i < config.smp; ++i) {
+      out.traps.events.push_back(traps->events(i));
+      out.traps.windows.push_back(traps->step_window(i));
+    }
   }
   out.serial = (*sink)->transcript();
   out.duration = end - start;

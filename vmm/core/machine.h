@@ -27,6 +27,7 @@ struct MachineConfig {
   std::string kvm_device = "/dev/kvm";
   bool trap = true;  // trap the kernel's TLB instructions
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
+  uint64_t step_window = 0;  // single-step each vCPU's first N kernel instructions
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.
@@ -37,10 +38,11 @@ struct TrapSummary {
   bool enabled = false;
   std::string note;  // why trapping is off or partial, when it is
   TrapPlan plan;
-  std::vector<TlbSite> armed;                  // sites with a debug register
-  std::vector<TlbSite> patched;                // sites with an int3
-  std::vector<TlbSite> uncovered;              // sites nothing traps
-  std::vector<std::vector<TrapEvent>> events;  // per vCPU, in order
+  std::vector<TlbSite> armed;                                        // sites with a debug register
+  std::vector<TlbSite> patched;                                      // sites with an int3
+  std::vector<TlbSite> uncovered;                                    // sites nothing traps
+  std::vector<std::vector<TrapEvent>> events;                        // per vCPU, in order
+  std::vector<std::optional<TrapEngine::StepWindowReport>> windows;  // per vCPU
 };
 
 struct RunOutcome {

@@ -6,17 +6,7 @@ GuestTlbCounts CountEvents(const std::vector<TrapEvent>& events, bool include_bo
   GuestTlbCounts c;
   for (const TrapEvent& e : events) {
     if (!include_boot && e.site_class == SiteClass::kBoot) continue;
-    switch (e.kind) {
-      case TlbInsn::kMovCr3:
-        ++c.cr3_writes;
-        break;
-      case TlbInsn::kInvlpg:
-        ++c.invlpgs;
-        break;
-      case TlbInsn::kInvpcid:
-        ++c.invpcids;
-        break;
-    }
+    CountInsn(c, e.kind);
   }
   return c;
 }

@@ -13,10 +13,7 @@ struct CoverageRow {
   int vcpu;
   GuestTlbCounts guest;
   GuestTlbCounts trapped;
-  bool matches() const {
-    return guest.cr3_writes == trapped.cr3_writes && guest.invlpgs == trapped.invlpgs &&
-           guest.invpcids == trapped.invpcids;
-  }
+  bool matches() const { return guest == trapped; }
 };
 
 // One row per vCPU the guest reported TLB_COUNTS for; empty when it sent none.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/core/tlb_counts.h"
 #include "vmm/devices/io_bus.h"
 #include "vmm/kvm/guest_memory.h"
 
@@ -20,9 +21,7 @@ struct GuestCheck {
 };
 
 // The guest's own count of the TLB instructions it executed on one CPU.
-struct GuestTlbCounts {
-  uint64_t cr3_writes = 0, invlpgs = 0, invpcids = 0;
-};
+using GuestTlbCounts = TlbCounts;
 
 // Everything the guest told the VMM through the probe channel.
 struct GuestReport {

@@ -146,6 +146,54 @@ SiteClass ClassifySite(TlbInsn kind, const std::string& symbol, const std::strin
   return kind == TlbInsn::kMovCr3 ? SiteClass::kOther : SiteClass::kFlush;
 }
 
+std::optional<StepInsn> DecodeStepInsn(std::span<const uint8_t> code, uint64_t address, int bits) {
+  csh h;
+  cs_mode mode = bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16;
+  if (cs_open(CS_ARCH_X86, mode, &h) != CS_ERR_OK) return std::nullopt;
+  cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+  std::optional<StepInsn> out;
+  cs_insn* insn = cs_malloc(h);
+  const uint8_t* p = code.data();
+  size_t n = code.size();
+  uint64_t a = address;
+  if (cs_disasm_iter(h, &p, &n, &a, insn)) {
+    out = StepInsn{};
+    if (std::optional<TlbSite> s = FromInsn(*insn)) out->tlb = s->kind;
+    switch (insn->id) {
+      case X86_INS_IRET:
+      case X86_INS_IRETD:
+      case X86_INS_IRETQ:
+        out->is_iret = true;
+        break;
+      case X86_INS_PUSHF:
+      case X86_INS_PUSHFD:
+      case X86_INS_PUSHFQ:
+        out->is_pushf = true;
+        break;
+      case X86_INS_HLT:
+        out->is_hlt = true;
+        break;
+      case X86_INS_INT:
+      case X86_INS_INT1:
+      case X86_INS_INT3:
+      case X86_INS_INTO:
+      case X86_INS_SYSCALL:
+      case X86_INS_SYSENTER:
+        out->ends_window = true;
+        break;
+      case X86_INS_SYSRET:
+      case X86_INS_SYSEXIT:
+        out->returns_to_user = true;
+        break;
+      default:
+        break;
+    }
+  }
+  cs_free(insn, 1);
+  cs_close(&h);
+  return out;
+}
+
 std::optional<TlbSite> DecodeTlbInsn(std::span<const uint8_t> code, uint64_t address,
                                      bool is_64bit) {
   CsHandle cs(is_64bit);

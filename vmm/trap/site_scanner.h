@@ -64,6 +64,21 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
 // Same, from a file; errors name the file.
 absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path);
 
+// One instruction as a single-step window sees it.
+struct StepInsn {
+  std::optional<TlbInsn> tlb;    // a TLB instruction
+  bool is_iret = false;          // iret: CPL3 if the CS it pops says so
+  bool returns_to_user = false;  // sysret / sysexit: always CPL3
+  // int n, syscall, sysenter (would save the stepping TF flag where the VMM
+  // does not look for it).
+  bool ends_window = false;
+  bool is_hlt = false;
+  bool is_pushf = false;  // stores RFLAGS, TF included, at the new RSP
+};
+// Decodes the instruction at `address` in 16-, 32- or 64-bit mode (bits);
+// nullopt if Capstone cannot decode it.
+std::optional<StepInsn> DecodeStepInsn(std::span<const uint8_t> code, uint64_t address, int bits);
+
 // Decodes one instruction at `address`; nullopt if it is not a TLB instruction.
 std::optional<TlbSite> DecodeTlbInsn(std::span<const uint8_t> code, uint64_t address,
                                      bool is_64bit);

@@ -2,14 +2,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "vmm/trap/guest_walk.h"
 #include "vmm/trap/operands.h"
 
 namespace tlbscope {
 namespace {
 
 constexpr uint64_t kDr6BreakpointMask = 0xf;
+constexpr uint64_t kDr6SingleStep = 1ull << 14;  // BS
+constexpr uint64_t kRflagsTf = 1ull << 8;
+constexpr uint64_t kRflagsIf = 1ull << 9;
 constexpr uint64_t kDr7Reserved = 0x400;  // bit 10 reads as 1
 constexpr uint8_t kInt3 = 0xcc;
 constexpr uint32_t kBreakpointVector = 3;
@@ -99,10 +104,19 @@ uint64_t TrapEngine::sync_regs_mask() const {
   return caps_.cap_sync_regs ? (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) : 0;
 }
 
-kvm_guest_debug TrapEngine::DebugState(int disarmed_slot, bool single_step) const {
+kvm_guest_debug TrapEngine::DebugState(const PerVcpu& pv, int disarmed_slot,
+                                       bool single_step) const {
   kvm_guest_debug d{};
   d.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
   if (!sw_.empty() && !plan_.int3_is_emulation_failure) d.control |= KVM_GUESTDBG_USE_SW_BP;
+  // The window covers code that runs with interrupts disabled (it closes
+  // when RFLAGS.IF is set), so no interrupt frame can save the stepping TF
+  // on the guest's stack; BLOCKIRQ keeps NMIs and the like out too.
+  // Exception frames and pushf are scrubbed in WindowAdvance.
+  if (pv.window_left > 0) {
+    d.control |= KVM_GUESTDBG_SINGLESTEP;
+    if (caps_.cap_blockirq) d.control |= KVM_GUESTDBG_BLOCKIRQ;
+  }
   if (single_step) {
     d.control |= KVM_GUESTDBG_SINGLESTEP;
     // No interrupt may slip in between the breakpoint and the step.
@@ -117,9 +131,158 @@ kvm_guest_debug TrapEngine::DebugState(int disarmed_slot, bool single_step) cons
   return d;
 }
 
+void TrapEngine::SetStepWindow(uint64_t instructions) {
+  window_ = caps_.single_step_works ? instructions : 0;
+  for (PerVcpu& pv : per_vcpu_) pv.window_left = window_;
+}
+
+std::optional<TrapEngine::StepWindowReport> TrapEngine::step_window(int vcpu) const {
+  if (window_ == 0) return std::nullopt;
+  StepWindowReport r = per_vcpu_[vcpu].window;
+  if (r.ended.empty()) {
+    r.ended = "still open when the VM stopped";
+    r.trapped = TlbCounts{};
+    for (const TrapEvent& e : per_vcpu_[vcpu].events) CountInsn(r.trapped, e.kind);
+  }
+  return r;
+}
+
 absl::Status TrapEngine::Arm(Vcpu& vcpu) {
-  if (armed_.empty() && (sw_.empty() || plan_.int3_is_emulation_failure)) return absl::OkStatus();
-  return vcpu.SetGuestDebug(DebugState(-1, false));
+  const PerVcpu& pv = per_vcpu_[vcpu.index()];
+  if (armed_.empty() && (sw_.empty() || plan_.int3_is_emulation_failure) && pv.window_left == 0) {
+    return absl::OkStatus();
+  }
+  return vcpu.SetGuestDebug(DebugState(pv, -1, false));
+}
+
+void TrapEngine::EndWindow(PerVcpu& pv, std::string why) {
+  pv.window_left = 0;
+  pv.window.ended = std::move(why);
+  pv.window.trapped = TlbCounts{};
+  for (const TrapEvent& e : pv.events) CountInsn(pv.window.trapped, e.kind);
+}
+
+namespace {
+
+// Clears TF (bit 8) in the RFLAGS image at guest linear address `at`.
+bool ClearSavedTf(GuestMemory& mem, const PagingMode& mode, uint64_t at) {
+  absl::StatusOr<uint64_t> gpa = TranslateGva(mem, mode, at);
+  if (!gpa.ok()) return false;
+  absl::StatusOr<uint16_t> low = mem.ReadObject<uint16_t>(*gpa);
+  return low.ok() && mem.WriteObject<uint16_t>(*gpa, *low & ~0x100).ok();
+}
+
+// When `rip` is the handler of an IDT vector, the step delivered an
+// interrupt or exception, which pushed RFLAGS -- with the stepping TF -- in
+// its 64-bit frame. Returns false if that frame could not be fixed.
+bool ScrubInterruptFrame(GuestMemory& mem, const PagingMode& mode, const kvm_sregs& s, uint64_t rip,
+                         uint64_t rsp) {
+  std::array<uint8_t, 4096> idt{};
+  size_t size = std::min<size_t>(s.idt.limit + 1, idt.size()) & ~size_t{15};
+  if (size == 0 || !ReadGuestVirtual(mem, mode, s.idt.base, std::span(idt).first(size)).ok()) {
+    return true;  // no IDT to deliver through
+  }
+  for (size_t v = 0; v < size / 16; ++v) {
+    const uint8_t* g = idt.data() + v * 16;
+    if (!(g[5] & 0x80)) continue;  // not present
+    uint64_t lo16 = g[0] | (g[1] << 8), mid16 = g[6] | (g[7] << 8);
+    uint32_t hi32;
+    std::memcpy(&hi32, g + 8, 4);
+    uint64_t handler = lo16 | (mid16 << 16) | (static_cast<uint64_t>(hi32) << 32);
+    if (handler != rip) continue;
+    // Vectors that push an error code sit one slot further from RFLAGS.
+    bool error_code = v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+    return ClearSavedTf(mem, mode, rsp + (error_code ? 24 : 16));
+  }
+  return true;
+}
+
+}  // namespace
+
+void TrapEngine::WindowAdvance(Vcpu& vcpu, VcpuStateView& state) {
+  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  if (pv.window_left == 0) return;
+  ++pv.window.stepped;
+  if (pv.window_next) CountInsn(pv.window.seen, *pv.window_next);
+  pv.window_next.reset();
+  if (--pv.window_left == 0) return EndWindow(pv, "instruction budget used up");
+  absl::StatusOr<kvm_regs*> regs = state.regs();
+  absl::StatusOr<kvm_sregs*> sregs = state.sregs();
+  if (!regs.ok() || !sregs.ok()) return EndWindow(pv, "registers unreadable");
+  const kvm_sregs& s = **sregs;
+  int bits = In64BitMode(s) ? 64 : (!(s.cr0 & 1) || !s.cs.db) ? 16 : 32;
+  uint64_t rip = (*regs)->rip;
+  PagingMode mode{s.cr0, s.cr3, s.cr4, s.efer};
+  if (pv.window_fix_pushf) {
+    // The pushf just stored RFLAGS with our TF (bit 8) set; the guest must
+    // not find it there when it pops the value later.
+    pv.window_fix_pushf = false;
+    uint64_t at = bits == 64 ? (*regs)->rsp : s.ss.base + ((*regs)->rsp & 0xffffffff);
+    if (!ClearSavedTf(*mem_, mode, at))
+      return EndWindow(pv, "cannot clear TF from a pushed RFLAGS");
+  }
+  if (bits == 64 && !ScrubInterruptFrame(*mem_, mode, s, rip, (*regs)->rsp)) {
+    return EndWindow(pv, "cannot clear TF from an exception frame");
+  }
+  if ((*regs)->rflags & kRflagsIf) {
+    return EndWindow(pv, absl::StrFormat("interrupts enabled at %#x", rip));
+  }
+
+  if (int sw = FindSoftwareSite(rip); sw >= 0) {
+    pv.window_next = sw_[sw].site->kind;  // memory holds our int3 there
+    return;
+  }
+  uint64_t linear = bits == 64 ? rip : s.cs.base + rip;
+  std::array<uint8_t, 15> bytes{};
+  size_t n = bytes.size();
+  while (n > 0 && !ReadGuestVirtual(*mem_, mode, linear, std::span(bytes).first(n)).ok()) --n;
+  std::optional<StepInsn> insn = DecodeStepInsn(std::span(bytes).first(n), rip, bits);
+  if (!insn) return EndWindow(pv, absl::StrFormat("undecodable instruction at %#x", linear));
+  pv.window_next = insn->tlb;
+  if (insn->returns_to_user) return EndWindow(pv, "next instruction returns to user mode");
+  if (insn->ends_window) {
+    return EndWindow(pv,
+                     absl::StrFormat("next instruction (at %#x) cannot be stepped safely", rip));
+  }
+  if (insn->is_hlt) return EndWindow(pv, absl::StrFormat("hlt at %#x", rip));
+  pv.window_fix_pushf = insn->is_pushf;
+  if (insn->is_iret && bits != 16) {
+    // iret pops RIP, then CS: stop before it drops to CPL3.
+    uint64_t at = (*regs)->rsp + (bits == 64 ? 8 : 4);
+    if (bits == 32) at = s.ss.base + (at & 0xffffffff);
+    uint64_t cs = 0;
+    std::span<uint8_t> out(reinterpret_cast<uint8_t*>(&cs), bits == 64 ? 8 : 4);
+    if (!ReadGuestVirtual(*mem_, mode, at, out).ok() || (cs & 3) == 3) {
+      EndWindow(pv, "next instruction returns to user mode");
+    }
+  }
+}
+
+absl::Status TrapEngine::StopStepping(Vcpu& vcpu, VcpuStateView& state) {
+  if (absl::Status s = vcpu.SetGuestDebug(DebugState(per_vcpu_[vcpu.index()], -1, false));
+      !s.ok()) {
+    return s;
+  }
+  // KVM drops the TF it set for stepping only while RIP is where stepping
+  // began; after a step or a window it stays in RFLAGS. Clear it (a guest
+  // that single-steps itself is not supported while traced).
+  absl::StatusOr<kvm_regs*> regs = state.regs();
+  if (!regs.ok()) return regs.status();
+  if ((*regs)->rflags & kRflagsTf) {
+    (*regs)->rflags &= ~kRflagsTf;
+    state.MarkRegsDirty();
+  }
+  return absl::OkStatus();
+}
+
+std::optional<ExitAction> TrapEngine::OnWindowStep(Vcpu& vcpu) {
+  PerVcpu& pv = per_vcpu_[vcpu.index()];
+  VcpuStateView state(vcpu, sync_regs_mask() != 0);
+  WindowAdvance(vcpu, state);
+  absl::Status s = pv.window_left == 0 ? StopStepping(vcpu, state) : absl::OkStatus();
+  if (s.ok()) s = state.Commit();
+  if (!s.ok()) return Stop(std::string(s.message()));
+  return ExitAction::Continue();
 }
 
 ExitAction TrapEngine::Stop(std::string message) const {
@@ -177,6 +340,7 @@ std::optional<ExitAction> TrapEngine::OnTrapExit(Vcpu& vcpu) {
       return OnHardwareBreakpoint(vcpu, static_cast<int>(i));
     }
   }
+  if ((run->debug.arch.dr6 & kDr6SingleStep) && pv.window_left > 0) return OnWindowStep(vcpu);
   return std::nullopt;
 }
 
@@ -197,17 +361,30 @@ TrapOutcome TrapEngine::Decode(const TlbSite& site, VcpuStateView& state, bool e
 std::optional<ExitAction> TrapEngine::Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
                                              const TlbSite& site, TrapStrategy strategy) {
   switch (out.next) {
-    case TrapOutcome::Next::kResume:
+    case TrapOutcome::Next::kResume: {
       Record(vcpu.index(), std::move(out.event), site, strategy);
+      PerVcpu& pv = per_vcpu_[vcpu.index()];
+      bool windowed = pv.window_left > 0;
+      WindowAdvance(vcpu, state);  // the VMM ran it and moved RIP on
+      if (windowed && pv.window_left == 0) {
+        if (absl::Status s = StopStepping(vcpu, state); !s.ok()) {
+          return Stop(std::string(s.message()));
+        }
+      }
       if (out.flush_tlb) {
         if (absl::Status s = state.FlushGuestTlb(); !s.ok()) return Stop(std::string(s.message()));
       }
       if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
       return ExitAction::Continue();
-    case TrapOutcome::Next::kInjectGp:
+    }
+    case TrapOutcome::Next::kInjectGp: {
       Record(vcpu.index(), std::move(out.event), site, strategy);
+      PerVcpu& pv = per_vcpu_[vcpu.index()];
+      if (pv.window_next) CountInsn(pv.window.seen, *pv.window_next);  // it ran, and faulted
+      pv.window_next.reset();
       if (absl::Status s = state.Commit(); !s.ok()) return Stop(std::string(s.message()));
       return InjectGp(vcpu);
+    }
     default:
       return Stop(
           absl::StrFormat("%s at %#x: %s", TlbInsnName(site.kind), site.address, out.message));
@@ -233,7 +410,8 @@ std::optional<ExitAction> TrapEngine::OnHardwareBreakpoint(Vcpu& vcpu, int slot)
   if (out.next != TrapOutcome::Next::kStepOver) {
     return Finish(vcpu, state, std::move(out), site, TrapStrategy::kHwBreakpointEmulate);
   }
-  if (absl::Status s = vcpu.SetGuestDebug(DebugState(slot, true)); !s.ok()) {
+  if (absl::Status s = vcpu.SetGuestDebug(DebugState(per_vcpu_[vcpu.index()], slot, true));
+      !s.ok()) {
     return Stop(std::string(s.message()));
   }
   PerVcpu& pv = per_vcpu_[vcpu.index()];
@@ -265,7 +443,7 @@ std::optional<ExitAction> TrapEngine::OnSoftwareBreakpoint(Vcpu& vcpu, int index
   }
   if (control_ != nullptr) control_->PauseOthers(vcpu.index());
   absl::Status s = mem_->WriteObject(sw.paddr, sw.original);
-  if (s.ok()) s = vcpu.SetGuestDebug(DebugState(-1, true));
+  if (s.ok()) s = vcpu.SetGuestDebug(DebugState(per_vcpu_[vcpu.index()], -1, true));
   if (s.ok()) s = state.Commit();
   if (!s.ok()) return Stop(std::string(s.message()));
   PerVcpu& pv = per_vcpu_[vcpu.index()];
@@ -285,7 +463,12 @@ std::optional<ExitAction> TrapEngine::OnStepDone(Vcpu& vcpu) {
   }
   pv.stepping_slot = -1;
   pv.stepping_sw = -1;
-  absl::Status armed = vcpu.SetGuestDebug(DebugState(-1, false));
+  bool completed = vcpu.run()->debug.arch.pc == pv.step_end;
+  VcpuStateView state(vcpu, sync_regs_mask() != 0);
+  if (completed) WindowAdvance(vcpu, state);
+  absl::Status armed = pv.window_left > 0 ? vcpu.SetGuestDebug(DebugState(pv, -1, false))
+                                          : StopStepping(vcpu, state);
+  if (armed.ok()) armed = state.Commit();
   if (sw) {
     stepper_.store(-1);
     if (control_ != nullptr) control_->ResumeOthers(vcpu.index());
@@ -293,11 +476,10 @@ std::optional<ExitAction> TrapEngine::OnStepDone(Vcpu& vcpu) {
   if (!armed.ok()) return Stop(std::string(armed.message()));
   // Only an instruction that completed counts; if the step ended elsewhere
   // (a fault on it), it will trap again when the guest retries it.
-  if (vcpu.run()->debug.arch.pc == pv.step_end && pv.pending) {
+  if (completed && pv.pending) {
     TrapEvent e = std::move(*pv.pending);
     if (e.kind == TlbInsn::kMovCr3) {
       // What the CPU actually loaded (bit 63 is never stored in CR3).
-      VcpuStateView state(vcpu, sync_regs_mask() != 0);
       if (absl::StatusOr<kvm_sregs*> s = state.sregs(); s.ok()) {
         e.new_cr3 = (*s)->cr3 | (e.new_cr3 & (1ull << 63));
       }

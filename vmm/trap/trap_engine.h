@@ -59,6 +59,21 @@ class TrapEngine : public TrapExitHandler {
   // A site whose bytes in memory are not the scanned instruction is dropped
   // to uncovered().
   void PatchSoftwareBreakpoints();
+  // Single-steps each vCPU's first `instructions` kernel instructions (the
+  // window ends early before a return to user mode), decoding every one,
+  // to check that the breakpoints trapped every TLB instruction executed.
+  // Call before Arm().
+  void SetStepWindow(uint64_t instructions);
+
+  struct StepWindowReport {
+    uint64_t stepped = 0;
+    TlbCounts seen;     // TLB instructions the window saw execute
+    TlbCounts trapped;  // events recorded while the window was open
+    std::string ended;  // why it closed ("" while open)
+  };
+  // After the vCPU threads have stopped; nullopt without a window.
+  std::optional<StepWindowReport> step_window(int vcpu) const;
+
   // Needed with more than one vCPU and any software breakpoint.
   void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
@@ -86,8 +101,19 @@ class TrapEngine : public TrapExitHandler {
     uint64_t step_end = 0;             // RIP after the stepped instruction
     std::optional<TrapEvent> pending;  // recorded once the step completes
     std::vector<TrapEvent> events;
+    // Step window.
+    uint64_t window_left = 0;
+    std::optional<TlbInsn> window_next;  // the TLB instruction about to run
+    bool window_fix_pushf = false;       // clear the TF the last pushf stored
+    StepWindowReport window;
   };
-  kvm_guest_debug DebugState(int disarmed_slot, bool single_step) const;
+  kvm_guest_debug DebugState(const PerVcpu& pv, int disarmed_slot, bool single_step) const;
+  // One instruction of the window has run: count it, look at the next.
+  void WindowAdvance(Vcpu& vcpu, VcpuStateView& state);
+  void EndWindow(PerVcpu& pv, std::string why);
+  std::optional<ExitAction> OnWindowStep(Vcpu& vcpu);
+  // Single-step off (breakpoints stay), and KVM's stepping TF out of RFLAGS.
+  absl::Status StopStepping(Vcpu& vcpu, VcpuStateView& state);
   int FindSoftwareSite(uint64_t rip) const;
   TrapOutcome Decode(const TlbSite& site, VcpuStateView& state, bool emulate_cr3);
   std::optional<ExitAction> Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
@@ -110,6 +136,7 @@ class TrapEngine : public TrapExitHandler {
   std::vector<const TlbSite*> uncovered_;
   std::vector<PerVcpu> per_vcpu_;
   std::atomic<int> stepper_{-1};  // the vCPU stepping over a lifted int3
+  uint64_t window_ = 0;
 };
 
 }  // namespace tlbscope

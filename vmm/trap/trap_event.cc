@@ -16,6 +16,20 @@ Cr3Fields DecodeCr3(uint64_t raw, bool pcide) {
   };
 }
 
+void CountInsn(TlbCounts& c, TlbInsn kind) {
+  switch (kind) {
+    case TlbInsn::kMovCr3:
+      ++c.cr3_writes;
+      break;
+    case TlbInsn::kInvlpg:
+      ++c.invlpgs;
+      break;
+    case TlbInsn::kInvpcid:
+      ++c.invpcids;
+      break;
+  }
+}
+
 std::string FormatEvent(const TrapEvent& e) {
   std::string head = absl::StrFormat("vcpu %d #%d %-7s rip %#x %s [%s%s]", e.vcpu, e.vcpu_seq,
                                      TlbInsnName(e.kind), e.rip, e.symbol.empty() ? "?" : e.symbol,

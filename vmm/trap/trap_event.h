@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "vmm/core/tlb_counts.h"
 #include "vmm/trap/site_scanner.h"
 #include "vmm/trap/strategy.h"
 
@@ -40,6 +41,9 @@ struct TrapEvent {
   uint64_t descriptor_gva = 0;
   std::array<uint8_t, 16> descriptor{};
 };
+
+// Adds one `kind` to `counts`.
+void CountInsn(TlbCounts& counts, TlbInsn kind);
 
 // One line: "vcpu 1 #7 mov-cr3 rip 0x1000e0 tlb_write_cr3+0x0 0x1000 -> 0x5000 (root 0x5000 ...)".
 std::string FormatEvent(const TrapEvent& e);
