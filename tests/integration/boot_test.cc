@@ -71,6 +71,15 @@ TEST_P(SelftestTest, AllChecksPass) {
   EXPECT_THAT(json, HasSubstr("\"checksPassed\": 5"));
   EXPECT_THAT(json, HasSubstr("\"checksFailed\": 0"));
   EXPECT_THAT(json, HasSubstr("\"bootProtocol\": \"pvh\""));
+  // The trap plan and, per vCPU, agreement with the guest's own counts.
+  EXPECT_THAT(json, HasSubstr("\"cr3Strategy\": \""));
+  EXPECT_THAT(json, Not(HasSubstr("\"matchesGuest\": false")));
+  size_t matches = 0;
+  for (size_t p = json.find("\"matchesGuest\": true"); p != std::string::npos;
+       p = json.find("\"matchesGuest\": true", p + 1)) {
+    ++matches;
+  }
+  EXPECT_EQ(matches, static_cast<size_t>(smp));
   ::unlink(results.c_str());
 }
 

@@ -26,6 +26,20 @@ absl::StatusOr<T> ParseNumber(std::string_view flag, const std::string& text) {
   return value;
 }
 
+std::string SiteName(const TlbSite& s) {
+  return s.symbol.empty() ? absl::StrFormat("%#x", s.address)
+                          : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
+}
+
+std::string Names(const std::vector<TlbSite>& sites) {
+  std::string out;
+  for (const TlbSite& s : sites) {
+    if (!out.empty()) out += ", ";
+    out += SiteName(s);
+  }
+  return out.empty() ? "none" : out;
+}
+
 absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r) {
   tlbscope::v1::RunResult pb;
   pb.set_kernel_path(o.machine.kernel_path);
@@ -55,6 +69,30 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
     v->set_message(s.request.message);
     v->set_rip(s.rip);
   }
+  const TrapSummary& t = r.traps;
+  auto* ti = pb.mutable_traps();
+  ti->set_enabled(t.enabled);
+  ti->set_cr3_strategy(TrapStrategyName(t.plan.cr3));
+  ti->set_invlpg_strategy(TrapStrategyName(t.plan.invlpg));
+  ti->set_invpcid_strategy(TrapStrategyName(t.plan.invpcid));
+  for (const TlbSite& s : t.armed) ti->add_hw_breakpoint_sites(SiteName(s));
+  for (const TlbSite& s : t.patched) ti->add_int3_sites(SiteName(s));
+  for (const TlbSite& s : t.uncovered) ti->add_uncovered_sites(SiteName(s));
+  ti->set_note(t.note);
+  std::vector<CoverageRow> rows = CompareTrapCoverage(t, r.report);
+  for (size_t v = 0; v < t.events.size(); ++v) {
+    TlbCounts c = CountEvents(t.events[v], /*include_boot=*/true);
+    auto* tc = pb.add_trapped();
+    tc->set_vcpu(v);
+    tc->set_cr3_writes(c.cr3_writes);
+    tc->set_invlpgs(c.invlpgs);
+    tc->set_invpcids(c.invpcids);
+    for (const CoverageRow& row : rows) {
+      if (row.vcpu != static_cast<int>(v)) continue;
+      tc->set_guest_counted(true);
+      tc->set_matches_guest(row.matches());
+    }
+  }
   std::string json;
   google::protobuf::util::JsonPrintOptions jo;
   jo.add_whitespace = true;
@@ -66,16 +104,6 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   f << json << "\n";
   if (!f.good()) return absl::InternalError(absl::StrFormat("--results %s: write failed", path));
   return absl::OkStatus();
-}
-
-std::string Names(const std::vector<TlbSite>& sites) {
-  std::string out;
-  for (const TlbSite& s : sites) {
-    if (!out.empty()) out += ", ";
-    out += s.symbol.empty() ? absl::StrFormat("%#x", s.address)
-                            : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
-  }
-  return out.empty() ? "none" : out;
 }
 
 // Prints the trap plan, counts per vCPU and the comparison with the
