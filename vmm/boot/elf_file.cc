@@ -28,10 +28,12 @@ std::string LibelfError() {
   return msg ? msg : "unknown libelf error";
 }
 
-// Reads the PVH entry from one note blob.
-std::optional<uint64_t> FindPvhNote(Elf* elf, uint64_t offset, uint64_t size) {
+constexpr uint32_t kNtGnuBuildId = 3;
+
+// Reads the PVH entry and the GNU build id from one note blob.
+void ReadNotes(Elf* elf, uint64_t offset, uint64_t size, ElfFile& out) {
   Elf_Data* data = elf_getdata_rawchunk(elf, offset, size, ELF_T_NHDR);
-  if (data == nullptr) return std::nullopt;
+  if (data == nullptr) return;
   size_t pos = 0;
   GElf_Nhdr nhdr;
   size_t name_off, desc_off;
@@ -40,21 +42,25 @@ std::optional<uint64_t> FindPvhNote(Elf* elf, uint64_t offset, uint64_t size) {
     if (next == 0) break;
     const char* base = static_cast<const char*>(data->d_buf);
     bool is_xen = nhdr.n_namesz == 4 && std::memcmp(base + name_off, "Xen", 4) == 0;
-    if (is_xen && nhdr.n_type == kXenElfnotePhys32Entry) {
+    bool is_gnu = nhdr.n_namesz == 4 && std::memcmp(base + name_off, "GNU", 4) == 0;
+    if (is_xen && nhdr.n_type == kXenElfnotePhys32Entry && !out.pvh_entry) {
       if (nhdr.n_descsz == 4) {
         uint32_t v;
         std::memcpy(&v, base + desc_off, 4);
-        return v;
-      }
-      if (nhdr.n_descsz == 8) {
+        out.pvh_entry = v;
+      } else if (nhdr.n_descsz == 8) {
         uint64_t v;
         std::memcpy(&v, base + desc_off, 8);
-        return v;
+        out.pvh_entry = v;
+      }
+    }
+    if (is_gnu && nhdr.n_type == kNtGnuBuildId && out.build_id.empty()) {
+      for (size_t i = 0; i < nhdr.n_descsz; ++i) {
+        out.build_id += absl::StrFormat("%02x", static_cast<uint8_t>(base[desc_off + i]));
       }
     }
     pos = next;
   }
-  return std::nullopt;
 }
 
 void ReadSections(Elf* elf, std::span<const uint8_t> bytes, ElfFile& out) {
@@ -140,11 +146,11 @@ absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::stri
       out.loads.push_back({ph.p_paddr, ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz});
       if (ph.p_flags & PF_X) out.exec_loads.push_back(out.loads.back());
     }
-    if (ph.p_type == PT_NOTE && !out.pvh_entry) {
+    if (ph.p_type == PT_NOTE) {
       if (ph.p_offset > bytes.size() || ph.p_filesz > bytes.size() - ph.p_offset) {
         return Corrupt(what, absl::StrFormat("note segment %d runs past the end of the file", i));
       }
-      out.pvh_entry = FindPvhNote(elf.get(), ph.p_offset, ph.p_filesz);
+      ReadNotes(elf.get(), ph.p_offset, ph.p_filesz, out);
     }
   }
   ReadSections(elf.get(), bytes, out);

@@ -41,6 +41,7 @@ struct ElfFile {
   uint64_t entry;
   std::vector<ElfSegment> loads;       // PT_LOAD with filesz or memsz > 0
   std::optional<uint64_t> pvh_entry;   // XEN_ELFNOTE_PHYS32_ENTRY
+  std::string build_id;                // hex of NT_GNU_BUILD_ID, empty if none
   std::vector<ElfSymbol> symbols;      // .symtab, empty when stripped
   std::vector<ElfSection> sections;    // empty without section headers
   std::vector<ElfSegment> exec_loads;  // PT_LOAD with PF_X

@@ -9,6 +9,7 @@
 #include "vmm/cli/probe_host_command.h"
 #include "vmm/cli/run_command.h"
 #include "vmm/cli/sites_command.h"
+#include "vmm/cli/trace_info_command.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ void Usage(FILE* out) {
                "commands:\n"
                "  run      boot a guest kernel under tlbscope (default: the bundled guest-probe)\n"
                "  probe-host  what this host's KVM supports and the trap strategy per instruction\n"
+               "  trace-info  summarize a trace recorded with `run --record`\n"
                "  sites    list the MOV-to-CR3, INVLPG and INVPCID sites in a kernel image\n"
                "  help     this text; `tlbscope run --help` for run's options\n");
 }
@@ -64,6 +66,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "sites") return tlbscope::SitesCommand(args);
   if (cmd == "probe-host") return tlbscope::ProbeHostCommand(args);
+  if (cmd == "trace-info") return tlbscope::TraceInfoCommand(args);
   std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
   return 2;
 }

@@ -187,6 +187,7 @@ const char* RunUsage() {
          "  --serial-log FILE  also write the serial console to FILE\n"
          "  --quiet            do not copy the serial console to stdout\n"
          "  --results FILE     write the run's results as JSON (tlbscope.v1.RunResult)\n"
+         "  --record FILE      record every event (length-delimited protobuf, header first)\n"
          "  --no-trap          do not trap the kernel's TLB instructions\n"
          "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
          "                     or sw (int3 on every site)\n"
@@ -229,9 +230,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       continue;
     }
     static const std::set<std::string> kValueFlags = {
-        "--kernel",     "--boot",     "--cmdline",     "--smp",
-        "--mem",        "--timeout",  "--serial-log",  "--results",
-        "--kvm-device", "--trap-log", "--breakpoints", "--step-window"};
+        "--kernel",      "--boot",        "--cmdline", "--smp",        "--mem",
+        "--timeout",     "--serial-log",  "--results", "--kvm-device", "--trap-log",
+        "--breakpoints", "--step-window", "--record"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -265,6 +266,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.kvm_device = *v;
     } else if (flag == "--trap-log") {
       o.trap_log = *v;
+    } else if (flag == "--record") {
+      o.machine.record_path = *v;
     } else if (flag == "--step-window") {
       absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
       if (!n.ok()) return n.status();

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 
@@ -14,6 +15,10 @@
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/trace/convert.h"
+#include "vmm/trace/recorder.h"
+#include "vmm/trace/trace_header.h"
+#include "vmm/trace/trace_reader.h"
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/site_scanner.h"
 
@@ -97,6 +102,50 @@ absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, GuestM
   return engine;
 }
 
+v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& kernel,
+                            const v1::KernelIdentity& identity, const TrapEngine* traps,
+                            const TrapSummary& summary) {
+  v1::TraceHeader h;
+  h.set_schema_version(kTraceSchemaVersion);
+  h.set_tlbscope_version(TLBSCOPE_VERSION);
+  h.set_start_unix_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count());
+  v1::VmConfig* vm = h.mutable_vm();
+  vm->set_smp(config.smp);
+  vm->set_mem_mib(config.mem_mib);
+  vm->set_cmdline(config.cmdline);
+  vm->set_boot_protocol(BootProtocolName(kernel.protocol));
+  *h.mutable_kernel() = identity;
+  if (traps != nullptr) {
+    const HostCaps& c = traps->caps();
+    v1::HostCapabilities* host = h.mutable_host();
+    host->set_kvm_module(c.kvm_module);
+    host->set_hw_breakpoints(c.hw_breakpoints);
+    host->set_sync_regs(c.cap_sync_regs);
+    host->set_int3_exits(c.int3_exits);
+    host->set_int3_emulation_failure(c.int3_emulation_failure);
+    host->set_single_step(c.single_step_works);
+    host->set_invpcid_at_cpl0(InvpcidBehaviourName(c.invpcid));
+    host->set_cpuid_pcid(c.cpuid_pcid);
+    host->set_cpuid_invpcid(c.cpuid_invpcid);
+    host->set_cpuid_lam(c.cpuid_lam);
+    host->set_cpuid_pge(c.cpuid_pge);
+    v1::TrapPlan* plan = h.mutable_traps();
+    plan->set_cr3(TrapStrategyName(summary.plan.cr3));
+    plan->set_invlpg(TrapStrategyName(summary.plan.invlpg));
+    plan->set_invpcid(TrapStrategyName(summary.plan.invpcid));
+    auto name = [](const TlbSite& s) {
+      return s.symbol.empty() ? absl::StrFormat("%#x", s.address)
+                              : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
+    };
+    for (const TlbSite& s : summary.armed) plan->add_hw_breakpoint_sites(name(s));
+    for (const TlbSite& s : summary.patched) plan->add_int3_sites(name(s));
+    for (const TlbSite& s : summary.uncovered) plan->add_uncovered_sites(name(s));
+  }
+  return h;
+}
+
 }  // namespace
 
 absl::Status ValidateConfig(const MachineConfig& c) {
@@ -178,6 +227,25 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     }
   }
 
+  // The event path: vCPU threads -> per-vCPU rings -> sequencer -> sinks.
+  absl::StatusOr<v1::KernelIdentity> identity = IdentifyKernel(config.kernel_path);
+  if (!identity.ok()) return identity.status();
+  v1::TraceHeader header = BuildHeader(config, *kernel, *identity, traps.get(), out.traps);
+  TracePipeline trace(config.smp);
+  std::unique_ptr<Recorder> recorder;
+  if (!config.record_path.empty()) {
+    absl::StatusOr<std::unique_ptr<Recorder>> r = Recorder::Create(config.record_path, header);
+    if (!r.ok()) return r.status();
+    recorder = std::move(*r);
+    trace.AddSink(recorder.get());
+  }
+  if (traps) {
+    traps->SetEventCallback(
+        [&trace](const TrapEvent& e) { trace.Append(e.vcpu, TrapEventToProto(e)); });
+  }
+  probe.SetTrace(&trace);
+  trace.Start();
+
   StopLatch latch;
   VcpuRunner::InstallKickHandler();
   g_interrupt_signal.store(0);
@@ -187,7 +255,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   std::vector<std::unique_ptr<VcpuRunner>> runners;
   for (Vcpu& v : vcpus) {
     runners.push_back(std::make_unique<VcpuRunner>(
-        &v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }, traps.get()));
+        &v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }, traps.get(), &trace));
   }
   RunnerControl control(&runners);
   if (traps) traps->SetVmControl(&control);
@@ -244,6 +312,16 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   out.serial = (*sink)->transcript();
   out.duration = end - start;
   out.exit_code = ExitCodeFor(out.first_stop.request.reason, out.first_stop.request.guest_code);
+  v1::TraceEnd trace_end;
+  trace_end.set_stop_reason(std::string(StopReasonName(out.first_stop.request.reason)));
+  trace_end.set_stop_message(out.first_stop.Describe());
+  trace_end.set_exit_code(out.exit_code);
+  trace.Finish(trace_end);
+  out.trace = trace.counters();
+  if (recorder && !recorder->ok()) {
+    std::fprintf(stderr, "tlbscope: error: --record %s: write failed; the trace is incomplete\n",
+                 recorder->path().c_str());
+  }
   return out;
 }
 

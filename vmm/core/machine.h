@@ -9,6 +9,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
+#include "vmm/trace/pipeline.h"
 #include "vmm/trap/trap_engine.h"
 
 namespace tlbscope {
@@ -28,6 +29,7 @@ struct MachineConfig {
   bool trap = true;  // trap the kernel's TLB instructions
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
   uint64_t step_window = 0;  // single-step each vCPU's first N kernel instructions
+  std::string record_path;   // --record FILE
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.
@@ -54,6 +56,7 @@ struct RunOutcome {
   std::string serial;  // the whole serial transcript
   std::chrono::nanoseconds duration{};
   int exit_code = 0;
+  TracePipeline::Counters trace;  // events through the pipeline
 };
 
 // Builds the VM, loads the kernel, runs every vCPU on its own thread until

@@ -30,8 +30,9 @@ std::string VcpuStop::Describe() const {
   return absl::StrFormat("vcpu %d: %s at rip %#x", vcpu, request.message, rip);
 }
 
-VcpuRunner::VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop, TrapExitHandler* traps)
-    : vcpu_(vcpu), bus_(bus), on_stop_(std::move(on_stop)), traps_(traps) {}
+VcpuRunner::VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop, TrapExitHandler* traps,
+                       TracePipeline* trace)
+    : vcpu_(vcpu), bus_(bus), on_stop_(std::move(on_stop)), traps_(traps), trace_(trace) {}
 
 VcpuRunner::~VcpuRunner() {
   if (thread_.joinable()) {
@@ -101,6 +102,21 @@ VcpuState VcpuRunner::state() const {
 }
 
 void VcpuRunner::Finish(VcpuStop stop) {
+  if (!stop.rip_known) {
+    if (absl::StatusOr<kvm_regs> regs = vcpu_->GetRegs(); regs.ok()) {
+      stop.rip = regs->rip;
+      stop.rip_known = true;
+    }
+  }
+  if (trace_ != nullptr) {  // Finish runs on this vCPU's thread
+    v1::Event e;
+    v1::VcpuState* st = e.mutable_vcpu_state();
+    st->set_state(v1::VcpuState::STOPPED);
+    st->set_reason(std::string(StopReasonName(stop.request.reason)));
+    st->set_message(stop.Describe());
+    st->set_rip(stop.rip);
+    trace_->Append(vcpu_->index(), std::move(e));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     state_ = VcpuState::kStopped;
@@ -117,6 +133,11 @@ void VcpuRunner::Loop() {
   sigaddset(&set, kKickSignal);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 
+  if (trace_ != nullptr) {
+    v1::Event e;
+    e.mutable_vcpu_state()->set_state(v1::VcpuState::RUNNING);
+    trace_->Append(vcpu_->index(), std::move(e));
+  }
   kvm_run* run = vcpu_->run();
   const uint64_t sync_mask = traps_ != nullptr ? traps_->sync_regs_mask() : 0;
   for (;;) {

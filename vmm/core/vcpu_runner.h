@@ -10,6 +10,7 @@
 #include "vmm/core/stop_reason.h"
 #include "vmm/devices/io_bus.h"
 #include "vmm/kvm/vcpu.h"
+#include "vmm/trace/pipeline.h"
 #include "vmm/trap/trap_engine.h"
 
 namespace tlbscope {
@@ -40,7 +41,8 @@ class VcpuRunner {
 
   // `traps` may be null (no trapping): debug exits and emulation failures
   // then stop the VM.
-  VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop, TrapExitHandler* traps = nullptr);
+  VcpuRunner(Vcpu* vcpu, IoBus* bus, StopCallback on_stop, TrapExitHandler* traps = nullptr,
+             TracePipeline* trace = nullptr);
   ~VcpuRunner();
   VcpuRunner(const VcpuRunner&) = delete;
   VcpuRunner& operator=(const VcpuRunner&) = delete;
@@ -71,6 +73,7 @@ class VcpuRunner {
   IoBus* bus_;
   StopCallback on_stop_;
   TrapExitHandler* traps_;
+  TracePipeline* trace_;  // VcpuState events, from this thread
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

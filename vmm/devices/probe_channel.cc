@@ -83,6 +83,11 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
           /*names_rip=*/true};
     case TLBSCOPE_PROBE_LOG:
       report_.log.push_back(GuestString(m->text));
+      if (trace_ != nullptr) {
+        v1::Event e;
+        e.mutable_guest_log()->set_text(report_.log.back());
+        trace_->Append(vcpu, std::move(e));
+      }
       return std::nullopt;
     case TLBSCOPE_PROBE_CPU_ONLINE:
       report_.cpus_online.insert(static_cast<int>(m->arg[0]));

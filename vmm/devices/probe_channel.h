@@ -10,6 +10,7 @@
 #include "vmm/core/tlb_counts.h"
 #include "vmm/devices/io_bus.h"
 #include "vmm/kvm/guest_memory.h"
+#include "vmm/trace/pipeline.h"
 
 namespace tlbscope {
 
@@ -47,9 +48,12 @@ class ProbeChannel : public IoDevice {
   IoOutcome Read(int vcpu, uint16_t port, std::span<uint8_t> data) override;
 
   const GuestReport& report() const { return report_; }
+  // LOG messages become GuestLog events on the sending vCPU's ring.
+  void SetTrace(TracePipeline* trace) { trace_ = trace; }
 
  private:
   const GuestMemory* mem_;
+  TracePipeline* trace_ = nullptr;
   GuestReport report_;
 };
 

@@ -298,6 +298,7 @@ void TrapEngine::Record(int vcpu, TrapEvent e, const TlbSite& site, TrapStrategy
   e.symbol = site.symbol.empty() ? "" : absl::StrFormat("%s+%#x", site.symbol, site.symbol_offset);
   e.site_class = site.klass;
   e.strategy = strategy;
+  if (on_event_) on_event_(e);
   pv.events.push_back(std::move(e));
 }
 
@@ -378,6 +379,7 @@ std::optional<ExitAction> TrapEngine::Finish(Vcpu& vcpu, VcpuStateView& state, T
       return ExitAction::Continue();
     }
     case TrapOutcome::Next::kInjectGp: {
+      out.event.faulted = true;
       Record(vcpu.index(), std::move(out.event), site, strategy);
       PerVcpu& pv = per_vcpu_[vcpu.index()];
       if (pv.window_next) CountInsn(pv.window.seen, *pv.window_next);  // it ran, and faulted

@@ -3,6 +3,7 @@
 #include <linux/kvm.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -74,6 +75,9 @@ class TrapEngine : public TrapExitHandler {
   // After the vCPU threads have stopped; nullopt without a window.
   std::optional<StepWindowReport> step_window(int vcpu) const;
 
+  // Called on the vCPU's thread for every event as it is recorded.
+  void SetEventCallback(std::function<void(const TrapEvent&)> cb) { on_event_ = std::move(cb); }
+
   // Needed with more than one vCPU and any software breakpoint.
   void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
@@ -83,6 +87,7 @@ class TrapEngine : public TrapExitHandler {
   uint64_t sync_regs_mask() const override;
 
   const TrapPlan& plan() const { return plan_; }
+  const HostCaps& caps() const { return caps_; }
   const std::vector<const TlbSite*>& armed() const { return armed_; }
   std::vector<const TlbSite*> patched() const;
   const std::vector<const TlbSite*>& uncovered() const { return uncovered_; }
@@ -131,6 +136,7 @@ class TrapEngine : public TrapExitHandler {
   std::vector<TlbSite> sites_;
   GuestMemory* mem_;
   VmControl* control_ = nullptr;
+  std::function<void(const TrapEvent&)> on_event_;
   std::vector<const TlbSite*> armed_;  // index = debug register
   std::vector<SwSite> sw_;
   std::vector<const TlbSite*> uncovered_;

@@ -40,6 +40,7 @@ struct TrapEvent {
   uint64_t invpcid_type = 0;
   uint64_t descriptor_gva = 0;
   std::array<uint8_t, 16> descriptor{};
+  bool faulted = false;  // #GP(0) injected
 };
 
 // Adds one `kind` to `counts`.

@@ -1,0 +1,100 @@
+#include "vmm/trace/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace tlbscope {
+namespace {
+// Events younger than this stay in the sequencer so that an event another
+// vCPU stamped earlier, still on its way through that vCPU's ring, sorts
+// before them.
+constexpr int64_t kReorderWindowNs = 2'000'000;
+constexpr auto kPollInterval = std::chrono::microseconds(500);
+}  // namespace
+
+int64_t TracePipeline::NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string EventKindName(const v1::Event& e) {
+  const google::protobuf::FieldDescriptor* f =
+      e.GetDescriptor()->FindFieldByNumber(static_cast<int>(e.kind_case()));
+  return f != nullptr ? f->name() : "none";
+}
+
+TracePipeline::TracePipeline(int num_vcpus, size_t ring_capacity) : vcpu_seq_(num_vcpus, 0) {
+  for (int i = 0; i < num_vcpus; ++i) {
+    rings_.push_back(std::make_unique<EventRing<v1::Event>>(ring_capacity));
+  }
+}
+
+TracePipeline::~TracePipeline() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void TracePipeline::AddSink(EventSink* sink) { sinks_.push_back(sink); }
+
+void TracePipeline::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TracePipeline::Append(int vcpu, v1::Event event) {
+  event.set_vcpu(vcpu);
+  event.set_vcpu_sequence(vcpu_seq_[vcpu]++);
+  if (event.host_time_ns() == 0) event.set_host_time_ns(NowNs());
+  // A full ring means the sequencer is behind on this machine's own work:
+  // wait for it (it never waits on a subscriber or the network).
+  while (!rings_[vcpu]->TryPush(std::move(event))) std::this_thread::yield();
+}
+
+void TracePipeline::Run() {
+  while (!stop_.load()) {
+    Drain(false);
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+void TracePipeline::Drain(bool all) {
+  for (auto& ring : rings_) {
+    while (std::optional<v1::Event> e = ring->TryPop()) pending_.push_back(std::move(*e));
+  }
+  if (pending_.empty()) return;
+  std::stable_sort(pending_.begin(), pending_.end(), [](const v1::Event& a, const v1::Event& b) {
+    return a.host_time_ns() < b.host_time_ns();
+  });
+  int64_t cutoff = all ? INT64_MAX : NowNs() - kReorderWindowNs;
+  auto split = std::find_if(pending_.begin(), pending_.end(),
+                            [cutoff](const v1::Event& e) { return e.host_time_ns() > cutoff; });
+  if (split == pending_.begin()) return;
+  std::vector<v1::Event> batch(std::make_move_iterator(pending_.begin()),
+                               std::make_move_iterator(split));
+  pending_.erase(pending_.begin(), split);
+  {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    for (v1::Event& e : batch) {
+      e.set_sequence(next_sequence_++);
+      ++counters_.events;
+      ++counters_.per_vcpu[e.vcpu()];
+      ++counters_.per_kind[EventKindName(e)];
+    }
+  }
+  for (EventSink* s : sinks_) s->OnEvents(batch);
+}
+
+void TracePipeline::Finish(v1::TraceEnd end) {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+  Drain(true);
+  end.set_events(next_sequence_);
+  for (EventSink* s : sinks_) s->OnEnd(end);
+}
+
+TracePipeline::Counters TracePipeline::counters() const {
+  std::lock_guard<std::mutex> lock(counters_mu_);
+  return counters_;
+}
+
+}  // namespace tlbscope

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tlbscope/v1/trace.pb.h"
+#include "vmm/trace/event_ring.h"
+
+namespace tlbscope {
+
+// Where the sequencer delivers events, in global order, from its thread.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void OnEvents(const std::vector<v1::Event>& events) = 0;
+  virtual void OnEnd(const v1::TraceEnd& end) = 0;
+};
+
+// guest -> trap -> per-vCPU ring -> sequencer -> sinks (recorder, gRPC).
+// Each vCPU thread appends to its own ring; the sequencer thread merges
+// them by host time (holding events for a short reorder window so a slower
+// ring cannot be overtaken), numbers them, and hands batches to the sinks.
+// A vCPU waits only if its own ring is full, never on a sink.
+class TracePipeline {
+ public:
+  explicit TracePipeline(int num_vcpus, size_t ring_capacity = 1 << 16);
+  ~TracePipeline();
+
+  void AddSink(EventSink* sink);  // before Start()
+  void Start();
+  // From vCPU `vcpu`'s own thread: fills vcpu, vcpu_sequence, host time.
+  void Append(int vcpu, v1::Event event);
+  // After every vCPU thread has stopped: delivers the rest, then `end`.
+  void Finish(v1::TraceEnd end);
+
+  struct Counters {
+    uint64_t events = 0;
+    std::map<uint32_t, uint64_t> per_vcpu;
+    std::map<std::string, uint64_t> per_kind;
+  };
+  Counters counters() const;
+
+  static int64_t NowNs();
+
+ private:
+  void Run();
+  void Drain(bool all);
+
+  std::vector<std::unique_ptr<EventRing<v1::Event>>> rings_;
+  std::vector<uint64_t> vcpu_seq_;  // each touched only by its vCPU thread
+  std::vector<EventSink*> sinks_;
+  std::vector<v1::Event> pending_;  // sequencer thread only
+  uint64_t next_sequence_ = 0;      // sequencer thread only
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex counters_mu_;
+  Counters counters_;
+};
+
+// "cr3_write", "guest_log", ... (the oneof field name).
+std::string EventKindName(const v1::Event& e);
+
+}  // namespace tlbscope
