@@ -11,7 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev libvirt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format
+  clang-format openssl
 )
 
 missing=()

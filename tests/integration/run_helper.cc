@@ -90,3 +90,72 @@ ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s, i
 }
 
 }  // namespace tlbscope::testing
+
+namespace tlbscope::testing {
+
+std::string BackgroundTlbscope::ReadFileImpl(const std::string& path) { return ReadFile(path); }
+
+BackgroundTlbscope::BackgroundTlbscope(const std::vector<std::string>& args) {
+  static int counter = 0;
+  std::string base = ::testing::TempDir() + "/tlbscope_bg_" + std::to_string(::getpid()) + "_" +
+                     std::to_string(counter++);
+  out_path_ = base + ".out";
+  err_path_ = base + ".err";
+  std::vector<std::string> argv_s = {TLBSCOPE_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+}
+
+BackgroundTlbscope::~BackgroundTlbscope() {
+  if (pid_ > 0 && status_ < 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  ::unlink(out_path_.c_str());
+  ::unlink(err_path_.c_str());
+}
+
+std::string BackgroundTlbscope::WaitForLine(const std::string& prefix, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string text = err();
+    size_t p = text.find(prefix);
+    if (p != std::string::npos) {
+      size_t end = text.find('\n', p);
+      if (end != std::string::npos) return text.substr(p + prefix.size(), end - p - prefix.size());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "no '" << prefix << "' on tlbscope's stderr:\n" << err();
+  return "";
+}
+
+int BackgroundTlbscope::Wait(int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  int status = 0;
+  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      status_ = 0;
+      ADD_FAILURE() << "tlbscope did not exit within " << timeout_s << " s";
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+  return status_;
+}
+
+}  // namespace tlbscope::testing

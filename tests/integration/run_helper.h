@@ -20,6 +20,25 @@ ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s = 
 
 bool HaveKvm();
 
+// tlbscope running in the background (for gRPC subscribers to talk to).
+class BackgroundTlbscope {
+ public:
+  explicit BackgroundTlbscope(const std::vector<std::string>& args);
+  ~BackgroundTlbscope();  // kills it if still running
+  // Waits for a stderr line containing `prefix` and returns the rest of it.
+  std::string WaitForLine(const std::string& prefix, int timeout_s = 30);
+  // Waits for exit; the exit status, or -1 if killed after `timeout_s`.
+  int Wait(int timeout_s = 60);
+  std::string err() const { return ReadFileImpl(err_path_); }
+  std::string out() const { return ReadFileImpl(out_path_); }
+
+ private:
+  static std::string ReadFileImpl(const std::string& path);
+  int pid_ = -1;
+  int status_ = -1;
+  std::string out_path_, err_path_;
+};
+
 // Integration tests need /dev/kvm; they skip, saying so, only where it is absent.
 #define REQUIRE_KVM()                                                      \
   do {                                                                     \

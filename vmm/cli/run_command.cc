@@ -188,6 +188,14 @@ const char* RunUsage() {
          "  --quiet            do not copy the serial console to stdout\n"
          "  --results FILE     write the run's results as JSON (tlbscope.v1.RunResult)\n"
          "  --record FILE      record every event (length-delimited protobuf, header first)\n"
+         "  --listen ADDR      serve TraceService (gRPC) on HOST:PORT, :PORT or PORT\n"
+         "                     (host 127.0.0.1; port 0 picks one and prints it)\n"
+         "  --tls-cert F, --tls-key F, --token-file F\n"
+         "                     TLS and a bearer token; required off loopback\n"
+         "  --wait-for-subscriber  start the guest when the first subscriber attaches\n"
+         "  --retain N         events kept in memory for subscribers (default 1000000)\n"
+         "  --linger S         after the guest stops, serve up to S s more while\n"
+         "                     subscribers catch up (default 10)\n"
          "  --no-trap          do not trap the kernel's TLB instructions\n"
          "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
          "                     or sw (int3 on every site)\n"
@@ -225,6 +233,10 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.serial_to_stdout = false;
       continue;
     }
+    if (flag == "--wait-for-subscriber") {
+      o.machine.wait_for_subscriber = true;
+      continue;
+    }
     if (flag == "--no-trap") {
       o.machine.trap = false;
       continue;
@@ -232,7 +244,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     static const std::set<std::string> kValueFlags = {
         "--kernel",      "--boot",        "--cmdline", "--smp",        "--mem",
         "--timeout",     "--serial-log",  "--results", "--kvm-device", "--trap-log",
-        "--breakpoints", "--step-window", "--record"};
+        "--breakpoints", "--step-window", "--record",  "--listen",     "--tls-cert",
+        "--tls-key",     "--token-file",  "--retain",  "--linger"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -268,6 +281,22 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.trap_log = *v;
     } else if (flag == "--record") {
       o.machine.record_path = *v;
+    } else if (flag == "--listen") {
+      o.machine.serve.listen = *v;
+    } else if (flag == "--tls-cert") {
+      o.machine.serve.tls_cert = *v;
+    } else if (flag == "--tls-key") {
+      o.machine.serve.tls_key = *v;
+    } else if (flag == "--token-file") {
+      o.machine.serve.token_file = *v;
+    } else if (flag == "--retain") {
+      absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
+      if (!n.ok()) return n.status();
+      o.machine.retain = *n;
+    } else if (flag == "--linger") {
+      absl::StatusOr<double> n = ParseNumber<double>(flag, *v);
+      if (!n.ok()) return n.status();
+      o.machine.linger_s = *n;
     } else if (flag == "--step-window") {
       absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
       if (!n.ok()) return n.status();

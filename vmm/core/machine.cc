@@ -15,6 +15,9 @@
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/rpc/retention.h"
+#include "vmm/rpc/server.h"
+#include "vmm/rpc/trace_service.h"
 #include "vmm/trace/convert.h"
 #include "vmm/trace/recorder.h"
 #include "vmm/trace/trace_header.h"
@@ -163,6 +166,10 @@ absl::Status ValidateConfig(const MachineConfig& c) {
         absl::StrFormat("--timeout must be >= 0 (got %g)", c.timeout_s));
   }
   if (c.kernel_path.empty()) return absl::InvalidArgumentError("--kernel is empty");
+  if (c.wait_for_subscriber && c.serve.listen.empty()) {
+    return absl::InvalidArgumentError("--wait-for-subscriber needs --listen");
+  }
+  if (c.retain == 0) return absl::InvalidArgumentError("--retain must be at least 1");
   return absl::OkStatus();
 }
 
@@ -244,6 +251,22 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
         [&trace](const TrapEvent& e) { trace.Append(e.vcpu, TrapEventToProto(e)); });
   }
   probe.SetTrace(&trace);
+  std::unique_ptr<Retention> retention;
+  std::unique_ptr<TraceServiceImpl> service;
+  std::unique_ptr<RpcServer> server;
+  if (!config.serve.listen.empty()) {
+    absl::StatusOr<std::string> token = LoadServeSecrets(config.serve);
+    if (!token.ok()) return token.status();
+    retention = std::make_unique<Retention>(config.retain);
+    trace.AddSink(retention.get());  // after the recorder: the file has it first
+    service = std::make_unique<TraceServiceImpl>(
+        header, retention.get(), &trace,
+        TraceServiceOptions{*token, config.record_path, config.smp, 256});
+    absl::StatusOr<std::unique_ptr<RpcServer>> s = RpcServer::Start(config.serve, service.get());
+    if (!s.ok()) return s.status();
+    server = std::move(*s);
+    std::fprintf(stderr, "tlbscope: serving TraceService on %s\n", server->address().c_str());
+  }
   trace.Start();
 
   StopLatch latch;
@@ -251,6 +274,10 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   g_interrupt_signal.store(0);
   auto old_int = std::signal(SIGINT, OnInterrupt);
   auto old_term = std::signal(SIGTERM, OnInterrupt);
+  if (config.wait_for_subscriber) {
+    std::fprintf(stderr, "tlbscope: waiting for the first subscriber\n");
+    service->WaitForSubscriber([] { return g_interrupt_signal.load() != 0; });
+  }
 
   std::vector<std::unique_ptr<VcpuRunner>> runners;
   for (Vcpu& v : vcpus) {
@@ -318,6 +345,13 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   trace_end.set_exit_code(out.exit_code);
   trace.Finish(trace_end);
   out.trace = trace.counters();
+  if (service) {
+    service->SetRunning(false);
+    auto linger = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(config.linger_s));
+    service->WaitForSubscribersDone(std::chrono::steady_clock::now() + linger);
+    server->Shutdown();
+  }
   if (recorder && !recorder->ok()) {
     std::fprintf(stderr, "tlbscope: error: --record %s: write failed; the trace is incomplete\n",
                  recorder->path().c_str());

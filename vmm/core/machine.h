@@ -9,6 +9,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
+#include "vmm/rpc/server.h"
 #include "vmm/trace/pipeline.h"
 #include "vmm/trap/trap_engine.h"
 
@@ -30,6 +31,11 @@ struct MachineConfig {
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
   uint64_t step_window = 0;  // single-step each vCPU's first N kernel instructions
   std::string record_path;   // --record FILE
+  // TraceService (gRPC): on when `serve.listen` is set.
+  ServeOptions serve;
+  bool wait_for_subscriber = false;
+  uint64_t retain = 1'000'000;  // events kept in memory for subscribers
+  double linger_s = 10;         // after the guest stops, wait for subscribers to catch up
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.

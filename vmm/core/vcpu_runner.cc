@@ -26,6 +26,7 @@ const char* VcpuStateName(VcpuState s) {
 }
 
 std::string VcpuStop::Describe() const {
+  if (vcpu < 0) return request.message;  // the VMM's own decision (timeout, signal)
   if (!rip_known || request.names_rip) return absl::StrFormat("vcpu %d: %s", vcpu, request.message);
   return absl::StrFormat("vcpu %d: %s at rip %#x", vcpu, request.message, rip);
 }

@@ -1,0 +1,133 @@
+// --record and trace-info: complete, readable traces, also of runs that
+// crashed or timed out, and clear errors for broken trace files.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/integration/run_helper.h"
+#include "vmm/trace/trace_reader.h"
+
+namespace tlbscope::testing {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+
+TEST(TraceTest, RecordedRunIsCompleteAndMatchesTheTrapLog) {
+  REQUIRE_KVM();
+  std::string trace = ::testing::TempDir() + "/trace_ok.trace";
+  std::string log = ::testing::TempDir() + "/trace_ok.log";
+  ProcResult r = RunTlbscope({"run", "--smp", "2", "--record", trace, "--trap-log", log});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<uint32_t, uint64_t> per_vcpu_seq;
+  uint64_t traps = 0;
+  absl::StatusOr<TraceSummary> t = ReadTrace(trace, [&](const v1::Event& e) {
+    EXPECT_EQ(e.vcpu_sequence(), per_vcpu_seq[e.vcpu()]++) << "per-vCPU order";
+    EXPECT_GT(e.host_time_ns(), 0);
+    if (e.has_cr3_write() || e.has_invlpg() || e.has_invpcid()) {
+      ++traps;
+      EXPECT_FALSE(e.trap().strategy().empty());
+      EXPECT_FALSE(e.trap().symbol().empty());
+    }
+  });
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE(t->end.has_value());
+  EXPECT_EQ(t->end->stop_reason(), "guest-exit");
+  EXPECT_EQ(t->end->events(), t->events);
+  EXPECT_EQ(traps, static_cast<uint64_t>(CountLines(ReadFile(log))));
+  EXPECT_EQ(t->header.vm().smp(), 2u);
+  EXPECT_EQ(t->header.kernel().sha256().size(), 64u);
+  EXPECT_FALSE(t->header.traps().cr3().empty());
+
+  ProcResult info = RunTlbscope({"trace-info", trace});
+  EXPECT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, ContainsRegex("events: +[0-9]+, sequence 0\\.\\.[0-9]+"));
+  EXPECT_THAT(info.out, ContainsRegex("cr3_write +[0-9]+"));
+  EXPECT_THAT(info.out, ContainsRegex("vcpu 1 +[0-9]+"));
+  EXPECT_THAT(info.out, HasSubstr("end:        guest-exit, exit code 0"));
+  ::unlink(trace.c_str());
+  ::unlink(log.c_str());
+}
+
+TEST(TraceTest, CrashAndTimeoutTracesAreCompleteAndSayWhy) {
+  REQUIRE_KVM();
+  struct Case {
+    const char* scenario;
+    const char* reason;
+    int exit_code;
+  };
+  for (const Case& c : {Case{"crash-pf", "guest-exception", 3}, Case{"hang", "timeout", 4},
+                        Case{"triple-fault", "triple-fault", 3}}) {
+    std::string trace = ::testing::TempDir() + "/trace_" + c.scenario + ".trace";
+    ProcResult r = RunTlbscope({"run", "--smp", "2", "--timeout", "2", "--cmdline",
+                                std::string("scenario=") + c.scenario, "--record", trace});
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.err;
+    int stopped = 0;
+    absl::StatusOr<TraceSummary> t = ReadTrace(trace, [&](const v1::Event& e) {
+      if (e.has_vcpu_state() && e.vcpu_state().state() == v1::VcpuState::STOPPED) {
+        ++stopped;
+        EXPECT_NE(e.vcpu_state().rip(), 0u);
+      }
+    });
+    ASSERT_TRUE(t.ok()) << c.scenario << ": " << t.status();
+    ASSERT_TRUE(t->end.has_value()) << c.scenario;
+    EXPECT_EQ(t->end->stop_reason(), c.reason);
+    EXPECT_EQ(t->end->exit_code(), c.exit_code);
+    EXPECT_EQ(stopped, 2) << "every vCPU says how it stopped";
+    ::unlink(trace.c_str());
+  }
+}
+
+class BrokenTraceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveKvm()) GTEST_SKIP() << "/dev/kvm absent: no trace to break";
+    good_ = ::testing::TempDir() + "/trace_good.trace";
+    ProcResult r = RunTlbscope({"run", "--record", good_, "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    bytes_ = ReadFile(good_);
+  }
+  void TearDown() override { ::unlink(good_.c_str()); }
+  std::string Write(const std::string& name, const std::string& content) {
+    std::string p = ::testing::TempDir() + "/" + name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+  void ExpectError(const std::string& path, const std::string& needle) {
+    ProcResult r = RunTlbscope({"trace-info", path});
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_EQ(CountLines(r.err), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("tlbscope trace-info: error: trace " + path + ": "));
+    EXPECT_THAT(r.err, HasSubstr(needle));
+  }
+  std::string good_, bytes_;
+};
+
+TEST_F(BrokenTraceTest, TruncatedMidRecord) {
+  ExpectError(Write("trace_trunc.trace", bytes_.substr(0, bytes_.size() - 3)),
+              "is truncated or corrupt");
+}
+
+TEST_F(BrokenTraceTest, CutAtARecordBoundaryIsReadableButSaysSo) {
+  // Drop the end record: what a killed tlbscope leaves behind.
+  absl::StatusOr<TraceSummary> full = ReadTrace(good_, nullptr);
+  ASSERT_TRUE(full.ok());
+  v1::TraceRecord end;
+  *end.mutable_end() = *full->end;
+  size_t end_size = end.ByteSizeLong() + 1;  // one varint length byte
+  std::string p = Write("trace_cut.trace", bytes_.substr(0, bytes_.size() - end_size));
+  ProcResult r = RunTlbscope({"trace-info", p});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("end:        none: the trace was cut short after"));
+}
+
+TEST_F(BrokenTraceTest, NotATrace) {
+  ExpectError(Write("trace_text.trace", "hello, I am not a trace\n"), "");
+  ExpectError(Write("trace_empty.trace", ""), "empty file, not a tlbscope trace");
+  ExpectError("/nonexistent.trace", "No such file or directory");
+}
+
+}  // namespace
+}  // namespace tlbscope::testing
