@@ -163,6 +163,29 @@ TEST(StreamTest, LateSubscriberGetsHistoryFromTheFileOrDataLoss) {
   ::unlink(record.c_str());
 }
 
+TEST(StreamTest, AStalledSubscriberDoesNotHoldTheGuestBack) {
+  REQUIRE_KVM();
+  std::string record = ::testing::TempDir() + "/stream_stalled.trace";
+  BackgroundTlbscope t({"run", "--smp", "2", "--quiet", "--listen", "127.0.0.1:0",
+                        "--wait-for-subscriber", "--record", record, "--linger", "1"});
+  std::string addr = t.WaitForLine("serving TraceService on ");
+  auto stub = Connect(addr);
+  grpc::ClientContext ctx;
+  v1::SubscribeRequest req;
+  req.set_max_batch(1);
+  auto reader = stub->Subscribe(&ctx, req);
+  v1::EventBatch batch;
+  ASSERT_TRUE(reader->Read(&batch));  // the guest is running; now stop reading
+  // The guest runs to its end while this subscriber reads nothing more.
+  EXPECT_EQ(t.Wait(30), 0) << t.err();
+  absl::StatusOr<TraceSummary> file = ReadTrace(record, nullptr);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE(file->end.has_value());
+  EXPECT_EQ(file->end->stop_reason(), "guest-exit");
+  ctx.TryCancel();
+  ::unlink(record.c_str());
+}
+
 TEST(StreamTest, TokenIsChecked) {
   REQUIRE_KVM();
   std::string token_file = ::testing::TempDir() + "/stream_token";
