@@ -5,11 +5,8 @@
 
 namespace tlbscope {
 namespace {
-// Events younger than this stay in the sequencer so that an event another
-// vCPU stamped earlier, still on its way through that vCPU's ring, sorts
-// before them.
-constexpr int64_t kReorderWindowNs = 2'000'000;
 constexpr auto kPollInterval = std::chrono::microseconds(500);
+constexpr int64_t kNone = INT64_MAX;
 }  // namespace
 
 int64_t TracePipeline::NowNs() {
@@ -27,6 +24,7 @@ std::string EventKindName(const v1::Event& e) {
 TracePipeline::TracePipeline(int num_vcpus, size_t ring_capacity) : vcpu_seq_(num_vcpus, 0) {
   for (int i = 0; i < num_vcpus; ++i) {
     rings_.push_back(std::make_unique<EventRing<v1::Event>>(ring_capacity));
+    appending_since_.push_back(std::make_unique<std::atomic<int64_t>>(kNone));
   }
 }
 
@@ -42,12 +40,16 @@ void TracePipeline::Start() {
 }
 
 void TracePipeline::Append(int vcpu, v1::Event event) {
+  // Published before the stamp, so the sequencer holds back anything
+  // stamped later than this until the push below is done.
+  appending_since_[vcpu]->store(NowNs());
   event.set_vcpu(vcpu);
   event.set_vcpu_sequence(vcpu_seq_[vcpu]++);
-  if (event.host_time_ns() == 0) event.set_host_time_ns(NowNs());
+  event.set_host_time_ns(NowNs());
   // A full ring means the sequencer is behind on this machine's own work:
   // wait for it (it never waits on a subscriber or the network).
   while (!rings_[vcpu]->TryPush(std::move(event))) std::this_thread::yield();
+  appending_since_[vcpu]->store(kNone);
 }
 
 void TracePipeline::Run() {
@@ -58,6 +60,11 @@ void TracePipeline::Run() {
 }
 
 void TracePipeline::Drain(bool all) {
+  // The order matters: the cutoff first, then the rings. Anything stamped
+  // at or before the cutoff is then either in a ring already or held back
+  // by its producer's appending_since_.
+  int64_t cutoff = all ? kNone : NowNs();
+  for (const auto& since : appending_since_) cutoff = std::min(cutoff, since->load() - 1);
   for (auto& ring : rings_) {
     while (std::optional<v1::Event> e = ring->TryPop()) pending_.push_back(std::move(*e));
   }
@@ -65,7 +72,6 @@ void TracePipeline::Drain(bool all) {
   std::stable_sort(pending_.begin(), pending_.end(), [](const v1::Event& a, const v1::Event& b) {
     return a.host_time_ns() < b.host_time_ns();
   });
-  int64_t cutoff = all ? INT64_MAX : NowNs() - kReorderWindowNs;
   auto split = std::find_if(pending_.begin(), pending_.end(),
                             [cutoff](const v1::Event& e) { return e.host_time_ns() > cutoff; });
   if (split == pending_.begin()) return;

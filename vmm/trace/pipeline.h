@@ -24,9 +24,11 @@ class EventSink {
 
 // guest -> trap -> per-vCPU ring -> sequencer -> sinks (recorder, gRPC).
 // Each vCPU thread appends to its own ring; the sequencer thread merges
-// them by host time (holding events for a short reorder window so a slower
-// ring cannot be overtaken), numbers them, and hands batches to the sinks.
-// A vCPU waits only if its own ring is full, never on a sink.
+// them by host time, numbers them, and hands batches to the sinks. An event
+// is released only when no vCPU can still append one stamped earlier (each
+// ring publishes the time of the append it has in progress), so the global
+// order is the time order. A vCPU waits only if its own ring is full,
+// never on a sink.
 class TracePipeline {
  public:
   explicit TracePipeline(int num_vcpus, size_t ring_capacity = 1 << 16);
@@ -34,7 +36,8 @@ class TracePipeline {
 
   void AddSink(EventSink* sink);  // before Start()
   void Start();
-  // From vCPU `vcpu`'s own thread: fills vcpu, vcpu_sequence, host time.
+  // From vCPU `vcpu`'s own thread: fills vcpu, vcpu_sequence and host time
+  // (stamped here, whatever the event carried, so the order argument holds).
   void Append(int vcpu, v1::Event event);
   // After every vCPU thread has stopped: delivers the rest, then `end`.
   void Finish(v1::TraceEnd end);
@@ -53,6 +56,9 @@ class TracePipeline {
   void Drain(bool all);
 
   std::vector<std::unique_ptr<EventRing<v1::Event>>> rings_;
+  // Per ring: a time at or before the stamp of the append in progress, or
+  // INT64_MAX when none is.
+  std::vector<std::unique_ptr<std::atomic<int64_t>>> appending_since_;
   std::vector<uint64_t> vcpu_seq_;  // each touched only by its vCPU thread
   std::vector<EventSink*> sinks_;
   std::vector<v1::Event> pending_;  // sequencer thread only
