@@ -72,7 +72,8 @@ TEST_P(SelftestTest, AllChecksPass) {
   EXPECT_THAT(json, HasSubstr("\"checksFailed\": 0"));
   EXPECT_THAT(json, HasSubstr("\"bootProtocol\": \"pvh\""));
   // The trap plan and, per vCPU, agreement with the guest's own counts.
-  EXPECT_THAT(json, HasSubstr("\"cr3Strategy\": \""));
+  EXPECT_THAT(json, HasSubstr("\"traps\": {"));
+  EXPECT_THAT(json, HasSubstr("\"trapsEnabled\": true"));
   EXPECT_THAT(json, Not(HasSubstr("\"matchesGuest\": false")));
   size_t matches = 0;
   for (size_t p = json.find("\"matchesGuest\": true"); p != std::string::npos;

@@ -26,16 +26,11 @@ absl::StatusOr<T> ParseNumber(std::string_view flag, const std::string& text) {
   return value;
 }
 
-std::string SiteName(const TlbSite& s) {
-  return s.symbol.empty() ? absl::StrFormat("%#x", s.address)
-                          : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
-}
-
 std::string Names(const std::vector<TlbSite>& sites) {
   std::string out;
   for (const TlbSite& s : sites) {
     if (!out.empty()) out += ", ";
-    out += SiteName(s);
+    out += SiteLabel(s);
   }
   return out.empty() ? "none" : out;
 }
@@ -70,15 +65,9 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
     v->set_rip(s.rip);
   }
   const TrapSummary& t = r.traps;
-  auto* ti = pb.mutable_traps();
-  ti->set_enabled(t.enabled);
-  ti->set_cr3_strategy(TrapStrategyName(t.plan.cr3));
-  ti->set_invlpg_strategy(TrapStrategyName(t.plan.invlpg));
-  ti->set_invpcid_strategy(TrapStrategyName(t.plan.invpcid));
-  for (const TlbSite& s : t.armed) ti->add_hw_breakpoint_sites(SiteName(s));
-  for (const TlbSite& s : t.patched) ti->add_int3_sites(SiteName(s));
-  for (const TlbSite& s : t.uncovered) ti->add_uncovered_sites(SiteName(s));
-  ti->set_note(t.note);
+  pb.set_traps_enabled(t.enabled);
+  pb.set_traps_note(t.note);
+  if (t.enabled) *pb.mutable_traps() = TrapPlanToProto(t);
   std::vector<CoverageRow> rows = CompareTrapCoverage(t, r.report);
   for (size_t v = 0; v < t.events.size(); ++v) {
     TlbCounts c = CountEvents(t.events[v], /*include_boot=*/true);

@@ -134,22 +134,23 @@ v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& ker
     host->set_cpuid_invpcid(c.cpuid_invpcid);
     host->set_cpuid_lam(c.cpuid_lam);
     host->set_cpuid_pge(c.cpuid_pge);
-    v1::TrapPlan* plan = h.mutable_traps();
-    plan->set_cr3(TrapStrategyName(summary.plan.cr3));
-    plan->set_invlpg(TrapStrategyName(summary.plan.invlpg));
-    plan->set_invpcid(TrapStrategyName(summary.plan.invpcid));
-    auto name = [](const TlbSite& s) {
-      return s.symbol.empty() ? absl::StrFormat("%#x", s.address)
-                              : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
-    };
-    for (const TlbSite& s : summary.armed) plan->add_hw_breakpoint_sites(name(s));
-    for (const TlbSite& s : summary.patched) plan->add_int3_sites(name(s));
-    for (const TlbSite& s : summary.uncovered) plan->add_uncovered_sites(name(s));
+    *h.mutable_traps() = TrapPlanToProto(summary);
   }
   return h;
 }
 
 }  // namespace
+
+v1::TrapPlan TrapPlanToProto(const TrapSummary& summary) {
+  v1::TrapPlan plan;
+  plan.set_cr3(TrapStrategyName(summary.plan.cr3));
+  plan.set_invlpg(TrapStrategyName(summary.plan.invlpg));
+  plan.set_invpcid(TrapStrategyName(summary.plan.invpcid));
+  for (const TlbSite& s : summary.armed) plan.add_hw_breakpoint_sites(SiteLabel(s));
+  for (const TlbSite& s : summary.patched) plan.add_int3_sites(SiteLabel(s));
+  for (const TlbSite& s : summary.uncovered) plan.add_uncovered_sites(SiteLabel(s));
+  return plan;
+}
 
 absl::Status ValidateConfig(const MachineConfig& c) {
   if (c.smp < 1 || c.smp > kMaxVcpus) {

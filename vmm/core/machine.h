@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "tlbscope/v1/trace.pb.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
@@ -52,6 +53,9 @@ struct TrapSummary {
   std::vector<std::vector<TrapEvent>> events;                        // per vCPU, in order
   std::vector<std::optional<TrapEngine::StepWindowReport>> windows;  // per vCPU
 };
+
+// The plan as the trace header and the results file record it.
+v1::TrapPlan TrapPlanToProto(const TrapSummary& summary);
 
 struct RunOutcome {
   VcpuStop first_stop;               // why the VM stopped

@@ -6,13 +6,13 @@ namespace tlbscope {
 
 TrapOutcome HandleInvlpg(const TlbSite& site, VcpuStateView& state) {
   TrapOutcome out;
-  absl::StatusOr<kvm_regs*> regs = state.regs();
-  absl::StatusOr<kvm_sregs*> sregs = state.sregs();
-  if (!regs.ok() || !sregs.ok()) {
-    out.message = std::string((regs.ok() ? sregs.status() : regs.status()).message());
+  kvm_regs* regs;
+  kvm_sregs* sregs;
+  if (absl::Status s = state.Load(&regs, &sregs); !s.ok()) {
+    out.message = std::string(s.message());
     return out;
   }
-  std::optional<uint64_t> linear = EffectiveAddress(site, **regs, **sregs);
+  std::optional<uint64_t> linear = EffectiveAddress(site, *regs, *sregs);
   if (!linear) {
     out.message = absl::StrFormat("cannot compute the address of '%s'", site.text);
     return out;

@@ -31,24 +31,24 @@ bool DescriptorFaults(uint64_t type, uint64_t pcid_qword, uint64_t addr, const k
 TrapOutcome HandleInvpcid(const TlbSite& site, VcpuStateView& state, const GuestMemory& mem,
                           bool emulate) {
   TrapOutcome out;
-  absl::StatusOr<kvm_regs*> regs = state.regs();
-  absl::StatusOr<kvm_sregs*> sregs = state.sregs();
-  if (!regs.ok() || !sregs.ok()) {
-    out.message = std::string((regs.ok() ? sregs.status() : regs.status()).message());
+  kvm_regs* regs;
+  kvm_sregs* sregs;
+  if (absl::Status s = state.Load(&regs, &sregs); !s.ok()) {
+    out.message = std::string(s.message());
     return out;
   }
-  std::optional<uint64_t> type = RegisterValue(**regs, site.reg);
-  std::optional<uint64_t> gva = EffectiveAddress(site, **regs, **sregs);
+  std::optional<uint64_t> type = RegisterValue(*regs, site.reg);
+  std::optional<uint64_t> gva = EffectiveAddress(site, *regs, *sregs);
   if (!type || !gva) {
     out.message = absl::StrFormat("cannot decode the operands of '%s'", site.text);
     return out;
   }
-  if (!In64BitMode(**sregs)) *type &= 0xffffffffull;
+  if (!In64BitMode(*sregs)) *type &= 0xffffffffull;
   TrapEvent& e = out.event;
   e.kind = TlbInsn::kInvpcid;
   e.invpcid_type = *type;
   e.descriptor_gva = *gva;
-  PagingMode mode{(*sregs)->cr0, (*sregs)->cr3, (*sregs)->cr4, (*sregs)->efer};
+  PagingMode mode{sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer};
   if (absl::Status s = ReadGuestVirtual(mem, mode, *gva, e.descriptor); !s.ok()) {
     out.message =
         absl::StrFormat("INVPCID descriptor at %#x cannot be read: %s", *gva, s.message());
@@ -61,13 +61,13 @@ TrapOutcome HandleInvpcid(const TlbSite& site, VcpuStateView& state, const Guest
   uint64_t pcid_qword, addr;
   std::memcpy(&pcid_qword, e.descriptor.data(), 8);
   std::memcpy(&addr, e.descriptor.data() + 8, 8);
-  if (DescriptorFaults(*type, pcid_qword, addr, **sregs)) {
+  if (DescriptorFaults(*type, pcid_qword, addr, *sregs)) {
     out.next = TrapOutcome::Next::kInjectGp;
     return out;
   }
   // The engine flushes every TLB entry of every context (globals too):
   // at least what any INVPCID type asks.
-  (*regs)->rip += site.length;
+  regs->rip += site.length;
   state.MarkRegsDirty();
   e.emulated = true;
   out.flush_tlb = true;

@@ -95,6 +95,11 @@ struct Region {
 
 }  // namespace
 
+std::string SiteLabel(const TlbSite& s) {
+  return s.symbol.empty() ? absl::StrFormat("%#x", s.address)
+                          : absl::StrFormat("%s+%#x", s.symbol, s.symbol_offset);
+}
+
 const char* TlbInsnName(TlbInsn k) {
   switch (k) {
     case TlbInsn::kMovCr3:

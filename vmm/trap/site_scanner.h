@@ -50,6 +50,9 @@ struct TlbSite {
   std::optional<uint64_t> paddr;
 };
 
+// "switch_mm_irqs_off+0x1a4", or the address when there is no symbol.
+std::string SiteLabel(const TlbSite& s);
+
 struct SiteScan {
   std::vector<TlbSite> sites;
   int sections_scanned = 0;

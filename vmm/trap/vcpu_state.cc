@@ -22,6 +22,16 @@ absl::StatusOr<kvm_sregs*> VcpuStateView::sregs() {
   return &*sregs_;
 }
 
+absl::Status VcpuStateView::Load(kvm_regs** r, kvm_sregs** s) {
+  absl::StatusOr<kvm_regs*> regs_or = regs();
+  if (!regs_or.ok()) return regs_or.status();
+  absl::StatusOr<kvm_sregs*> sregs_or = sregs();
+  if (!sregs_or.ok()) return sregs_or.status();
+  *r = *regs_or;
+  *s = *sregs_or;
+  return absl::OkStatus();
+}
+
 absl::Status VcpuStateView::FlushGuestTlb() {
   absl::StatusOr<kvm_sregs*> s = sregs();
   if (!s.ok()) return s.status();

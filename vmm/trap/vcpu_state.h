@@ -15,6 +15,8 @@ class VcpuStateView {
   VcpuStateView(Vcpu& vcpu, bool synced) : vcpu_(vcpu), synced_(synced) {}
   absl::StatusOr<kvm_regs*> regs();
   absl::StatusOr<kvm_sregs*> sregs();
+  // Both at once, for code that needs both.
+  absl::Status Load(kvm_regs** regs, kvm_sregs** sregs);
   void MarkRegsDirty() { regs_dirty_ = true; }
   void MarkSregsDirty() { sregs_dirty_ = true; }
   absl::Status Commit();
