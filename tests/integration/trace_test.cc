@@ -22,12 +22,18 @@ TEST(TraceTest, RecordedRunIsCompleteAndMatchesTheTrapLog) {
   ProcResult r = RunTlbscope({"run", "--smp", "2", "--record", trace, "--trap-log", log});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<uint32_t, uint64_t> per_vcpu_seq;
+  std::map<uint32_t, uint64_t> last_tsc;
   uint64_t traps = 0;
   absl::StatusOr<TraceSummary> t = ReadTrace(trace, [&](const v1::Event& e) {
     EXPECT_EQ(e.vcpu_sequence(), per_vcpu_seq[e.vcpu()]++) << "per-vCPU order";
     EXPECT_GT(e.host_time_ns(), 0);
     if (e.has_cr3_write() || e.has_invlpg() || e.has_invpcid()) {
       ++traps;
+      // The guest's TSC, counted from the VM's creation: KVM's offset applied.
+      EXPECT_GT(e.guest_tsc(), 0u);
+      EXPECT_LT(e.guest_tsc(), 1'000'000'000'000ull) << "host TSC without the guest offset?";
+      EXPECT_GE(e.guest_tsc(), last_tsc[e.vcpu()]);
+      last_tsc[e.vcpu()] = e.guest_tsc();
       EXPECT_FALSE(e.trap().strategy().empty());
       EXPECT_FALSE(e.trap().symbol().empty());
     }

@@ -69,6 +69,17 @@ absl::Status Vcpu::SetEvents(const kvm_vcpu_events& events) {
   return KVM_IOCTL(fd(), KVM_SET_VCPU_EVENTS, &events).status();
 }
 
+absl::StatusOr<int64_t> Vcpu::TscOffset() const {
+  int64_t offset = 0;
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  attr.addr = reinterpret_cast<uint64_t>(&offset);
+  absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_GET_DEVICE_ATTR, &attr);
+  if (!r.ok()) return r.status();
+  return offset;
+}
+
 absl::StatusOr<bool> Vcpu::Run() {
   // Not TryIoctl: EINTR here is the stop/pause kick and must reach the caller.
   int ret = ::ioctl(fd(), KVM_RUN, 0);

@@ -30,6 +30,8 @@ class Vcpu {
   absl::Status SetGuestDebug(const kvm_guest_debug& dbg);
   absl::Status SetMsr(uint32_t index, uint64_t value);
   absl::Status GetEvents(kvm_vcpu_events* events) const;
+  // KVM_VCPU_TSC_OFFSET: guest TSC = host TSC + offset (no TSC scaling).
+  absl::StatusOr<int64_t> TscOffset() const;
   absl::Status SetEvents(const kvm_vcpu_events& events);
 
   // One KVM_RUN. Returns true when it exited normally, false when a signal

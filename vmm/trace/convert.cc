@@ -7,6 +7,7 @@ namespace tlbscope {
 v1::Event TrapEventToProto(const TrapEvent& e) {
   v1::Event out;
   out.set_host_time_ns(e.host_ns);
+  out.set_guest_tsc(e.guest_tsc);
   v1::TrapContext* t = out.mutable_trap();
   t->set_strategy(TrapStrategyName(e.strategy));
   t->set_emulated(e.emulated);

@@ -1,6 +1,8 @@
 #include "vmm/trap/trap_engine.h"
 
 #include <algorithm>
+#include <x86intrin.h>
+
 #include <chrono>
 #include <cstring>
 
@@ -159,8 +161,15 @@ ExitAction TrapEngine::Stop(std::string message) const {
   return ExitAction::Stop(StopRequest{StopReason::kUnhandledExit, 0, std::move(message)});
 }
 
-void TrapEngine::Record(int vcpu, TrapEvent e, const TlbSite& site, TrapStrategy strategy) {
+void TrapEngine::Record(Vcpu& v, TrapEvent e, const TlbSite& site, TrapStrategy strategy) {
+  const int vcpu = v.index();
   PerVcpu& pv = per_vcpu_[vcpu];
+  if (!pv.tsc_offset_read) {
+    // Constant unless the guest writes its TSC; KVM keeps no scaling here.
+    pv.tsc_offset_read = true;
+    if (absl::StatusOr<int64_t> off = v.TscOffset(); off.ok()) pv.tsc_offset = *off;
+  }
+  if (pv.tsc_offset) e.guest_tsc = __rdtsc() + static_cast<uint64_t>(*pv.tsc_offset);
   e.vcpu = vcpu;
   e.vcpu_seq = pv.events.size();
   e.host_ns = NowNs();
@@ -233,7 +242,7 @@ std::optional<ExitAction> TrapEngine::Finish(Vcpu& vcpu, VcpuStateView& state, T
                                              const TlbSite& site, TrapStrategy strategy) {
   switch (out.next) {
     case TrapOutcome::Next::kResume: {
-      Record(vcpu.index(), std::move(out.event), site, strategy);
+      Record(vcpu, std::move(out.event), site, strategy);
       PerVcpu& pv = per_vcpu_[vcpu.index()];
       bool windowed = pv.window_left > 0;
       WindowAdvance(vcpu, state);  // the VMM ran it and moved RIP on
@@ -250,7 +259,7 @@ std::optional<ExitAction> TrapEngine::Finish(Vcpu& vcpu, VcpuStateView& state, T
     }
     case TrapOutcome::Next::kInjectGp: {
       out.event.faulted = true;
-      Record(vcpu.index(), std::move(out.event), site, strategy);
+      Record(vcpu, std::move(out.event), site, strategy);
       PerVcpu& pv = per_vcpu_[vcpu.index()];
       if (pv.window_next) CountInsn(pv.window.seen, *pv.window_next);  // it ran, and faulted
       pv.window_next.reset();
@@ -356,7 +365,7 @@ std::optional<ExitAction> TrapEngine::OnStepDone(Vcpu& vcpu) {
         e.new_cr3 = (*s)->cr3 | (e.new_cr3 & (1ull << 63));
       }
     }
-    Record(vcpu.index(), std::move(e), site,
+    Record(vcpu, std::move(e), site,
            sw ? TrapStrategy::kSwBreakpoint : TrapStrategy::kHwBreakpointStep);
   }
   pv.pending.reset();

@@ -106,6 +106,8 @@ class TrapEngine : public TrapExitHandler {
     uint64_t step_end = 0;             // RIP after the stepped instruction
     std::optional<TrapEvent> pending;  // recorded once the step completes
     std::vector<TrapEvent> events;
+    std::optional<int64_t> tsc_offset;  // read at the first event; nullopt if unknown
+    bool tsc_offset_read = false;
     // Step window.
     uint64_t window_left = 0;
     std::optional<TlbInsn> window_next;  // the TLB instruction about to run
@@ -128,7 +130,7 @@ class TrapEngine : public TrapExitHandler {
   std::optional<ExitAction> OnStepDone(Vcpu& vcpu);
   std::optional<ExitAction> OnEmulationFailure(Vcpu& vcpu);
   std::optional<ExitAction> InjectGp(Vcpu& vcpu);
-  void Record(int vcpu, TrapEvent e, const TlbSite& site, TrapStrategy strategy);
+  void Record(Vcpu& vcpu, TrapEvent e, const TlbSite& site, TrapStrategy strategy);
   ExitAction Stop(std::string message) const;
 
   HostCaps caps_;
