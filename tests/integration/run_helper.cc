@@ -38,54 +38,15 @@ std::string TestKernel(const std::string& name) {
 }
 
 ProcResult RunTlbscope(const std::vector<std::string>& args, int kill_after_s, int term_after_ms) {
-  const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string(t->test_suite_name()) + "_" + t->name();
-  for (char& c : name) {
-    if (c == '/') c = '_';  // parameterised tests: "Smp/SelftestTest", "AllChecksPass/smp1"
+  BackgroundTlbscope t(args);
+  if (term_after_ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(term_after_ms));
+    t.Signal(SIGTERM);
   }
-  std::string base = ::testing::TempDir() + "/tlbscope_" + name + "_" + std::to_string(::getpid());
-  std::string out_path = base + ".out", err_path = base + ".err";
-  std::vector<std::string> argv_s = {TLBSCOPE_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-
   ProcResult r;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  auto started = std::chrono::steady_clock::now();
-  auto deadline = started + std::chrono::seconds(kill_after_s);
-  bool termed = false;
-  int status = 0;
-  for (;;) {
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (term_after_ms >= 0 && !termed &&
-        std::chrono::steady_clock::now() > started + std::chrono::milliseconds(term_after_ms)) {
-      ::kill(pid, SIGTERM);
-      termed = true;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "tlbscope did not finish within " << kill_after_s << " s";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  ::unlink(out_path.c_str());
-  ::unlink(err_path.c_str());
+  r.exit_code = t.Wait(kill_after_s);
+  r.out = t.out();
+  r.err = t.err();
   return r;
 }
 
@@ -141,6 +102,8 @@ std::string BackgroundTlbscope::WaitForLine(const std::string& prefix, int timeo
   return "";
 }
 
+void BackgroundTlbscope::Signal(int sig) { ::kill(pid_, sig); }
+
 int BackgroundTlbscope::Wait(int timeout_s) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   int status = 0;
@@ -155,7 +118,7 @@ int BackgroundTlbscope::Wait(int timeout_s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
-  return status_;
+  return WIFEXITED(status) ? status_ : -1;
 }
 
 }  // namespace tlbscope::testing

@@ -27,8 +27,10 @@ class BackgroundTlbscope {
   ~BackgroundTlbscope();  // kills it if still running
   // Waits for a stderr line containing `prefix` and returns the rest of it.
   std::string WaitForLine(const std::string& prefix, int timeout_s = 30);
-  // Waits for exit; the exit status, or -1 if killed after `timeout_s`.
+  // Waits for exit; the exit status, or -1 if it died of a signal or was
+  // killed after `timeout_s`.
   int Wait(int timeout_s = 60);
+  void Signal(int sig);
   std::string err() const { return ReadFileImpl(err_path_); }
   std::string out() const { return ReadFileImpl(out_path_); }
 
