@@ -65,6 +65,13 @@ TEST(BadInputTest, UnknownOptionAndCommand) {
   ExpectBadInput({"frobnicate"}, "unknown command 'frobnicate'");
 }
 
+TEST(BadInputTest, UnwritableOutputFiles) {
+  for (const char* flag : {"--results", "--trap-log", "--record"}) {
+    ExpectBadInput({"run", "--kernel", TestKernel("mb_aout.bin"), flag, "/nonexistent-dir/out"},
+                   std::string(flag) + " /nonexistent-dir/out: No such file or directory");
+  }
+}
+
 TEST(BadInputTest, UnwritableSerialLog) {
   ExpectBadInput(
       {"run", "--kernel", TestKernel("mb_aout.bin"), "--serial-log", "/nonexistent-dir/serial.log"},

@@ -133,6 +133,14 @@ TEST(StepWindowTest, CatchesTheSiteTheBreakpointsMissed) {
   EXPECT_EQ(hw.exit_code, 6) << hw.err;  // the guest exited 0; tlbscope missed one
   EXPECT_THAT(hw.err, HasSubstr("uncovered: _start+0x25"));
   EXPECT_THAT(hw.err, HasSubstr("saw 5/0/0 mov-cr3/invlpg/invpcid, trapped 4/0/0: MISMATCH"));
+  // The trace's end record says 6 too, not the guest's 0.
+  std::string trace = ::testing::TempDir() + "/window_mismatch.trace";
+  ProcResult rec = RunTlbscope({"run", "--kernel", k, "--breakpoints", "hw", "--step-window",
+                                "1000", "--record", trace, "--quiet"});
+  EXPECT_EQ(rec.exit_code, 6);
+  ProcResult info = RunTlbscope({"trace-info", trace});
+  EXPECT_THAT(info.out, HasSubstr("end:        guest-exit, exit code 6"));
+  ::unlink(trace.c_str());
   for (const char* policy : {"auto", "sw"}) {
     ProcResult r =
         RunTlbscope({"run", "--kernel", k, "--breakpoints", policy, "--step-window", "1000"});

@@ -12,6 +12,7 @@
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/cpu_setup.h"
 #include "vmm/boot/layout.h"
+#include "vmm/core/trap_coverage.h"
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
@@ -340,6 +341,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   out.serial = (*sink)->transcript();
   out.duration = end - start;
   out.exit_code = ExitCodeFor(out.first_stop.request.reason, out.first_stop.request.guest_code);
+  // Missed traps are tlbscope's failure, not the guest's: say so in the status.
+  if (out.exit_code == 0 && CountCoverageFailures(out.traps, out.report) > 0) out.exit_code = 6;
   v1::TraceEnd trace_end;
   trace_end.set_stop_reason(std::string(StopReasonName(out.first_stop.request.reason)));
   trace_end.set_stop_message(out.first_stop.Describe());

@@ -23,4 +23,12 @@ std::vector<CoverageRow> CompareTrapCoverage(const TrapSummary& traps, const Gue
   return rows;
 }
 
+int CountCoverageFailures(const TrapSummary& traps, const GuestReport& report) {
+  if (!traps.enabled) return 0;  // --no-trap: nothing to compare
+  int failures = 0;
+  for (const CoverageRow& row : CompareTrapCoverage(traps, report)) failures += !row.matches();
+  for (const auto& w : traps.windows) failures += w && !(w->seen == w->trapped);
+  return failures;
+}
+
 }  // namespace tlbscope

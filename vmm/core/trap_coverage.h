@@ -19,6 +19,10 @@ struct CoverageRow {
 // One row per vCPU the guest reported TLB_COUNTS for; empty when it sent none.
 std::vector<CoverageRow> CompareTrapCoverage(const TrapSummary& traps, const GuestReport& report);
 
+// vCPUs whose trapped counts disagree with the guest's own or with their
+// step window: tlbscope missed (or invented) TLB instructions.
+int CountCoverageFailures(const TrapSummary& traps, const GuestReport& report);
+
 // Trapped events per kind on one vCPU (boot-time sites included).
 GuestTlbCounts CountEvents(const std::vector<TrapEvent>& events, bool include_boot);
 

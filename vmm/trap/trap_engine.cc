@@ -1,8 +1,8 @@
 #include "vmm/trap/trap_engine.h"
 
-#include <algorithm>
 #include <x86intrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 

@@ -25,8 +25,8 @@ struct TrapEvent {
   TlbInsn kind = TlbInsn::kMovCr3;
   TrapStrategy strategy = TrapStrategy::kNone;
   int vcpu = 0;
-  uint64_t vcpu_seq = 0;  // 0, 1, 2, ... per vCPU
-  int64_t host_ns = 0;    // CLOCK_MONOTONIC
+  uint64_t vcpu_seq = 0;   // 0, 1, 2, ... per vCPU
+  int64_t host_ns = 0;     // CLOCK_MONOTONIC
   uint64_t guest_tsc = 0;  // the guest's TSC while the VMM handled the exit; 0: unknown
   uint64_t rip = 0;
   std::string symbol;  // "tlb_write_cr3+0x0", empty when unknown
