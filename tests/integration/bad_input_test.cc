@@ -72,6 +72,15 @@ TEST(BadInputTest, UnwritableOutputFiles) {
   }
 }
 
+TEST(BadInputTest, MissingKvmDeviceIsAHostError) {
+  ProcResult r = RunTlbscope(
+      {"run", "--kernel", TestKernel("mb_aout.bin"), "--kvm-device", "/nonexistent/kvm"}, 30);
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err,
+            "tlbscope: error: open /nonexistent/kvm failed: No such file or directory "
+            "(errno 2)\n");
+}
+
 TEST(BadInputTest, UnwritableSerialLog) {
   ExpectBadInput(
       {"run", "--kernel", TestKernel("mb_aout.bin"), "--serial-log", "/nonexistent-dir/serial.log"},
