@@ -77,11 +77,13 @@ std::unique_ptr<Guest> TrappedGuest(const HostCaps& caps, const std::vector<uint
 double TimePerEvent(Guest& g, IoBus& bus, int n) {
   kvm_run* run = g.vcpu.run();
   TrapEngine* engine = g.engine.get();
-  size_t start = engine ? engine->events(0).size() : 0;
-  int exits = 0;
-  auto done = [&] {
-    return engine ? engine->events(0).size() - start >= static_cast<size_t>(n) : exits >= n;
+  auto count = [engine] {
+    const TlbCounts& c = engine->trapped(0);
+    return c.cr3_writes + c.invlpgs + c.invpcids;
   };
+  uint64_t start = engine ? count() : 0;
+  int exits = 0;
+  auto done = [&] { return engine ? count() - start >= static_cast<uint64_t>(n) : exits >= n; };
   auto t0 = std::chrono::steady_clock::now();
   while (!done()) {
     run->kvm_valid_regs = engine ? engine->sync_regs_mask() : 0;

@@ -75,7 +75,7 @@ TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
     uint64_t cr3 = 0;
     int invlpgs = 0;
     for (size_t i = 0; i < evs.size(); ++i) {
-      EXPECT_EQ(evs[i].seq, static_cast<int>(i)) << "per-vCPU sequence";
+      if (i > 0) EXPECT_GT(evs[i].seq, evs[i - 1].seq) << "per-vCPU sequence";
       if (evs[i].kind == "mov-cr3") {
         // Each write starts from what the previous one loaded.
         EXPECT_EQ(Hex(evs[i].line, "] cr3 "), cr3) << evs[i].line;

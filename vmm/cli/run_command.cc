@@ -71,8 +71,8 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   pb.set_traps_note(t.note);
   if (t.enabled) *pb.mutable_traps() = TrapPlanToProto(t);
   std::vector<CoverageRow> rows = CompareTrapCoverage(t, r.report);
-  for (size_t v = 0; v < t.events.size(); ++v) {
-    TlbCounts c = CountEvents(t.events[v], /*include_boot=*/true);
+  for (size_t v = 0; v < t.trapped.size(); ++v) {
+    const TlbCounts& c = t.trapped[v];
     auto* tc = pb.add_trapped();
     tc->set_vcpu(v);
     tc->set_cr3_writes(c.cr3_writes);
@@ -108,8 +108,8 @@ void ReportTraps(const RunOutcome& r) {
   std::fprintf(stderr, "tlbscope: traps: %s; hw breakpoints: %s; int3: %s; uncovered: %s%s%s\n",
                t.plan.Describe().c_str(), Names(t.armed).c_str(), Names(t.patched).c_str(),
                Names(t.uncovered).c_str(), t.note.empty() ? "" : "; ", t.note.c_str());
-  for (size_t v = 0; v < t.events.size(); ++v) {
-    GuestTlbCounts c = CountEvents(t.events[v], /*include_boot=*/true);
+  for (size_t v = 0; v < t.trapped.size(); ++v) {
+    const TlbCounts& c = t.trapped[v];
     std::fprintf(stderr, "tlbscope:   vcpu %zu trapped %llu mov-cr3, %llu invlpg, %llu invpcid\n",
                  v, static_cast<unsigned long long>(c.cr3_writes),
                  static_cast<unsigned long long>(c.invlpgs),
@@ -151,15 +151,6 @@ void ReportTraps(const RunOutcome& r) {
                  "vCPUs was trapped\n",
                  r.report.tlb_counts.size());
   }
-}
-
-absl::Status WriteTrapLog(const std::string& path, const TrapSummary& t) {
-  std::ofstream f(path, std::ios::trunc);
-  for (const auto& per_vcpu : t.events) {
-    for (const TrapEvent& e : per_vcpu) f << FormatEvent(e) << "\n";
-  }
-  if (!f.good()) return absl::InternalError(absl::StrFormat("--trap-log %s: write failed", path));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -268,7 +259,7 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     } else if (flag == "--kvm-device") {
       o.machine.kvm_device = *v;
     } else if (flag == "--trap-log") {
-      o.trap_log = *v;
+      o.machine.trap_log = *v;
     } else if (flag == "--record") {
       o.machine.record_path = *v;
     } else if (flag == "--listen") {
@@ -322,7 +313,7 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
 }
 
 int RunCommand(const RunOptions& o) {
-  for (auto [flag, path] : {std::pair{"--results", &o.results_path}, {"--trap-log", &o.trap_log}}) {
+  for (auto [flag, path] : {std::pair{"--results", &o.results_path}}) {
     if (absl::Status s = CheckWritable(flag, *path); !s.ok()) {
       std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
       return 2;
@@ -348,12 +339,6 @@ int RunCommand(const RunOptions& o) {
     }
   }
   ReportTraps(*r);
-  if (!o.trap_log.empty()) {
-    if (absl::Status s = WriteTrapLog(o.trap_log, r->traps); !s.ok()) {
-      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
-      return r->exit_code != 0 ? r->exit_code : 5;
-    }
-  }
   if (!r->report.checks.empty()) {
     std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r->report.passed(),
                  r->report.failed());

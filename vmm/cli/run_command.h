@@ -11,7 +11,6 @@ namespace tlbscope {
 struct RunOptions {
   MachineConfig machine;
   std::string results_path;  // --results FILE (protobuf JSON)
-  std::string trap_log;      // --trap-log FILE: one line per trapped event
   bool help = false;
 };
 

@@ -23,6 +23,7 @@
 #include "vmm/trace/recorder.h"
 #include "vmm/trace/trace_header.h"
 #include "vmm/trace/trace_reader.h"
+#include "vmm/trace/trap_log.h"
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/site_scanner.h"
 
@@ -248,6 +249,13 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     recorder = std::move(*r);
     trace.AddSink(recorder.get());
   }
+  std::unique_ptr<TrapLogWriter> trap_log;
+  if (!config.trap_log.empty()) {
+    absl::StatusOr<std::unique_ptr<TrapLogWriter>> w = TrapLogWriter::Create(config.trap_log);
+    if (!w.ok()) return w.status();
+    trap_log = std::move(*w);
+    trace.AddSink(trap_log.get());
+  }
   if (traps) {
     traps->SetEventCallback(
         [&trace](const TrapEvent& e) { trace.Append(e.vcpu, TrapEventToProto(e)); });
@@ -334,7 +342,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   out.report = probe.report();
   if (traps) {
     for (int i = 0; i < config.smp; ++i) {
-      out.traps.events.push_back(traps->events(i));
+      out.traps.trapped.push_back(traps->trapped(i));
+      out.traps.trapped_after_boot.push_back(traps->trapped_after_boot(i));
       out.traps.windows.push_back(traps->step_window(i));
     }
   }

@@ -32,6 +32,7 @@ struct MachineConfig {
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
   uint64_t step_window = 0;  // single-step each vCPU's first N kernel instructions
   std::string record_path;   // --record FILE
+  std::string trap_log;      // --trap-log FILE: one line per trapped instruction
   // TraceService (gRPC): on when `serve.listen` is set.
   ServeOptions serve;
   bool wait_for_subscriber = false;
@@ -47,10 +48,11 @@ struct TrapSummary {
   bool enabled = false;
   std::string note;  // why trapping is off or partial, when it is
   TrapPlan plan;
-  std::vector<TlbSite> armed;                                        // sites with a debug register
-  std::vector<TlbSite> patched;                                      // sites with an int3
-  std::vector<TlbSite> uncovered;                                    // sites nothing traps
-  std::vector<std::vector<TrapEvent>> events;                        // per vCPU, in order
+  std::vector<TlbSite> armed;                 // sites with a debug register
+  std::vector<TlbSite> patched;               // sites with an int3
+  std::vector<TlbSite> uncovered;             // sites nothing traps
+  std::vector<TlbCounts> trapped;             // per vCPU, every site
+  std::vector<TlbCounts> trapped_after_boot;  // per vCPU, boot-time sites left out
   std::vector<std::optional<TrapEngine::StepWindowReport>> windows;  // per vCPU
 };
 

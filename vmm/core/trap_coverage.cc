@@ -2,21 +2,12 @@
 
 namespace tlbscope {
 
-GuestTlbCounts CountEvents(const std::vector<TrapEvent>& events, bool include_boot) {
-  GuestTlbCounts c;
-  for (const TrapEvent& e : events) {
-    if (!include_boot && e.site_class == SiteClass::kBoot) continue;
-    CountInsn(c, e.kind);
-  }
-  return c;
-}
-
 std::vector<CoverageRow> CompareTrapCoverage(const TrapSummary& traps, const GuestReport& report) {
   std::vector<CoverageRow> rows;
   for (const auto& [cpu, counts] : report.tlb_counts) {
     CoverageRow row{cpu, counts, {}};
-    if (cpu >= 0 && cpu < static_cast<int>(traps.events.size())) {
-      row.trapped = CountEvents(traps.events[cpu], /*include_boot=*/false);
+    if (cpu >= 0 && cpu < static_cast<int>(traps.trapped_after_boot.size())) {
+      row.trapped = traps.trapped_after_boot[cpu];
     }
     rows.push_back(row);
   }

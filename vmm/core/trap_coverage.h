@@ -23,7 +23,4 @@ std::vector<CoverageRow> CompareTrapCoverage(const TrapSummary& traps, const Gue
 // step window: tlbscope missed (or invented) TLB instructions.
 int CountCoverageFailures(const TrapSummary& traps, const GuestReport& report);
 
-// Trapped events per kind on one vCPU (boot-time sites included).
-GuestTlbCounts CountEvents(const std::vector<TrapEvent>& events, bool include_boot);
-
 }  // namespace tlbscope

@@ -22,8 +22,7 @@ std::optional<TrapEngine::StepWindowReport> TrapEngine::step_window(int vcpu) co
   StepWindowReport r = per_vcpu_[vcpu].window;
   if (r.ended.empty()) {
     r.ended = "still open when the VM stopped";
-    r.trapped = TlbCounts{};
-    for (const TrapEvent& e : per_vcpu_[vcpu].events) CountInsn(r.trapped, e.kind);
+    r.trapped = per_vcpu_[vcpu].trapped;
   }
   return r;
 }
@@ -31,8 +30,7 @@ std::optional<TrapEngine::StepWindowReport> TrapEngine::step_window(int vcpu) co
 void TrapEngine::EndWindow(PerVcpu& pv, std::string why) {
   pv.window_left = 0;
   pv.window.ended = std::move(why);
-  pv.window.trapped = TlbCounts{};
-  for (const TrapEvent& e : pv.events) CountInsn(pv.window.trapped, e.kind);
+  pv.window.trapped = pv.trapped;
 }
 
 namespace {

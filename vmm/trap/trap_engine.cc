@@ -171,14 +171,15 @@ void TrapEngine::Record(Vcpu& v, TrapEvent e, const TlbSite& site, TrapStrategy 
   }
   if (pv.tsc_offset) e.guest_tsc = __rdtsc() + static_cast<uint64_t>(*pv.tsc_offset);
   e.vcpu = vcpu;
-  e.vcpu_seq = pv.events.size();
+  e.vcpu_seq = pv.recorded++;
   e.host_ns = NowNs();
   e.rip = site.address;
   e.symbol = site.symbol.empty() ? "" : absl::StrFormat("%s+%#x", site.symbol, site.symbol_offset);
   e.site_class = site.klass;
   e.strategy = strategy;
+  CountInsn(pv.trapped, e.kind);
+  if (e.site_class != SiteClass::kBoot) CountInsn(pv.trapped_after_boot, e.kind);
   if (on_event_) on_event_(e);
-  pv.events.push_back(std::move(e));
 }
 
 int TrapEngine::FindSoftwareSite(uint64_t rip) const {

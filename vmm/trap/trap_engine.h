@@ -91,8 +91,11 @@ class TrapEngine : public TrapExitHandler {
   const std::vector<const TlbSite*>& armed() const { return armed_; }
   std::vector<const TlbSite*> patched() const;
   const std::vector<const TlbSite*>& uncovered() const { return uncovered_; }
-  // After the vCPU threads have stopped.
-  const std::vector<TrapEvent>& events(int vcpu) const { return per_vcpu_[vcpu].events; }
+  // What was trapped on one vCPU: every site, and without boot-time sites
+  // (as a guest counts its own). After the vCPU threads have stopped, or
+  // from that vCPU's thread.
+  const TlbCounts& trapped(int vcpu) const { return per_vcpu_[vcpu].trapped; }
+  const TlbCounts& trapped_after_boot(int vcpu) const { return per_vcpu_[vcpu].trapped_after_boot; }
 
  private:
   struct SwSite {
@@ -105,7 +108,8 @@ class TrapEngine : public TrapExitHandler {
     int stepping_sw = -1;              // software breakpoint lifted for a step
     uint64_t step_end = 0;             // RIP after the stepped instruction
     std::optional<TrapEvent> pending;  // recorded once the step completes
-    std::vector<TrapEvent> events;
+    uint64_t recorded = 0;
+    TlbCounts trapped, trapped_after_boot;
     std::optional<int64_t> tsc_offset;  // read at the first event; nullopt if unknown
     bool tsc_offset_read = false;
     // Step window.

@@ -47,7 +47,4 @@ struct TrapEvent {
 // Adds one `kind` to `counts`.
 void CountInsn(TlbCounts& counts, TlbInsn kind);
 
-// One line: "vcpu 1 #7 mov-cr3 rip 0x1000e0 tlb_write_cr3+0x0 0x1000 -> 0x5000 (root 0x5000 ...)".
-std::string FormatEvent(const TrapEvent& e);
-
 }  // namespace tlbscope
