@@ -11,6 +11,7 @@
 #include "tlbscope/probe_abi.h"
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/cpu_setup.h"
+#include "vmm/boot/file_bytes.h"
 #include "vmm/boot/layout.h"
 #include "vmm/core/trap_coverage.h"
 #include "vmm/devices/exit_port.h"
@@ -86,17 +87,21 @@ class StopLatch {
 
 // Scans the kernel for TLB sites and plans their traps on this host. A
 // kernel without symbols or sections to scan runs untraced, with a note.
-absl::StatusOr<TrapEngine*> CreateTrapEngine(const MachineConfig& config, GuestMemory& mem,
-                                             TrapSummary& summary) {
+absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig& config,
+                                                             std::span<const uint8_t> kernel_bytes,
+                                                             GuestMemory& mem,
+                                                             TrapSummary& summary) {
   absl::StatusOr<HostCaps> caps = ProbeHost(config.kvm_device);
   if (!caps.ok()) return caps.status();
   std::vector<TlbSite> sites;
-  if (absl::StatusOr<SiteScan> scan = ScanTlbSitesInFile(config.kernel_path); scan.ok()) {
+  absl::StatusOr<SiteScan> scan = ScanKernelBytes(kernel_bytes, config.kernel_path);
+  if (scan.ok()) {
     sites = std::move(scan->sites);
   } else {
     summary.note = absl::StrFormat("no TLB sites scanned (%s)", scan.status().message());
   }
-  auto* engine = new TrapEngine(*caps, std::move(sites), &mem, config.smp, config.breakpoints);
+  auto engine =
+      std::make_unique<TrapEngine>(*caps, std::move(sites), &mem, config.smp, config.breakpoints);
   engine->PatchSoftwareBreakpoints();
   engine->SetStepWindow(config.step_window);
   summary.enabled = true;
@@ -181,8 +186,11 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
 
   absl::StatusOr<GuestMemory> mem = GuestMemory::Create(config.mem_mib << 20);
   if (!mem.ok()) return mem.status();
+  // The kernel file is read once: loaded, scanned for TLB sites, identified.
+  absl::StatusOr<std::vector<uint8_t>> kernel_bytes = ReadFileBytes(config.kernel_path, "kernel");
+  if (!kernel_bytes.ok()) return kernel_bytes.status();
   absl::StatusOr<LoadedKernel> kernel =
-      LoadKernel(config.kernel_path, config.boot, config.cmdline, *mem);
+      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem);
   if (!kernel.ok()) return kernel.status();
   if (absl::Status s = WriteBootGdt(*mem); !s.ok()) return s;
   if (absl::Status s = WriteMpTable(*mem, config.smp); !s.ok()) return s;
@@ -226,19 +234,17 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   RunOutcome out;
   std::unique_ptr<TrapEngine> traps;
   if (config.trap) {
-    absl::StatusOr<TrapEngine*> engine = CreateTrapEngine(config, *mem, out.traps);
+    absl::StatusOr<std::unique_ptr<TrapEngine>> engine =
+        CreateTrapEngine(config, *kernel_bytes, *mem, out.traps);
     if (!engine.ok()) return engine.status();
-    traps.reset(*engine);
+    traps = std::move(*engine);
     for (Vcpu& v : vcpus) {
-      if (traps && !traps->Arm(v).ok()) {
-        return absl::InternalError(
-            absl::StrFormat("arming breakpoints on vcpu %d failed", v.index()));
-      }
+      if (absl::Status s = traps->Arm(v); !s.ok()) return s;
     }
   }
 
   // The event path: vCPU threads -> per-vCPU rings -> sequencer -> sinks.
-  absl::StatusOr<v1::KernelIdentity> identity = IdentifyKernel(config.kernel_path);
+  absl::StatusOr<v1::KernelIdentity> identity = IdentifyKernel(*kernel_bytes, config.kernel_path);
   if (!identity.ok()) return identity.status();
   v1::TraceHeader header = BuildHeader(config, *kernel, *identity, traps.get(), out.traps);
   TracePipeline trace(config.smp);

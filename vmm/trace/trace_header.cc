@@ -4,26 +4,24 @@
 
 #include "absl/strings/str_format.h"
 #include "vmm/boot/elf_file.h"
-#include "vmm/boot/file_bytes.h"
 
 namespace tlbscope {
 
-absl::StatusOr<v1::KernelIdentity> IdentifyKernel(const std::string& path) {
-  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
-  if (!bytes.ok()) return bytes.status();
+absl::StatusOr<v1::KernelIdentity> IdentifyKernel(std::span<const uint8_t> bytes,
+                                                  const std::string& path) {
   v1::KernelIdentity id;
   id.set_path(path);
-  id.set_size(bytes->size());
+  id.set_size(bytes.size());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(bytes->data(), bytes->size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
     return absl::InternalError(absl::StrFormat("kernel %s: SHA-256 failed", path));
   }
   std::string hex;
   for (unsigned int i = 0; i < len; ++i) hex += absl::StrFormat("%02x", digest[i]);
   id.set_sha256(hex);
-  if (HasElfMagic(*bytes)) {
-    if (absl::StatusOr<ElfFile> elf = ParseElf(*bytes, path); elf.ok()) {
+  if (HasElfMagic(bytes)) {
+    if (absl::StatusOr<ElfFile> elf = ParseElf(bytes, path); elf.ok()) {
       id.set_build_id(elf->build_id);
     }
   }

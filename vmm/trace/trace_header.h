@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -7,7 +9,9 @@
 
 namespace tlbscope {
 
-// Path, GNU build id (when the ELF has one), SHA-256 and size of a kernel.
-absl::StatusOr<v1::KernelIdentity> IdentifyKernel(const std::string& path);
+// Path, GNU build id (when the ELF has one), SHA-256 and size of a kernel
+// whose bytes are `bytes`.
+absl::StatusOr<v1::KernelIdentity> IdentifyKernel(std::span<const uint8_t> bytes,
+                                                  const std::string& path);
 
 }  // namespace tlbscope

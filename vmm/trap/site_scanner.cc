@@ -260,7 +260,11 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
 absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path) {
   absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
   if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<ElfFile> elf = ParseElf(*bytes, path);
+  return ScanKernelBytes(*bytes, path);
+}
+
+absl::StatusOr<SiteScan> ScanKernelBytes(std::span<const uint8_t> bytes, const std::string& path) {
+  absl::StatusOr<ElfFile> elf = ParseElf(bytes, path);
   if (!elf.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("kernel ", elf.status().message()));
   }
@@ -268,7 +272,7 @@ absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrFormat("kernel %s: no executable sections or segments to scan", path));
   }
-  return ScanTlbSites(*bytes, *elf);
+  return ScanTlbSites(bytes, *elf);
 }
 
 }  // namespace tlbscope

@@ -64,7 +64,9 @@ struct SiteScan {
 // executable PT_LOAD -- collecting each MOV-to-CR3, INVLPG and INVPCID.
 absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfFile& elf);
 
-// Same, from a file; errors name the file.
+// Same, from a whole kernel file's bytes; errors name `path`.
+absl::StatusOr<SiteScan> ScanKernelBytes(std::span<const uint8_t> bytes, const std::string& path);
+// Same, reading the file.
 absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path);
 
 // One instruction as a single-step window sees it.
