@@ -1,6 +1,8 @@
 #include "apic.h"
 
 #include "cpu.h"
+#include "events.h"
+#include "smp.h"
 
 #define MSR_APIC_BASE 0x1b
 #define APIC_BASE_ENABLE (1u << 11)
@@ -68,6 +70,10 @@ uint32_t apic_id(void) {
 void apic_eoi(void) { apic_write(APIC_EOI, 0); }
 
 void apic_send_ipi(uint32_t dest, uint32_t icr_low) {
+  // Fixed-vector IPIs are events; INIT and SIPI (other delivery modes) not.
+  if ((icr_low & 0x700) == 0) {
+    event_emit(TLBSCOPE_EV_IPI_SENT, 0, 1ull << apic_to_cpu[dest & 0xff], icr_low & 0xff, 0, 0);
+  }
   if (use_x2apic) {
     // Not serializing in x2APIC mode: order earlier stores first.
     smp_mb();

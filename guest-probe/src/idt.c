@@ -2,6 +2,7 @@
 
 #include "console.h"
 #include "cpu.h"
+#include "events.h"
 #include "gdt.h"
 #include "probe.h"
 #include "smp.h"
@@ -82,5 +83,8 @@ void trap_dispatch(struct trap_frame* f) {
   }
   trap_handler h = f->vector < 256 ? handlers[f->vector] : 0;
   if (!h) fatal_trap(f);
+  if (f->vector != VEC_SPURIOUS && f->vector != 0x80) {
+    event_emit(TLBSCOPE_EV_IPI_RECEIVED, 0, f->vector, 0, 0, 0);
+  }
   h(f);
 }

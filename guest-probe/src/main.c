@@ -3,6 +3,7 @@
 #include "boot_info.h"
 #include "console.h"
 #include "cpu.h"
+#include "events.h"
 #include "gdt.h"
 #include "idt.h"
 #include "probe.h"
@@ -28,6 +29,7 @@ void __attribute__((noreturn)) kmain(void) {
   apic_detect();
   apic_init_cpu();
   percpus[0].apic_id = apic_id();
+  events_init_cpu();
   // The BSP is the one "thread" context; it takes IPIs while it waits
   // (e.g. as the pong side of ipi_pingpong). Loaders enter with IF = 0.
   sti();

@@ -48,6 +48,20 @@ void probe_cpu_online(uint32_t apic_id) {
   msg_send(m);
 }
 
+int probe_present(void) {
+  // tlbscope answers a read of the probe port with its ABI version; a
+  // machine without the channel (QEMU) reads an unassigned port as 0xff.
+  uint8_t v;
+  __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"((uint16_t)TLBSCOPE_PROBE_PORT));
+  return v == TLBSCOPE_PROBE_ABI_VERSION;
+}
+
+void probe_ring(uint64_t ring_pa) {
+  struct tlbscope_probe_msg* m = msg_begin(TLBSCOPE_PROBE_RING);
+  m->arg[0] = ring_pa;
+  msg_send(m);
+}
+
 void probe_log(const char* text) {
   struct tlbscope_probe_msg* m = msg_begin(TLBSCOPE_PROBE_LOG);
   strlcpy(m->text, text, sizeof(m->text));

@@ -15,6 +15,10 @@ void __attribute__((noreturn)) guest_exit(int code);
 
 void probe_hello(uint32_t cpus, const char* scenario, uint32_t boot_proto);
 void probe_cpu_online(uint32_t apic_id);
+// True when a tlbscope VMM serves the probe channel.
+int probe_present(void);
+// Registers this CPU's event ring (events.c) with the VMM.
+void probe_ring(uint64_t ring_pa);
 void probe_log(const char* text);
 void probe_exception(uint64_t vector, uint64_t rip, uint64_t error, uint64_t cr2);
 struct tlb_counts;

@@ -3,6 +3,7 @@
 #include "apic.h"
 #include "console.h"
 #include "cpu.h"
+#include "events.h"
 #include "gdt.h"
 #include "idt.h"
 #include "lib.h"
@@ -208,6 +209,7 @@ void __attribute__((noreturn)) ap_main(uint32_t idx) {
   idt_load();
   apic_init_cpu();
   GUEST_ASSERT(apic_id() == pc->apic_id);
+  events_init_cpu();
   probe_cpu_online(pc->apic_id);
   smp_mb();
   WRITE_ONCE(pc->online, 1);

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "cpu.h"
+#include "events.h"
 #include "smp.h"
 
 struct invpcid_desc {
@@ -31,8 +33,12 @@ void tlb_invpcid(uint64_t type, const struct invpcid_desc* desc);
 // interrupt on this CPU cannot split it and no other CPU writes it.
 static inline void tlb_count(uint64_t* counter) { __asm__ volatile("incq %0" : "+m"(*counter)); }
 
+// Every CR3 write is a switch between address spaces (mm = the root):
+// the event goes out first, so it precedes the trapped write in time.
 static inline void write_cr3(uint64_t cr3) {
   tlb_count(&this_percpu()->tlb.cr3_writes);
+  const uint64_t root = 0x000ffffffffff000ull;
+  event_emit(TLBSCOPE_EV_CONTEXT_SWITCH, 0, read_cr3() & root, cr3 & root, cr3, 0);
   tlb_write_cr3(cr3);
 }
 

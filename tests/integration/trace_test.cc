@@ -145,3 +145,44 @@ TEST_F(BrokenTraceTest, NotATrace) {
 
 }  // namespace
 }  // namespace tlbscope::testing
+
+namespace tlbscope::testing {
+namespace {
+
+// guest-probe's own view through its event rings: every CR3 write it makes
+// is announced as a context switch just before the trapped write, and every
+// IPI it sends is received.
+TEST(GuestRingTest, ContextSwitchesPrecedeTheirCr3WritesAndIpisArrive) {
+  REQUIRE_KVM();
+  std::string trace = ::testing::TempDir() + "/guest_ring.trace";
+  ProcResult r = RunTlbscope({"run", "--smp", "2", "--record", trace, "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<uint32_t, std::vector<v1::Event>> seq;  // context switches and non-boot CR3 writes
+  std::map<std::pair<uint32_t, uint32_t>, int> sent, received;  // (cpu, vector)
+  absl::StatusOr<TraceSummary> t = ReadTrace(trace, [&](const v1::Event& e) {
+    if (e.has_context_switch()) seq[e.vcpu()].push_back(e);
+    if (e.has_cr3_write() && e.trap().site_class() != "boot") seq[e.vcpu()].push_back(e);
+    if (e.has_ipi_sent()) {
+      for (uint32_t cpu : e.ipi_sent().target_cpus()) ++sent[{cpu, e.ipi_sent().vector()}];
+    }
+    if (e.has_ipi_received()) ++received[{e.vcpu(), e.ipi_received().vector()}];
+  });
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(seq.size(), 2u);
+  for (auto& [vcpu, evs] : seq) {
+    ASSERT_EQ(evs.size(), 30u) << "selftest: 15 CR3 writes per CPU, each announced";
+    for (size_t i = 0; i + 1 < evs.size(); i += 2) {
+      ASSERT_TRUE(evs[i].has_context_switch()) << "vcpu " << vcpu << " #" << i;
+      ASSERT_TRUE(evs[i + 1].has_cr3_write()) << "vcpu " << vcpu << " #" << i + 1;
+      EXPECT_EQ(evs[i].context_switch().cr3(), evs[i + 1].cr3_write().new_cr3());
+      EXPECT_EQ(evs[i].context_switch().prev_mm(), evs[i + 1].cr3_write().old_cr3() & ~0xfffull);
+      EXPECT_GT(evs[i].guest_tsc(), 0u);
+    }
+  }
+  EXPECT_FALSE(sent.empty());
+  EXPECT_EQ(sent, received) << "every IPI sent is received, once, by its target";
+  ::unlink(trace.c_str());
+}
+
+}  // namespace
+}  // namespace tlbscope::testing

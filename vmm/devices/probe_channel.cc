@@ -42,6 +42,30 @@ std::string ExceptionName(uint64_t vector) {
   return absl::StrFormat("vector %d", vector);
 }
 
+IoOutcome ProbeChannel::RegisterRing(int vcpu, uint64_t gpa) {
+  absl::StatusOr<tlbscope_ring> hdr = mem_->ReadObject<tlbscope_ring>(gpa);
+  if (!hdr.ok()) {
+    return BadMessage(absl::StrFormat("event ring at %#x: %s", gpa, hdr.status().message()));
+  }
+  bool pow2 = hdr->nslots != 0 && (hdr->nslots & (hdr->nslots - 1)) == 0;
+  if (hdr->magic != TLBSCOPE_RING_MAGIC || hdr->abi_version != TLBSCOPE_RING_ABI_VERSION ||
+      hdr->record_size != sizeof(tlbscope_ring_record) || !pow2 || hdr->nslots > (1u << 20)) {
+    return BadMessage(absl::StrFormat(
+        "event ring at %#x has magic %#x version %d record size %d slots %d (want %#x, %d, %d, "
+        "a power of two)",
+        gpa, hdr->magic, hdr->abi_version, hdr->record_size, hdr->nslots, TLBSCOPE_RING_MAGIC,
+        TLBSCOPE_RING_ABI_VERSION, sizeof(tlbscope_ring_record)));
+  }
+  uint64_t bytes = sizeof(tlbscope_ring) + uint64_t{hdr->nslots} * sizeof(tlbscope_ring_record);
+  absl::StatusOr<uint8_t*> host = mem_->Ptr(gpa, bytes);
+  if (!host.ok()) {
+    return BadMessage(absl::StrFormat("event ring at %#x: %s", gpa, host.status().message()));
+  }
+  ++report_.rings;
+  if (trace_ != nullptr) trace_->AddGuestRing(vcpu, reinterpret_cast<tlbscope_ring*>(*host));
+  return std::nullopt;
+}
+
 IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data) {
   if (data.size() != 4) {
     return BadMessage(
@@ -95,6 +119,8 @@ IoOutcome ProbeChannel::Write(int vcpu, uint16_t, std::span<const uint8_t> data)
     case TLBSCOPE_PROBE_TLB_COUNTS:
       report_.tlb_counts[static_cast<int>(m->cpu)] = {m->arg[0], m->arg[1], m->arg[2]};
       return std::nullopt;
+    case TLBSCOPE_PROBE_RING:
+      return RegisterRing(vcpu, m->arg[0]);
     case TLBSCOPE_PROBE_DONE:
       report_.done = {m->arg[0], m->arg[1]};
       return std::nullopt;

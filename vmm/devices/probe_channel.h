@@ -32,6 +32,7 @@ struct GuestReport {
   std::vector<GuestCheck> checks;
   std::vector<std::string> log;
   std::map<int, GuestTlbCounts> tlb_counts;           // by CPU
+  int rings = 0;                                      // event rings registered
   std::optional<std::pair<uint64_t, uint64_t>> done;  // passed, failed
   int passed() const;
   int failed() const;
@@ -48,10 +49,13 @@ class ProbeChannel : public IoDevice {
   IoOutcome Read(int vcpu, uint16_t port, std::span<uint8_t> data) override;
 
   const GuestReport& report() const { return report_; }
-  // LOG messages become GuestLog events on the sending vCPU's ring.
+  // LOG messages become GuestLog events on the sending vCPU's ring, and
+  // RING messages hand the guest's event rings to the pipeline.
   void SetTrace(TracePipeline* trace) { trace_ = trace; }
 
  private:
+  IoOutcome RegisterRing(int vcpu, uint64_t gpa);
+
   const GuestMemory* mem_;
   TracePipeline* trace_ = nullptr;
   GuestReport report_;

@@ -47,4 +47,83 @@ v1::Event TrapEventToProto(const TrapEvent& e) {
   return out;
 }
 
+namespace {
+void AddCpus(uint64_t mask, google::protobuf::RepeatedField<uint32_t>* out) {
+  for (uint32_t cpu = 0; cpu < 64; ++cpu) {
+    if (mask & (1ull << cpu)) out->Add(cpu);
+  }
+}
+}  // namespace
+
+v1::Event GuestRecordToEvent(const tlbscope_ring_record& r) {
+  v1::Event e;
+  const uint64_t* a = r.a;
+  switch (r.kind) {
+    case TLBSCOPE_EV_IPI_SENT: {
+      v1::IpiSent* p = e.mutable_ipi_sent();
+      AddCpus(a[0], p->mutable_target_cpus());
+      p->set_vector(static_cast<uint32_t>(a[1]));
+      break;
+    }
+    case TLBSCOPE_EV_IPI_RECEIVED:
+      e.mutable_ipi_received()->set_vector(static_cast<uint32_t>(a[0]));
+      break;
+    case TLBSCOPE_EV_CONTEXT_SWITCH: {
+      v1::ContextSwitch* p = e.mutable_context_switch();
+      p->set_prev_mm(a[0]);
+      p->set_next_mm(a[1]);
+      p->set_cr3(a[2]);
+      p->set_asid(static_cast<uint32_t>(a[3]));
+      p->set_need_flush(r.flags & 1);
+      break;
+    }
+    case TLBSCOPE_EV_LAZY_ENTER:
+      e.mutable_lazy_enter()->set_mm(a[0]);
+      break;
+    case TLBSCOPE_EV_LAZY_EXIT:
+      e.mutable_lazy_exit()->set_mm(a[0]);
+      e.mutable_lazy_exit()->set_flushed(r.flags & 1);
+      break;
+    case TLBSCOPE_EV_FLUSH_REQUEST: {
+      v1::FlushRequest* p = e.mutable_flush_request();
+      p->set_mm(a[0]);
+      p->set_start(a[1]);
+      p->set_end(a[2]);
+      p->set_stride_shift(static_cast<uint32_t>(a[3]));
+      p->set_new_tlb_gen(a[4]);
+      AddCpus(a[5], p->mutable_target_cpus());
+      p->set_freed_tables(r.flags & 1);
+      break;
+    }
+    case TLBSCOPE_EV_FLUSH_FUNC: {
+      v1::FlushFunc* p = e.mutable_flush_func();
+      p->set_mm(a[0]);
+      p->set_local_gen_before(a[1]);
+      p->set_local_gen_after(a[2]);
+      p->set_mm_gen(a[3]);
+      p->set_start(a[4]);
+      p->set_end(a[5]);
+      p->set_full(r.flags & 1);
+      break;
+    }
+    case TLBSCOPE_EV_PAGE_TABLE_FREE:
+      e.mutable_page_table_free()->set_mm(a[0]);
+      e.mutable_page_table_free()->set_table_address(a[1]);
+      e.mutable_page_table_free()->set_level(static_cast<uint32_t>(a[2]));
+      break;
+    case TLBSCOPE_EV_STALE_READ: {
+      v1::StaleRead* p = e.mutable_stale_read();
+      p->set_mm(a[0]);
+      p->set_address(a[1]);
+      p->set_expected(a[2]);
+      p->set_observed(a[3]);
+      break;
+    }
+    default:
+      e.mutable_guest_log()->set_text("event ring record of unknown kind " +
+                                      std::to_string(r.kind));
+  }
+  return e;
+}
+
 }  // namespace tlbscope

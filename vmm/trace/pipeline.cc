@@ -1,12 +1,20 @@
 #include "vmm/trace/pipeline.h"
 
+#include <x86intrin.h>
+
 #include <algorithm>
 #include <chrono>
+
+#include "vmm/trace/convert.h"
 
 namespace tlbscope {
 namespace {
 constexpr auto kPollInterval = std::chrono::microseconds(500);
 constexpr int64_t kNone = INT64_MAX;
+// A guest publishes a record a few instructions after stamping it, but the
+// sequencer cannot see when it starts: events younger than this stay back
+// while guest rings exist, so a record is not overtaken by later events.
+constexpr int64_t kGuestRingSlackNs = 2'000'000;
 }  // namespace
 
 int64_t TracePipeline::NowNs() {
@@ -21,7 +29,8 @@ std::string EventKindName(const v1::Event& e) {
   return f != nullptr ? f->name() : "none";
 }
 
-TracePipeline::TracePipeline(int num_vcpus, size_t ring_capacity) : vcpu_seq_(num_vcpus, 0) {
+TracePipeline::TracePipeline(int num_vcpus, size_t ring_capacity)
+    : vcpu_seq_(num_vcpus, 0), tsc0_(__rdtsc()), ns0_(NowNs()) {
   for (int i = 0; i < num_vcpus; ++i) {
     rings_.push_back(std::make_unique<EventRing<v1::Event>>(ring_capacity));
     appending_since_.push_back(std::make_unique<std::atomic<int64_t>>(kNone));
@@ -44,7 +53,6 @@ void TracePipeline::Append(int vcpu, v1::Event event) {
   // stamped later than this until the push below is done.
   appending_since_[vcpu]->store(NowNs());
   event.set_vcpu(vcpu);
-  event.set_vcpu_sequence(vcpu_seq_[vcpu]++);
   event.set_host_time_ns(NowNs());
   // A full ring means the sequencer is behind on this machine's own work:
   // wait for it (it never waits on a subscriber or the network).
@@ -65,9 +73,11 @@ void TracePipeline::Drain(bool all) {
   // by its producer's appending_since_.
   int64_t cutoff = all ? kNone : NowNs();
   for (const auto& since : appending_since_) cutoff = std::min(cutoff, since->load() - 1);
+  if (!all && has_guest_rings_.load()) cutoff = std::min(cutoff, NowNs() - kGuestRingSlackNs);
   for (auto& ring : rings_) {
     while (std::optional<v1::Event> e = ring->TryPop()) pending_.push_back(std::move(*e));
   }
+  DrainGuestRings();
   if (pending_.empty()) return;
   std::stable_sort(pending_.begin(), pending_.end(), [](const v1::Event& a, const v1::Event& b) {
     return a.host_time_ns() < b.host_time_ns();
@@ -82,12 +92,44 @@ void TracePipeline::Drain(bool all) {
     std::lock_guard<std::mutex> lock(counters_mu_);
     for (v1::Event& e : batch) {
       e.set_sequence(next_sequence_++);
+      e.set_vcpu_sequence(vcpu_seq_[e.vcpu()]++);
       ++counters_.events;
       ++counters_.per_vcpu[e.vcpu()];
       ++counters_.per_kind[EventKindName(e)];
     }
   }
   for (EventSink* s : sinks_) s->OnEvents(batch);
+}
+
+void TracePipeline::AddGuestRing(int vcpu, tlbscope_ring* ring) {
+  std::lock_guard<std::mutex> lock(guest_rings_mu_);
+  guest_rings_.push_back({vcpu, ring});
+  has_guest_rings_.store(true);
+}
+
+void TracePipeline::DrainGuestRings() {
+  std::lock_guard<std::mutex> lock(guest_rings_mu_);
+  if (guest_rings_.empty()) return;
+  // Host time of a record from its TSC, by the calibration from the start.
+  uint64_t tsc1 = __rdtsc();
+  int64_t ns1 = NowNs();
+  double ns_per_tsc = tsc1 > tsc0_ ? static_cast<double>(ns1 - ns0_) / (tsc1 - tsc0_) : 0;
+  for (GuestRing& g : guest_rings_) {
+    tlbscope_ring* r = g.ring;
+    uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+    uint64_t tail = r->tail;
+    auto* slots = reinterpret_cast<tlbscope_ring_record*>(r + 1);
+    for (; tail < head; ++tail) {
+      tlbscope_ring_record rec = slots[tail & (r->nslots - 1)];
+      v1::Event e = GuestRecordToEvent(rec);
+      e.set_vcpu(g.vcpu);
+      e.set_guest_tsc(rec.tsc);
+      int64_t back = static_cast<int64_t>((static_cast<double>(tsc1) - rec.tsc) * ns_per_tsc);
+      e.set_host_time_ns(std::min(ns1, ns1 - back));
+      pending_.push_back(std::move(e));
+    }
+    __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+  }
 }
 
 void TracePipeline::Finish(v1::TraceEnd end) {

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "tlbscope/probe_abi.h"
 #include "tlbscope/v1/trace.pb.h"
 #include "vmm/trace/event_ring.h"
 
@@ -36,9 +37,12 @@ class TracePipeline {
 
   void AddSink(EventSink* sink);  // before Start()
   void Start();
-  // From vCPU `vcpu`'s own thread: fills vcpu, vcpu_sequence and host time
-  // (stamped here, whatever the event carried, so the order argument holds).
+  // From vCPU `vcpu`'s own thread: fills vcpu and host time (stamped here,
+  // whatever the event carried, so the order argument holds).
   void Append(int vcpu, v1::Event event);
+  // A guest's own event ring (probe_abi.h), in guest memory that outlives
+  // the pipeline's sequencer; drained with the vCPU rings.
+  void AddGuestRing(int vcpu, tlbscope_ring* ring);
   // After every vCPU thread has stopped: delivers the rest, then `end`.
   void Finish(v1::TraceEnd end);
 
@@ -59,7 +63,20 @@ class TracePipeline {
   // Per ring: a time at or before the stamp of the append in progress, or
   // INT64_MAX when none is.
   std::vector<std::unique_ptr<std::atomic<int64_t>>> appending_since_;
-  std::vector<uint64_t> vcpu_seq_;  // each touched only by its vCPU thread
+  struct GuestRing {
+    int vcpu;
+    tlbscope_ring* ring;
+  };
+  void DrainGuestRings();
+
+  std::vector<uint64_t> vcpu_seq_;  // sequencer thread only
+  std::mutex guest_rings_mu_;
+  std::vector<GuestRing> guest_rings_;
+  std::atomic<bool> has_guest_rings_{false};
+  // Guest TSC -> host time: the guest TSC is the host TSC plus KVM's offset,
+  // 0 on the hosts seen so far; a calibration pair from the start.
+  uint64_t tsc0_ = 0;
+  int64_t ns0_ = 0;
   std::vector<EventSink*> sinks_;
   std::vector<v1::Event> pending_;  // sequencer thread only
   uint64_t next_sequence_ = 0;      // sequencer thread only

@@ -1,0 +1,52 @@
+#include "events.h"
+
+#include "cpu.h"
+#include "probe.h"
+#include "smp.h"
+
+#define RING_SLOTS 256  // a power of two; 16 KiB per CPU
+
+struct cpu_ring {
+  struct tlbscope_ring hdr;
+  struct tlbscope_ring_record slots[RING_SLOTS];
+} __attribute__((aligned(64)));
+
+static struct cpu_ring rings[MAX_CPUS];
+static volatile uint8_t registered[MAX_CPUS];
+
+void events_init_cpu(void) {
+  if (!probe_present()) return;
+  int cpu = this_cpu();
+  struct cpu_ring* r = &rings[cpu];
+  r->hdr.magic = TLBSCOPE_RING_MAGIC;
+  r->hdr.abi_version = TLBSCOPE_RING_ABI_VERSION;
+  r->hdr.record_size = sizeof(struct tlbscope_ring_record);
+  r->hdr.cpu = percpus[cpu].apic_id;
+  r->hdr.nslots = RING_SLOTS;
+  // Identity mapped: the address is the guest physical address.
+  probe_ring((uint64_t)(uintptr_t)r);
+  registered[cpu] = 1;
+}
+
+void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
+  int cpu = this_cpu();
+  if (!registered[cpu]) return;
+  struct cpu_ring* r = &rings[cpu];
+  // An interrupt handler on this CPU emits too: keep it out of the slot.
+  uint64_t flags_saved = irq_save();
+  uint64_t head = r->hdr.head;
+  while (head - __atomic_load_n(&r->hdr.tail, __ATOMIC_ACQUIRE) >= RING_SLOTS) cpu_relax();
+  struct tlbscope_ring_record* rec = &r->slots[head & (RING_SLOTS - 1)];
+  rec->kind = kind;
+  rec->flags = flags;
+  rec->reserved = 0;
+  rec->tsc = rdtsc();
+  rec->a[0] = a0;
+  rec->a[1] = a1;
+  rec->a[2] = a2;
+  rec->a[3] = a3;
+  rec->a[4] = 0;
+  rec->a[5] = 0;
+  __atomic_store_n(&r->hdr.head, head + 1, __ATOMIC_RELEASE);
+  restore_flags(flags_saved);
+}

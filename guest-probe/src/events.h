@@ -1,0 +1,16 @@
+// The guest's own view of its TLB management, for the VMM: one record per
+// event into this CPU's shared-memory ring (tlbscope_ring in probe_abi.h),
+// drained by the VMM without an exit per event.
+#pragma once
+
+#include <stdint.h>
+#include <tlbscope/probe_abi.h>
+
+// Registers this CPU's ring with the VMM. Each CPU, once, at bring-up.
+// Without a tlbscope VMM (under QEMU) nothing is registered and
+// event_emit() does nothing, so the ring can never fill up.
+void events_init_cpu(void);
+
+// Writes one record; waits while the ring is full. Any context: it holds
+// interrupts off while it writes.
+void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

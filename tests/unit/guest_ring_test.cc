@@ -1,0 +1,167 @@
+// Guest event rings: registration through the probe channel, draining by
+// the sequencer, and the conversion of every record kind.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <x86intrin.h>
+
+#include <cstring>
+#include <thread>
+
+#include "tests/unit/fake_run.h"
+#include "tlbscope/probe_abi.h"
+#include "vmm/core/exit_dispatch.h"
+#include "vmm/devices/probe_channel.h"
+#include "vmm/trace/convert.h"
+#include "vmm/trace/pipeline.h"
+
+namespace tlbscope {
+namespace {
+
+using ::testing::HasSubstr;
+
+tlbscope_ring_record Rec(uint16_t kind, uint16_t flags, std::initializer_list<uint64_t> a) {
+  tlbscope_ring_record r{};
+  r.kind = kind;
+  r.flags = flags;
+  r.tsc = 1234;
+  int i = 0;
+  for (uint64_t v : a) r.a[i++] = v;
+  return r;
+}
+
+TEST(GuestRecordToEventTest, EveryKind) {
+  v1::Event e = GuestRecordToEvent(Rec(TLBSCOPE_EV_IPI_SENT, 0, {0b1010, 0x40}));
+  ASSERT_TRUE(e.has_ipi_sent());
+  EXPECT_THAT(e.ipi_sent().target_cpus(), ::testing::ElementsAre(1, 3));
+  EXPECT_EQ(e.ipi_sent().vector(), 0x40u);
+  EXPECT_EQ(GuestRecordToEvent(Rec(TLBSCOPE_EV_IPI_RECEIVED, 0, {0x42})).ipi_received().vector(),
+            0x42u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_CONTEXT_SWITCH, 1, {0x1000, 0x5000, 0x5003, 3}));
+  EXPECT_EQ(e.context_switch().prev_mm(), 0x1000u);
+  EXPECT_EQ(e.context_switch().next_mm(), 0x5000u);
+  EXPECT_EQ(e.context_switch().cr3(), 0x5003u);
+  EXPECT_EQ(e.context_switch().asid(), 3u);
+  EXPECT_TRUE(e.context_switch().need_flush());
+  EXPECT_EQ(GuestRecordToEvent(Rec(TLBSCOPE_EV_LAZY_ENTER, 0, {7})).lazy_enter().mm(), 7u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_LAZY_EXIT, 1, {7}));
+  EXPECT_TRUE(e.lazy_exit().flushed());
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_FLUSH_REQUEST, 1, {9, 0x1000, 0x3000, 12, 44, 0b110}));
+  EXPECT_EQ(e.flush_request().mm(), 9u);
+  EXPECT_EQ(e.flush_request().end(), 0x3000u);
+  EXPECT_EQ(e.flush_request().stride_shift(), 12u);
+  EXPECT_EQ(e.flush_request().new_tlb_gen(), 44u);
+  EXPECT_TRUE(e.flush_request().freed_tables());
+  EXPECT_THAT(e.flush_request().target_cpus(), ::testing::ElementsAre(1, 2));
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_FLUSH_FUNC, 0, {9, 40, 44, 44, 0x1000, 0x2000}));
+  EXPECT_EQ(e.flush_func().local_gen_before(), 40u);
+  EXPECT_EQ(e.flush_func().local_gen_after(), 44u);
+  EXPECT_FALSE(e.flush_func().full());
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_PAGE_TABLE_FREE, 0, {9, 0x7000, 2}));
+  EXPECT_EQ(e.page_table_free().level(), 2u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_STALE_READ, 0, {9, 0x4000, 0x2222, 0x1111}));
+  EXPECT_EQ(e.stale_read().observed(), 0x1111u);
+  e = GuestRecordToEvent(Rec(77, 0, {}));
+  EXPECT_EQ(e.guest_log().text(), "event ring record of unknown kind 77") << "never dropped";
+}
+
+class CollectSink : public EventSink {
+ public:
+  void OnEvents(const std::vector<v1::Event>& events) override {
+    all.insert(all.end(), events.begin(), events.end());
+  }
+  void OnEnd(const v1::TraceEnd&) override {}
+  std::vector<v1::Event> all;
+};
+
+TEST(GuestRingDrainTest, RecordsBecomeEventsAndTailAdvances) {
+  constexpr uint32_t kSlots = 4;
+  alignas(64) uint8_t mem[sizeof(tlbscope_ring) + kSlots * sizeof(tlbscope_ring_record)] = {};
+  auto* ring = reinterpret_cast<tlbscope_ring*>(mem);
+  auto* slots = reinterpret_cast<tlbscope_ring_record*>(ring + 1);
+  ring->nslots = kSlots;
+  TracePipeline p(2);
+  CollectSink sink;
+  p.AddSink(&sink);
+  p.AddGuestRing(1, ring);
+  p.Start();
+  // Six records through four slots, as a guest writes them: wrapping
+  // around, waiting while the ring is full for the sequencer to drain it.
+  for (uint64_t i = 0; i < 6; ++i) {
+    while (ring->head - __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE) == kSlots) {
+      std::this_thread::yield();
+    }
+    slots[ring->head % kSlots] = Rec(TLBSCOPE_EV_IPI_RECEIVED, 0, {0x40 + i});
+    slots[ring->head % kSlots].tsc = __rdtsc();
+    __atomic_store_n(&ring->head, ring->head + 1, __ATOMIC_RELEASE);
+  }
+  p.Finish(v1::TraceEnd());
+  ASSERT_EQ(sink.all.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(sink.all[i].vcpu(), 1u);
+    EXPECT_EQ(sink.all[i].sequence(), i);
+    EXPECT_EQ(sink.all[i].vcpu_sequence(), i);
+    EXPECT_EQ(sink.all[i].ipi_received().vector(), 0x40 + i);
+    EXPECT_GT(sink.all[i].host_time_ns(), 0);
+  }
+  EXPECT_EQ(ring->tail, 6u);
+}
+
+class RingRegistrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mem_ = std::make_unique<GuestMemory>(*GuestMemory::Create(4 << 20));
+    probe_ = std::make_unique<ProbeChannel>(mem_.get());
+    bus_.Register(TLBSCOPE_PROBE_PORT, 4, probe_.get());
+  }
+  ExitAction Register(const tlbscope_ring& hdr, uint64_t ring_gpa = 0x10000) {
+    EXPECT_TRUE(mem_->WriteObject(ring_gpa, hdr).ok());
+    tlbscope_probe_msg m{};
+    m.magic = TLBSCOPE_PROBE_MAGIC;
+    m.abi_version = TLBSCOPE_PROBE_ABI_VERSION;
+    m.kind = TLBSCOPE_PROBE_RING;
+    m.arg[0] = ring_gpa;
+    EXPECT_TRUE(mem_->WriteObject(0x9000, m).ok());
+    return DispatchExit(fake_.Out32(TLBSCOPE_PROBE_PORT, 0x9000), 0, bus_);
+  }
+  static tlbscope_ring Good() {
+    tlbscope_ring h{};
+    h.magic = TLBSCOPE_RING_MAGIC;
+    h.abi_version = TLBSCOPE_RING_ABI_VERSION;
+    h.record_size = sizeof(tlbscope_ring_record);
+    h.nslots = 256;
+    return h;
+  }
+  testing::FakeRun fake_;
+  std::unique_ptr<GuestMemory> mem_;
+  std::unique_ptr<ProbeChannel> probe_;
+  IoBus bus_;
+};
+
+TEST_F(RingRegistrationTest, GoodRingIsAccepted) {
+  EXPECT_EQ(Register(Good()).kind, ExitAction::Kind::kContinue);
+  EXPECT_EQ(probe_->report().rings, 1);
+}
+
+TEST_F(RingRegistrationTest, MalformedRingsStopTheVm) {
+  tlbscope_ring h = Good();
+  h.magic = 0;
+  ExitAction a = Register(h);
+  EXPECT_EQ(a.stop.reason, StopReason::kBadProbeMessage);
+  EXPECT_THAT(a.stop.message, HasSubstr("event ring at 0x10000 has magic 0"));
+  h = Good();
+  h.nslots = 100;  // not a power of two
+  EXPECT_EQ(Register(h).stop.reason, StopReason::kBadProbeMessage);
+  h = Good();
+  h.record_size = 32;
+  EXPECT_EQ(Register(h).stop.reason, StopReason::kBadProbeMessage);
+  h = Good();
+  h.nslots = 1u << 16;  // 4 MiB of slots: past the end of the 4 MiB guest
+  a = Register(h, 0x300000);
+  EXPECT_EQ(a.stop.reason, StopReason::kBadProbeMessage);
+  EXPECT_THAT(a.stop.message, HasSubstr("outside guest memory"));
+  EXPECT_EQ(probe_->report().rings, 0);
+}
+
+}  // namespace
+}  // namespace tlbscope
