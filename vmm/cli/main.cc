@@ -32,11 +32,13 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "usage: tlbscope COMMAND [options]\n"
                "commands:\n"
-               "  run      boot a guest kernel under tlbscope (default: the bundled guest-probe)\n"
-               "  probe-host  what this host's KVM supports and the trap strategy per instruction\n"
+               "  run         boot a guest kernel under tlbscope (default: the bundled "
+               "guest-probe)\n"
+               "  sites       list the MOV-to-CR3, INVLPG and INVPCID sites in a kernel image\n"
+               "  probe-host  what this host's KVM supports and the trap strategy per "
+               "instruction\n"
                "  trace-info  summarize a trace recorded with `run --record`\n"
-               "  sites    list the MOV-to-CR3, INVLPG and INVPCID sites in a kernel image\n"
-               "  help     this text; `tlbscope run --help` for run's options\n");
+               "  help        this text; `tlbscope run --help` for run's options\n");
 }
 
 }  // namespace
