@@ -29,6 +29,11 @@ void events_init_cpu(void) {
 }
 
 void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
+  event_emit6(kind, flags, a0, a1, a2, a3, 0, 0);
+}
+
+void event_emit6(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                 uint64_t a4, uint64_t a5) {
   int cpu = this_cpu();
   if (!registered[cpu]) return;
   struct cpu_ring* r = &rings[cpu];
@@ -45,8 +50,8 @@ void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_
   rec->a[1] = a1;
   rec->a[2] = a2;
   rec->a[3] = a3;
-  rec->a[4] = 0;
-  rec->a[5] = 0;
+  rec->a[4] = a4;
+  rec->a[5] = a5;
   __atomic_store_n(&r->hdr.head, head + 1, __ATOMIC_RELEASE);
   restore_flags(flags_saved);
 }

@@ -14,3 +14,6 @@ void events_init_cpu(void);
 // Writes one record; waits while the ring is full. Any context: it holds
 // interrupts off while it writes.
 void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+// Same, with all six arguments (FLUSH_REQUEST, FLUSH_FUNC).
+void event_emit6(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                 uint64_t a4, uint64_t a5);

@@ -6,6 +6,8 @@
 static const struct scenario scenarios[] = {
     {"selftest", "CPUs, IPIs, CR3 switches, INVLPG, user mode (default)", scenario_selftest},
     {"invpcid", "INVPCID types 0-3 on every CPU, each seen from CPL3", scenario_invpcid},
+    {"shootdown", "CPL3 tasks of one mm on every CPU; TLB shootdowns, lazy TLB",
+     scenario_shootdown},
     {"crash-pf", "touch an unmapped address: #PF reported, exit 3", scenario_crash_pf},
     {"assert", "a failing GUEST_ASSERT: ASSERT reported, exit 2", scenario_assert},
     {"hang", "cli and spin forever on every CPU", scenario_hang},

@@ -24,3 +24,5 @@ void scenario_bad_port(void);
 void scenario_exit_code(void);
 // invpcid.c
 void scenario_invpcid(void);
+// shootdown.c
+void scenario_shootdown(void);

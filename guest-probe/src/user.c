@@ -59,14 +59,18 @@ void user_init(void) {
   idt_set_fixup(6, int80_fixup);
 }
 
-uint64_t user_run(struct user_run* run, const uint8_t* prog, uint64_t arg) {
+uint64_t user_run_loaded(struct user_run* run, const uint8_t* prog, uint64_t arg) {
   struct percpu* pc = this_percpu();
   GUEST_ASSERT(pc->user_run == 0);  // no nesting
   run->yields = 0;
   pc->user_run = run;
+  return user_enter(user_entry(prog), USER_STACK_TOP, arg, &pc->user_return_rsp,
+                    gdt_tss_rsp0(this_cpu()));
+}
+
+uint64_t user_run(struct user_run* run, const uint8_t* prog, uint64_t arg) {
   write_cr3(aspace_cr3(run->as));
-  uint64_t ret = user_enter(user_entry(prog), USER_STACK_TOP, arg, &pc->user_return_rsp,
-                            gdt_tss_rsp0(this_cpu()));
+  uint64_t ret = user_run_loaded(run, prog, arg);
   write_cr3(kernel_cr3());
   return ret;
 }

@@ -20,7 +20,7 @@ struct user_run {
 };
 
 // User-mode programs (user_progs.S); pass to user_entry().
-extern const uint8_t uprog_sum_squares[], uprog_read[], uprog_read3[], uprog_getcpu[];
+extern const uint8_t uprog_sum_squares[], uprog_read[], uprog_read3[], uprog_getcpu[], uprog_sum3[];
 
 // USER_CODE_VA alias of a program in .user_text.
 uint64_t user_entry(const uint8_t* prog);
@@ -32,3 +32,8 @@ void user_init(void);
 // until it calls SYS_EXIT, switches back to the kernel's CR3 and returns
 // the exit value. Callable from IPI handlers too.
 uint64_t user_run(struct user_run* run, const uint8_t* prog, uint64_t arg);
+
+// Runs prog at CPL3 in whatever address space is loaded now (no CR3
+// write): for callers that switch through switch_mm_irqs_off (tlbflush.h).
+// run->as is not used for the switch.
+uint64_t user_run_loaded(struct user_run* run, const uint8_t* prog, uint64_t arg);

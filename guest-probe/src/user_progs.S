@@ -63,3 +63,37 @@ uprog_getcpu:
   movl $SYS_EXIT, %eax
   int $0x80
   ud2
+
+// uprog_sum3(va | n): with va page aligned and n = the low 12 bits, sum
+// the first qword of the n pages va, va + 4 KiB, ... three times, with a
+// SYS_YIELD after each of the first two sums (passing the sum), then
+// SYS_EXIT with the third. The shootdown scenario repoints and flushes
+// the pages in between.
+  .global uprog_sum3
+uprog_sum3:
+  movq %rdi, %rbx
+  andq $-4096, %rbx          // va
+  movq %rdi, %r12
+  andq $4095, %r12           // n
+  movl $3, %r13d             // rounds left
+1:
+  xorl %edi, %edi
+  movq %rbx, %rdx
+  movq %r12, %rcx
+  testq %rcx, %rcx
+  jz 3f
+2:
+  addq (%rdx), %rdi
+  addq $4096, %rdx
+  decq %rcx
+  jnz 2b
+3:
+  decq %r13
+  jz 4f
+  movl $SYS_YIELD, %eax
+  int $0x80
+  jmp 1b
+4:
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2
