@@ -98,7 +98,9 @@ class BrokenTraceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!HaveKvm()) GTEST_SKIP() << "/dev/kvm absent: no trace to break";
-    good_ = ::testing::TempDir() + "/trace_good.trace";
+    // One file per test: ctest runs these tests in parallel processes.
+    good_ = ::testing::TempDir() + "/trace_good_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".trace";
     ProcResult r = RunTlbscope({"run", "--record", good_, "--quiet"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     bytes_ = ReadFile(good_);

@@ -313,11 +313,9 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
 }
 
 int RunCommand(const RunOptions& o) {
-  for (auto [flag, path] : {std::pair{"--results", &o.results_path}}) {
-    if (absl::Status s = CheckWritable(flag, *path); !s.ok()) {
-      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
-      return 2;
-    }
+  if (absl::Status s = CheckWritable("--results", o.results_path); !s.ok()) {
+    std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+    return 2;
   }
   absl::StatusOr<RunOutcome> r = RunMachine(o.machine);
   if (!r.ok()) {
