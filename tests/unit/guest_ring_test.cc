@@ -61,6 +61,51 @@ TEST(GuestRecordToEventTest, EveryKind) {
   EXPECT_EQ(e.page_table_free().level(), 2u);
   e = GuestRecordToEvent(Rec(TLBSCOPE_EV_STALE_READ, 0, {9, 0x4000, 0x2222, 0x1111}));
   EXPECT_EQ(e.stale_read().observed(), 0x1111u);
+  e = GuestRecordToEvent(
+      Rec(TLBSCOPE_EV_CONTEXT_SWITCH, TLBSCOPE_CS_WAS_LAZY, {3, 3, 0, 0, 1ull << 61, 1ull << 61}));
+  EXPECT_TRUE(e.context_switch().was_lazy());
+  EXPECT_FALSE(e.context_switch().need_flush());
+  EXPECT_FALSE(e.context_switch().raw());
+  EXPECT_EQ(e.context_switch().cpu_lam(), 1ull << 61);
+  EXPECT_EQ(e.context_switch().mm_lam(), 1ull << 61);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_FLUSH_FUNC, TLBSCOPE_FF_LAZY_LEFT, {9}));
+  EXPECT_TRUE(e.flush_func().lazy_left());
+  EXPECT_FALSE(e.flush_func().not_loaded());
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_PAGE_TABLE_FREE, 0, {9, 0x7000, 1, 12}));
+  EXPECT_EQ(e.page_table_free().covering_tlb_gen(), 12u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_FLUSH_DONE, 0, {9, 12, 0b101}));
+  EXPECT_EQ(e.flush_done().tlb_gen(), 12u);
+  EXPECT_THAT(e.flush_done().acked_cpus(), ::testing::ElementsAre(0, 2));
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_PAGE_FREE, 0, {9, 0x8000201000, 0x345000, 12}));
+  EXPECT_EQ(e.page_free().address(), 0x8000201000u);
+  EXPECT_EQ(e.page_free().physical_address(), 0x345000u);
+  EXPECT_EQ(e.page_free().covering_tlb_gen(), 12u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_GATHER_START, 0, {9, 0x1000, 0x5000, 2}));
+  EXPECT_EQ(e.gather_start().end(), 0x5000u);
+  EXPECT_EQ(e.gather_start().pending(), 2u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_GATHER_END, TLBSCOPE_GE_NESTED | TLBSCOPE_GE_OWN_FREED,
+                             {9, 0x1000, 0x5000, 13, TLBSCOPE_LEVEL_PTE, 2}));
+  EXPECT_TRUE(e.gather_end().nested());
+  EXPECT_FALSE(e.gather_end().freed_tables());
+  EXPECT_TRUE(e.gather_end().own_freed_tables());
+  EXPECT_EQ(e.gather_end().flush_tlb_gen(), 13u);
+  EXPECT_EQ(e.gather_end().levels(), 1u);
+  EXPECT_EQ(e.gather_end().pending_seen(), 2u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_LAM_SET, 0, {9, 1ull << 61, ~0ull >> 6}));
+  EXPECT_EQ(e.lam_set().lam_cr3_bits(), 1ull << 61);
+  EXPECT_EQ(
+      GuestRecordToEvent(Rec(TLBSCOPE_EV_MEMBARRIER_REGISTER, 0, {9})).membarrier_register().mm(),
+      9u);
+  EXPECT_EQ(GuestRecordToEvent(Rec(TLBSCOPE_EV_SYNC_CORE, 0, {9, 1})).sync_core().reason(), 1u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_USER_ENTER, 0, {9, 4, 5, 0}));
+  EXPECT_EQ(e.user_enter().local_gen(), 4u);
+  EXPECT_EQ(e.user_enter().mm_gen(), 5u);
+  EXPECT_EQ(GuestRecordToEvent(Rec(TLBSCOPE_EV_USER_EXIT, 0, {9, 0x80})).user_exit().vector(),
+            0x80u);
+  e = GuestRecordToEvent(Rec(TLBSCOPE_EV_CPUMASK, 1, {9, 0b11, 1}));
+  EXPECT_THAT(e.cpumask().cpus(), ::testing::ElementsAre(0, 1));
+  EXPECT_TRUE(e.cpumask().set());
+  EXPECT_EQ(e.cpumask().cpu(), 1u);
   e = GuestRecordToEvent(Rec(77, 0, {}));
   EXPECT_EQ(e.guest_log().text(), "event ring record of unknown kind 77") << "never dropped";
 }

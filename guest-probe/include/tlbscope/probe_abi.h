@@ -61,21 +61,86 @@ struct tlbscope_probe_msg {
 #define TLBSCOPE_RING_MAGIC 0x474e4952u  // "RING" little-endian
 #define TLBSCOPE_RING_ABI_VERSION 1
 
+// Records are the guest's own account of its TLB management, modelled on
+// Linux's arch/x86/mm/tlb.c and mm/mmu_gather.c. "mm" is always the mm's
+// ctx_id (never reused; init_mm is 1); generations are mm->context.tlb_gen
+// values; a CPU mask holds CPU indexes 0..63. docs/events.md is the
+// contract collectors read (what each field means, in which order the
+// records of one operation come).
 enum tlbscope_ring_kind {
-  TLBSCOPE_EV_IPI_SENT = 1,        // a[0] = target CPU mask (CPU indexes 0..63), a[1] = vector
+  TLBSCOPE_EV_IPI_SENT = 1,        // a[0] = target CPU mask, a[1] = vector
   TLBSCOPE_EV_IPI_RECEIVED = 2,    // a[0] = vector
-  TLBSCOPE_EV_CONTEXT_SWITCH = 3,  // a[0] = prev mm, a[1] = next mm, a[2] = CR3 written,
-                                   // a[3] = ASID; flags bit 0 = need_flush
+  // switch_mm_irqs_off(), and every other CR3 write, just before it:
+  // a[0] = prev mm, a[1] = next mm, a[2] = CR3 to be written (0 = none),
+  // a[3] = ASID, a[4] = the CPU's LAM CR3 bits after the switch,
+  // a[5] = next mm's LAM CR3 bits as the switch read them.
+  // flags: TLBSCOPE_CS_* below.
+  TLBSCOPE_EV_CONTEXT_SWITCH = 3,
   TLBSCOPE_EV_LAZY_ENTER = 4,      // a[0] = mm
-  TLBSCOPE_EV_LAZY_EXIT = 5,       // a[0] = mm; flags bit 0 = flushed
+  TLBSCOPE_EV_LAZY_EXIT = 5,       // a[0] = mm; flags bit 0 = flushed (CR3 written)
   TLBSCOPE_EV_FLUSH_REQUEST = 6,   // a[0] = mm, a[1] = start, a[2] = end, a[3] = stride shift,
-                                   // a[4] = new tlb_gen, a[5] = target CPU mask;
-                                   // flags bit 0 = freed_tables
-  TLBSCOPE_EV_FLUSH_FUNC = 7,      // a[0] = mm, a[1] = local gen before, a[2] = after,
-                                   // a[3] = mm gen, a[4] = start, a[5] = end; flags bit 0 = full
-  TLBSCOPE_EV_PAGE_TABLE_FREE = 8, // a[0] = mm, a[1] = table address, a[2] = level
+                                   // a[4] = new tlb_gen, a[5] = CPUs asked to run
+                                   // flush_tlb_func (the initiator included when it has
+                                   // the mm loaded); flags bit 0 = freed_tables
+  TLBSCOPE_EV_FLUSH_FUNC = 7,      // after the flush: a[0] = mm, a[1] = local gen before,
+                                   // a[2] = after, a[3] = mm gen, a[4] = start, a[5] = end;
+                                   // flags: TLBSCOPE_FF_* below
+  TLBSCOPE_EV_PAGE_TABLE_FREE = 8, // a[0] = mm, a[1] = table's physical address,
+                                   // a[2] = level (1 = PT, 2 = PD, 3 = PDPT),
+                                   // a[3] = tlb_gen of the flush that covered its unlink
   TLBSCOPE_EV_STALE_READ = 9,      // a[0] = mm, a[1] = address, a[2] = expected, a[3] = observed
+  // flush_tlb_mm_range() returns: a[0] = mm, a[1] = the request's new
+  // tlb_gen, a[2] = CPUs whose flush_tlb_func the initiator saw finish.
+  TLBSCOPE_EV_FLUSH_DONE = 10,
+  // A user page leaves the mm for good (freed to the allocator):
+  // a[0] = mm, a[1] = user virtual address, a[2] = physical page,
+  // a[3] = tlb_gen of the flush that covered its unmap.
+  TLBSCOPE_EV_PAGE_FREE = 11,
+  // tlb_gather_mmu(): a[0] = mm, a[1] = start, a[2] = end,
+  // a[3] = mm's tlb_flush_pending after the increment.
+  TLBSCOPE_EV_GATHER_START = 12,
+  // tlb_finish_mmu(), after its flush: a[0] = mm, a[1] = flushed start,
+  // a[2] = flushed end, a[3] = tlb_gen of that flush (0 = none), a[4] =
+  // levels the flush covered (TLBSCOPE_LEVEL_*), a[5] = mm's
+  // tlb_flush_pending seen at the nested check; flags: TLBSCOPE_GE_*.
+  TLBSCOPE_EV_GATHER_END = 13,
+  // An mm's LAM changes (prctl ARCH_ENABLE_TAGGED_ADDR): a[0] = mm,
+  // a[1] = its new LAM CR3 bits (1 << 61 = LAM_U57, 1 << 62 = LAM_U48),
+  // a[2] = untag mask.
+  TLBSCOPE_EV_LAM_SET = 14,
+  // membarrier(REGISTER_PRIVATE_EXPEDITED_SYNC_CORE): a[0] = mm.
+  TLBSCOPE_EV_MEMBARRIER_REGISTER = 15,
+  // An explicit serializing instruction (sync_core()): a[0] = mm about to
+  // run in user mode, a[1] = why (1 = unlazy into a SYNC_CORE mm).
+  TLBSCOPE_EV_SYNC_CORE = 16,
+  // Return to user mode: a[0] = mm, a[1] = the CPU's local gen,
+  // a[2] = mm tlb_gen, a[3] = the CPU's LAM CR3 bits.
+  TLBSCOPE_EV_USER_ENTER = 17,
+  // Entry from user mode: a[0] = mm, a[1] = vector (0x80 = syscall).
+  TLBSCOPE_EV_USER_EXIT = 18,
+  // A CPU sets or clears its bit in an mm's cpumask: a[0] = mm,
+  // a[1] = the mask after, a[2] = CPU; flags bit 0 = set (0 = cleared).
+  TLBSCOPE_EV_CPUMASK = 19,
 };
+
+// CONTEXT_SWITCH flags.
+#define TLBSCOPE_CS_NEED_FLUSH 0x1  // the CR3 write flushes (no-PCID: always when written)
+#define TLBSCOPE_CS_WAS_LAZY 0x2    // the CPU was lazy (a switch back to the same mm)
+#define TLBSCOPE_CS_RELOAD 0x4      // same mm, CR3 reloaded to flush (flush_tlb_func)
+#define TLBSCOPE_CS_RAW 0x8         // a CR3 write outside the mm model (boot, raw spaces)
+// FLUSH_FUNC flags.
+#define TLBSCOPE_FF_FULL 0x1        // a CR3 reload, not INVLPGs
+#define TLBSCOPE_FF_LAZY_LEFT 0x2   // the CPU was lazy: it switched to init_mm instead
+#define TLBSCOPE_FF_NOT_LOADED 0x4  // the CPU no longer runs the mm: it left the cpumask
+// GATHER_END flags.
+#define TLBSCOPE_GE_NESTED 0x1        // another gather of the mm was in flight
+#define TLBSCOPE_GE_FREED_TABLES 0x2  // the flush had freed_tables
+#define TLBSCOPE_GE_OWN_FREED 0x4     // this gather itself freed page tables
+// Levels, for GATHER_END a[4] (mmu_gather's cleared_* bits).
+#define TLBSCOPE_LEVEL_PTE 0x1
+#define TLBSCOPE_LEVEL_PMD 0x2
+#define TLBSCOPE_LEVEL_PUD 0x4
+#define TLBSCOPE_LEVEL_P4D 0x8
 
 struct tlbscope_ring_record {  // 64 bytes
   uint16_t kind;   // enum tlbscope_ring_kind
