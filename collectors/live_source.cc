@@ -117,9 +117,9 @@ absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()
     reconnects = progressed ? 0 : reconnects + 1;
     if (!channel->WaitForConnected(deadline(o.connect_timeout_s))) {
       c.Finish(false);
-      return absl::UnavailableError(absl::StrFormat(
-          "lost %s after %d events and could not reconnect within %g s", addr, next,
-          o.connect_timeout_s));
+      return absl::UnavailableError(
+          absl::StrFormat("lost %s after %d events and could not reconnect within %g s", addr, next,
+                          o.connect_timeout_s));
     }
   }
   // The stream ended: the guest stopped and every event was sent.

@@ -23,32 +23,32 @@ std::string Describe(const CEvent& e, std::string* args) {
       *args = absl::StrFormat("\"address\":%s", hex(e.invlpg.address));
       return "invlpg";
     case Kind::kInvpcid:
-      *args = absl::StrFormat("\"type\":%d,\"address\":%s", e.invpcid.type,
-                              hex(e.invpcid.address));
+      *args = absl::StrFormat("\"type\":%d,\"address\":%s", e.invpcid.type, hex(e.invpcid.address));
       return "invpcid";
     case Kind::kFlushRequest: {
       const FlushRequestF& r = e.flush_request;
-      *args = absl::StrFormat("\"mm\":%d,\"start\":%s,\"end\":%s,\"new_tlb_gen\":%d,"
-                              "\"freed_tables\":%d,\"targets\":%s",
-                              r.mm, hex(r.start), hex(r.end), r.new_tlb_gen, r.freed_tables,
-                              hex(r.targets));
+      *args = absl::StrFormat(
+          "\"mm\":%d,\"start\":%s,\"end\":%s,\"new_tlb_gen\":%d,"
+          "\"freed_tables\":%d,\"targets\":%s",
+          r.mm, hex(r.start), hex(r.end), r.new_tlb_gen, r.freed_tables, hex(r.targets));
       return absl::StrFormat("flush_request mm %d gen %d%s", r.mm, r.new_tlb_gen,
                              r.end == kFlushAll ? " full" : "");
     }
     case Kind::kFlushFunc: {
       const FlushFuncF& f = e.flush_func;
-      *args = absl::StrFormat("\"mm\":%d,\"local_gen_before\":%d,\"local_gen_after\":%d,"
-                              "\"mm_gen\":%d,\"full\":%d,\"lazy_left\":%d,\"not_loaded\":%d",
-                              f.mm, f.local_gen_before, f.local_gen_after, f.mm_gen, f.full,
-                              f.lazy_left, f.not_loaded);
+      *args = absl::StrFormat(
+          "\"mm\":%d,\"local_gen_before\":%d,\"local_gen_after\":%d,"
+          "\"mm_gen\":%d,\"full\":%d,\"lazy_left\":%d,\"not_loaded\":%d",
+          f.mm, f.local_gen_before, f.local_gen_after, f.mm_gen, f.full, f.lazy_left, f.not_loaded);
       return absl::StrFormat("flush_tlb_func mm %d %d->%d", f.mm, f.local_gen_before,
                              f.local_gen_after);
     }
     case Kind::kContextSwitch:
-      *args = absl::StrFormat("\"prev_mm\":%d,\"next_mm\":%d,\"cr3\":%s,\"was_lazy\":%d,"
-                              "\"reload\":%d,\"raw\":%d,\"cpu_lam\":%s",
-                              e.cs.prev_mm, e.cs.next_mm, hex(e.cs.cr3), e.cs.was_lazy,
-                              e.cs.reload, e.cs.raw, hex(e.cs.cpu_lam));
+      *args = absl::StrFormat(
+          "\"prev_mm\":%d,\"next_mm\":%d,\"cr3\":%s,\"was_lazy\":%d,"
+          "\"reload\":%d,\"raw\":%d,\"cpu_lam\":%s",
+          e.cs.prev_mm, e.cs.next_mm, hex(e.cs.cr3), e.cs.was_lazy, e.cs.reload, e.cs.raw,
+          hex(e.cs.cpu_lam));
       return absl::StrFormat("switch_mm %d->%d", e.cs.prev_mm, e.cs.next_mm);
     case Kind::kFlushDone:
       *args = absl::StrFormat("\"mm\":%d,\"tlb_gen\":%d,\"acked\":%s", e.flush_done.mm,
@@ -71,11 +71,11 @@ std::string Describe(const CEvent& e, std::string* args) {
                               e.pt_free.covering_tlb_gen);
       return "page_table_free";
     case Kind::kGatherEnd:
-      *args = absl::StrFormat("\"mm\":%d,\"flushed_start\":%s,\"flushed_end\":%s,\"nested\":%d,"
-                              "\"freed_tables\":%d",
-                              e.gather_end.mm, hex(e.gather_end.flushed_start),
-                              hex(e.gather_end.flushed_end), e.gather_end.nested,
-                              e.gather_end.freed_tables);
+      *args = absl::StrFormat(
+          "\"mm\":%d,\"flushed_start\":%s,\"flushed_end\":%s,\"nested\":%d,"
+          "\"freed_tables\":%d",
+          e.gather_end.mm, hex(e.gather_end.flushed_start), hex(e.gather_end.flushed_end),
+          e.gather_end.nested, e.gather_end.freed_tables);
       return "gather_end";
     default:
       return KindName(e.kind);
@@ -125,8 +125,8 @@ void PerfettoWriter::Slice(uint32_t vcpu, const CEvent& e, int64_t dur_ns, const
   Emit(absl::StrFormat(
       "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"name\":%s,\"cat\":\"%s\","
       "\"args\":{\"seq\":%d%s%s}}",
-      kPid, vcpu, Us(e.host_ns), static_cast<double>(dur_ns) / 1000.0, n, KindName(e.kind),
-      e.seq, args.empty() ? "" : ",", args));
+      kPid, vcpu, Us(e.host_ns), static_cast<double>(dur_ns) / 1000.0, n, KindName(e.kind), e.seq,
+      args.empty() ? "" : ",", args));
 }
 
 void PerfettoWriter::Flow(char phase, const char* cat, uint64_t id, uint32_t vcpu, int64_t ns) {
@@ -138,8 +138,8 @@ void PerfettoWriter::Flow(char phase, const char* cat, uint64_t id, uint32_t vcp
 
 void PerfettoWriter::Counter(const std::string& name, int64_t ns, uint64_t value) {
   Emit(absl::StrFormat(
-      "{\"ph\":\"C\",\"pid\":%d,\"ts\":%.3f,\"name\":\"%s\",\"args\":{\"value\":%d}}", kPid,
-      Us(ns), name, value));
+      "{\"ph\":\"C\",\"pid\":%d,\"ts\":%.3f,\"name\":\"%s\",\"args\":{\"value\":%d}}", kPid, Us(ns),
+      name, value));
 }
 
 void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const ApplyNotes& notes) {

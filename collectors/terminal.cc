@@ -62,8 +62,8 @@ std::string FormatSummary(const Collector& c, const std::string& p) {
     const VcpuModel& v = vcpus[i];
     if (!v.seen) continue;
     std::string state = v.stopped ? "stopped" : v.lazy ? "lazy" : v.user_mode ? "user" : "kernel";
-    absl::StrAppendFormat(&out, "%s%-5d %5d %5d %9s %-8s %-18s %6d %6d %7d %6d %6d %5d %5d\n", p,
-                          i, v.loaded_mm, v.slot().tlb_gen, state, absl::StrFormat("%#x", v.lam),
+    absl::StrAppendFormat(&out, "%s%-5d %5d %5d %9s %-8s %-18s %6d %6d %7d %6d %6d %5d %5d\n", p, i,
+                          v.loaded_mm, v.slot().tlb_gen, state, absl::StrFormat("%#x", v.lam),
                           v.hw_cr3_known ? absl::StrFormat("%#x", v.cr3) : "?", v.cr3_writes,
                           v.invlpgs, v.invpcids, v.switches, v.flush_funcs,
                           v.ipis_sent + v.ipis_received, v.user_enters);
@@ -91,7 +91,8 @@ std::string FormatSummary(const Collector& c, const std::string& p) {
   for (size_t i = 0; i < st.fanout.size(); ++i) {
     if (st.fanout[i] != 0) absl::StrAppendFormat(&fan, " %d:%d", i, st.fanout[i]);
   }
-  absl::StrAppendFormat(&out, "%srange pages: %s\n%sIPI fan-out (remote targets:requests):%s; "
+  absl::StrAppendFormat(&out,
+                        "%srange pages: %s\n%sIPI fan-out (remote targets:requests):%s; "
                         "lazy CPUs skipped: %d\n",
                         p, Hist(st.range_pages, 1, ""), p, fan.empty() ? " none" : fan,
                         st.lazy_skipped);

@@ -65,7 +65,8 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
     if (flag == "--token-file") o.token_file = value;
     if (flag == "--tls-ca") o.tls_ca = value;
     if (flag == "--connect-timeout") {
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), o.connect_timeout_s);
+      auto [p, ec] =
+          std::from_chars(value.data(), value.data() + value.size(), o.connect_timeout_s);
       if (ec != std::errc() || p != value.data() + value.size() || o.connect_timeout_s <= 0) {
         return absl::InvalidArgumentError(
             absl::StrFormat("--connect-timeout: '%s' is not a positive number", value));
@@ -83,8 +84,8 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
         absl::StrFormat("unknown command '%s' (replay FILE, live ADDR, invariants)", o.command));
   }
   if (positional.size() != 2) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s takes exactly one %s", o.command, o.command == "replay" ? "FILE" : "ADDR"));
+    return absl::InvalidArgumentError(absl::StrFormat("%s takes exactly one %s", o.command,
+                                                      o.command == "replay" ? "FILE" : "ADDR"));
   }
   o.target = positional[1];
   if (o.command == "replay" && (!o.token_file.empty() || !o.tls_ca.empty())) {
@@ -98,7 +99,8 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
   if (path.empty()) return absl::OkStatus();
   FILE* f = std::fopen(path.c_str(), "a");
   if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s %s: %s", flag, path, std::strerror(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s %s: %s", flag, path, std::strerror(errno)));
   }
   std::fclose(f);
   return absl::OkStatus();
@@ -108,12 +110,14 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
 
 const char* TlbcollectUsage() {
   return "usage: tlbcollect COMMAND [options]\n"
-         "  replay FILE        rebuild the TLB state from a trace (tlbscope run --record) and check it\n"
+         "  replay FILE        rebuild the TLB state from a trace (tlbscope run --record) and "
+         "check it\n"
          "  live ADDR          the same, subscribed to a running tlbscope (run --listen ADDR)\n"
          "  invariants         list the invariants checked\n"
          "options:\n"
          "  --json FILE        write the summary (verdict, violations, state, stats) as JSON\n"
-         "  --perfetto FILE    write a trace for ui.perfetto.dev: a track per vCPU, shootdown flows\n"
+         "  --perfetto FILE    write a trace for ui.perfetto.dev: a track per vCPU, shootdown "
+         "flows\n"
          "  --quiet            print only violations and the verdict\n"
          "  --token-file F     live: bearer token for the TraceService\n"
          "  --tls-ca F         live: TLS, trusting the PEM certificates in F\n"

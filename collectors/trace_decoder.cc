@@ -92,8 +92,7 @@ absl::StatusOr<TraceFileInfo> DecodeTraceFile(
       break;
     }
     auto corrupt = [&] {
-      return bad(
-          absl::StrFormat("record %d at byte %d is truncated or corrupt", records, offset));
+      return bad(absl::StrFormat("record %d at byte %d is truncated or corrupt", records, offset));
     };
     // The length varint (at most 10 bytes; fewer may remain at the end).
     in.Ensure(10);

@@ -80,11 +80,16 @@ bool ParseFields(const uint8_t* p, const uint8_t* end, uint32_t mask_field, uint
 
 uint32_t MaskFieldOf(Kind k) {
   switch (k) {
-    case Kind::kIpiSent: return 1;
-    case Kind::kFlushRequest: return 7;
-    case Kind::kFlushDone: return 3;
-    case Kind::kCpumask: return 2;
-    default: return 0;
+    case Kind::kIpiSent:
+      return 1;
+    case Kind::kFlushRequest:
+      return 7;
+    case Kind::kFlushDone:
+      return 3;
+    case Kind::kCpumask:
+      return 2;
+    default:
+      return 0;
   }
 }
 
@@ -250,11 +255,21 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
       uint64_t v;
       if (!ReadVarint(p, end, &v)) return false;
       switch (num) {
-        case 1: e.vcpu = static_cast<uint32_t>(v); break;
-        case 2: e.seq = v; break;
-        case 3: e.vcpu_seq = v; break;
-        case 4: e.host_ns = static_cast<int64_t>(v); break;
-        case 5: e.guest_tsc = v; break;
+        case 1:
+          e.vcpu = static_cast<uint32_t>(v);
+          break;
+        case 2:
+          e.seq = v;
+          break;
+        case 3:
+          e.vcpu_seq = v;
+          break;
+        case 4:
+          e.host_ns = static_cast<int64_t>(v);
+          break;
+        case 5:
+          e.guest_tsc = v;
+          break;
       }
       continue;
     }

@@ -163,7 +163,8 @@ TEST(ReplayTest, BrokenFilesAreOneLineErrorsAfterTheEventsBeforeTheDamage) {
   Collector col2;
   st = Replay(cut, col2);
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(st.message()), HasSubstr(absl::StrCat("cut short after ", s.events().size(), " events")));
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr(absl::StrCat("cut short after ", s.events().size(), " events")));
   EXPECT_FALSE(col2.complete());
   // Missing file.
   Collector col3;
