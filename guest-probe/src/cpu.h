@@ -63,6 +63,24 @@ static inline uint64_t irq_save(void) {
 }
 // Full barrier without SSE2's mfence (the CPL0 emulator and our
 // -mgeneral-regs-only build both prefer plain integer instructions).
+// Linux's iret_to_self(): IRETQ is serializing, and works everywhere
+// (SERIALIZE and CPUID may be missing or exit to the hypervisor).
+static inline void iret_to_self(void) {
+  __asm__ volatile(
+      "mov %%rsp, %%rax\n\t"
+      "pushq $0x10\n\t"
+      "pushq %%rax\n\t"
+      "pushfq\n\t"
+      "pushq $0x08\n\t"
+      "lea 1f(%%rip), %%rax\n\t"
+      "pushq %%rax\n\t"
+      "iretq\n"
+      "1:"
+      :
+      :
+      : "rax", "memory", "cc");
+}
+
 static inline void smp_mb(void) { __asm__ volatile("lock orq $0, (%%rsp)" ::: "memory", "cc"); }
 #define barrier() __asm__ volatile("" ::: "memory")
 #define READ_ONCE(x) (*(const volatile __typeof__(x)*)&(x))

@@ -82,7 +82,8 @@ static uint64_t round_yield(struct user_run* run, uint32_t n, uint64_t value) {
   if (n == 1) {
     map_pages(r, r->new_page);  // plain stores: no flush yet
   } else {
-    r->targets = flush_tlb_mm_range(&mm_sd, r->va, r->va + (uint64_t)r->npages * PAGE_SIZE, 12, 0);
+    r->targets =
+        flush_tlb_mm_range(&mm_sd, r->va, r->va + (uint64_t)r->npages * PAGE_SIZE, 12, 0, 0);
   }
   __atomic_store_n(&r->phase, n, __ATOMIC_SEQ_CST);
   wake_others();
@@ -191,7 +192,7 @@ static void test_lazy(const char* name, uint64_t va, int freed_tables) {
   uint64_t funcs0[MAX_CPUS];
   for (uint32_t c = 0; c < cpu_count; c++) funcs0[c] = cpu_tlbstate[c].flush_funcs;
   aspace_map(&as_sd, va, (uintptr_t)new_page, PTE_U | PTE_W);
-  uint64_t targets = flush_tlb_mm_range(&mm_sd, va, va + PAGE_SIZE, 12, freed_tables);
+  uint64_t targets = flush_tlb_mm_range(&mm_sd, va, va + PAGE_SIZE, 12, freed_tables, 0);
   uint64_t gen = READ_ONCE(mm_sd.tlb_gen);
 
   uint32_t cpus = 0, good = 0;
