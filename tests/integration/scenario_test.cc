@@ -150,6 +150,10 @@ struct Param {
   int smp;
 };
 
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << Scenarios()[p.scenario].name << (p.bug ? " bug" : " correct") << " smp " << p.smp;
+}
+
 class ScenarioTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(ScenarioTest, GuestChecksAndEventsShowTheVariant) {
