@@ -42,6 +42,15 @@ static inline uint64_t read_cr3(void) {
   __asm__ volatile("mov %%cr3, %0" : "=r"(v));
   return v;
 }
+#define X86_CR4_PGE (1ull << 7)
+#define X86_CR4_PCIDE (1ull << 17)
+static inline uint64_t read_cr4(void) {
+  uint64_t v;
+  __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+  return v;
+}
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }

@@ -59,7 +59,7 @@ static void check_free(struct mm* mm, uint64_t what, uint64_t gen, int table) {
     if (READ_ONCE(ts->loaded_mm) != mm) continue;
     int lazy = READ_ONCE(ts->is_lazy);
     if (!table && lazy) continue;
-    uint64_t local = READ_ONCE(ts->ctxs[0].tlb_gen);
+    uint64_t local = tlb_local_gen(ts);
     if (local >= gen) continue;
     uint32_t n = table ? vm_checks.unsafe_table_frees++ : vm_checks.unsafe_page_frees++;
     if (n == 0 && !vm_checks.first[0]) {

@@ -198,7 +198,7 @@ static void test_lazy(const char* name, uint64_t va, int freed_tables) {
   uint32_t cpus = 0, good = 0;
   uint32_t behind[MAX_CPUS];
   for (uint32_t c = 0; c < cpu_count; c++) {
-    behind[c] = cpu_tlbstate[c].ctxs[0].tlb_gen < gen;
+    behind[c] = tlb_local_gen(&cpu_tlbstate[c]) < gen;
   }
   int in_init[MAX_CPUS];
   for (uint32_t c = 0; c < cpu_count; c++) in_init[c] = cpu_tlbstate[c].loaded_mm == &init_mm;
@@ -209,7 +209,7 @@ static void test_lazy(const char* name, uint64_t va, int freed_tables) {
     int skipped = !(targets >> c & 1) && cpu_tlbstate[c].flush_funcs == funcs0[c];
     int ok = first.value[c] == VAL_OLD && again.value[c] == VAL_NEW &&
              (freed_tables ? ipid && in_init[c] : skipped && behind[c]) &&
-             cpu_tlbstate[c].ctxs[0].tlb_gen == gen;
+             tlb_local_gen(&cpu_tlbstate[c]) == gen;
     if (!ok) {
       printf(
           "%s: cpu %u read 0x%lx then 0x%lx; targets 0x%lx, flush_funcs %lu -> %lu, "

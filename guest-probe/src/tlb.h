@@ -37,18 +37,18 @@ static inline void tlb_count(uint64_t* counter) { __asm__ volatile("incq %0" : "
 // that goes out first, so it precedes the trapped write in time.
 // write_cr3_mm: a write inside the mm model (switch_mm_irqs_off, or
 // flush_tlb_func's reload): flags TLBSCOPE_CS_*, the mms' ctx_ids and the
-// LAM bits (the CPU's after the write, the next mm's).
+// ASID slot and the LAM bits (the CPU's after the write, the next mm's).
 static inline void write_cr3_mm(uint64_t cr3, uint16_t flags, uint64_t prev_mm, uint64_t next_mm,
-                                uint64_t cpu_lam, uint64_t mm_lam) {
+                                uint64_t asid, uint64_t cpu_lam, uint64_t mm_lam) {
   tlb_count(&this_percpu()->tlb.cr3_writes);
-  event_emit6(TLBSCOPE_EV_CONTEXT_SWITCH, flags, prev_mm, next_mm, cr3, 0, cpu_lam, mm_lam);
+  event_emit6(TLBSCOPE_EV_CONTEXT_SWITCH, flags, prev_mm, next_mm, cr3, asid, cpu_lam, mm_lam);
   tlb_write_cr3(cr3);
 }
 
 // A raw CR3 write outside the mm model (selftest's address spaces,
 // user_run()): mms 0.
 static inline void write_cr3(uint64_t cr3) {
-  write_cr3_mm(cr3, TLBSCOPE_CS_NEED_FLUSH | TLBSCOPE_CS_RAW, 0, 0, 0, 0);
+  write_cr3_mm(cr3, TLBSCOPE_CS_NEED_FLUSH | TLBSCOPE_CS_RAW, 0, 0, 0, 0, 0);
 }
 
 static inline void invlpg(uint64_t va) {

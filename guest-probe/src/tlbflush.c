@@ -10,6 +10,7 @@ struct mm init_mm = {1, 1, 0, 0, 0, ~0ull, 0, 0, SPINLOCK_INIT};
 struct tlb_state cpu_tlbstate[MAX_CPUS];
 struct tlb_bugs tlb_bugs;
 volatile uint32_t flush_waiting, flush_returned;
+int tlb_pcid_enabled;
 static uint64_t last_mm_ctx_id = 1;
 
 void mm_init(struct mm* mm, struct aspace* as) {
@@ -35,15 +36,58 @@ int cpu_has_lam(void) {
   return (a >> 26) & 1;
 }
 
+static int cpu_has_pcid(void) {
+  uint32_t a, b, c, d;
+  cpuid(1, 0, &a, &b, &c, &d);
+  return (c >> 17) & 1;
+}
+
 void tlb_state_init_cpu(void) {
   struct tlb_state* ts = &cpu_tlbstate[this_cpu()];
   GUEST_ASSERT((read_cr3() & PTE_ADDR_MASK) == kernel_cr3());
+  // CR3's PCID is 0 here (the boot load), as CR4.PCIDE requires.
+  if (cpu_has_pcid()) {
+    write_cr4(read_cr4() | X86_CR4_PCIDE);
+    tlb_pcid_enabled = 1;
+  }
   ts->loaded_mm = &init_mm;
   ts->loaded_mm_asid = 0;
+  ts->next_asid = 1;
   ts->is_lazy = 0;
+  for (int i = 0; i < TLB_NR_DYN_ASIDS; i++) ts->ctxs[i].ctx_id = 0;
   ts->ctxs[0].ctx_id = init_mm.ctx_id;
   ts->ctxs[0].tlb_gen = __atomic_load_n(&init_mm.tlb_gen, __ATOMIC_RELAXED);
   ts->lam = 0;
+}
+
+// kern_pcid(): PCID 0 stays for the non-PCID world (boot, raw spaces).
+static uint64_t build_cr3(const struct mm* mm, uint16_t asid, uint64_t lam, int noflush) {
+  uint64_t cr3 = mm_cr3(mm) | (cpu_has_lam() ? lam : 0);
+  if (!tlb_pcid_enabled) return cr3;
+  return cr3 | (uint64_t)(asid + 1) | (noflush ? X86_CR3_PCID_NOFLUSH : 0);
+}
+
+// Linux's choose_new_asid(): reuse the slot that still holds next, or
+// take the next one round robin (its old contents must be flushed).
+static void choose_new_asid(struct tlb_state* ts, struct mm* next, uint64_t next_tlb_gen,
+                            uint16_t* new_asid, int* need_flush) {
+  if (!tlb_pcid_enabled) {
+    *new_asid = 0;
+    *need_flush = 1;
+    return;
+  }
+  for (uint16_t asid = 0; asid < TLB_NR_DYN_ASIDS; asid++) {
+    if (ts->ctxs[asid].ctx_id != next->ctx_id) continue;
+    *new_asid = asid;
+    *need_flush = ts->ctxs[asid].tlb_gen < next_tlb_gen;
+    return;
+  }
+  *new_asid = ts->next_asid++;
+  if (*new_asid >= TLB_NR_DYN_ASIDS) {
+    *new_asid = 0;
+    ts->next_asid = 1;
+  }
+  *need_flush = 1;
 }
 
 static uint64_t cpu_bit(int cpu) { return 1ull << cpu; }
@@ -80,10 +124,12 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
   int cpu = this_cpu();
   struct tlb_state* ts = &cpu_tlbstate[cpu];
   struct mm* prev = ts->loaded_mm;
+  uint16_t prev_asid = ts->loaded_mm_asid;
   int was_lazy = ts->is_lazy;
   uint64_t next_tlb_gen;
   uint64_t next_lam = READ_ONCE(next->lam_cr3_mask);
-  uint16_t flags = TLBSCOPE_CS_NEED_FLUSH | (was_lazy ? TLBSCOPE_CS_WAS_LAZY : 0);
+  uint16_t new_asid;
+  int need_flush;
 
   if (was_lazy) WRITE_ONCE(ts->is_lazy, 0);
 
@@ -95,13 +141,15 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
     smp_mb();
     next_tlb_gen = __atomic_load_n(&next->tlb_gen, __ATOMIC_ACQUIRE);
     int need_lam_update = ts->lam != next_lam && !tlb_bugs.lam_skip_on_unlazy;
-    if (ts->ctxs[0].tlb_gen == next_tlb_gen && !need_lam_update) {
+    if (ts->ctxs[prev_asid].tlb_gen == next_tlb_gen && !need_lam_update) {
       event_emit6(TLBSCOPE_EV_CONTEXT_SWITCH, TLBSCOPE_CS_WAS_LAZY, prev->ctx_id, next->ctx_id, 0,
-                  0, ts->lam, next_lam);
+                  prev_asid, ts->lam, next_lam);
       event_emit(TLBSCOPE_EV_LAZY_EXIT, 0, next->ctx_id, 0, 0, 0);
       unlazy_no_cr3(ts, next);
       return;
     }
+    new_asid = prev_asid;
+    need_flush = ts->ctxs[prev_asid].tlb_gen != next_tlb_gen;  // else only LAM changed
   } else {
     // Join next's cpumask before reading its tlb_gen: either this read
     // sees the initiator's new gen or the initiator sees this CPU (the
@@ -114,20 +162,24 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
       smp_mb();
     }
     next_tlb_gen = __atomic_load_n(&next->tlb_gen, __ATOMIC_ACQUIRE);
-    // choose_new_asid() without PCID: ASID 0, need_flush always.
+    choose_new_asid(ts, next, next_tlb_gen, &new_asid, &need_flush);
   }
-  ts->ctxs[0].ctx_id = next->ctx_id;
-  ts->ctxs[0].tlb_gen = next_tlb_gen;
+  if (need_flush) {
+    ts->ctxs[new_asid].ctx_id = next->ctx_id;
+    ts->ctxs[new_asid].tlb_gen = next_tlb_gen;
+  }
   ts->lam = next_lam;
   // Without LAM in the CPU the bits would make the CR3 write #GP: they
-  // stay software state (ts->lam), as the events say.
-  uint64_t cr3 = mm_cr3(next) | (cpu_has_lam() ? next_lam : 0);
-  write_cr3_mm(cr3, flags, prev->ctx_id, next->ctx_id, ts->lam, next_lam);
+  // stay software state (ts->lam), as the events say. Without PCID every
+  // write flushes, so need_flush is always set.
+  uint64_t cr3 = build_cr3(next, new_asid, next_lam, !need_flush);
+  uint16_t flags = (need_flush ? TLBSCOPE_CS_NEED_FLUSH : 0) | (was_lazy ? TLBSCOPE_CS_WAS_LAZY : 0);
+  write_cr3_mm(cr3, flags, prev->ctx_id, next->ctx_id, new_asid, ts->lam, next_lam);
   ts->need_sync_core = 0;  // a CR3 write serializes
   barrier();
   WRITE_ONCE(ts->loaded_mm, next);
-  ts->loaded_mm_asid = 0;
-  if (was_lazy) event_emit(TLBSCOPE_EV_LAZY_EXIT, 1, prev->ctx_id, 0, 0, 0);
+  ts->loaded_mm_asid = new_asid;
+  if (was_lazy) event_emit(TLBSCOPE_EV_LAZY_EXIT, need_flush, prev->ctx_id, 0, 0, 0);
 }
 
 void enter_lazy_tlb(struct mm* mm) {
@@ -158,8 +210,8 @@ void mm_enable_lam(struct mm* mm) {
   uint64_t flags = irq_save();
   ts->lam = mm->lam_cr3_mask;
   if (cpu_has_lam()) {
-    write_cr3_mm(mm_cr3(mm) | ts->lam, TLBSCOPE_CS_NEED_FLUSH | TLBSCOPE_CS_RELOAD, mm->ctx_id,
-                 mm->ctx_id, ts->lam, mm->lam_cr3_mask);
+    write_cr3_mm(build_cr3(mm, ts->loaded_mm_asid, ts->lam, 1), TLBSCOPE_CS_RELOAD, mm->ctx_id,
+                 mm->ctx_id, ts->loaded_mm_asid, ts->lam, mm->lam_cr3_mask);
   }
   restore_flags(flags);
 }
@@ -171,7 +223,7 @@ void mm_register_sync_core(struct mm* mm) {
 
 uint64_t current_mm_id(void) {
   struct mm* mm = cpu_tlbstate[this_cpu()].loaded_mm;
-  if (!mm || (read_cr3() & PTE_ADDR_MASK) != mm_cr3(mm)) return 0;
+  if (!mm || (read_cr3() & PTE_ADDR_MASK) != (mm_cr3(mm) & PTE_ADDR_MASK)) return 0;
   return mm->ctx_id;
 }
 
@@ -179,7 +231,7 @@ void tlb_user_enter(void) {
   struct tlb_state* ts = &cpu_tlbstate[this_cpu()];
   struct mm* mm = ts->loaded_mm;
   uint64_t id = current_mm_id();
-  event_emit(TLBSCOPE_EV_USER_ENTER, 0, id, ts->ctxs[0].tlb_gen,
+  event_emit(TLBSCOPE_EV_USER_ENTER, 0, id, tlb_local_gen(ts),
              mm ? __atomic_load_n(&mm->tlb_gen, __ATOMIC_ACQUIRE) : 0, ts->lam);
   if (!id) return;
   if (ts->lam != READ_ONCE(mm->lam_cr3_mask)) ts->lam_mismatch_entries++;
@@ -211,7 +263,7 @@ static void flush_tlb_func(struct flush_info* f) {
   int cpu = this_cpu();
   struct tlb_state* ts = &cpu_tlbstate[cpu];
   struct mm* loaded_mm = ts->loaded_mm;
-  uint64_t local_tlb_gen = ts->ctxs[0].tlb_gen;
+  uint64_t local_tlb_gen = tlb_local_gen(ts);
   ts->flush_funcs++;
 
   // Left in the cpumask of an mm it no longer runs: trim it.
@@ -242,12 +294,14 @@ static void flush_tlb_func(struct flush_info* f) {
       invlpg(addr);
     }
   } else {
+    // flush_tlb_local(): reload CR3 without NOFLUSH (this PCID only).
     full = TLBSCOPE_FF_FULL;
-    write_cr3_mm(read_cr3(), TLBSCOPE_CS_NEED_FLUSH | TLBSCOPE_CS_RELOAD, loaded_mm->ctx_id,
-                 loaded_mm->ctx_id, ts->lam, READ_ONCE(loaded_mm->lam_cr3_mask));
+    write_cr3_mm(build_cr3(loaded_mm, ts->loaded_mm_asid, ts->lam, 0),
+                 TLBSCOPE_CS_NEED_FLUSH | TLBSCOPE_CS_RELOAD, loaded_mm->ctx_id, loaded_mm->ctx_id,
+                 ts->loaded_mm_asid, ts->lam, READ_ONCE(loaded_mm->lam_cr3_mask));
     ts->need_sync_core = 0;
   }
-  ts->ctxs[0].tlb_gen = mm_tlb_gen;
+  ts->ctxs[ts->loaded_mm_asid].tlb_gen = mm_tlb_gen;
   emit_flush_func(full, loaded_mm, local_tlb_gen, mm_tlb_gen, mm_tlb_gen, f);
 }
 

@@ -50,13 +50,17 @@ extern struct tlb_bugs tlb_bugs;
 // has no user mm.
 extern struct mm init_mm;
 
-// One ASID slot of cpu_tlbstate.ctxs[]: no PCID here, so only ASID 0.
+// One ASID slot of cpu_tlbstate.ctxs[]. With PCID (CR4.PCIDE, enabled
+// when CPUID has it) each CPU keeps TLB_NR_DYN_ASIDS mms' translations
+// tagged with PCID asid + 1; without PCID only slot 0 is used and every
+// CR3 write flushes.
 struct tlb_context {
   uint64_t ctx_id;
   uint64_t tlb_gen;  // the mm generation this CPU's TLB has caught up to
 };
 
-#define TLB_NR_DYN_ASIDS 1
+#define TLB_NR_DYN_ASIDS 6
+#define X86_CR3_PCID_NOFLUSH (1ull << 63)
 
 // cpu_tlbstate and cpu_tlbstate_shared, merged. Written by its own CPU
 // (is_lazy and loaded_mm are read by flush initiators).
@@ -64,6 +68,7 @@ struct tlb_state {
   struct mm* volatile loaded_mm;
   uint16_t loaded_mm_asid;
   volatile uint8_t is_lazy;
+  uint16_t next_asid;  // choose_new_asid()'s round robin
   struct tlb_context ctxs[TLB_NR_DYN_ASIDS];
   uint64_t lam;          // this CPU's LAM CR3 bits (cpu_tlbstate.lam)
   uint64_t flush_funcs;  // flush_tlb_func runs on this CPU (for checks)
@@ -126,6 +131,12 @@ void sync_core_for(struct mm* mm, uint32_t reason);
 uint64_t current_mm_id(void);
 // Checks and records a return to user mode in the loaded mm.
 void tlb_user_enter(void);
+// The local gen of the loaded mm's ASID slot.
+static inline uint64_t tlb_local_gen(const struct tlb_state* ts) {
+  return ts->ctxs[ts->loaded_mm_asid].tlb_gen;
+}
+// CR4.PCIDE is on (set per CPU at bring-up when CPUID.1:ECX[17]).
+extern int tlb_pcid_enabled;
 // Does this CPU have LAM (CPUID.(7,1):EAX[26])? Without it the LAM bits
 // are software state only and never reach CR3.
 int cpu_has_lam(void);
