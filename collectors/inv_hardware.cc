@@ -1,0 +1,211 @@
+// flush-without-instruction, cr3-write-unannounced.
+//
+// The guest's claims against what the trapped hardware events show on the
+// same vCPU (docs/events.md, "Records, by operation"):
+// - a context_switch with cr3 != 0 is followed by the cr3_write of exactly
+//   that value; every other trapped CR3 write (after the vCPU's guest ring
+//   started talking, boot sites aside) is unannounced;
+// - flush_tlb_func that moved the local gen: full -> a CR3 write (or an
+//   INVPCID of type 1-3) since the IPI / request; partial -> an INVLPG (or
+//   INVPCID type 0) of every page of [start, end) at the request's stride;
+//   lazy_left -> a CR3 write (the switch to init_mm);
+// - lazy_exit{flushed} -> the switch before it wrote CR3.
+// Linux relies on these instructions: tlb_gen bookkeeping without the
+// instruction leaves the TLB stale while every check in software passes.
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "collectors/invariant.h"
+
+namespace tlbscope::collect {
+namespace {
+
+constexpr size_t kMaxPages = 4096;
+
+class HardwareInvariant : public Invariant {
+ public:
+  void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
+    if (e.vcpu >= kMaxVcpus) return;
+    if (e.vcpu >= vcpus_.size()) vcpus_.resize(e.vcpu + 1);
+    V& s = vcpus_[e.vcpu];
+    const VcpuModel* vm = before.vcpu(e.vcpu);
+    bool talking = vm != nullptr && vm->guest_events;
+    switch (e.kind) {
+      case Kind::kCr3Write:
+        if (s.cs_pending) {
+          s.cs_pending = false;
+          s.last_cs_wrote = true;
+          if (e.cr3.new_cr3 != s.cs_cr3) {
+            Report(out, "cr3-write-unannounced", e, vm, s.cs_seq,
+                   absl::StrFormat("the context_switch announced CR3 %#x, vcpu %d wrote %#x",
+                                   s.cs_cr3, e.vcpu, e.cr3.new_cr3));
+          }
+        } else if (talking && !e.boot_site) {
+          Report(out, "cr3-write-unannounced", e, vm, e.seq,
+                 absl::StrFormat("vcpu %d wrote CR3 %#x (rip %#x) with no context_switch before it",
+                                 e.vcpu, e.cr3.new_cr3, e.rip));
+        }
+        if (!e.cr3.noflush) {
+          s.full = true;
+          s.full_seq = e.seq;
+        }
+        return;
+      case Kind::kInvlpg:
+        AddPage(s, e.invlpg.address);
+        return;
+      case Kind::kInvpcid:
+        if (e.invpcid.faulted) return;
+        if (e.invpcid.type == 0) {
+          AddPage(s, e.invpcid.address);
+        } else {
+          s.full = true;
+          s.full_seq = e.seq;
+        }
+        return;
+      case Kind::kContextSwitch:
+        Resolve(e, vm, out, s);
+        s.last_cs_seq = e.seq;
+        s.last_cs_wrote = false;
+        if (e.cs.cr3 != 0) {
+          s.cs_pending = true;
+          s.cs_cr3 = e.cs.cr3;
+          s.cs_seq = e.seq;
+        }
+        return;
+      case Kind::kLazyExit:
+        Resolve(e, vm, out, s);
+        if (e.lazy_exit.flushed && !s.last_cs_wrote && s.last_cs_seq != 0) {
+          Report(out, "flush-without-instruction", e, vm, s.last_cs_seq,
+                 absl::StrFormat("lazy_exit on vcpu %d says it flushed, the switch wrote no CR3",
+                                 e.vcpu));
+        }
+        return;
+      case Kind::kFlushFunc:
+        Resolve(e, vm, out, s);
+        CheckFlushFunc(e, before, vm, out, s);
+        Reset(s, e.seq);
+        return;
+      case Kind::kUserEnter:
+      case Kind::kUserExit:
+      case Kind::kFlushRequest:
+      case Kind::kFlushDone:
+        Resolve(e, vm, out, s);
+        Reset(s, e.seq);
+        return;
+      case Kind::kIpiReceived:
+        Reset(s, e.seq);
+        return;
+      default:
+        return;
+    }
+  }
+
+ private:
+  struct V {
+    bool cs_pending = false;
+    uint64_t cs_cr3 = 0, cs_seq = 0;
+    uint64_t last_cs_seq = 0;
+    bool last_cs_wrote = false;
+    // Flush instructions since the last delimiter (IPI, request, flush_func, user entry/exit).
+    uint64_t since_seq = 0;
+    bool full = false;
+    uint64_t full_seq = 0;
+    std::vector<uint64_t> pages;
+    bool overflow = false;
+  };
+
+  static void AddPage(V& s, uint64_t address) {
+    if (s.pages.size() >= kMaxPages) {
+      s.overflow = true;
+      return;
+    }
+    s.pages.push_back(address & ~0xfffull);
+  }
+
+  static void Reset(V& s, uint64_t seq) {
+    s.since_seq = seq;
+    s.full = false;
+    s.pages.clear();
+    s.overflow = false;
+  }
+
+  // A context_switch whose CR3 write never came before the vCPU's next
+  // semantic step.
+  void Resolve(const CEvent& e, const VcpuModel* vm, ViolationSink& out, V& s) {
+    if (!s.cs_pending) return;
+    s.cs_pending = false;
+    Report(out, "flush-without-instruction", e, vm, s.cs_seq,
+           absl::StrFormat("the context_switch on vcpu %d announced CR3 %#x; no CR3 write "
+                           "followed before %s",
+                           e.vcpu, s.cs_cr3, KindName(e.kind)));
+  }
+
+  void CheckFlushFunc(const CEvent& e, const StateModel& before, const VcpuModel* vm,
+                      ViolationSink& out, V& s) {
+    const FlushFuncF& f = e.flush_func;
+    if (f.not_loaded) return;
+    bool moved = f.local_gen_after != f.local_gen_before;
+    if (f.lazy_left || (f.full && moved)) {
+      if (s.full) return;
+      Report(out, "flush-without-instruction", e, vm, s.since_seq ? s.since_seq : e.seq,
+             absl::StrFormat("flush_tlb_func on vcpu %d claims a %s (gen %d -> %d) with no CR3 "
+                             "write or INVPCID since event %d",
+                             e.vcpu, f.lazy_left ? "switch to init_mm" : "full flush",
+                             f.local_gen_before, f.local_gen_after, s.since_seq),
+             {{"local_gen_before", f.local_gen_before}, {"local_gen_after", f.local_gen_after}});
+      return;
+    }
+    if (!moved || s.full || s.overflow || f.end <= f.start) return;
+    uint32_t stride = 12;
+    if (const MmModel* m = before.mm(f.mm)) {
+      for (const PendingFlush& p : m->flushes) {
+        if (p.start == f.start && p.end == f.end && (p.targets & (1ull << e.vcpu))) {
+          stride = p.stride_shift;
+          break;
+        }
+      }
+    }
+    if (stride < 12 || stride > 40) stride = 12;
+    uint64_t pages = (f.end - f.start + (1ull << stride) - 1) >> stride;
+    if (pages > kMaxPages) return;
+    std::sort(s.pages.begin(), s.pages.end());
+    uint64_t missing = 0, first_missing = 0;
+    for (uint64_t a = f.start; a < f.end; a += 1ull << stride) {
+      if (!std::binary_search(s.pages.begin(), s.pages.end(), a & ~0xfffull)) {
+        if (missing++ == 0) first_missing = a;
+      }
+    }
+    if (missing == 0) return;
+    Report(out, "flush-without-instruction", e, vm, s.since_seq ? s.since_seq : e.seq,
+           absl::StrFormat("flush_tlb_func on vcpu %d claims a partial flush of [%#x, %#x) "
+                           "(gen %d -> %d); %d of %d pages have no INVLPG, first %#x",
+                           e.vcpu, f.start, f.end, f.local_gen_before, f.local_gen_after, missing,
+                           pages, first_missing),
+           {{"local_gen_before", f.local_gen_before}, {"local_gen_after", f.local_gen_after}});
+  }
+
+  void Report(ViolationSink& out, const char* name, const CEvent& e, const VcpuModel* vm,
+              uint64_t first, std::string message,
+              std::vector<std::pair<std::string, uint64_t>> gens = {}) {
+    Violation v;
+    v.invariant = name;
+    v.vcpus = {e.vcpu};
+    v.mm = vm != nullptr ? vm->loaded_mm : 0;
+    if (e.kind == Kind::kFlushFunc) v.mm = e.flush_func.mm;
+    v.gens = std::move(gens);
+    v.first_seq = std::min(first, e.seq);
+    v.last_seq = e.seq;
+    v.key_seqs = v.first_seq == e.seq ? std::vector<uint64_t>{e.seq}
+                                      : std::vector<uint64_t>{v.first_seq, e.seq};
+    v.message = std::move(message);
+    out.Report(std::move(v));
+  }
+
+  std::vector<V> vcpus_;
+};
+
+}  // namespace
+
+std::unique_ptr<Invariant> MakeHardwareInvariant() { return std::make_unique<HardwareInvariant>(); }
+
+}  // namespace tlbscope::collect

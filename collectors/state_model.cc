@@ -1,0 +1,283 @@
+#include "collectors/state_model.h"
+
+#include <algorithm>
+
+namespace tlbscope::collect {
+namespace {
+
+bool IsGuestRingKind(Kind k) {
+  switch (k) {
+    case Kind::kCr3Write:
+    case Kind::kInvlpg:
+    case Kind::kInvpcid:
+    case Kind::kGuestLog:
+    case Kind::kVcpuState:
+    case Kind::kOther:
+      return false;
+    default:
+      return true;
+  }
+}
+
+CpuMask Bit(uint32_t cpu) { return cpu < 64 ? 1ull << cpu : 0; }
+
+}  // namespace
+
+const RecentFlush* MmModel::FindRecent(uint64_t gen) const {
+  const RecentFlush& r = recent[gen % recent.size()];
+  return r.gen == gen && gen != 0 ? &r : nullptr;
+}
+
+std::optional<uint64_t> VcpuModel::LocalGen(uint64_t mm) const {
+  const AsidSlot& s = slot();
+  if (s.ctx_id != mm) return std::nullopt;
+  return s.tlb_gen;
+}
+
+const MmModel* StateModel::mm(uint64_t id) const {
+  auto it = mms_.find(id);
+  return it == mms_.end() ? nullptr : &it->second;
+}
+
+VcpuModel& StateModel::Vcpu(uint32_t v) {
+  if (v >= vcpus_.size()) vcpus_.resize(v + 1);
+  return vcpus_[v];
+}
+
+MmModel& StateModel::Mm(uint64_t id) {
+  auto [it, inserted] = mms_.try_emplace(id);
+  if (inserted) it->second.ctx_id = id;
+  return it->second;
+}
+
+bool StateModel::CanWalk(uint32_t v, uint64_t mm_id) const {
+  const VcpuModel* vc = vcpu(v);
+  if (vc == nullptr || !vc->seen) return false;
+  const MmModel* m = mm(mm_id);
+  if (vc->hw_cr3_known && m != nullptr && m->root != 0) return vc->root == m->root;
+  return vc->loaded_mm == mm_id;
+}
+
+int StateModel::PendingOn(uint32_t v) const {
+  int n = 0;
+  for (const auto& [id, m] : mms_) {
+    for (const PendingFlush& f : m.flushes) n += (f.unacked() & Bit(v)) ? 1 : 0;
+  }
+  return n;
+}
+
+// flush_tlb_func ran on e.vcpu for e.flush_func.mm: it acknowledges the
+// oldest unacknowledged request for this CPU, preferring one whose range
+// is the one the function reports.
+void StateModel::Ack(const CEvent& e, MmModel& m) {
+  CpuMask me = Bit(e.vcpu);
+  PendingFlush* pick = nullptr;
+  for (PendingFlush& f : m.flushes) {
+    if (!(f.unacked() & me)) continue;
+    if (f.start == e.flush_func.start && f.end == e.flush_func.end) {
+      pick = &f;
+      break;
+    }
+    if (pick == nullptr) pick = &f;
+  }
+  if (pick == nullptr) return;
+  pick->acked |= me;
+  pick->last_ack_ns = e.host_ns;
+  pick->last_ack_seq = e.seq;
+  notes_.acked = *pick;
+  if (pick->done && pick->unacked() == 0) {
+    m.flushes.erase(m.flushes.begin() + (pick - m.flushes.data()));
+  }
+}
+
+const ApplyNotes& StateModel::Apply(const CEvent& e) {
+  notes_ = ApplyNotes{};
+  if (e.vcpu >= kMaxVcpus) return notes_;
+  VcpuModel& v = Vcpu(e.vcpu);
+  v.seen = true;
+  ++v.events;
+  if (IsGuestRingKind(e.kind)) v.guest_events = true;
+  switch (e.kind) {
+    case Kind::kCr3Write:
+      ++v.cr3_writes;
+      hw_cr3_seen_ = true;
+      v.hw_cr3_known = true;
+      v.cr3 = e.cr3.new_cr3;
+      v.root = e.cr3.new_cr3 & kCr3RootMask;
+      v.pcid = e.cr3.pcid;
+      if (!e.cr3.noflush) {
+        v.last_full_flush_seq = e.seq;
+        v.any_full_flush = true;
+      }
+      break;
+    case Kind::kInvlpg:
+      ++v.invlpgs;
+      break;
+    case Kind::kInvpcid:
+      ++v.invpcids;
+      if (e.invpcid.type != 0 && !e.invpcid.faulted) {
+        v.last_full_flush_seq = e.seq;
+        v.any_full_flush = true;
+      }
+      break;
+    case Kind::kIpiSent:
+      ++v.ipis_sent;
+      break;
+    case Kind::kIpiReceived:
+      ++v.ipis_received;
+      break;
+    case Kind::kFlushRequest: {
+      const FlushRequestF& r = e.flush_request;
+      MmModel& m = Mm(r.mm);
+      ++m.flush_requests;
+      m.tlb_gen = std::max(m.tlb_gen, r.new_tlb_gen);
+      for (uint32_t c = 0; c < vcpus_.size() && c < 64; ++c) {
+        if (c == e.vcpu || !(m.cpumask & Bit(c)) || (r.targets & Bit(c))) continue;
+        if (vcpus_[c].lazy && vcpus_[c].loaded_mm == r.mm) ++notes_.lazy_skipped;
+      }
+      if (m.flushes.size() >= kMaxInFlightPerMm) {
+        m.flushes.erase(m.flushes.begin());
+        ++m.dropped_flushes;
+      }
+      PendingFlush f;
+      f.id = e.seq;
+      f.mm = r.mm;
+      f.gen = r.new_tlb_gen;
+      f.start = r.start;
+      f.end = r.end;
+      f.stride_shift = r.stride_shift;
+      f.freed_tables = r.freed_tables;
+      f.initiator = e.vcpu;
+      f.targets = r.targets;
+      f.request_ns = e.host_ns;
+      m.flushes.push_back(f);
+      m.recent[r.new_tlb_gen % m.recent.size()] = {r.new_tlb_gen, r.start, r.end, e.seq,
+                                                   r.freed_tables};
+      break;
+    }
+    case Kind::kFlushFunc: {
+      const FlushFuncF& f = e.flush_func;
+      MmModel& m = Mm(f.mm);
+      ++v.flush_funcs;
+      m.tlb_gen = std::max(m.tlb_gen, f.mm_gen);
+      if (f.not_loaded) {
+        m.cpumask &= ~Bit(e.vcpu);
+      } else if (f.lazy_left) {
+        v.lazy = false;
+      } else {
+        AsidSlot& s = v.slots[v.asid & 7];
+        if (s.ctx_id == f.mm) s.tlb_gen = std::max(s.tlb_gen, f.local_gen_after);
+        if (f.full && f.local_gen_after != f.local_gen_before) {
+          v.last_full_flush_seq = e.seq;
+          v.any_full_flush = true;
+        }
+      }
+      Ack(e, m);
+      break;
+    }
+    case Kind::kContextSwitch: {
+      const ContextSwitchF& c = e.cs;
+      ++v.switches;
+      if (c.raw) break;
+      MmModel& m = Mm(c.next_mm);
+      v.loaded_mm = c.next_mm;
+      v.asid = c.asid;
+      v.lam = c.cpu_lam;
+      v.lazy = false;
+      if (c.next_mm != kInitMm) m.cpumask |= Bit(e.vcpu);
+      if (c.cr3 != 0) {
+        m.root = c.cr3 & kCr3RootMask;
+        v.slots[c.asid & 7] = {c.next_mm, m.tlb_gen};
+      } else {
+        AsidSlot& s = v.slots[c.asid & 7];
+        if (s.ctx_id != c.next_mm) s = {c.next_mm, m.tlb_gen};
+      }
+      break;
+    }
+    case Kind::kLazyEnter:
+      v.lazy = true;
+      v.lazy_seq = e.seq;
+      break;
+    case Kind::kLazyExit:
+      v.lazy = false;
+      break;
+    case Kind::kCpumask:
+      Mm(e.cpumask.mm).cpumask = e.cpumask.cpus;
+      break;
+    case Kind::kFlushDone: {
+      MmModel& m = Mm(e.flush_done.mm);
+      if (e.flush_done.tlb_gen > m.completed_gen) {
+        m.completed_gen = e.flush_done.tlb_gen;
+        m.completed_seq = e.seq;
+      }
+      for (size_t i = 0; i < m.flushes.size(); ++i) {
+        PendingFlush& f = m.flushes[i];
+        if (f.gen != e.flush_done.tlb_gen || f.initiator != e.vcpu || f.done) continue;
+        f.done = true;
+        f.done_seq = e.seq;
+        f.done_ns = e.host_ns;
+        notes_.completed = f;
+        if (f.unacked() == 0) m.flushes.erase(m.flushes.begin() + i);
+        break;
+      }
+      break;
+    }
+    case Kind::kGatherStart: {
+      MmModel& m = Mm(e.gather_start.mm);
+      if (m.gathers.size() < 4 * kMaxVcpus) {
+        m.gathers.push_back(
+            {e.vcpu, e.gather_start.start, e.gather_start.end, e.seq, e.gather_start.pending});
+      }
+      break;
+    }
+    case Kind::kGatherEnd: {
+      MmModel& m = Mm(e.gather_end.mm);
+      for (size_t i = m.gathers.size(); i-- > 0;) {
+        if (m.gathers[i].vcpu == e.vcpu) {
+          m.gathers.erase(m.gathers.begin() + i);
+          break;
+        }
+      }
+      break;
+    }
+    case Kind::kLamSet: {
+      MmModel& m = Mm(e.lam_set.mm);
+      m.lam = e.lam_set.lam_cr3_bits;
+      m.untag_mask = e.lam_set.untag_mask;
+      m.lam_seq = e.seq;
+      break;
+    }
+    case Kind::kMembarrierRegister: {
+      MmModel& m = Mm(e.mm_only.mm);
+      m.sync_core = true;
+      m.sync_core_seq = e.seq;
+      break;
+    }
+    case Kind::kUserEnter:
+      ++v.user_enters;
+      v.user_mode = true;
+      v.user_mm = e.user_enter.mm;
+      v.lam = e.user_enter.cpu_lam;
+      break;
+    case Kind::kUserExit:
+      v.user_mode = false;
+      break;
+    case Kind::kPageFree:
+      ++Mm(e.page_free.mm).page_frees;
+      break;
+    case Kind::kPageTableFree:
+      ++Mm(e.pt_free.mm).table_frees;
+      break;
+    case Kind::kStaleRead:
+      ++Mm(e.stale.mm).stale_reads;
+      break;
+    case Kind::kVcpuState:
+      if (e.vcpu_state.state == v1::VcpuState::STOPPED) v.stopped = true;
+      break;
+    default:
+      break;
+  }
+  return notes_;
+}
+
+}  // namespace tlbscope::collect

@@ -1,0 +1,135 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "collectors/event.h"
+
+namespace tlbscope::collect {
+
+inline constexpr uint64_t kInitMm = 1;     // init_mm's ctx_id
+inline constexpr uint32_t kMaxVcpus = 64;  // CPU masks are 64 bits
+inline constexpr uint64_t kCr3RootMask = 0x000ffffffffff000ull;
+
+// A flush_tlb_mm_range() call from its flush_request until every target
+// acknowledged it (ran flush_tlb_func) and the initiator's flush_done.
+struct PendingFlush {
+  uint64_t id = 0;  // the flush_request's sequence
+  uint64_t mm = 0, gen = 0, start = 0, end = 0;
+  uint32_t stride_shift = 12;
+  bool freed_tables = false;
+  uint32_t initiator = 0;
+  CpuMask targets = 0, acked = 0;
+  int64_t request_ns = 0, last_ack_ns = 0;
+  uint64_t last_ack_seq = 0;
+  bool done = false;  // flush_done seen (with acks missing, or it would be gone)
+  uint64_t done_seq = 0;
+  int64_t done_ns = 0;
+  bool full() const { return end == kFlushAll; }
+  CpuMask unacked() const { return targets & ~acked; }
+};
+
+struct ActiveGather {
+  uint32_t vcpu = 0;
+  uint64_t start = 0, end = 0, seq = 0, pending = 0;
+};
+
+struct RecentFlush {  // a flush request, kept briefly for gather cross-checks
+  uint64_t gen = 0, start = 0, end = 0, seq = 0;
+  bool freed_tables = false;
+};
+
+struct MmModel {
+  uint64_t ctx_id = 0;
+  uint64_t tlb_gen = 1;  // mm->context.tlb_gen: the highest gen seen
+  CpuMask cpumask = 0;
+  uint64_t lam = 0, untag_mask = 0;
+  uint64_t lam_seq = 0;    // the lam_set's sequence, 0 if none
+  uint64_t root = 0;       // the CR3 root the guest switched to for it
+  bool sync_core = false;  // registered for membarrier SYNC_CORE
+  uint64_t sync_core_seq = 0;
+  uint64_t completed_gen = 0, completed_seq = 0;  // the newest flush_done
+  std::vector<PendingFlush> flushes;              // oldest first
+  std::vector<ActiveGather> gathers;
+  std::array<RecentFlush, 16> recent{};  // by gen % 16
+  uint64_t flush_requests = 0, page_frees = 0, table_frees = 0, stale_reads = 0;
+  uint64_t dropped_flushes = 0;  // beyond the in-flight bound (a guest that never acks)
+
+  const RecentFlush* FindRecent(uint64_t gen) const;
+};
+
+struct AsidSlot {  // cpu_tlbstate.ctxs[asid]
+  uint64_t ctx_id = 0, tlb_gen = 0;
+};
+
+struct VcpuModel {
+  bool seen = false;
+  bool guest_events = false;  // its guest ring spoke: the cross-checks apply
+  bool stopped = false;
+  // From the trapped CR3 writes: the address space the hardware walks.
+  bool hw_cr3_known = false;
+  uint64_t cr3 = 0, root = 0;
+  uint32_t pcid = 0;
+  // From the guest's own events.
+  uint64_t loaded_mm = 0;
+  uint32_t asid = 0;
+  std::array<AsidSlot, 8> slots{};
+  bool lazy = false;
+  uint64_t lazy_seq = 0;
+  uint64_t lam = 0;
+  bool user_mode = false;
+  uint64_t user_mm = 0;
+  uint64_t last_full_flush_seq = 0;
+  bool any_full_flush = false;
+  // Counts.
+  uint64_t events = 0, cr3_writes = 0, invlpgs = 0, invpcids = 0, switches = 0, flush_funcs = 0,
+           ipis_sent = 0, ipis_received = 0, user_enters = 0;
+
+  const AsidSlot& slot() const { return slots[asid & 7]; }
+  // The local gen of mm `mm` on this CPU, if its ASID slot holds it.
+  std::optional<uint64_t> LocalGen(uint64_t mm) const;
+};
+
+// What one event changed, for stats and exporters.
+struct ApplyNotes {
+  std::optional<PendingFlush> acked;      // the request a flush_func acknowledged (after the ack)
+  std::optional<PendingFlush> completed;  // the request a flush_done finished
+  uint32_t lazy_skipped = 0;              // flush_request: lazy CPUs of the cpumask left out
+};
+
+// Per-mm and per-vCPU TLB state rebuilt from the events, in sequence order.
+// Memory: one entry per vCPU and per mm, plus in-flight flushes and
+// gathers (bounded); nothing grows with the trace's length.
+class StateModel {
+ public:
+  static constexpr size_t kMaxInFlightPerMm = 256;
+
+  const ApplyNotes& Apply(const CEvent& e);
+
+  const VcpuModel* vcpu(uint32_t v) const { return v < vcpus_.size() ? &vcpus_[v] : nullptr; }
+  const MmModel* mm(uint64_t id) const;
+  const std::vector<VcpuModel>& vcpus() const { return vcpus_; }
+  const absl::flat_hash_map<uint64_t, MmModel>& mms() const { return mms_; }
+  bool hw_cr3_seen() const { return hw_cr3_seen_; }
+
+  // Can vCPU `v` still walk `mm`'s page tables? With trapped CR3 writes:
+  // its CR3 root is the mm's; without: the mm is loaded (lazy or not).
+  bool CanWalk(uint32_t v, uint64_t mm) const;
+  // Requests vCPU `v` was asked to run and has not acknowledged.
+  int PendingOn(uint32_t v) const;
+
+ private:
+  VcpuModel& Vcpu(uint32_t v);
+  MmModel& Mm(uint64_t id);
+  void Ack(const CEvent& e, MmModel& m);
+
+  std::vector<VcpuModel> vcpus_;
+  absl::flat_hash_map<uint64_t, MmModel> mms_;
+  bool hw_cr3_seen_ = false;
+  ApplyNotes notes_;
+};
+
+}  // namespace tlbscope::collect

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tlbscope::collect {
+
+// One lost-coherence finding: which rule, where, and the smallest window of
+// the event stream (global sequence numbers) that shows it.
+struct Violation {
+  std::string invariant;  // e.g. "flush-done-before-acks" (InvariantCatalog)
+  std::vector<uint32_t> vcpus;
+  uint64_t mm = 0;
+  std::vector<std::pair<std::string, uint64_t>> gens;  // e.g. {"local_gen", 3}
+  uint64_t first_seq = 0, last_seq = 0;                // the window, inclusive
+  std::vector<uint64_t> key_seqs;                      // the events in it that matter
+  std::string message;                                 // one line, what happened
+};
+
+// "flush-done-before-acks mm 3 vcpus 0,1 gens tlb_gen=4 events 10..17 [10 17]: ..."
+std::string FormatViolation(const Violation& v);
+
+class ViolationSink {
+ public:
+  virtual ~ViolationSink() = default;
+  virtual void Report(Violation v) = 0;
+};
+
+}  // namespace tlbscope::collect

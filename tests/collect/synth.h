@@ -1,0 +1,75 @@
+#pragma once
+
+// Synthetic event streams for the collector tests, written record by
+// record as docs/events.md orders them. Each helper appends tlbscope.v1
+// Events with the next global sequence and a host time 1 us after the
+// previous one.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "tlbscope/v1/trace.pb.h"
+
+namespace tlbscope::collect::testing {
+
+inline constexpr uint64_t kInit = 1;
+inline uint64_t RootOf(uint64_t mm) { return 0x100000ull * (mm + 1); }  // a CR3 per mm
+
+class Synth {
+ public:
+  v1::Event& Add(uint32_t vcpu);
+
+  // Records.
+  void Cr3(uint32_t v, uint64_t cr3, bool boot = false);
+  void Invlpg(uint32_t v, uint64_t addr);
+  void Invpcid(uint32_t v, uint32_t type, uint64_t addr = 0);
+  void ContextSwitch(uint32_t v, uint64_t prev, uint64_t next, uint64_t cr3, bool was_lazy = false,
+                     bool reload = false, uint64_t cpu_lam = 0, uint64_t mm_lam = 0);
+  void Cpumask(uint32_t v, uint64_t mm, uint64_t mask, uint32_t cpu, bool set);
+  void LazyEnter(uint32_t v, uint64_t mm);
+  void LazyExit(uint32_t v, uint64_t mm, bool flushed);
+  void FlushRequest(uint32_t v, uint64_t mm, uint64_t start, uint64_t end, uint64_t gen,
+                    uint64_t targets, bool freed = false, uint32_t stride = 12);
+  void IpiSent(uint32_t v, uint32_t target, uint32_t vector = 0x40);
+  void IpiReceived(uint32_t v, uint32_t vector = 0x40);
+  void FlushFunc(uint32_t v, uint64_t mm, uint64_t before, uint64_t after, uint64_t mm_gen,
+                 uint64_t start, uint64_t end, bool full = false, bool lazy_left = false,
+                 bool not_loaded = false);
+  void FlushDone(uint32_t v, uint64_t mm, uint64_t gen, uint64_t acked);
+  void GatherStart(uint32_t v, uint64_t mm, uint64_t start, uint64_t end, uint64_t pending);
+  void GatherEnd(uint32_t v, uint64_t mm, uint64_t fstart, uint64_t fend, uint64_t gen,
+                 uint32_t levels, uint64_t pending_seen, bool nested, bool freed, bool own_freed);
+  void PageFree(uint32_t v, uint64_t mm, uint64_t addr, uint64_t gen);
+  void TableFree(uint32_t v, uint64_t mm, uint64_t table, uint32_t level, uint64_t gen);
+  void LamSet(uint32_t v, uint64_t mm, uint64_t bits);
+  void Membarrier(uint32_t v, uint64_t mm);
+  void SyncCore(uint32_t v, uint64_t mm);
+  void UserEnter(uint32_t v, uint64_t mm, uint64_t local_gen, uint64_t mm_gen, uint64_t lam = 0);
+  void UserExit(uint32_t v, uint64_t mm, uint32_t vector = 0x80);
+  void StaleRead(uint32_t v, uint64_t mm, uint64_t addr);
+
+  // Whole operations, as a correct Linux does them.
+  // switch_mm_irqs_off to another mm: cpumask join, context_switch, CR3 write.
+  void SwitchTo(uint32_t v, uint64_t prev, uint64_t next, uint64_t cpu_lam = 0,
+                uint64_t mm_lam = 0);
+  // flush_tlb_mm_range from `init`, every target (a mask, `init` included
+  // when it runs the mm) flushing [start, end) from gen-1 to gen.
+  void Shootdown(uint32_t init, uint64_t mm, uint64_t start, uint64_t end, uint64_t gen,
+                 uint64_t targets, bool freed = false);
+  // One target's flush_tlb_func for a request to `gen` (INVLPGs or a reload).
+  void TargetFlush(uint32_t v, uint64_t mm, uint64_t start, uint64_t end, uint64_t gen,
+                   bool remote);
+
+  const std::vector<v1::Event>& events() const { return events_; }
+  // Runs the stream through a fresh collector; returns the invariant names reported.
+  std::vector<std::string> Check(Collector* out = nullptr) const;
+
+ private:
+  std::vector<v1::Event> events_;
+  std::vector<uint64_t> vseq_;
+  std::map<uint64_t, uint64_t> masks_;  // mm -> cpumask, for SwitchTo
+  int64_t ns_ = 1'000'000;
+};
+
+}  // namespace tlbscope::collect::testing
