@@ -42,6 +42,15 @@ static inline uint64_t read_cr3(void) {
   __asm__ volatile("mov %%cr3, %0" : "=r"(v));
   return v;
 }
+#define X86_CR4_PGE (1ull << 7)
+#define X86_CR4_PCIDE (1ull << 17)
+static inline uint64_t read_cr4(void) {
+  uint64_t v;
+  __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+  return v;
+}
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
@@ -63,6 +72,24 @@ static inline uint64_t irq_save(void) {
 }
 // Full barrier without SSE2's mfence (the CPL0 emulator and our
 // -mgeneral-regs-only build both prefer plain integer instructions).
+// Linux's iret_to_self(): IRETQ is serializing, and works everywhere
+// (SERIALIZE and CPUID may be missing or exit to the hypervisor).
+static inline void iret_to_self(void) {
+  __asm__ volatile(
+      "mov %%rsp, %%rax\n\t"
+      "pushq $0x10\n\t"
+      "pushq %%rax\n\t"
+      "pushfq\n\t"
+      "pushq $0x08\n\t"
+      "lea 1f(%%rip), %%rax\n\t"
+      "pushq %%rax\n\t"
+      "iretq\n"
+      "1:"
+      :
+      :
+      : "rax", "memory", "cc");
+}
+
 static inline void smp_mb(void) { __asm__ volatile("lock orq $0, (%%rsp)" ::: "memory", "cc"); }
 #define barrier() __asm__ volatile("" ::: "memory")
 #define READ_ONCE(x) (*(const volatile __typeof__(x)*)&(x))

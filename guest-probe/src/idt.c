@@ -6,6 +6,7 @@
 #include "gdt.h"
 #include "probe.h"
 #include "smp.h"
+#include "tlbflush.h"
 
 struct idt_gate {
   uint16_t off_lo;
@@ -83,8 +84,11 @@ void trap_dispatch(struct trap_frame* f) {
   }
   trap_handler h = f->vector < 256 ? handlers[f->vector] : 0;
   if (!h) fatal_trap(f);
+  int from_user = (f->cs & 3) == 3 && f->vector != 0x80;  // syscalls: user.c
+  if (from_user) event_emit(TLBSCOPE_EV_USER_EXIT, 0, current_mm_id(), f->vector, 0, 0);
   if (f->vector != VEC_SPURIOUS && f->vector != 0x80) {
     event_emit(TLBSCOPE_EV_IPI_RECEIVED, 0, f->vector, 0, 0, 0);
   }
   h(f);
+  if (from_user) tlb_user_enter();
 }

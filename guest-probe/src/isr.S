@@ -78,12 +78,13 @@ isr_stub_table:
   .endr
 
 // long user_enter(uint64_t rip, uint64_t rsp, uint64_t arg,
-//                 uint64_t *save_rsp, uint64_t *tss_rsp0)
+//                 uint64_t *save_rsp, uint64_t *tss_rsp0, const uint64_t *extra)
 //
 // Saves the callee-saved registers and RFLAGS on the kernel stack, records
 // that stack pointer in *save_rsp and in the TSS's rsp0 (so traps from user
 // mode land below the saved state, even when called from an IPI handler
-// deep in the stack), then iretq's to CPL3 with rdi = arg and IF = 1.
+// deep in the stack), then iretq's to CPL3 with rdi = arg and IF = 1
+// (and rsi, rdx, r10 = extra[0..2] when extra is not 0).
 // Returns the value the task passes to SYS_EXIT (through user_return).
   .text
   .global user_enter
@@ -103,15 +104,21 @@ user_enter:
   pushq $0x23                // CS: user code64, RPL 3
   pushq %rdi                 // RIP
   movq %rdx, %rdi
+  xorl %esi, %esi
+  xorl %edx, %edx
+  xorl %r10d, %r10d
+  testq %r9, %r9             // extra arguments: rsi, rdx, r10
+  jz 1f
+  movq (%r9), %rsi
+  movq 8(%r9), %rdx
+  movq 16(%r9), %r10
+1:
   xorl %eax, %eax
   xorl %ebx, %ebx
   xorl %ecx, %ecx
-  xorl %edx, %edx
-  xorl %esi, %esi
   xorl %ebp, %ebp
   xorl %r8d, %r8d
   xorl %r9d, %r9d
-  xorl %r10d, %r10d
   xorl %r11d, %r11d
   xorl %r12d, %r12d
   xorl %r13d, %r13d

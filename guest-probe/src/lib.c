@@ -41,3 +41,16 @@ void strlcpy(char* dst, const char* src, size_t size) {
   for (; i + 1 < size && src[i]; i++) dst[i] = src[i];
   dst[i] = '\0';
 }
+
+int parse_u64(const char* s, uint64_t* out) {
+  uint64_t v = 0;
+  if (!*s) return 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return 0;
+    uint64_t d = (uint64_t)(*s - '0');
+    if (v > (~0ull - d) / 10) return 0;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 1;
+}

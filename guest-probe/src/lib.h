@@ -14,3 +14,6 @@ int strcmp(const char* a, const char* b);
 void strlcpy(char* dst, const char* src, size_t size);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+// A decimal number with no sign or spaces: 1 and *out set, or 0.
+int parse_u64(const char* s, uint64_t* out);

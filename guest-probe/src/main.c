@@ -6,10 +6,13 @@
 #include "events.h"
 #include "gdt.h"
 #include "idt.h"
+#include "lib.h"
 #include "probe.h"
 #include "scenarios.h"
 #include "smp.h"
+#include "threads.h"
 #include "tlb.h"
+#include "tlbflush.h"
 #include "user.h"
 
 static void mask_legacy_pic(void) {
@@ -30,6 +33,7 @@ void __attribute__((noreturn)) kmain(void) {
   apic_init_cpu();
   percpus[0].apic_id = apic_id();
   events_init_cpu();
+  tlb_state_init_cpu();
   // The BSP is the one "thread" context; it takes IPIs while it waits
   // (e.g. as the pong side of ipi_pingpong). Loaders enter with IF = 0.
   sti();
@@ -46,6 +50,29 @@ void __attribute__((noreturn)) kmain(void) {
     guest_exit(GUEST_EXIT_FAIL);
   }
 
+  char vbuf[16], sbuf[24];
+  const char* variant = boot_param("variant", "correct", vbuf, sizeof(vbuf));
+  if (strcmp(variant, "bug") == 0 && sc->has_bug_variant) {
+    scenario_bug = 1;
+  } else if (strcmp(variant, "correct") != 0) {
+    printf("guest-probe: scenario %s has no variant \"%s\" (%s)\n", sc->name, variant,
+           sc->has_bug_variant ? "correct or bug" : "only correct");
+    probe_log("unknown variant");
+    guest_exit(GUEST_EXIT_FAIL);
+  }
+  const char* seed = boot_param("seed", "1", sbuf, sizeof(sbuf));
+  if (!parse_u64(seed, &scenario_seed)) {
+    printf("guest-probe: seed \"%s\" is not a number\n", seed);
+    probe_log("bad seed");
+    guest_exit(GUEST_EXIT_FAIL);
+  }
+  if (sc->has_bug_variant || strcmp(variant, "correct") != 0) {
+    printf("guest-probe: variant %s, seed %lu\n", variant, scenario_seed);
+  }
+
+  printf("guest-probe: %s\n", tlb_pcid_enabled
+                                  ? "PCID on (CR4.PCIDE): 6 ASID slots per CPU"
+                                  : "no PCID: the non-PCID paths (ASID 0, every CR3 write flushes)");
   smp_discover();
   probe_hello(cpu_count, sc->name, boot_protocol());
   printf("guest-probe: %u CPU(s) in the MP table, scenario %s\n", cpu_count, sc->name);

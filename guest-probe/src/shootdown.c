@@ -82,7 +82,8 @@ static uint64_t round_yield(struct user_run* run, uint32_t n, uint64_t value) {
   if (n == 1) {
     map_pages(r, r->new_page);  // plain stores: no flush yet
   } else {
-    r->targets = flush_tlb_mm_range(&mm_sd, r->va, r->va + (uint64_t)r->npages * PAGE_SIZE, 12, 0);
+    r->targets =
+        flush_tlb_mm_range(&mm_sd, r->va, r->va + (uint64_t)r->npages * PAGE_SIZE, 12, 0, 0);
   }
   __atomic_store_n(&r->phase, n, __ATOMIC_SEQ_CST);
   wake_others();
@@ -191,13 +192,13 @@ static void test_lazy(const char* name, uint64_t va, int freed_tables) {
   uint64_t funcs0[MAX_CPUS];
   for (uint32_t c = 0; c < cpu_count; c++) funcs0[c] = cpu_tlbstate[c].flush_funcs;
   aspace_map(&as_sd, va, (uintptr_t)new_page, PTE_U | PTE_W);
-  uint64_t targets = flush_tlb_mm_range(&mm_sd, va, va + PAGE_SIZE, 12, freed_tables);
+  uint64_t targets = flush_tlb_mm_range(&mm_sd, va, va + PAGE_SIZE, 12, freed_tables, 0);
   uint64_t gen = READ_ONCE(mm_sd.tlb_gen);
 
   uint32_t cpus = 0, good = 0;
   uint32_t behind[MAX_CPUS];
   for (uint32_t c = 0; c < cpu_count; c++) {
-    behind[c] = cpu_tlbstate[c].ctxs[0].tlb_gen < gen;
+    behind[c] = tlb_local_gen(&cpu_tlbstate[c]) < gen;
   }
   int in_init[MAX_CPUS];
   for (uint32_t c = 0; c < cpu_count; c++) in_init[c] = cpu_tlbstate[c].loaded_mm == &init_mm;
@@ -208,7 +209,7 @@ static void test_lazy(const char* name, uint64_t va, int freed_tables) {
     int skipped = !(targets >> c & 1) && cpu_tlbstate[c].flush_funcs == funcs0[c];
     int ok = first.value[c] == VAL_OLD && again.value[c] == VAL_NEW &&
              (freed_tables ? ipid && in_init[c] : skipped && behind[c]) &&
-             cpu_tlbstate[c].ctxs[0].tlb_gen == gen;
+             tlb_local_gen(&cpu_tlbstate[c]) == gen;
     if (!ok) {
       printf(
           "%s: cpu %u read 0x%lx then 0x%lx; targets 0x%lx, flush_funcs %lu -> %lu, "

@@ -8,6 +8,7 @@
 #include "idt.h"
 #include "lib.h"
 #include "probe.h"
+#include "tlbflush.h"
 
 struct percpu percpus[MAX_CPUS];
 uint32_t cpu_count = 1;
@@ -210,6 +211,7 @@ void __attribute__((noreturn)) ap_main(uint32_t idx) {
   apic_init_cpu();
   GUEST_ASSERT(apic_id() == pc->apic_id);
   events_init_cpu();
+  tlb_state_init_cpu();
   probe_cpu_online(pc->apic_id);
   smp_mb();
   WRITE_ONCE(pc->online, 1);

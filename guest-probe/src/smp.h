@@ -48,6 +48,7 @@ struct percpu {
   uint64_t user_return_rsp;
   void* user_run;
   uint64_t int80_via_ud;  // syscalls that arrived as #UD (see user.c)
+  uint64_t user_faults;   // tasks ended by a #PF at CPL3 (see user.c)
   struct tlb_counts tlb;  // TLB stub calls on this CPU (tlb.h)
 
   // Probe message buffer, one per CPU so senders never share one.

@@ -33,13 +33,22 @@ void tlb_invpcid(uint64_t type, const struct invpcid_desc* desc);
 // interrupt on this CPU cannot split it and no other CPU writes it.
 static inline void tlb_count(uint64_t* counter) { __asm__ volatile("incq %0" : "+m"(*counter)); }
 
-// Every CR3 write is a switch between address spaces (mm = the root):
-// the event goes out first, so it precedes the trapped write in time.
-static inline void write_cr3(uint64_t cr3) {
+// Every CR3 write is announced by a CONTEXT_SWITCH record (docs/events.md)
+// that goes out first, so it precedes the trapped write in time.
+// write_cr3_mm: a write inside the mm model (switch_mm_irqs_off, or
+// flush_tlb_func's reload): flags TLBSCOPE_CS_*, the mms' ctx_ids and the
+// ASID slot and the LAM bits (the CPU's after the write, the next mm's).
+static inline void write_cr3_mm(uint64_t cr3, uint16_t flags, uint64_t prev_mm, uint64_t next_mm,
+                                uint64_t asid, uint64_t cpu_lam, uint64_t mm_lam) {
   tlb_count(&this_percpu()->tlb.cr3_writes);
-  const uint64_t root = 0x000ffffffffff000ull;
-  event_emit(TLBSCOPE_EV_CONTEXT_SWITCH, 0, read_cr3() & root, cr3 & root, cr3, 0);
+  event_emit6(TLBSCOPE_EV_CONTEXT_SWITCH, flags, prev_mm, next_mm, cr3, asid, cpu_lam, mm_lam);
   tlb_write_cr3(cr3);
+}
+
+// A raw CR3 write outside the mm model (selftest's address spaces,
+// user_run()): mms 0.
+static inline void write_cr3(uint64_t cr3) {
+  write_cr3_mm(cr3, TLBSCOPE_CS_NEED_FLUSH | TLBSCOPE_CS_RAW, 0, 0, 0, 0, 0);
 }
 
 static inline void invlpg(uint64_t va) {

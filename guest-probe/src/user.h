@@ -20,7 +20,14 @@ struct user_run {
 };
 
 // User-mode programs (user_progs.S); pass to user_entry().
-extern const uint8_t uprog_sum_squares[], uprog_read[], uprog_read3[], uprog_getcpu[], uprog_sum3[];
+extern const uint8_t uprog_sum_squares[], uprog_read[], uprog_read3[], uprog_getcpu[], uprog_sum3[],
+    uprog_write[], uprog_syscall[];
+
+struct mm;
+// SYS_SCENARIO: the running scenario's kernel-side hook, in the caller's
+// mm with interrupts on.
+typedef uint64_t (*user_scenario_fn)(struct mm* mm, uint64_t arg);
+extern user_scenario_fn user_scenario_hook;
 
 // USER_CODE_VA alias of a program in .user_text.
 uint64_t user_entry(const uint8_t* prog);
@@ -37,3 +44,6 @@ uint64_t user_run(struct user_run* run, const uint8_t* prog, uint64_t arg);
 // write): for callers that switch through switch_mm_irqs_off (tlbflush.h).
 // run->as is not used for the switch.
 uint64_t user_run_loaded(struct user_run* run, const uint8_t* prog, uint64_t arg);
+// The same with four arguments: rdi = a0, rsi = a1, rdx = a2, r10 = a3.
+uint64_t user_run_args(struct user_run* run, const uint8_t* prog, uint64_t a0, uint64_t a1,
+                       uint64_t a2, uint64_t a3);

@@ -97,3 +97,26 @@ uprog_sum3:
   movl $SYS_EXIT, %eax
   int $0x80
   ud2
+
+// uprog_write(va, value): *(uint64_t *)va = value; SYS_EXIT(0).
+  .global uprog_write
+uprog_write:
+  movq %rsi, (%rdi)
+  xorl %edi, %edi
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2
+
+// uprog_syscall(nr, a0, a1, a2): SYS_EXIT(syscall nr(a0, a1, a2)). The
+// kernel passes the arguments in rdi, rsi, rdx, r10 (user_run_args).
+  .global uprog_syscall
+uprog_syscall:
+  movq %rdi, %rax
+  movq %rsi, %rdi
+  movq %rdx, %rsi
+  movq %r10, %rdx
+  int $0x80
+  movq %rax, %rdi
+  movl $SYS_EXIT, %eax
+  int $0x80
+  ud2

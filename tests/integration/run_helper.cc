@@ -122,3 +122,20 @@ int BackgroundTlbscope::Wait(int timeout_s) {
 }
 
 }  // namespace tlbscope::testing
+
+namespace tlbscope::testing {
+
+std::string GrepLines(const std::string& text, const std::string& needle) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (line.find(needle) != std::string::npos) out += line + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace tlbscope::testing

@@ -52,5 +52,7 @@ std::string GuestProbe();
 std::string TestKernel(const std::string& name);
 std::string ReadFile(const std::string& path);
 int CountLines(const std::string& text);
+// The lines of `text` that contain `needle`, for failure messages.
+std::string GrepLines(const std::string& text, const std::string& needle);
 
 }  // namespace tlbscope::testing

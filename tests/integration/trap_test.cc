@@ -60,7 +60,7 @@ TEST_P(TrapSmpTest, EveryGuestTlbInstructionIsTrappedAndDecoded) {
   std::string log = ::testing::TempDir() + "/trap_" + std::to_string(smp) + breakpoints + ".log";
   ProcResult r = RunTlbscope(
       {"run", "--smp", std::to_string(smp), "--breakpoints", breakpoints, "--trap-log", log});
-  ASSERT_EQ(r.exit_code, 0) << r.err;  // 6 would be a coverage mismatch
+  ASSERT_EQ(r.exit_code, 0) << r.err << GrepLines(r.out, "FAIL");  // 6: a coverage mismatch
   EXPECT_THAT(r.err, HasSubstr("trap coverage: every TLB instruction the guest counted on " +
                                std::to_string(smp) + " vCPUs was trapped"));
   std::vector<LoggedEvent> events = ParseTrapLog(ReadFile(log));

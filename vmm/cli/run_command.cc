@@ -161,6 +161,9 @@ const char* RunUsage() {
          "                     (default: the bundled guest-probe)\n"
          "  --boot PROTO       auto (default), pvh or multiboot\n"
          "  --cmdline STR      kernel command line (guest-probe: scenario=NAME)\n"
+         "  --scenario NAME    guest-probe scenario (adds scenario=NAME to the command line)\n"
+         "  --inject-bug       run the scenario's bug variant (adds variant=bug)\n"
+         "  --seed N           the scenario's interleaving and ranges (adds seed=N; default 1)\n"
          "  --smp N            vCPUs, 1..64 (default 1)\n"
          "  --mem MiB          guest RAM, 2..3072 (default 128)\n"
          "  --timeout S        stop a guest still running after S seconds (default 300, 0 = "
@@ -186,10 +189,36 @@ const char* RunUsage() {
          "  --kvm-device PATH  KVM device (default /dev/kvm)\n";
 }
 
+namespace {
+// --scenario, --inject-bug and --seed become guest-probe's cmdline keys.
+absl::Status AddScenarioArgs(const std::string& scenario, bool inject_bug, const std::string& seed,
+                             std::string* cmdline) {
+  std::vector<std::string> add;
+  if (!scenario.empty()) add.push_back("scenario=" + scenario);
+  if (inject_bug) {
+    if (scenario.empty()) return absl::InvalidArgumentError("--inject-bug needs --scenario NAME");
+    add.push_back("variant=bug");
+  }
+  if (!seed.empty()) add.push_back("seed=" + seed);
+  for (const std::string& kv : add) {
+    std::string key = kv.substr(0, kv.find('=') + 1);
+    if (cmdline->find(key) != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--cmdline already sets %s; give it there or with the option, not both", key));
+    }
+    if (!cmdline->empty()) *cmdline += ' ';
+    *cmdline += kv;
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
                                         const std::string& default_kernel) {
   RunOptions o;
   o.machine.kernel_path = default_kernel;
+  std::string scenario, seed;
+  bool inject_bug = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -222,11 +251,16 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.trap = false;
       continue;
     }
+    if (flag == "--inject-bug") {
+      inject_bug = true;
+      continue;
+    }
     static const std::set<std::string> kValueFlags = {
         "--kernel",      "--boot",        "--cmdline", "--smp",        "--mem",
         "--timeout",     "--serial-log",  "--results", "--kvm-device", "--trap-log",
         "--breakpoints", "--step-window", "--record",  "--listen",     "--tls-cert",
-        "--tls-key",     "--token-file",  "--retain",  "--linger"};
+        "--tls-key",     "--token-file",  "--retain",  "--linger",     "--scenario",
+        "--seed"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -240,6 +274,17 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.boot = *p;
     } else if (flag == "--cmdline") {
       o.machine.cmdline = *v;
+    } else if (flag == "--scenario") {
+      if (v->empty() ||
+          v->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("--scenario '%s': a name is lowercase letters, digits and '-'", *v));
+      }
+      scenario = *v;
+    } else if (flag == "--seed") {
+      absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
+      if (!n.ok()) return n.status();
+      seed = *v;
     } else if (flag == "--smp") {
       absl::StatusOr<int> n = ParseNumber<int>(flag, *v);
       if (!n.ok()) return n.status();
@@ -294,6 +339,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
             absl::StrFormat("--breakpoints must be auto, hw or sw (got '%s')", *v));
       }
     }
+  }
+  if (absl::Status s = AddScenarioArgs(scenario, inject_bug, seed, &o.machine.cmdline); !s.ok()) {
+    return s;
   }
   if (!o.help) {
     if (absl::Status s = ValidateConfig(o.machine); !s.ok()) return s;
