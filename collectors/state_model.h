@@ -93,6 +93,12 @@ struct VcpuModel {
   std::optional<uint64_t> LocalGen(uint64_t mm) const;
 };
 
+// Which hardware events the stream carries (the trace header's trap plan):
+// the cross-checks against the hardware apply only to trapped instructions.
+struct Trapping {
+  bool cr3 = true, invlpg = true, invpcid = true;
+};
+
 // What one event changed, for stats and exporters.
 struct ApplyNotes {
   std::optional<PendingFlush> acked;      // the request a flush_func acknowledged (after the ack)
@@ -114,6 +120,8 @@ class StateModel {
   const std::vector<VcpuModel>& vcpus() const { return vcpus_; }
   const absl::flat_hash_map<uint64_t, MmModel>& mms() const { return mms_; }
   bool hw_cr3_seen() const { return hw_cr3_seen_; }
+  const Trapping& trapping() const { return trapping_; }
+  void set_trapping(const Trapping& t) { trapping_ = t; }
 
   // Can vCPU `v` still walk `mm`'s page tables? With trapped CR3 writes:
   // its CR3 root is the mm's; without: the mm is loaded (lazy or not).
@@ -129,6 +137,7 @@ class StateModel {
   std::vector<VcpuModel> vcpus_;
   absl::flat_hash_map<uint64_t, MmModel> mms_;
   bool hw_cr3_seen_ = false;
+  Trapping trapping_;
   ApplyNotes notes_;
 };
 

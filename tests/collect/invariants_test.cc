@@ -288,6 +288,21 @@ TEST(HardwareTest, BootCr3WritesBeforeTheRingSpeaksAreFine) {
   EXPECT_THAT(s.Check(), IsEmpty());
 }
 
+TEST(HardwareTest, UntrappedInstructionsAreNotCrossChecked) {
+  // tlbscope run --no-trap: the guest announces switches, nothing is trapped.
+  Synth s;
+  s.ContextSwitch(0, kInit, kMm, RootOf(kMm));
+  s.ContextSwitch(0, kMm, 3, RootOf(3));
+  s.FlushFunc(0, 3, 1, 2, 2, 0, kFlushAll, /*full=*/true);
+  s.UserEnter(0, 3, 2, 2);
+  Collector untrapped;
+  v1::TraceHeader h;  // an empty trap plan
+  untrapped.SetHeader(h);
+  EXPECT_THAT(s.Check(&untrapped), IsEmpty());
+  EXPECT_THAT(s.Check(), ElementsAre("flush-without-instruction", "flush-without-instruction",
+                                     "flush-without-instruction"));
+}
+
 // --- unlazy-without-sync-core ------------------------------------------------
 
 void LazyBackIntoSyncCoreMm(Synth& s, bool serialize) {

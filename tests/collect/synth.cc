@@ -238,6 +238,9 @@ void Synth::WriteTrace(const std::string& path, int smp, bool with_end) const {
   h.mutable_header()->set_schema_version(1);
   h.mutable_header()->mutable_vm()->set_smp(smp);
   h.mutable_header()->mutable_vm()->set_cmdline("scenario=synthetic");
+  h.mutable_header()->mutable_traps()->set_cr3("hw-breakpoint+emulate");
+  h.mutable_header()->mutable_traps()->set_invlpg("hw-breakpoint+step");
+  h.mutable_header()->mutable_traps()->set_invpcid("emulation-failure");
   google::protobuf::util::SerializeDelimitedToOstream(h, &f);
   for (const v1::Event& e : events_) {
     v1::TraceRecord r;
