@@ -13,6 +13,7 @@ namespace tlbscope::collect {
 inline constexpr uint64_t kInitMm = 1;     // init_mm's ctx_id
 inline constexpr uint32_t kMaxVcpus = 64;  // CPU masks are 64 bits
 inline constexpr uint64_t kCr3RootMask = 0x000ffffffffff000ull;
+inline constexpr uint32_t kCallVector = 0x40;  // guest-probe's on_cpu call IPI (flushes use it)
 
 // A flush_tlb_mm_range() call from its flush_request until every target
 // acknowledged it (ran flush_tlb_func) and the initiator's flush_done.
@@ -82,6 +83,7 @@ struct VcpuModel {
   uint64_t lam = 0;
   bool user_mode = false;
   uint64_t user_mm = 0;
+  uint32_t ipis_unserved = 0;  // call IPIs received whose flush_tlb_func has not run yet
   uint64_t last_full_flush_seq = 0;
   bool any_full_flush = false;
   // Counts.
@@ -132,7 +134,7 @@ class StateModel {
  private:
   VcpuModel& Vcpu(uint32_t v);
   MmModel& Mm(uint64_t id);
-  void Ack(const CEvent& e, MmModel& m);
+  void Ack(const CEvent& e, MmModel& m, bool from_ipi);
 
   std::vector<VcpuModel> vcpus_;
   absl::flat_hash_map<uint64_t, MmModel> mms_;

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "collectors/collector.h"
+#include "collectors/dump_command.h"
 #include "collectors/live_source.h"
 #include "collectors/perfetto_export.h"
 #include "collectors/replay_source.h"
@@ -23,6 +24,7 @@ struct Options {
   std::string target;   // FILE or ADDR
   std::string json, perfetto, token_file, tls_ca;
   double connect_timeout_s = 5;
+  uint64_t from = 0, to = ~0ull;  // dump
   bool quiet = false, help = false;
 };
 
@@ -75,13 +77,30 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
   }
   if (o.help) return o;
   if (positional.empty()) {
-    return absl::InvalidArgumentError("missing command: replay FILE, live ADDR or invariants");
+    return absl::InvalidArgumentError(
+        "missing command: replay FILE, live ADDR, dump FILE or invariants");
   }
   o.command = positional[0];
   if (o.command == "invariants") return o;
+  if (o.command == "dump") {
+    if (positional.size() < 2 || positional.size() > 4) {
+      return absl::InvalidArgumentError("dump takes FILE [FROM [TO]]");
+    }
+    o.target = positional[1];
+    for (size_t i = 2; i < positional.size(); ++i) {
+      uint64_t v = 0;
+      const std::string& t = positional[i];
+      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+      if (ec != std::errc() || ptr != t.data() + t.size()) {
+        return absl::InvalidArgumentError(absl::StrFormat("dump: '%s' is not a sequence", t));
+      }
+      (i == 2 ? o.from : o.to) = v;
+    }
+    return o;
+  }
   if (o.command != "replay" && o.command != "live") {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("unknown command '%s' (replay FILE, live ADDR, invariants)", o.command));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "unknown command '%s' (replay FILE, live ADDR, dump FILE, invariants)", o.command));
   }
   if (positional.size() != 2) {
     return absl::InvalidArgumentError(absl::StrFormat("%s takes exactly one %s", o.command,
@@ -114,6 +133,7 @@ const char* TlbcollectUsage() {
          "check it\n"
          "  live ADDR          the same, subscribed to a running tlbscope (run --listen ADDR)\n"
          "  invariants         list the invariants checked\n"
+         "  dump FILE [FROM [TO]]  print the trace's records, events FROM..TO, one per line\n"
          "options:\n"
          "  --json FILE        write the summary (verdict, violations, state, stats) as JSON\n"
          "  --perfetto FILE    write a trace for ui.perfetto.dev: a track per vCPU, shootdown "
@@ -140,6 +160,13 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
   if (o->command == "invariants") {
     for (const InvariantInfo& i : InvariantCatalog()) {
       std::fprintf(out, "%-28s %s\n", i.name, i.summary);
+    }
+    return kExitClean;
+  }
+  if (o->command == "dump") {
+    if (absl::Status s = DumpTrace(o->target, o->from, o->to, out); !s.ok()) {
+      std::fprintf(err, "tlbcollect: error: %s\n", std::string(s.message()).c_str());
+      return kExitInput;
     }
     return kExitClean;
   }
