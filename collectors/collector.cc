@@ -4,6 +4,11 @@ namespace tlbscope::collect {
 
 Collector::Collector() : invariants_(MakeInvariants()) {
   for (const InvariantInfo& i : InvariantCatalog()) per_invariant_[i.name] = 0;
+  for (auto& inv : invariants_) {
+    for (int k = 0; k < 64; ++k) {
+      if (inv->Kinds() & (1ull << k)) by_kind_[k].push_back(inv.get());
+    }
+  }
 }
 
 void Collector::SetHeader(const v1::TraceHeader& header) {
@@ -17,7 +22,7 @@ void Collector::Observe(const CEvent& e) {
   if (any_ && e.seq > next_seq_) gaps_ += e.seq - next_seq_;
   any_ = true;
   next_seq_ = e.seq + 1;
-  for (auto& inv : invariants_) inv->Check(e, state_, *this);
+  for (Invariant* inv : by_kind_[static_cast<int>(e.kind) & 63]) inv->Check(e, state_, *this);
   const ApplyNotes& notes = state_.Apply(e);
   stats_.Observe(e, notes);
   for (EventObserver* o : observers_) o->OnEvent(e, state_, notes);

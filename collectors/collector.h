@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,6 +66,7 @@ class Collector : private ViolationSink {
   StateModel state_;
   Stats stats_;
   std::vector<std::unique_ptr<Invariant>> invariants_;
+  std::array<std::vector<Invariant*>, 64> by_kind_;  // the invariants each kind goes to
   std::vector<EventObserver*> observers_;
   std::function<void(const Violation&)> on_violation_;
   std::vector<Violation> violations_;

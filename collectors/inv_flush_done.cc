@@ -27,6 +27,7 @@ std::string CpuList(CpuMask m) {
 
 class FlushDoneInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override { return KindBit(Kind::kFlushDone); }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.kind != Kind::kFlushDone) return;
     const FlushDoneF& d = e.flush_done;

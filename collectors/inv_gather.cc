@@ -18,6 +18,7 @@ namespace {
 
 class GatherInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override { return KindBit(Kind::kGatherEnd); }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.kind != Kind::kGatherEnd) return;
     const GatherEndF& g = e.gather_end;

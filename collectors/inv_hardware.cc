@@ -24,6 +24,12 @@ constexpr size_t kMaxPages = 4096;
 
 class HardwareInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override {
+    return KindBit(Kind::kCr3Write) | KindBit(Kind::kInvlpg) | KindBit(Kind::kInvpcid) |
+           KindBit(Kind::kContextSwitch) | KindBit(Kind::kLazyExit) | KindBit(Kind::kFlushFunc) |
+           KindBit(Kind::kUserEnter) | KindBit(Kind::kUserExit) | KindBit(Kind::kFlushRequest) |
+           KindBit(Kind::kFlushDone) | KindBit(Kind::kIpiReceived);
+  }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.vcpu >= kMaxVcpus) return;
     if (e.vcpu >= vcpus_.size()) vcpus_.resize(e.vcpu + 1);

@@ -14,6 +14,9 @@ namespace {
 
 class LamInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override {
+    return KindBit(Kind::kContextSwitch) | KindBit(Kind::kUserEnter);
+  }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.vcpu >= kMaxVcpus) return;
     if (e.vcpu >= last_switch_.size()) last_switch_.resize(e.vcpu + 1);

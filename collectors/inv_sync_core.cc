@@ -15,6 +15,10 @@ namespace {
 
 class SyncCoreInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override {
+    return KindBit(Kind::kContextSwitch) | KindBit(Kind::kCr3Write) | KindBit(Kind::kSyncCore) |
+           KindBit(Kind::kUserEnter);
+  }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.vcpu >= kMaxVcpus) return;
     if (e.vcpu >= pending_.size()) pending_.resize(e.vcpu + 1);

@@ -18,21 +18,22 @@ namespace {
 
 class TableFreeInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override {
+    return KindBit(Kind::kPageTableFree) | KindBit(Kind::kPageFree);
+  }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.kind == Kind::kPageTableFree) {
       const PageTableFreeF& f = e.pt_free;
-      CheckFree(e, before, out, f.mm, f.covering_tlb_gen, /*table=*/true,
-                absl::StrFormat("level-%d table %#x", f.level, f.table_address));
+      CheckFree(e, before, out, f.mm, f.covering_tlb_gen, /*table=*/true);
     } else if (e.kind == Kind::kPageFree) {
       const PageFreeF& f = e.page_free;
-      CheckFree(e, before, out, f.mm, f.covering_tlb_gen, /*table=*/false,
-                absl::StrFormat("page %#x (phys %#x)", f.address, f.physical_address));
+      CheckFree(e, before, out, f.mm, f.covering_tlb_gen, /*table=*/false);
     }
   }
 
  private:
   void CheckFree(const CEvent& e, const StateModel& before, ViolationSink& out, uint64_t mm,
-                 uint64_t covering, bool table, const std::string& what) {
+                 uint64_t covering, bool table) {
     const MmModel* m = before.mm(mm);
     uint64_t required = covering == 0 ? ~0ull : covering;
     const auto& vcpus = before.vcpus();
@@ -45,6 +46,10 @@ class TableFreeInvariant : public Invariant {
       // One report per vCPU, mm and covering flush (a gather frees many).
       if (!reported_.insert({table, c, mm, covering}).second) continue;
       if (reported_.size() > 4096) reported_.clear();
+      std::string what =
+          table ? absl::StrFormat("level-%d table %#x", e.pt_free.level, e.pt_free.table_address)
+                : absl::StrFormat("page %#x (phys %#x)", e.page_free.address,
+                                  e.page_free.physical_address);
       Violation v;
       v.invariant = table ? "table-freed-while-walkable" : "page-freed-while-mapped";
       v.vcpus = {c};

@@ -13,6 +13,7 @@ namespace {
 
 class UserReturnInvariant : public Invariant {
  public:
+  uint64_t Kinds() const override { return KindBit(Kind::kUserEnter) | KindBit(Kind::kStaleRead); }
   void Check(const CEvent& e, const StateModel& before, ViolationSink& out) override {
     if (e.kind == Kind::kUserEnter) {
       const UserEnterF& u = e.user_enter;

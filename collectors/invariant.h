@@ -18,10 +18,15 @@ class Invariant {
  public:
   virtual ~Invariant() = default;
   virtual void Check(const CEvent& e, const StateModel& before, ViolationSink& out) = 0;
+  // The event kinds Check() looks at (bit = Kind value); the collector calls
+  // it for those only.
+  virtual uint64_t Kinds() const = 0;
   // At the end of the stream; `complete`: the trace ended with its end
   // record (a cut-off trace leaves operations legitimately unfinished).
   virtual void Finish(const StateModel& /*state*/, bool /*complete*/, ViolationSink& /*out*/) {}
 };
+
+constexpr uint64_t KindBit(Kind k) { return 1ull << static_cast<int>(k); }
 
 struct InvariantInfo {
   const char* name;     // the stable id printed in reports

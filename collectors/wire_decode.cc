@@ -1,5 +1,7 @@
 #include "collectors/wire_decode.h"
 
+#include <cstring>
+
 namespace tlbscope::collect {
 namespace {
 
@@ -245,7 +247,10 @@ void Build(Kind k, const Fields& s, CEvent* e) {
 bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
   const uint8_t* end = p + n;
   CEvent& e = *out;
-  e = CEvent();
+  // Zeroed by a fixed-size copy (inlined vector stores; a memset here
+  // compiled to `rep stos`, a third of the decode time).
+  static const CEvent kZero;
+  std::memcpy(static_cast<void*>(&e), &kZero, sizeof(CEvent));
   while (p < end) {
     uint64_t tag;
     if (!ReadVarint(p, end, &tag)) return false;
@@ -278,7 +283,9 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
       if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - p)) return false;
       const uint8_t* q = p;
       p += len;
-      Fields s{};
+      static const Fields kNone{};
+      Fields s;
+      std::memcpy(&s, &kNone, sizeof s);
       if (num == 6) {  // TrapContext: rip = 3, site_class = 5
         if (!ParseFields(q, p, 0, 5, &s)) return false;
         e.rip = s.f[3];

@@ -16,6 +16,10 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out);
 // Reads a base-128 varint at *p (< end); false if it runs past end or is
 // longer than 10 bytes.
 inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  if (p < end && *p < 0x80) {  // most tags and small values: one byte
+    *v = *p++;
+    return true;
+  }
   uint64_t r = 0;
   for (int shift = 0; shift < 70 && p < end; shift += 7) {
     uint8_t b = *p++;
