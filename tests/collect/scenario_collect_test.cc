@@ -47,6 +47,10 @@ struct Param {
   bool bug;
 };
 
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.c.scenario << (p.bug ? " bug" : " correct") << " smp " << p.smp;
+}
+
 std::string Name(const ::testing::TestParamInfo<Param>& p) {
   std::string n = std::string(p.param.c.scenario) + "_smp" + std::to_string(p.param.smp) +
                   (p.param.bug ? "_bug" : "_correct");
