@@ -153,6 +153,47 @@ TEST(ScenarioSeedsTest, VerdictsHoldAcrossSeeds) {
   }
 }
 
+// tlbscope run's in-process collector: the summary on stderr, its files,
+// and bad paths or combinations rejected before the guest runs.
+TEST(InProcessCollectTest, PrintsTheStateAndWritesItsFiles) {
+  REQUIRE_KVM();
+  std::string dir = ::testing::TempDir();
+  std::string json = dir + "/inproc.json", pf = dir + "/inproc.perfetto.json";
+  tlbscope::testing::ProcResult r =
+      RunTlbscope({"run", "--smp", "2", "--scenario", "lam-lazy", "--inject-bug", "--quiet",
+                   "--collect-json", json, "--collect-perfetto", pf});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("tlbscope: VIOLATION lam-mismatch: mm 2, vcpu"));
+  EXPECT_THAT(r.err, ::testing::HasSubstr("tlbscope: collect: vcpu"));
+  EXPECT_THAT(r.err,
+              ::testing::HasSubstr("tlbscope: collect: verdict: 1 violations: lam-mismatch 1"));
+  std::string j = ReadFile(json);
+  EXPECT_THAT(j, ::testing::HasSubstr("\"verdict\":\"violations\""));
+  EXPECT_THAT(j, ::testing::HasSubstr("\"source\":\"tlbscope run\""));
+  EXPECT_THAT(ReadFile(pf), ::testing::HasSubstr("\"name\":\"VIOLATION lam-mismatch\""));
+
+  tlbscope::testing::ProcResult clean =
+      RunTlbscope({"run", "--smp", "2", "--scenario", "lam-lazy", "--quiet"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_THAT(clean.err, ::testing::HasSubstr("tlbscope: collect: verdict: clean"));
+  tlbscope::testing::ProcResult off =
+      RunTlbscope({"run", "--smp", "2", "--scenario", "lam-lazy", "--quiet", "--no-collect"});
+  EXPECT_EQ(off.exit_code, 0);
+  EXPECT_THAT(off.err, ::testing::Not(::testing::HasSubstr("collect:")));
+
+  tlbscope::testing::ProcResult bad_path =
+      RunTlbscope({"run", "--quiet", "--collect-json", "/nonexistent-dir/x.json"});
+  EXPECT_EQ(bad_path.exit_code, 2);
+  EXPECT_THAT(bad_path.err, ::testing::HasSubstr("--collect-json /nonexistent-dir/x.json"));
+  tlbscope::testing::ProcResult both =
+      RunTlbscope({"run", "--quiet", "--no-collect", "--collect-json", json});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_THAT(both.err, ::testing::HasSubstr("need the collector"));
+  tlbscope::testing::ProcResult missing = RunTlbscope({"run", "--collect-perfetto"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, ::testing::HasSubstr("--collect-perfetto needs a value"));
+}
+
 struct CliOut {
   int status;
   std::string out, err;
