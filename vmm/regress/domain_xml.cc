@@ -94,7 +94,8 @@ absl::StatusOr<DomainVm> ParseDomainXml(const std::string& xml, const std::strin
 
   std::string arch = One(ctx.get(), "/domain/os/type/@arch");
   if (!arch.empty() && arch != "x86_64") {
-    return bad(absl::StrFormat("os/type arch '%s': tlbscope runs x86_64 guests only", arch));
+    return bad(absl::StrFormat("os/type arch '%s'%s: tlbscope runs x86_64 guests only", arch,
+                               arch == "i686" ? " (libvirt's default when none is given)" : ""));
   }
   std::string type = One(ctx.get(), "/domain/os/type");
   if (type != "hvm") {

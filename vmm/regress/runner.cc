@@ -119,7 +119,7 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
       auto start = std::chrono::steady_clock::now();
       bool killed = false;
       v.exit_status = Spawn(o.tlbscope, RunArgs(v.spec, o, v.out_dir), v.log_path,
-                            v.spec.timeout_s + 60, &killed);
+                            v.spec.timeout_s + o.kill_grace_s, &killed);
       v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (killed) {
         v.reason = absl::StrFormat(

@@ -15,6 +15,7 @@ struct RunnerOptions {
   std::string out_dir;         // one folder per run: trace, serial log, results, log
   int jobs = 1;                // runs at once
   bool progress = true;        // a line on stderr as each run finishes
+  double kill_grace_s = 60;    // a run alive this long past its timeout is killed
 };
 
 // Resolves each run's domain XML into its VM (vcpu, memory, os/kernel,
@@ -26,8 +27,8 @@ absl::Status ResolveSuite(Suite* suite);
 std::vector<std::string> RunArgs(const RunSpec& r, const RunnerOptions& o, const std::string& dir);
 
 // Runs every run (at most o.jobs at once), each as its own tlbscope
-// process, and judges it. A run still alive 60 s past its timeout is
-// killed and fails as hung. Verdicts come back in suite order.
+// process, and judges it. A run still alive kill_grace_s past its timeout
+// is killed and fails as hung. Verdicts come back in suite order.
 std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o);
 
 }  // namespace tlbscope::regress
