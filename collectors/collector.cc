@@ -6,6 +6,13 @@ Collector::Collector() : invariants_(MakeInvariants()) {
   for (const InvariantInfo& i : InvariantCatalog()) per_invariant_[i.name] = 0;
 }
 
+void Collector::SetHeader(const v1::TraceHeader& header) {
+  header_ = header;
+  auto on = [](const std::string& strategy) { return !strategy.empty() && strategy != "none"; };
+  const v1::TrapPlan& t = header.traps();
+  state_.set_trapping({on(t.cr3()), on(t.invlpg()), on(t.invpcid())});
+}
+
 void Collector::Observe(const CEvent& e) {
   if (any_ && e.seq > next_seq_) gaps_ += e.seq - next_seq_;
   any_ = true;

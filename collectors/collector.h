@@ -33,7 +33,10 @@ class Collector : private ViolationSink {
 
   Collector();
 
-  void SetHeader(const v1::TraceHeader& header) { header_ = header; }
+  // Also takes which instructions were trapped from the header's plan.
+  void SetHeader(const v1::TraceHeader& header);
+  // Without a header (in-process): which instructions are trapped.
+  void SetTrapping(const Trapping& t) { state_.set_trapping(t); }
   void SetEnd(const v1::TraceEnd& end) { end_ = end; }
   void AddObserver(EventObserver* o) { observers_.push_back(o); }
   // Called for each violation as it is found (live printing).

@@ -66,7 +66,7 @@ class HardwareInvariant : public Invariant {
         Resolve(e, vm, out, s);
         s.last_cs_seq = e.seq;
         s.last_cs_wrote = false;
-        if (e.cs.cr3 != 0) {
+        if (e.cs.cr3 != 0 && before.trapping().cr3) {
           s.cs_pending = true;
           s.cs_cr3 = e.cs.cr3;
           s.cs_seq = e.seq;
@@ -74,7 +74,8 @@ class HardwareInvariant : public Invariant {
         return;
       case Kind::kLazyExit:
         Resolve(e, vm, out, s);
-        if (e.lazy_exit.flushed && !s.last_cs_wrote && s.last_cs_seq != 0) {
+        if (e.lazy_exit.flushed && !s.last_cs_wrote && s.last_cs_seq != 0 &&
+            before.trapping().cr3) {
           Report(out, "flush-without-instruction", e, vm, s.last_cs_seq,
                  absl::StrFormat("lazy_exit on vcpu %d says it flushed, the switch wrote no CR3",
                                  e.vcpu));
@@ -146,7 +147,7 @@ class HardwareInvariant : public Invariant {
     if (f.not_loaded) return;
     bool moved = f.local_gen_after != f.local_gen_before;
     if (f.lazy_left || (f.full && moved)) {
-      if (s.full) return;
+      if (s.full || !before.trapping().cr3) return;
       Report(out, "flush-without-instruction", e, vm, s.since_seq ? s.since_seq : e.seq,
              absl::StrFormat("flush_tlb_func on vcpu %d claims a %s (gen %d -> %d) with no CR3 "
                              "write or INVPCID since event %d",
@@ -155,7 +156,7 @@ class HardwareInvariant : public Invariant {
              {{"local_gen_before", f.local_gen_before}, {"local_gen_after", f.local_gen_after}});
       return;
     }
-    if (!moved || s.full || s.overflow || f.end <= f.start) return;
+    if (!moved || s.full || s.overflow || f.end <= f.start || !before.trapping().invlpg) return;
     uint32_t stride = 12;
     if (const MmModel* m = before.mm(f.mm)) {
       for (const PendingFlush& p : m->flushes) {

@@ -29,6 +29,7 @@ class LamInvariant : public Invariant {
         since = m->lam_seq;
       }
       if (c.cpu_lam == want) return;
+      if (m != nullptr && m->lam_seq != 0 && m->lam_seq < since) since = m->lam_seq;
       p.reported = true;
       Report(e, out, c.next_mm, c.cpu_lam, want, since,
              absl::StrFormat("after %s switch to mm %d vcpu %d runs with LAM %#x, the mm's is %#x",

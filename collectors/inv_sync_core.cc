@@ -28,7 +28,7 @@ class SyncCoreInvariant : public Invariant {
         const MmModel* m = before.mm(c.next_mm);
         if (!was_lazy || m == nullptr || !m->sync_core) return;
         // Without trapped CR3 writes, the announced one stands in for it.
-        if (c.cr3 != 0 && !before.hw_cr3_seen()) return;
+        if (c.cr3 != 0 && !before.trapping().cr3) return;
         p = {true, e.seq, c.next_mm, m->sync_core_seq};
         return;
       }

@@ -66,20 +66,26 @@ int StateModel::PendingOn(uint32_t v) const {
   return n;
 }
 
-// flush_tlb_func ran on e.vcpu for e.flush_func.mm: it acknowledges the
-// oldest unacknowledged request for this CPU, preferring one whose range
-// is the one the function reports.
-void StateModel::Ack(const CEvent& e, MmModel& m) {
+// flush_tlb_func ran on e.vcpu for e.flush_func.mm: which request does it
+// acknowledge? After a call IPI it serves another CPU's request (the
+// oldest one for this CPU, preferring the range it reports); otherwise it
+// is the initiator's local flush, inside flush_tlb_mm_range, for its own
+// newest request. Either falls back to any request waiting on this CPU.
+void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
   CpuMask me = Bit(e.vcpu);
-  PendingFlush* pick = nullptr;
-  for (PendingFlush& f : m.flushes) {
-    if (!(f.unacked() & me)) continue;
-    if (f.start == e.flush_func.start && f.end == e.flush_func.end) {
-      pick = &f;
-      break;
+  auto pick_where = [&](auto accept) -> PendingFlush* {
+    PendingFlush* pick = nullptr;
+    for (PendingFlush& f : m.flushes) {
+      if (!(f.unacked() & me) || !accept(f)) continue;
+      bool range = f.start == e.flush_func.start && f.end == e.flush_func.end;
+      if (from_ipi && range) return &f;             // the oldest with this range
+      if (!from_ipi || pick == nullptr) pick = &f;  // local: the newest
     }
-    if (pick == nullptr) pick = &f;
-  }
+    return pick;
+  };
+  PendingFlush* pick =
+      pick_where([&](const PendingFlush& f) { return (f.initiator != e.vcpu) == from_ipi; });
+  if (pick == nullptr) pick = pick_where([](const PendingFlush&) { return true; });
   if (pick == nullptr) return;
   pick->acked |= me;
   pick->last_ack_ns = e.host_ns;
@@ -125,9 +131,11 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       break;
     case Kind::kIpiReceived:
       ++v.ipis_received;
+      if (e.ipi_received.vector == kCallVector && v.ipis_unserved < 64) ++v.ipis_unserved;
       break;
     case Kind::kFlushRequest: {
       const FlushRequestF& r = e.flush_request;
+      v.ipis_unserved = 0;  // an IPI handler runs to its end before this CPU initiates
       MmModel& m = Mm(r.mm);
       ++m.flush_requests;
       m.tlb_gen = std::max(m.tlb_gen, r.new_tlb_gen);
@@ -172,7 +180,9 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
           v.any_full_flush = true;
         }
       }
-      Ack(e, m);
+      bool from_ipi = v.ipis_unserved > 0;
+      if (from_ipi) --v.ipis_unserved;
+      Ack(e, m, from_ipi);
       break;
     }
     case Kind::kContextSwitch: {
@@ -255,6 +265,7 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
     }
     case Kind::kUserEnter:
       ++v.user_enters;
+      v.ipis_unserved = 0;  // calls that ran no flush_tlb_func (other on_cpu work)
       v.user_mode = true;
       v.user_mm = e.user_enter.mm;
       v.lam = e.user_enter.cpu_lam;

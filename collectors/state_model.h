@@ -13,6 +13,7 @@ namespace tlbscope::collect {
 inline constexpr uint64_t kInitMm = 1;     // init_mm's ctx_id
 inline constexpr uint32_t kMaxVcpus = 64;  // CPU masks are 64 bits
 inline constexpr uint64_t kCr3RootMask = 0x000ffffffffff000ull;
+inline constexpr uint32_t kCallVector = 0x40;  // guest-probe's on_cpu call IPI (flushes use it)
 
 // A flush_tlb_mm_range() call from its flush_request until every target
 // acknowledged it (ran flush_tlb_func) and the initiator's flush_done.
@@ -82,6 +83,7 @@ struct VcpuModel {
   uint64_t lam = 0;
   bool user_mode = false;
   uint64_t user_mm = 0;
+  uint32_t ipis_unserved = 0;  // call IPIs received whose flush_tlb_func has not run yet
   uint64_t last_full_flush_seq = 0;
   bool any_full_flush = false;
   // Counts.
@@ -91,6 +93,12 @@ struct VcpuModel {
   const AsidSlot& slot() const { return slots[asid & 7]; }
   // The local gen of mm `mm` on this CPU, if its ASID slot holds it.
   std::optional<uint64_t> LocalGen(uint64_t mm) const;
+};
+
+// Which hardware events the stream carries (the trace header's trap plan):
+// the cross-checks against the hardware apply only to trapped instructions.
+struct Trapping {
+  bool cr3 = true, invlpg = true, invpcid = true;
 };
 
 // What one event changed, for stats and exporters.
@@ -114,6 +122,8 @@ class StateModel {
   const std::vector<VcpuModel>& vcpus() const { return vcpus_; }
   const absl::flat_hash_map<uint64_t, MmModel>& mms() const { return mms_; }
   bool hw_cr3_seen() const { return hw_cr3_seen_; }
+  const Trapping& trapping() const { return trapping_; }
+  void set_trapping(const Trapping& t) { trapping_ = t; }
 
   // Can vCPU `v` still walk `mm`'s page tables? With trapped CR3 writes:
   // its CR3 root is the mm's; without: the mm is loaded (lazy or not).
@@ -124,11 +134,12 @@ class StateModel {
  private:
   VcpuModel& Vcpu(uint32_t v);
   MmModel& Mm(uint64_t id);
-  void Ack(const CEvent& e, MmModel& m);
+  void Ack(const CEvent& e, MmModel& m, bool from_ipi);
 
   std::vector<VcpuModel> vcpus_;
   absl::flat_hash_map<uint64_t, MmModel> mms_;
   bool hw_cr3_seen_ = false;
+  Trapping trapping_;
   ApplyNotes notes_;
 };
 

@@ -1,5 +1,6 @@
 #include "collectors/stats.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace tlbscope::collect {
@@ -19,7 +20,8 @@ uint64_t Log2Histogram::Quantile(double q) const {
   uint64_t seen = 0;
   for (int i = 0; i < kBuckets; ++i) {
     seen += b_[i];
-    if (seen > want) return i == 0 ? 0 : (i >= 64 ? ~0ull : (1ull << i) - 1);
+    if (seen > want)
+      return i == 0 ? 0 : std::min<uint64_t>(max_, i >= 64 ? ~0ull : (1ull << i) - 1);
   }
   return max_;
 }

@@ -162,6 +162,32 @@ TEST(FlushDoneTest, AsyncFlushReturnsBeforeTheRemoteFlushRan) {
   EXPECT_EQ(c.state().mm(kMm)->flushes.size(), 0u) << "the late ack retires the request";
 }
 
+TEST(FlushDoneTest, CrossingRequestsAckTheRightOne) {
+  // vCPU 0 and 1 flush the same mm at once (same range): vCPU 1's local
+  // flush serves its own request, not vCPU 0's older one still waiting for
+  // vCPU 1's IPI (seen in many-mms at smp 4).
+  Synth s = Base(2);
+  s.FlushRequest(0, kMm, 0, kFlushAll, 2, 0b11);
+  s.IpiSent(0, 1);
+  s.TargetFlush(0, kMm, 0, kFlushAll, 2, /*remote=*/false);
+  s.FlushRequest(1, kMm, 0, kFlushAll, 3, 0b11);
+  s.IpiSent(1, 0);
+  s.IpiReceived(0);
+  s.ContextSwitch(0, kMm, kMm, RootOf(kMm), false, true);
+  s.Cr3(0, RootOf(kMm));
+  s.FlushFunc(0, kMm, 2, 3, 3, 0, kFlushAll, true);
+  s.ContextSwitch(1, kMm, kMm, RootOf(kMm), false, true);
+  s.Cr3(1, RootOf(kMm));
+  s.FlushFunc(1, kMm, 1, 3, 3, 0, kFlushAll, true);
+  s.FlushDone(1, kMm, 3, 0b11);
+  s.IpiReceived(1);
+  s.FlushFunc(1, kMm, 3, 3, 3, 0, kFlushAll, true);  // already caught up
+  s.FlushDone(0, kMm, 2, 0b11);
+  Collector c;
+  EXPECT_THAT(s.Check(&c), IsEmpty());
+  EXPECT_EQ(c.state().mm(kMm)->flushes.size(), 0u);
+}
+
 // --- lam-mismatch ------------------------------------------------------------
 
 void LazyCpuBackAfterLamEnabled(Synth& s, uint64_t cpu_lam_after) {
@@ -286,6 +312,21 @@ TEST(HardwareTest, BootCr3WritesBeforeTheRingSpeaksAreFine) {
   s.Cr3(0, RootOf(kInit), /*boot=*/true);
   s.Cr3(0, RootOf(kInit));  // e.g. a kernel without guest rings: nothing to match
   EXPECT_THAT(s.Check(), IsEmpty());
+}
+
+TEST(HardwareTest, UntrappedInstructionsAreNotCrossChecked) {
+  // tlbscope run --no-trap: the guest announces switches, nothing is trapped.
+  Synth s;
+  s.ContextSwitch(0, kInit, kMm, RootOf(kMm));
+  s.ContextSwitch(0, kMm, 3, RootOf(3));
+  s.FlushFunc(0, 3, 1, 2, 2, 0, kFlushAll, /*full=*/true);
+  s.UserEnter(0, 3, 2, 2);
+  Collector untrapped;
+  v1::TraceHeader h;  // an empty trap plan
+  untrapped.SetHeader(h);
+  EXPECT_THAT(s.Check(&untrapped), IsEmpty());
+  EXPECT_THAT(s.Check(), ElementsAre("flush-without-instruction", "flush-without-instruction",
+                                     "flush-without-instruction"));
 }
 
 // --- unlazy-without-sync-core ------------------------------------------------

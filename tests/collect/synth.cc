@@ -1,5 +1,9 @@
 #include "tests/collect/synth.h"
 
+#include <google/protobuf/util/delimited_message_util.h>
+
+#include <fstream>
+
 namespace tlbscope::collect::testing {
 
 v1::Event& Synth::Add(uint32_t vcpu) {
@@ -226,6 +230,29 @@ void Synth::Shootdown(uint32_t init, uint64_t mm, uint64_t start, uint64_t end, 
     if (c != init && (targets & (1ull << c))) TargetFlush(c, mm, start, end, gen, true);
   }
   FlushDone(init, mm, gen, targets);
+}
+
+void Synth::WriteTrace(const std::string& path, int smp, bool with_end) const {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  v1::TraceRecord h;
+  h.mutable_header()->set_schema_version(1);
+  h.mutable_header()->mutable_vm()->set_smp(smp);
+  h.mutable_header()->mutable_vm()->set_cmdline("scenario=synthetic");
+  h.mutable_header()->mutable_traps()->set_cr3("hw-breakpoint+emulate");
+  h.mutable_header()->mutable_traps()->set_invlpg("hw-breakpoint+step");
+  h.mutable_header()->mutable_traps()->set_invpcid("emulation-failure");
+  google::protobuf::util::SerializeDelimitedToOstream(h, &f);
+  for (const v1::Event& e : events_) {
+    v1::TraceRecord r;
+    *r.mutable_event() = e;
+    google::protobuf::util::SerializeDelimitedToOstream(r, &f);
+  }
+  if (with_end) {
+    v1::TraceRecord r;
+    r.mutable_end()->set_events(events_.size());
+    r.mutable_end()->set_stop_reason("guest-exit");
+    google::protobuf::util::SerializeDelimitedToOstream(r, &f);
+  }
 }
 
 std::vector<std::string> Synth::Check(Collector* out) const {

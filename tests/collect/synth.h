@@ -62,6 +62,9 @@ class Synth {
                    bool remote);
 
   const std::vector<v1::Event>& events() const { return events_; }
+  // Writes the stream as a trace file (header for `smp` vCPUs, the events,
+  // and the end record when `with_end`).
+  void WriteTrace(const std::string& path, int smp, bool with_end = true) const;
   // Runs the stream through a fresh collector; returns the invariant names reported.
   std::vector<std::string> Check(Collector* out = nullptr) const;
 

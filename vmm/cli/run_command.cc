@@ -10,7 +10,10 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "collectors/summary_json.h"
+#include "collectors/terminal.h"
 #include "tlbscope/v1/run_result.pb.h"
+#include "vmm/cli/collect_sink.h"
 #include "vmm/core/trap_coverage.h"
 
 namespace tlbscope {
@@ -37,8 +40,10 @@ std::string Names(const std::vector<TlbSite>& sites) {
   return out.empty() ? "none" : out;
 }
 
-absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r) {
+absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r,
+                          const CollectSink* collector) {
   tlbscope::v1::RunResult pb;
+  if (collector != nullptr) *pb.mutable_collector() = collector->Verdict();
   pb.set_kernel_path(o.machine.kernel_path);
   pb.set_boot_protocol(BootProtocolName(r.kernel.protocol));
   pb.set_smp(o.machine.smp);
@@ -46,7 +51,7 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   pb.set_cmdline(o.machine.cmdline);
   pb.set_stop_reason(std::string(StopReasonName(r.first_stop.request.reason)));
   pb.set_stop_message(r.first_stop.Describe());
-  pb.set_exit_code(r.exit_code);
+  pb.set_exit_code(r.exit_code);  // before the collector's verdict (status 8)
   pb.set_duration_ns(r.duration.count());
   pb.set_guest_name(r.report.guest_name);
   for (int cpu : r.report.cpus_online) pb.add_cpus_online(cpu);
@@ -187,7 +192,12 @@ const char* RunUsage() {
          "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
          "  --step-window N    single-step each vCPU's first N kernel instructions and check\n"
          "                     that every TLB instruction among them was trapped\n"
-         "  --kvm-device PATH  KVM device (default /dev/kvm)\n";
+         "  --kvm-device PATH  KVM device (default /dev/kvm)\n"
+         "  --no-collect       do not run the collector in-process (it prints each violation\n"
+         "                     as found and the rebuilt TLB state at the end; exit status 8\n"
+         "                     when it found violations in a run that otherwise passed)\n"
+         "  --collect-json FILE      the collector's summary as JSON (as tlbcollect --json)\n"
+         "  --collect-perfetto FILE  a trace for ui.perfetto.dev (as tlbcollect --perfetto)\n";
 }
 
 namespace {
@@ -256,12 +266,33 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       inject_bug = true;
       continue;
     }
-    static const std::set<std::string> kValueFlags = {
-        "--kernel",      "--boot",        "--cmdline", "--smp",        "--mem",
-        "--timeout",     "--serial-log",  "--results", "--kvm-device", "--trap-log",
-        "--breakpoints", "--step-window", "--record",  "--listen",     "--tls-cert",
-        "--tls-key",     "--token-file",  "--retain",  "--linger",     "--scenario",
-        "--seed"};
+    if (flag == "--no-collect") {
+      o.collect = false;
+      continue;
+    }
+    static const std::set<std::string> kValueFlags = {"--kernel",
+                                                      "--boot",
+                                                      "--cmdline",
+                                                      "--smp",
+                                                      "--mem",
+                                                      "--timeout",
+                                                      "--serial-log",
+                                                      "--results",
+                                                      "--kvm-device",
+                                                      "--trap-log",
+                                                      "--breakpoints",
+                                                      "--step-window",
+                                                      "--record",
+                                                      "--listen",
+                                                      "--tls-cert",
+                                                      "--tls-key",
+                                                      "--token-file",
+                                                      "--collect-json",
+                                                      "--collect-perfetto",
+                                                      "--retain",
+                                                      "--linger",
+                                                      "--scenario",
+                                                      "--seed"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -303,6 +334,10 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.serial_log = *v;
     } else if (flag == "--results") {
       o.results_path = *v;
+    } else if (flag == "--collect-json") {
+      o.collect_json = *v;
+    } else if (flag == "--collect-perfetto") {
+      o.collect_perfetto = *v;
     } else if (flag == "--kvm-device") {
       o.machine.kvm_device = *v;
     } else if (flag == "--trap-log") {
@@ -365,11 +400,37 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
 }
 
 int RunCommand(const RunOptions& o) {
-  if (absl::Status s = CheckWritable("--results", o.results_path); !s.ok()) {
-    std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+  for (auto [flag, path] :
+       {std::pair{"--results", o.results_path}, std::pair{"--collect-json", o.collect_json},
+        std::pair{"--collect-perfetto", o.collect_perfetto}}) {
+    if (absl::Status s = CheckWritable(flag, path); !s.ok()) {
+      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  if (!o.collect && (!o.collect_json.empty() || !o.collect_perfetto.empty())) {
+    std::fprintf(stderr,
+                 "tlbscope: error: --collect-json and --collect-perfetto need the collector "
+                 "(drop --no-collect)\n");
     return 2;
   }
-  absl::StatusOr<RunOutcome> r = RunMachine(o.machine);
+  // The in-process collector: one more sink on the event path.
+  MachineConfig machine = o.machine;
+  std::unique_ptr<CollectSink> collector;
+  if (o.collect) {
+    collector = std::make_unique<CollectSink>();
+    if (!o.collect_perfetto.empty()) {
+      if (absl::Status s = collector->ExportPerfetto(o.collect_perfetto); !s.ok()) {
+        std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+        return 2;
+      }
+    }
+    // Trapping is all or nothing here (the plan covers every instruction).
+    bool trapped = o.machine.trap;
+    collector->SetTrapping({trapped, trapped, trapped});
+    machine.extra_sinks.push_back(collector.get());
+  }
+  absl::StatusOr<RunOutcome> r = RunMachine(machine);
   if (!r.ok()) {
     std::fprintf(stderr, "tlbscope: error: %s\n", std::string(r.status().message()).c_str());
     return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 5;
@@ -393,13 +454,33 @@ int RunCommand(const RunOptions& o) {
     std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r->report.passed(),
                  r->report.failed());
   }
+  int exit_code = r->exit_code;
+  if (collector) {
+    absl::Status closed = collector->Finish();
+    std::fputs(collect::FormatSummary(collector->collector(), "tlbscope: collect: ").c_str(),
+               stderr);
+    if (!closed.ok()) {
+      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(closed.message()).c_str());
+    }
+    if (!o.collect_json.empty()) {
+      collect::SourceInfo info{"tlbscope run", ""};
+      if (absl::Status s = collect::WriteTextFile(
+              o.collect_json, collect::SummaryJson(collector->collector(), info));
+          !s.ok()) {
+        std::fprintf(stderr, "tlbscope: error: --collect-json %s\n",
+                     std::string(s.message()).c_str());
+      }
+    }
+    // A run that otherwise passed but lost coherence by the collector's rules.
+    if (exit_code == 0 && collector->collector().violation_count() > 0) exit_code = 8;
+  }
   if (!o.results_path.empty()) {
-    if (absl::Status s = WriteResults(o.results_path, o, *r); !s.ok()) {
+    if (absl::Status s = WriteResults(o.results_path, o, *r, collector.get()); !s.ok()) {
       std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
-      return r->exit_code != 0 ? r->exit_code : 5;
+      return exit_code != 0 ? exit_code : 5;
     }
   }
-  return r->exit_code;
+  return exit_code;
 }
 
 }  // namespace tlbscope

@@ -10,7 +10,10 @@ namespace tlbscope {
 
 struct RunOptions {
   MachineConfig machine;
-  std::string results_path;  // --results FILE (protobuf JSON)
+  std::string results_path;      // --results FILE (protobuf JSON)
+  bool collect = true;           // the in-process collector (--no-collect: off)
+  std::string collect_json;      // --collect-json FILE: tlbcollect's --json summary
+  std::string collect_perfetto;  // --collect-perfetto FILE
   bool help = false;
 };
 

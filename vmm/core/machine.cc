@@ -255,6 +255,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     recorder = std::move(*r);
     trace.AddSink(recorder.get());
   }
+  for (EventSink* sink : config.extra_sinks) trace.AddSink(sink);
   std::unique_ptr<TrapLogWriter> trap_log;
   if (!config.trap_log.empty()) {
     absl::StatusOr<std::unique_ptr<TrapLogWriter>> w = TrapLogWriter::Create(config.trap_log);

@@ -38,6 +38,8 @@ struct MachineConfig {
   bool wait_for_subscriber = false;
   uint64_t retain = 1'000'000;  // events kept in memory for subscribers
   double linger_s = 10;         // after the guest stops, wait for subscribers to catch up
+  // More sinks on the event path (the in-process collector), after the recorder.
+  std::vector<EventSink*> extra_sinks;
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.

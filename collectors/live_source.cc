@@ -1,0 +1,137 @@
+#include "collectors/live_source.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "tlbscope/v1/trace_service.grpc.pb.h"
+
+namespace tlbscope::collect {
+namespace {
+
+absl::StatusOr<std::string> ReadWholeFile(const char* flag, const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return absl::InvalidArgumentError(absl::StrFormat("%s %s: cannot read it", flag, path));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+absl::Status FromGrpc(const std::string& addr, const grpc::Status& s, const char* what) {
+  std::string msg = absl::StrFormat("%s %s: %s (%d)", what, addr, s.error_message(),
+                                    static_cast<int>(s.error_code()));
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return absl::UnauthenticatedError(
+          absl::StrFormat("%s refused the token: %s", addr, s.error_message()));
+    case grpc::StatusCode::DATA_LOSS:
+      return absl::DataLossError(msg);
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::UnavailableError(msg);
+    default:
+      return absl::UnknownError(msg);
+  }
+}
+
+}  // namespace
+
+std::string NormalizeAddress(const std::string& addr) {
+  if (addr.empty()) return addr;
+  if (addr[0] == ':') return "127.0.0.1" + addr;
+  if (addr.find(':') == std::string::npos) return "127.0.0.1:" + addr;
+  return addr;
+}
+
+absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()>& tick) {
+  std::string addr = NormalizeAddress(o.address);
+  std::string token;
+  if (!o.token_file.empty()) {
+    absl::StatusOr<std::string> t = ReadWholeFile("--token-file", o.token_file);
+    if (!t.ok()) return t.status();
+    token = std::string(absl::StripAsciiWhitespace(*t));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat("--token-file %s is empty", o.token_file));
+    }
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!o.tls_ca.empty()) {
+    absl::StatusOr<std::string> ca = ReadWholeFile("--tls-ca", o.tls_ca);
+    if (!ca.ok()) return ca.status();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *ca;
+    creds = grpc::SslCredentials(ssl);
+  }
+  auto channel = grpc::CreateChannel(addr, creds);
+  auto deadline = [&](double s) {
+    return std::chrono::system_clock::now() +
+           std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+  };
+  if (!channel->WaitForConnected(deadline(o.connect_timeout_s))) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot reach %s: no TraceService connection within %g s", addr, o.connect_timeout_s));
+  }
+  auto stub = v1::TraceService::NewStub(channel);
+  auto with_token = [&](grpc::ClientContext& ctx) {
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  };
+  {
+    grpc::ClientContext ctx;
+    with_token(ctx);
+    ctx.set_deadline(deadline(o.connect_timeout_s + 5));
+    v1::Session session;
+    grpc::Status s = stub->GetSession(&ctx, v1::GetSessionRequest(), &session);
+    if (!s.ok()) return FromGrpc(addr, s, "GetSession on");
+    c.SetHeader(session.header());
+  }
+  uint64_t next = 0;
+  int reconnects = 0;
+  for (;;) {
+    grpc::ClientContext ctx;
+    with_token(ctx);
+    v1::SubscribeRequest req;
+    req.set_from_sequence(next);
+    auto reader = stub->Subscribe(&ctx, req);
+    v1::EventBatch batch;
+    bool progressed = false;
+    while (reader->Read(&batch)) {
+      for (const v1::Event& e : batch.events()) c.Observe(e);
+      if (batch.next_sequence() > next) progressed = true;
+      next = std::max<uint64_t>(next, batch.next_sequence());
+      if (tick) tick();
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok()) break;
+    bool retry = (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                  s.error_code() == grpc::StatusCode::CANCELLED) &&
+                 reconnects < o.max_reconnects;
+    if (!retry) {
+      c.Finish(false);
+      return FromGrpc(addr, s, "Subscribe to");
+    }
+    reconnects = progressed ? 0 : reconnects + 1;
+    if (!channel->WaitForConnected(deadline(o.connect_timeout_s))) {
+      c.Finish(false);
+      return absl::UnavailableError(
+          absl::StrFormat("lost %s after %d events and could not reconnect within %g s", addr, next,
+                          o.connect_timeout_s));
+    }
+  }
+  // The stream ended: the guest stopped and every event was sent.
+  grpc::ClientContext ctx;
+  with_token(ctx);
+  ctx.set_deadline(deadline(5));
+  v1::Session session;
+  if (stub->GetSession(&ctx, v1::GetSessionRequest(), &session).ok() && session.has_end()) {
+    c.SetEnd(session.end());
+  }
+  c.Finish(true);
+  return absl::OkStatus();
+}
+
+}  // namespace tlbscope::collect

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "collectors/collector.h"
+
+namespace tlbscope::collect {
+
+// --perfetto FILE: Chrome Trace Event JSON that ui.perfetto.dev (and
+// chrome://tracing) opens. One track (thread) per vCPU, a slice per event,
+// counters for each vCPU's local gen and each mm's tlb_gen, and flows:
+// "shootdown" from each flush_request through the IPI to every target's
+// flush_tlb_func, "ack" from each target's flush_tlb_func to the
+// initiator's flush_done. Violations are global instant events. Written
+// as events arrive (memory does not grow with the trace).
+class PerfettoWriter : public EventObserver {
+ public:
+  static absl::StatusOr<std::unique_ptr<PerfettoWriter>> Create(const std::string& path);
+  ~PerfettoWriter() override;
+
+  void OnEvent(const CEvent& e, const StateModel& after, const ApplyNotes& notes) override;
+  void OnViolation(const Violation& v) override;
+  // Ends the JSON and closes the file; errors name it.
+  absl::Status Close();
+
+ private:
+  PerfettoWriter(std::string path, FILE* f);
+  void Slice(uint32_t vcpu, const CEvent& e, int64_t dur_ns, const std::string& name,
+             const std::string& args);
+  void Flow(char phase, const char* cat, uint64_t id, uint32_t vcpu, int64_t ns);
+  void Counter(const std::string& name, int64_t ns, uint64_t value);
+  void Emit(const std::string& json);  // one trace event object
+  void Pump();
+  double Us(int64_t ns) const { return static_cast<double>(ns - t0_) / 1000.0; }
+
+  struct Held {  // the last event of a vCPU, written when the next one gives its duration
+    bool valid = false;
+    CEvent e;
+    std::string name, args;
+  };
+  struct LastRequest {
+    uint64_t id = 0;
+    CpuMask targets = 0, stepped = 0;
+  };
+
+  std::string path_;
+  FILE* f_;
+  std::string buf_;
+  bool first_ = true, closed_ = false, write_error_ = false;
+  int64_t t0_ = 0;
+  bool have_t0_ = false;
+  int64_t last_ns_ = 0;
+  std::vector<Held> held_;
+  std::vector<bool> named_;
+  std::vector<LastRequest> last_request_;
+};
+
+}  // namespace tlbscope::collect

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "collectors/event.h"
+
+namespace tlbscope::collect {
+
+// Decodes the bytes of one serialized tlbscope.v1.Event straight into a
+// CEvent, without building the protobuf message (the replay hot path; the
+// one mapping from proto fields to CEvent, FromProto uses it too). Unknown
+// fields are skipped, as proto3 readers must. False: malformed bytes.
+bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out);
+
+// Reads a base-128 varint at *p (< end); false if it runs past end or is
+// longer than 10 bytes.
+inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
+  uint64_t r = 0;
+  for (int shift = 0; shift < 70 && p < end; shift += 7) {
+    uint8_t b = *p++;
+    r |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace tlbscope::collect

@@ -1,0 +1,58 @@
+#include "vmm/cli/collect_sink.h"
+
+#include <cstdio>
+
+#include "collectors/terminal.h"
+
+namespace tlbscope {
+
+absl::Status CollectSink::ExportPerfetto(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<collect::PerfettoWriter>> w =
+      collect::PerfettoWriter::Create(path);
+  if (!w.ok()) return w.status();
+  perfetto_ = std::move(*w);
+  c_.AddObserver(perfetto_.get());
+  return absl::OkStatus();
+}
+
+void CollectSink::OnEvents(const std::vector<v1::Event>& events) {
+  if (!hooked_) {
+    hooked_ = true;
+    c_.OnViolation([](const collect::Violation& v) {
+      std::fputs(collect::FormatViolationLine(v, "tlbscope: ").c_str(), stderr);
+    });
+  }
+  for (const v1::Event& e : events) c_.Observe(e);
+}
+
+void CollectSink::OnEnd(const v1::TraceEnd& end) {
+  c_.SetEnd(end);
+  c_.Finish(true);
+}
+
+absl::Status CollectSink::Finish() {
+  c_.Finish(c_.end().has_value());
+  if (perfetto_) return perfetto_->Close();
+  return absl::OkStatus();
+}
+
+v1::CollectorVerdict CollectSink::Verdict() const {
+  v1::CollectorVerdict v;
+  v.set_enabled(true);
+  v.set_verdict(c_.violation_count() == 0 ? "clean" : "violations");
+  v.set_violations(c_.violation_count());
+  v.set_events(c_.events());
+  for (const auto& [name, n] : c_.per_invariant()) (*v.mutable_per_invariant())[name] = n;
+  for (const collect::Violation& x : c_.violations()) {
+    v1::CollectorViolation* f = v.add_found();
+    f->set_invariant(x.invariant);
+    for (uint32_t c : x.vcpus) f->add_vcpus(c);
+    f->set_mm(x.mm);
+    f->set_first_seq(x.first_seq);
+    f->set_last_seq(x.last_seq);
+    f->set_message(x.message);
+  }
+  return v;
+}
+
+}  // namespace tlbscope
