@@ -9,7 +9,7 @@ PACKAGES=(
   cmake make g++ gcc binutils pkg-config
   libcapstone-dev libelf-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  libabsl-dev libvirt-dev libssl-dev
+  libabsl-dev libvirt-dev libssl-dev libxml2-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format openssl
 )

@@ -10,6 +10,7 @@
 #include "probe.h"
 #include "scenarios.h"
 #include "threads.h"
+#include "tlbflush.h"
 #include "user.h"
 #include "user_abi.h"
 #include "vm.h"
@@ -34,7 +35,11 @@ static uint64_t hold_irqs_off(struct mm* mm, uint64_t arg) {
   while (READ_ONCE(flush_waiting) == waiting0 && READ_ONCE(vm_checks.page_frees) == frees0) {
     cpu_relax();
   }
+  uint64_t funcs = READ_ONCE(cpu_tlbstate[this_cpu()].flush_funcs);
   restore_flags(flags);  // the flush IPI comes in now
+  // Do not return to user mode before it ran (it may take a while to be
+  // delivered): the scenario's symptom is the early free, every time.
+  while (READ_ONCE(cpu_tlbstate[this_cpu()].flush_funcs) == funcs) cpu_relax();
   return 0;
 }
 

@@ -44,6 +44,33 @@ TEST(ParseRunArgsTest, AllOptionsBothSpellings) {
   EXPECT_EQ(o->results_path, "/tmp/r.json");
 }
 
+TEST(ParseRunArgsTest, ScenarioOptionsBecomeTheCmdline) {
+  absl::StatusOr<RunOptions> o =
+      ParseRunArgs({"--cmdline", "x=1", "--scenario", "lazy-free", "--inject-bug", "--seed", "7"},
+                   "/default.elf");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.cmdline, "x=1 scenario=lazy-free variant=bug seed=7");
+  EXPECT_EQ(o->machine.smp, 2) << "--scenario without --smp: 2 CPUs";
+  o = ParseRunArgs({"--scenario=many-mms", "--smp", "4"}, "/default.elf");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.cmdline, "scenario=many-mms");
+  EXPECT_EQ(o->machine.smp, 4);
+  o = ParseRunArgs({"--seed", "3"}, "/default.elf");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.cmdline, "seed=3");
+  EXPECT_EQ(o->machine.smp, 1);
+}
+
+TEST(ParseRunArgsTest, ScenarioOptionErrors) {
+  EXPECT_EQ(ParseError({"--inject-bug"}), "--inject-bug needs --scenario NAME");
+  EXPECT_THAT(ParseError({"--scenario", "Lazy_Free"}),
+              HasSubstr("--scenario 'Lazy_Free': a name is lowercase letters, digits and '-'"));
+  EXPECT_THAT(ParseError({"--scenario", "a", "--cmdline", "scenario=b"}),
+              HasSubstr("--cmdline already sets scenario=; give it there or with the option"));
+  EXPECT_THAT(ParseError({"--seed", "-1"}), HasSubstr("--seed"));
+  EXPECT_THAT(ParseError({"--scenario"}), HasSubstr("--scenario needs a value"));
+}
+
 TEST(ParseRunArgsTest, SmpRange) {
   EXPECT_THAT(ParseError({"--smp", "0"}), HasSubstr("--smp must be between 1 and 64 (got 0)"));
   EXPECT_THAT(ParseError({"--smp", "65"}), HasSubstr("(got 65)"));

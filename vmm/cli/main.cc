@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vmm/cli/probe_host_command.h"
+#include "vmm/cli/regress_command.h"
 #include "vmm/cli/run_command.h"
 #include "vmm/cli/sites_command.h"
 #include "vmm/cli/trace_info_command.h"
@@ -38,6 +39,7 @@ void Usage(FILE* out) {
                "  probe-host  what this host's KVM supports and the trap strategy per "
                "instruction\n"
                "  trace-info  summarize a trace recorded with `run --record`\n"
+               "  regress     run a suite of guest runs against expected verdicts (JUnit XML)\n"
                "  help        this text; `tlbscope run --help` for run's options\n");
 }
 
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
   if (cmd == "sites") return tlbscope::SitesCommand(args);
   if (cmd == "probe-host") return tlbscope::ProbeHostCommand(args);
   if (cmd == "trace-info") return tlbscope::TraceInfoCommand(args);
+  if (cmd == "regress") return tlbscope::RegressCommand(args, DefaultKernel());
   std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
   return 2;
 }

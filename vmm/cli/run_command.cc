@@ -166,10 +166,11 @@ const char* RunUsage() {
          "                     (default: the bundled guest-probe)\n"
          "  --boot PROTO       auto (default), pvh or multiboot\n"
          "  --cmdline STR      kernel command line (guest-probe: scenario=NAME)\n"
-         "  --scenario NAME    guest-probe scenario (adds scenario=NAME to the command line)\n"
+         "  --scenario NAME    guest-probe scenario (adds scenario=NAME to the command line;\n"
+         "                     --smp defaults to 2 then)\n"
          "  --inject-bug       run the scenario's bug variant (adds variant=bug)\n"
          "  --seed N           the scenario's interleaving and ranges (adds seed=N; default 1)\n"
-         "  --smp N            vCPUs, 1..64 (default 1)\n"
+         "  --smp N            vCPUs, 1..64 (default 1; 2 with --scenario)\n"
          "  --mem MiB          guest RAM, 2..3072 (default 128)\n"
          "  --timeout S        stop a guest still running after S seconds (default 300, 0 = "
          "never)\n"
@@ -228,7 +229,7 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
   RunOptions o;
   o.machine.kernel_path = default_kernel;
   std::string scenario, seed;
-  bool inject_bug = false;
+  bool inject_bug = false, smp_given = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -320,6 +321,7 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       absl::StatusOr<int> n = ParseNumber<int>(flag, *v);
       if (!n.ok()) return n.status();
       o.machine.smp = *n;
+      smp_given = true;
     } else if (flag == "--mem") {
       absl::StatusOr<uint64_t> n = ParseNumber<uint64_t>(flag, *v);
       if (!n.ok()) return n.status();
@@ -378,6 +380,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
   if (absl::Status s = AddScenarioArgs(scenario, inject_bug, seed, &o.machine.cmdline); !s.ok()) {
     return s;
   }
+  // The mm scenarios need two CPUs: --scenario without --smp gets 2.
+  if (!scenario.empty() && !smp_given) o.machine.smp = 2;
   if (!o.help) {
     if (absl::Status s = ValidateConfig(o.machine); !s.ok()) return s;
   }

@@ -1,0 +1,315 @@
+// tlbscope regress without KVM: suites, domain XML, JUnit, baselines.
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "vmm/regress/baseline.h"
+#include "vmm/regress/domain_xml.h"
+#include "vmm/regress/junit.h"
+#include "vmm/regress/runner.h"
+#include "vmm/regress/suite.h"
+
+namespace tlbscope::regress {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kSuite[] = R"(
+[suite]
+name = "demo"
+[defaults]
+smp = [2, 4]
+mem = 32
+[[run]]
+name = "a"
+scenario = "lazy-free"
+variant = "bug"
+seed = 9
+expect = ["table-freed-while-walkable"]
+[[run]]
+name = "b"
+smp = 1
+cmdline = "x=y"
+timeout = 2.5
+expect = "clean"
+)";
+
+TEST(SuiteTest, DefaultsListsAndExpectations) {
+  absl::StatusOr<Suite> s = ParseSuite(kSuite, "/x/demo.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->name, "demo");
+  ASSERT_EQ(s->runs.size(), 3u);
+  EXPECT_EQ(s->runs[0].name, "a-smp2");
+  EXPECT_EQ(s->runs[1].name, "a-smp4");
+  EXPECT_EQ(s->runs[1].smp, 4);
+  EXPECT_EQ(s->runs[0].mem_mib, 32u);
+  EXPECT_EQ(s->runs[0].seed, 9u);
+  EXPECT_FALSE(s->runs[0].expect_clean);
+  EXPECT_THAT(s->runs[0].expect_violations, ElementsAre("table-freed-while-walkable"));
+  EXPECT_EQ(s->runs[2].name, "b");
+  EXPECT_EQ(s->runs[2].smp, 1);
+  EXPECT_DOUBLE_EQ(s->runs[2].timeout_s, 2.5);
+  EXPECT_TRUE(s->runs[2].expect_clean);
+  EXPECT_EQ(ExpectedText(s->runs[0]), "table-freed-while-walkable");
+}
+
+TEST(SuiteTest, RunArgsCarryTheScenarioAndKeepEverything) {
+  absl::StatusOr<Suite> s = ParseSuite(kSuite, "demo.toml");
+  ASSERT_TRUE(s.ok());
+  RunnerOptions o;
+  o.default_kernel = "/k.elf";
+  std::vector<std::string> a = RunArgs(s->runs[0], o, "/out/a");
+  std::string all;
+  for (const std::string& x : a) all += x + " ";
+  EXPECT_THAT(all, HasSubstr("run --kernel /k.elf --smp 2 --mem 32 "));
+  EXPECT_THAT(all, HasSubstr("--cmdline scenario=lazy-free variant=bug seed=9 "));
+  EXPECT_THAT(all, HasSubstr("--record /out/a/trace --serial-log /out/a/serial.log "
+                             "--results /out/a/results.json"));
+  a = RunArgs(s->runs[2], o, "/out/b");
+  all.clear();
+  for (const std::string& x : a) all += x + " ";
+  EXPECT_THAT(all, HasSubstr("--cmdline x=y --timeout 2.5 "));
+}
+
+TEST(SuiteTest, BadSuitesNameTheLineAndTheKey) {
+  struct Case {
+    const char* text;
+    const char* error;
+  } cases[] = {
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\nsmpp = 2\n", "s.toml:4: unknown key 'smpp'"},
+      {"[[run]]\nname = \"a\"\n", "run 'a' needs an expect"},
+      {"[[run]]\nexpect = \"clean\"\n", "a [[run]] needs a name"},
+      {"[[run]]\nname = \"a\"\nexpect = \"dirty\"\n",
+       "'expect' must be \"clean\" or a non-empty list"},
+      {"[[run]]\nname = \"a\"\nexpect = []\n", "non-empty list"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\nsmp = 65\n",
+       "'smp' must be an integer from 1 to 64"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\nsmp = [2, \"4\"]\n", "'smp' values must be"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\nvariant = \"buggy\"\n",
+       "'variant' must be \"correct\" or \"bug\""},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\n[[run]]\nname = \"a\"\nexpect = \"clean\"\n",
+       "run name 'a' is used twice"},
+      {"[defaults]\nexpect = \"clean\"\n[[run]]\nname = \"a\"\nexpect = \"clean\"\n",
+       "unknown key 'expect' in [defaults]"},
+      {"[[run]\nname = 1\n", "s.toml:1:"},
+      {"title = 3\n", "unknown top-level key 'title'"},
+      {"[suite]\nname = \"x\"\n", "no [[run]] entries"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\ntimeout = -1\n", "'timeout' must be a positive"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Suite> s = ParseSuite(c.text, "s.toml");
+    ASSERT_FALSE(s.ok()) << c.text;
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr(c.error)) << c.text;
+    EXPECT_THAT(std::string(s.status().message()), HasSubstr("suite s.toml")) << c.text;
+  }
+  absl::StatusOr<Suite> missing = LoadSuite("/nonexistent/suite.toml");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("suite /nonexistent/suite.toml"));
+}
+
+TEST(SuiteTest, TheShippedDefaultSuiteCoversEveryScenarioAtSmp2And4) {
+  absl::StatusOr<Suite> s = LoadSuite(std::string(TLBSCOPE_SOURCE_DIR) + "/suites/default.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  int bug = 0, clean = 0;
+  std::set<std::string> scenarios;
+  for (const RunSpec& r : s->runs) {
+    EXPECT_TRUE(r.smp == 2 || r.smp == 4) << r.name;
+    scenarios.insert(r.scenario);
+    if (r.variant == "bug") {
+      ++bug;
+      EXPECT_FALSE(r.expect_clean) << r.name;
+    } else {
+      ++clean;
+      EXPECT_TRUE(r.expect_clean) << r.name;
+    }
+  }
+  EXPECT_EQ(scenarios.size(), 9u);
+  EXPECT_EQ(bug, 10);
+  EXPECT_EQ(clean, 18);
+}
+
+constexpr char kDomain[] = R"(<domain type='kvm'>
+  <name>probe</name>
+  <memory unit='MiB'>96</memory>
+  <vcpu>4</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+    <kernel>guest-probe.elf</kernel>
+    <initrd>/boot/initrd.img</initrd>
+    <cmdline>scenario=lam-lazy</cmdline>
+  </os>
+  <devices>
+    <serial type='pty'/>
+  </devices>
+</domain>)";
+
+TEST(DomainXmlTest, LibvirtReadsVcpuMemoryAndOs) {
+  absl::StatusOr<DomainVm> vm = ParseDomainXml(kDomain, "d.xml");
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->name, "probe");
+  EXPECT_EQ(vm->vcpus, 4);
+  EXPECT_EQ(vm->mem_mib, 96u);
+  EXPECT_EQ(vm->kernel, "guest-probe.elf");
+  EXPECT_EQ(vm->initrd, "/boot/initrd.img");
+  EXPECT_EQ(vm->cmdline, "scenario=lam-lazy");
+  // Units are libvirt's business: GiB and KiB come out the same way.
+  std::string gib = kDomain;
+  gib.replace(gib.find("<memory unit='MiB'>96"), 21, "<memory unit='GiB'>1");
+  vm = ParseDomainXml(gib, "d.xml");
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_EQ(vm->mem_mib, 1024u);
+}
+
+TEST(DomainXmlTest, MalformedOrUnsupportedDomainsAreRefused) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string x = kDomain;
+    x.replace(x.find(from), from.size(), to);
+    return x;
+  };
+  struct Case {
+    std::string xml;
+    const char* error;
+  } cases[] = {
+      {"<domain type='kvm'><name>x</name", "domain d.xml: "},
+      {"<domain type='kvm'><memory>1</memory></domain>", "domain d.xml: "},
+      {with("arch='x86_64'", "arch='aarch64'"), "aarch64"},
+      {with("<kernel>guest-probe.elf</kernel>", ""), "os/kernel is missing"},
+      {with("<kernel>", "<loader>/usr/share/OVMF/OVMF_CODE.fd</loader><kernel>"), "os/loader"},
+      {with("<serial type='pty'/>",
+            "<disk type='file' device='disk'><source file='/x.img'/>"
+            "<target dev='vda' bus='virtio'/></disk>"),
+       "devices/disk: tlbscope has no such device"},
+      {with("<vcpu>4</vcpu>", "<vcpu>100</vcpu>"), "vcpu 100: tlbscope runs 1 to 64"},
+      {with("<memory unit='MiB'>96", "<memory unit='MiB'>8192"), "memory 8192 MiB"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<DomainVm> vm = ParseDomainXml(c.xml, "d.xml");
+    ASSERT_FALSE(vm.ok()) << c.xml;
+    EXPECT_THAT(std::string(vm.status().message()), HasSubstr(c.error)) << c.xml;
+  }
+}
+
+RunVerdict Verdict(const std::string& name, bool passed, const std::string& reason) {
+  RunVerdict v;
+  v.spec.name = name;
+  v.spec.expect_clean = false;
+  v.spec.expect_violations = {"lam-mismatch"};
+  v.passed = passed;
+  v.reason = reason;
+  v.observed_text = passed ? "lam-mismatch" : "clean";
+  v.trace_path = "/out/" + name + "/trace";
+  v.seconds = 1.5;
+  v.measured.set_name(name);
+  (*v.measured.mutable_counts())["ipi_sent"] = 20;
+  (*v.measured.mutable_counts())["flush_request"] = 10;
+  v.measured.set_ack_latency_p50_ns(200000);
+  return v;
+}
+
+TEST(JunitTest, OneTestcasePerRunAndFailuresSayWhy) {
+  std::string path = ::testing::TempDir() + "/junit_" + std::to_string(getpid()) + ".xml";
+  std::vector<RunVerdict> runs = {Verdict("ok <&> run", true, ""),
+                                  Verdict("bad", false, "expected lam-mismatch, observed clean")};
+  ASSERT_TRUE(WriteJunit(path, "demo", runs).ok());
+  xmlDocPtr doc = xmlReadFile(path.c_str(), nullptr, XML_PARSE_NONET);
+  ASSERT_NE(doc, nullptr) << "well-formed XML";
+  xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+  auto count = [&](const char* xpath) {
+    xmlXPathObjectPtr o = xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>(xpath), ctx);
+    int n = o && o->nodesetval ? o->nodesetval->nodeNr : 0;
+    xmlXPathFreeObject(o);
+    return n;
+  };
+  EXPECT_EQ(count("/testsuites/testsuite[@name='demo' and @tests='2' and @failures='1']"), 1);
+  EXPECT_EQ(count("//testcase"), 2);
+  EXPECT_EQ(count("//testcase[@name='ok <&> run']/failure"), 0);
+  EXPECT_EQ(count("//testcase[@name='bad']/failure[contains(@message, 'expected lam-mismatch, "
+                  "observed clean') and contains(@message, '/out/bad/trace')]"),
+            1);
+  xmlXPathFreeContext(ctx);
+  xmlFreeDoc(doc);
+  EXPECT_THAT(SummaryTable(runs), HasSubstr("1 of 2 runs matched their expected verdict"));
+  ::unlink(path.c_str());
+  EXPECT_FALSE(WriteJunit("/nonexistent/dir/j.xml", "demo", runs).ok());
+}
+
+TEST(BaselineTest, RoundTripsAndCatchesADoubling) {
+  std::string path = ::testing::TempDir() + "/baseline_" + std::to_string(getpid()) + ".json";
+  std::vector<RunVerdict> runs = {Verdict("a", true, "")};
+  ASSERT_TRUE(WriteBaseline(path, "demo", runs).ok());
+  absl::StatusOr<v1::RegressBaseline> b = ReadBaseline(path);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->runs_size(), 1);
+  EXPECT_EQ(b->runs(0).counts().at("ipi_sent"), 20u);
+
+  Tolerance tol;
+  std::vector<RunVerdict> same = {Verdict("a", true, "")};
+  (*same[0].measured.mutable_counts())["ipi_sent"] = 23;  // within 25% + 4
+  EXPECT_EQ(CompareToBaseline(*b, tol, &same), 0);
+  EXPECT_TRUE(same[0].passed);
+
+  std::vector<RunVerdict> doubled = {Verdict("a", true, "")};
+  (*doubled[0].measured.mutable_counts())["ipi_sent"] = 40;
+  doubled[0].measured.set_ack_latency_p50_ns(2000000);  // 10x
+  EXPECT_EQ(CompareToBaseline(*b, tol, &doubled), 1);
+  EXPECT_FALSE(doubled[0].passed);
+  EXPECT_THAT(doubled[0].reason, HasSubstr("ipi_sent 20 -> 40 (+100%)"));
+  EXPECT_THAT(doubled[0].reason, HasSubstr("shootdown p50 200000 -> 2000000 ns"));
+
+  std::vector<RunVerdict> gone = {Verdict("a", true, "")};
+  gone[0].measured.mutable_counts()->erase("flush_request");
+  EXPECT_EQ(CompareToBaseline(*b, tol, &gone), 1);
+  EXPECT_THAT(gone[0].reason, HasSubstr("flush_request 10 -> 0"));
+
+  {
+    std::ofstream bad(path);
+    bad << "{ not json";
+  }
+  absl::StatusOr<v1::RegressBaseline> broken = ReadBaseline(path);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(std::string(broken.status().message()), HasSubstr("not a baseline"));
+  ::unlink(path.c_str());
+}
+
+// A stand-in for tlbscope: a shell script.
+std::string FakeTlbscope(const std::string& name, const std::string& body) {
+  std::string path = ::testing::TempDir() + "/" + name + "_" + std::to_string(getpid()) + ".sh";
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST(RunnerTest, AHungTlbscopeIsKilledAndAQuietDeathIsAFailure) {
+  absl::StatusOr<Suite> s =
+      ParseSuite("[[run]]\nname = \"a\"\ntimeout = 0.2\nexpect = \"clean\"\n", "s.toml");
+  ASSERT_TRUE(s.ok());
+  RunnerOptions o;
+  o.out_dir = ::testing::TempDir() + "/runner_" + std::to_string(getpid());
+  o.progress = false;
+  o.kill_grace_s = 0.3;
+  o.tlbscope = FakeTlbscope("hang", "exec sleep 30");
+  std::vector<RunVerdict> v = RunSuite(*s, o);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_FALSE(v[0].passed);
+  EXPECT_THAT(v[0].reason, HasSubstr("hung: tlbscope still running"));
+  EXPECT_THAT(v[0].reason, HasSubstr("killed"));
+  EXPECT_LT(v[0].seconds, 10);
+
+  o.tlbscope = FakeTlbscope("die", "echo 'tlbscope: error: out of luck' >&2; exit 5");
+  v = RunSuite(*s, o);
+  EXPECT_FALSE(v[0].passed);
+  EXPECT_EQ(v[0].reason,
+            "tlbscope exited with status 5 and wrote no results: tlbscope: error: out of luck");
+  std::filesystem::remove_all(o.out_dir);
+}
+
+}  // namespace
+}  // namespace tlbscope::regress

@@ -1,0 +1,158 @@
+#include "vmm/cli/regress_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "vmm/regress/baseline.h"
+#include "vmm/regress/junit.h"
+#include "vmm/regress/runner.h"
+#include "vmm/regress/suite.h"
+
+namespace tlbscope {
+namespace {
+
+const char kUsage[] =
+    "usage: tlbscope regress SUITE [options]\n"
+    "  SUITE                 a suite file (TOML; docs/regress.md)\n"
+    "  --jobs N              runs at once (default: the number of cores)\n"
+    "  --out DIR             one folder per run: trace, serial log, results (default\n"
+    "                        regress-out)\n"
+    "  --junit FILE          JUnit XML, one testcase per run\n"
+    "  --only NAME           run only this run (repeatable)\n"
+    "  --baseline FILE       compare counts per event kind and shootdown latency\n"
+    "                        percentiles with a stored run\n"
+    "  --tolerance F         allowed relative change of a count (default 0.25, plus 4 events)\n"
+    "  --latency-tolerance F allowed relative increase of a latency percentile (default 3)\n"
+    "  --write-baseline FILE store this run's counts and latencies\n"
+    "  --list                print the runs and exit\n";
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "tlbscope regress: error: %s\n", msg.c_str());
+  return 2;
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "tlbscope";
+}
+
+}  // namespace
+
+int RegressCommand(const std::vector<std::string>& args, const std::string& default_kernel) {
+  std::string suite_path, junit, baseline, write_baseline;
+  regress::RunnerOptions o;
+  o.tlbscope = SelfExe();
+  o.default_kernel = default_kernel;
+  o.out_dir = "regress-out";
+  o.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  regress::Tolerance tol;
+  std::vector<std::string> only;
+  bool list = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--list") {
+      list = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      if (!suite_path.empty())
+        return Fail(absl::StrFormat("two suites given: %s, %s", suite_path, a));
+      suite_path = a;
+      continue;
+    }
+    if (i + 1 >= args.size()) return Fail(a + " needs a value");
+    const std::string& v = args[++i];
+    double d = 0;
+    int n = 0;
+    if (a == "--jobs") {
+      if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 64) return Fail("--jobs must be 1 to 64");
+      o.jobs = n;
+    } else if (a == "--out") {
+      o.out_dir = v;
+    } else if (a == "--junit") {
+      junit = v;
+    } else if (a == "--only") {
+      only.push_back(v);
+    } else if (a == "--baseline") {
+      baseline = v;
+    } else if (a == "--write-baseline") {
+      write_baseline = v;
+    } else if (a == "--tolerance") {
+      if (!absl::SimpleAtod(v, &d) || d < 0) return Fail("--tolerance must be a number >= 0");
+      tol.counts = d;
+    } else if (a == "--latency-tolerance") {
+      if (!absl::SimpleAtod(v, &d) || d < 0) {
+        return Fail("--latency-tolerance must be a number >= 0");
+      }
+      tol.latency = d;
+    } else {
+      return Fail(absl::StrFormat("unknown option '%s'", a));
+    }
+  }
+  if (suite_path.empty()) return Fail("no suite given (tlbscope regress SUITE)");
+
+  absl::StatusOr<regress::Suite> suite = regress::LoadSuite(suite_path);
+  if (!suite.ok()) return Fail(std::string(suite.status().message()));
+  if (!only.empty()) {
+    std::vector<regress::RunSpec> keep;
+    for (const std::string& name : only) {
+      auto it = std::find_if(suite->runs.begin(), suite->runs.end(),
+                             [&](const regress::RunSpec& r) { return r.name == name; });
+      if (it == suite->runs.end()) return Fail(absl::StrFormat("--only %s: no such run", name));
+      keep.push_back(*it);
+    }
+    suite->runs = keep;
+  }
+  if (absl::Status s = regress::ResolveSuite(&*suite); !s.ok())
+    return Fail(std::string(s.message()));
+  if (list) {
+    for (const regress::RunSpec& r : suite->runs) {
+      std::printf("%s: smp %d, %s %s seed %lu, expect %s\n", r.name.c_str(), r.smp,
+                  r.scenario.c_str(), r.variant.c_str(), static_cast<unsigned long>(r.seed),
+                  regress::ExpectedText(r).c_str());
+    }
+    return 0;
+  }
+  std::optional<v1::RegressBaseline> base;
+  if (!baseline.empty()) {
+    absl::StatusOr<v1::RegressBaseline> b = regress::ReadBaseline(baseline);
+    if (!b.ok()) return Fail(std::string(b.status().message()));
+    base = *b;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) return Fail(absl::StrFormat("--out %s: %s", o.out_dir, ec.message()));
+
+  std::fprintf(stderr, "tlbscope regress: suite %s, %zu runs, %d at once, output in %s\n",
+               suite->name.c_str(), suite->runs.size(), o.jobs, o.out_dir.c_str());
+  std::vector<regress::RunVerdict> verdicts = regress::RunSuite(*suite, o);
+  if (base) regress::CompareToBaseline(*base, tol, &verdicts);
+  std::fputs(regress::SummaryTable(verdicts).c_str(), stdout);
+  int status = 0;
+  for (const regress::RunVerdict& v : verdicts) status |= !v.passed;
+  if (!junit.empty()) {
+    if (absl::Status s = regress::WriteJunit(junit, suite->name, verdicts); !s.ok()) {
+      std::fprintf(stderr, "tlbscope regress: error: %s\n", std::string(s.message()).c_str());
+      status = 1;
+    }
+  }
+  if (!write_baseline.empty()) {
+    if (absl::Status s = regress::WriteBaseline(write_baseline, suite->name, verdicts); !s.ok()) {
+      std::fprintf(stderr, "tlbscope regress: error: %s\n", std::string(s.message()).c_str());
+      status = 1;
+    }
+  }
+  return status;
+}
+
+}  // namespace tlbscope

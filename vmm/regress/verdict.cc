@@ -1,0 +1,109 @@
+#include "vmm/regress/verdict.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "collectors/collector.h"
+#include "google/protobuf/util/json_util.h"
+#include "tlbscope/v1/run_result.pb.h"
+#include "vmm/trace/pipeline.h"
+#include "vmm/trace/trace_reader.h"
+
+namespace tlbscope::regress {
+namespace {
+
+std::string SetText(const std::set<std::string>& s) {
+  return s.empty() ? "clean" : absl::StrJoin(s, ", ");
+}
+
+std::string LastLine(const std::string& path) {
+  std::ifstream f(path);
+  std::string line, last;
+  while (std::getline(f, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+}  // namespace
+
+std::string ExpectedText(const RunSpec& r) {
+  return r.expect_clean ? "clean" : SetText(r.expect_violations);
+}
+
+void Judge(RunVerdict* v) {
+  std::string results_path = v->out_dir + "/results.json";
+  std::ifstream f(results_path);
+  std::stringstream json;
+  json << f.rdbuf();
+  v1::RunResult result;
+  if (!f || !google::protobuf::util::JsonStringToMessage(json.str(), &result).ok()) {
+    std::string last = LastLine(v->log_path);
+    v->reason = absl::StrFormat("tlbscope exited with status %d and wrote no results%s%s",
+                                v->exit_status, last.empty() ? "" : ": ", last);
+    return;
+  }
+  v->stop_reason = result.stop_reason();
+  v->stop_message = result.stop_message();
+  for (const v1::GuestCheck& c : result.checks()) {
+    if (!c.passed()) v->failed_checks.push_back(c.name());
+  }
+  if (result.stop_reason() != "guest-exit") {
+    v->reason = absl::StrFormat("the run ended by %s, not by the guest: %s", result.stop_reason(),
+                                result.stop_message());
+    return;
+  }
+  // 0: passed; 1: a guest check failed; 8: the in-process collector found
+  // violations (judged below from the trace, like every run).
+  if (v->exit_status != 0 && v->exit_status != 1 && v->exit_status != 8) {
+    v->reason = absl::StrFormat("tlbscope exited with status %d: %s", v->exit_status,
+                                result.stop_message());
+    return;
+  }
+
+  collect::Collector c;
+  std::map<std::string, uint64_t> counts;
+  absl::StatusOr<TraceSummary> t = ReadTrace(v->trace_path, [&](const v1::Event& e) {
+    c.Observe(e);
+    ++counts[EventKindName(e)];
+  });
+  if (!t.ok()) {
+    v->reason = "trace: " + std::string(t.status().message());
+    return;
+  }
+  c.SetHeader(t->header);
+  if (t->end) c.SetEnd(*t->end);
+  c.Finish(t->end.has_value());
+  std::set<std::string> observed;
+  for (const auto& [name, n] : c.per_invariant()) {
+    if (n == 0) continue;
+    observed.insert(name);
+    v->violations[name] = n;
+  }
+  if (!c.violations().empty())
+    v->first_violation = collect::FormatViolation(c.violations().front());
+  v->observed_text = SetText(observed);
+  for (const auto& [kind, n] : counts) (*v->measured.mutable_counts())[kind] = n;
+  v->measured.set_name(v->spec.name);
+  v->measured.set_flush_requests(c.stats().requests);
+  v->measured.set_ack_latency_p50_ns(c.stats().ack_latency_ns.Quantile(0.5));
+  v->measured.set_ack_latency_p90_ns(c.stats().ack_latency_ns.Quantile(0.9));
+  v->measured.set_ack_latency_p99_ns(c.stats().ack_latency_ns.Quantile(0.99));
+
+  const RunSpec& r = v->spec;
+  std::set<std::string> expected = r.expect_clean ? std::set<std::string>{} : r.expect_violations;
+  if (observed != expected) {
+    v->reason = absl::StrFormat("expected %s, observed %s", ExpectedText(r), v->observed_text);
+    return;
+  }
+  if (r.expect_clean && v->exit_status == 1) {
+    v->reason = absl::StrFormat("expected clean, but guest checks failed: %s",
+                                absl::StrJoin(v->failed_checks, ", "));
+    return;
+  }
+  v->passed = true;
+}
+
+}  // namespace tlbscope::regress

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tlbscope/v1/regress.pb.h"
+#include "vmm/regress/suite.h"
+
+namespace tlbscope::regress {
+
+// What one run produced and whether it matched its expectation.
+struct RunVerdict {
+  RunSpec spec;
+  std::string out_dir, trace_path, serial_path, log_path;
+  bool passed = false;
+  std::string reason;         // one line: why it failed (empty when it passed)
+  std::string observed_text;  // "clean" or "a, b"
+  int exit_status = -1;       // tlbscope's
+  std::string stop_reason, stop_message;
+  std::vector<std::string> failed_checks;      // the guest's own
+  std::map<std::string, uint64_t> violations;  // invariant -> count
+  std::string first_violation;                 // the first report, for the failure text
+  double seconds = 0;
+  v1::RunBaseline measured;  // counts and latencies (for --baseline)
+};
+
+// The expected verdict in words: "clean" or "a, b".
+std::string ExpectedText(const RunSpec& r);
+
+// Judges a finished run from its results JSON and its trace: a run that
+// did not end by the guest's own exit (crash, hang, timeout, host error)
+// fails with that reason; otherwise the collectors' violations must be
+// exactly the expected ones, and a clean run's guest checks must pass.
+void Judge(RunVerdict* v);
+
+}  // namespace tlbscope::regress
