@@ -239,5 +239,33 @@ TEST(LiveCollectTest, SubscribesWithATokenAndReportsTheBug) {
   EXPECT_THAT(ReadFile(json), ::testing::HasSubstr("\"complete\":true"));
 }
 
+// Off loopback: TLS and a token. tlbcollect trusts the server's
+// certificate with --tls-ca; without it the handshake fails (one line).
+TEST(LiveCollectTest, TlsWithACaFile) {
+  REQUIRE_KVM();
+  std::string dir = ::testing::TempDir();
+  std::string key = dir + "/e2e_tls.key", cert = dir + "/e2e_tls.crt",
+              token = dir + "/e2e_tls.token";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  std::ofstream(token) << "tls-token\n";
+  BackgroundTlbscope t({"run", "--smp", "2", "--scenario", "nested-gather", "--quiet", "--listen",
+                        "0.0.0.0:0", "--tls-cert", cert, "--tls-key", key, "--token-file", token,
+                        "--wait-for-subscriber", "--linger", "5"});
+  std::string addr = t.WaitForLine("serving TraceService on ");
+  std::string port = addr.substr(addr.rfind(':') + 1);
+  CliOut plain =
+      Tlbcollect({"live", "127.0.0.1:" + port, "--token-file", token, "--connect-timeout", "1"});
+  EXPECT_EQ(plain.status, kExitInput);
+  EXPECT_EQ(std::count(plain.err.begin(), plain.err.end(), '\n'), 1) << plain.err;
+  CliOut tls = Tlbcollect({"live", "127.0.0.1:" + port, "--tls-ca", cert, "--token-file", token});
+  EXPECT_EQ(tls.status, kExitClean) << tls.err << tls.out;
+  EXPECT_THAT(tls.out, ::testing::HasSubstr("verdict: clean"));
+  EXPECT_EQ(t.Wait(), 0) << t.err();
+}
+
 }  // namespace
 }  // namespace tlbscope::collect::testing

@@ -7,7 +7,6 @@
 namespace tlbscope::collect::testing {
 
 v1::Event& Synth::Add(uint32_t vcpu) {
-  if (vcpu >= vseq_.size()) vseq_.resize(vcpu + 1);
   v1::Event& e = events_.emplace_back();
   e.set_vcpu(vcpu);
   e.set_sequence(events_.size() - 1);

@@ -70,7 +70,7 @@ class Synth {
 
  private:
   std::vector<v1::Event> events_;
-  std::vector<uint64_t> vseq_;
+  std::map<uint32_t, uint64_t> vseq_;
   std::map<uint64_t, uint64_t> masks_;  // mm -> cpumask, for SwitchTo
   int64_t ns_ = 1'000'000;
 };
