@@ -43,6 +43,17 @@ class TableFreeInvariant : public Invariant {
       if (!table && (vc.lazy || vc.loaded_mm != mm)) continue;
       uint64_t local = vc.LocalGen(mm).value_or(0);
       if (local >= required) continue;
+      // A switch into the mm after the freeing gather began may have read
+      // the new gen already (inc_mm_tlb_gen precedes the request's record):
+      // its CR3 write then came after the unmap. Unproven either way until
+      // the guest reports that CPU's gen; not reported.
+      if (vc.slot_unconfirmed && m != nullptr) {
+        uint64_t since = e.seq;
+        for (const ActiveGather& g : m->gathers) {
+          if (g.vcpu == e.vcpu) since = std::min(since, g.seq);
+        }
+        if (vc.slot_seq > since) continue;
+      }
       // One report per vCPU, mm and covering flush (a gather frees many).
       if (!reported_.insert({table, c, mm, covering}).second) continue;
       if (reported_.size() > 4096) reported_.clear();

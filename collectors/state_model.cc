@@ -67,10 +67,11 @@ int StateModel::PendingOn(uint32_t v) const {
 }
 
 // flush_tlb_func ran on e.vcpu for e.flush_func.mm: which request does it
-// acknowledge? After a call IPI it serves another CPU's request (the
-// oldest one for this CPU, preferring the range it reports); otherwise it
-// is the initiator's local flush, inside flush_tlb_mm_range, for its own
-// newest request. Either falls back to any request waiting on this CPU.
+// acknowledge? After a call IPI it serves another CPU's request: the oldest
+// whose initiator has sent this CPU its IPI, preferring the range it
+// reports; otherwise it is the initiator's local flush, inside
+// flush_tlb_mm_range, for its own newest request. Each falls back to any
+// request waiting on this CPU.
 void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
   CpuMask me = Bit(e.vcpu);
   auto pick_where = [&](auto accept) -> PendingFlush* {
@@ -83,8 +84,14 @@ void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
     }
     return pick;
   };
-  PendingFlush* pick =
-      pick_where([&](const PendingFlush& f) { return (f.initiator != e.vcpu) == from_ipi; });
+  PendingFlush* pick = nullptr;
+  if (from_ipi) {
+    pick =
+        pick_where([&](const PendingFlush& f) { return f.initiator != e.vcpu && (f.ipied & me); });
+  }
+  if (pick == nullptr) {
+    pick = pick_where([&](const PendingFlush& f) { return (f.initiator != e.vcpu) == from_ipi; });
+  }
   if (pick == nullptr) pick = pick_where([](const PendingFlush&) { return true; });
   if (pick == nullptr) return;
   pick->acked |= me;
@@ -128,6 +135,15 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       break;
     case Kind::kIpiSent:
       ++v.ipis_sent;
+      // flush_tlb_mm_range sends its call IPIs right after its request.
+      if (e.ipi_sent.vector == kCallVector && v.last_request_id != 0) {
+        auto it = mms_.find(v.last_request_mm);
+        if (it != mms_.end()) {
+          for (PendingFlush& f : it->second.flushes) {
+            if (f.id == v.last_request_id) f.ipied |= e.ipi_sent.targets & f.targets;
+          }
+        }
+      }
       break;
     case Kind::kIpiReceived:
       ++v.ipis_received;
@@ -159,6 +175,8 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       f.targets = r.targets;
       f.request_ns = e.host_ns;
       m.flushes.push_back(f);
+      v.last_request_mm = r.mm;
+      v.last_request_id = e.seq;
       m.recent[r.new_tlb_gen % m.recent.size()] = {r.new_tlb_gen, r.start, r.end, e.seq,
                                                    r.freed_tables};
       break;
@@ -174,7 +192,10 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
         v.lazy = false;
       } else {
         AsidSlot& s = v.slots[v.asid & 7];
-        if (s.ctx_id == f.mm) s.tlb_gen = std::max(s.tlb_gen, f.local_gen_after);
+        if (s.ctx_id == f.mm) {
+          s.tlb_gen = std::max(s.tlb_gen, f.local_gen_after);
+          v.slot_unconfirmed = false;
+        }
         if (f.full && f.local_gen_after != f.local_gen_before) {
           v.last_full_flush_seq = e.seq;
           v.any_full_flush = true;
@@ -198,6 +219,8 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       if (c.cr3 != 0) {
         m.root = c.cr3 & kCr3RootMask;
         v.slots[c.asid & 7] = {c.next_mm, m.tlb_gen};
+        v.slot_unconfirmed = true;
+        v.slot_seq = e.seq;
       } else {
         AsidSlot& s = v.slots[c.asid & 7];
         if (s.ctx_id != c.next_mm) s = {c.next_mm, m.tlb_gen};
@@ -268,6 +291,13 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       v.ipis_unserved = 0;  // calls that ran no flush_tlb_func (other on_cpu work)
       v.user_mode = true;
       v.user_mm = e.user_enter.mm;
+      // The guest's own local gen: what the switch read (the record of the
+      // switch does not carry it; a switch racing a flush request reads the
+      // new gen before the request's record is written).
+      if (AsidSlot& s = v.slots[v.asid & 7]; s.ctx_id == e.user_enter.mm && v.slot_unconfirmed) {
+        s.tlb_gen = std::max(s.tlb_gen, e.user_enter.local_gen);
+        v.slot_unconfirmed = false;
+      }
       v.lam = e.user_enter.cpu_lam;
       break;
     case Kind::kUserExit:

@@ -24,6 +24,7 @@ struct PendingFlush {
   bool freed_tables = false;
   uint32_t initiator = 0;
   CpuMask targets = 0, acked = 0;
+  CpuMask ipied = 0;  // targets the initiator has sent its call IPI
   int64_t request_ns = 0, last_ack_ns = 0;
   uint64_t last_ack_seq = 0;
   bool done = false;  // flush_done seen (with acks missing, or it would be gone)
@@ -78,12 +79,20 @@ struct VcpuModel {
   uint64_t loaded_mm = 0;
   uint32_t asid = 0;
   std::array<AsidSlot, 8> slots{};
+  // The slot's gen came from a switch (the gen the switch read is not in the
+  // record: the model's mm gen stands in) at this sequence, and the guest
+  // has not reported the CPU's gen since (user_enter, flush_func).
+  bool slot_unconfirmed = false;
+  uint64_t slot_seq = 0;
   bool lazy = false;
   uint64_t lazy_seq = 0;
   uint64_t lam = 0;
   bool user_mode = false;
   uint64_t user_mm = 0;
-  uint32_t ipis_unserved = 0;  // call IPIs received whose flush_tlb_func has not run yet
+  uint32_t ipis_unserved = 0;
+  uint64_t last_request_mm = 0,
+           last_request_id = 0;  // its newest flush_request  // call IPIs received whose
+                                 // flush_tlb_func has not run yet
   uint64_t last_full_flush_seq = 0;
   bool any_full_flush = false;
   // Counts.

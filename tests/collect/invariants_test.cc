@@ -188,6 +188,55 @@ TEST(FlushDoneTest, CrossingRequestsAckTheRightOne) {
   EXPECT_EQ(c.state().mm(kMm)->flushes.size(), 0u);
 }
 
+TEST(FlushDoneTest, ARemoteFlushServesTheRequestWhoseIpiArrived) {
+  // vCPU 0 asked vCPU 2 first but has not sent its IPI yet; vCPU 1's IPI
+  // reached vCPU 2, whose one flush_tlb_func serves vCPU 1 (many-mms, smp 6).
+  Synth s = Base(3);
+  s.FlushRequest(0, kMm, 0, kFlushAll, 2, 0b101);
+  s.FlushRequest(1, kMm, 0, kFlushAll, 3, 0b110);
+  s.IpiSent(1, 2);
+  s.TargetFlush(1, kMm, 0, kFlushAll, 3, /*remote=*/false);
+  s.TargetFlush(2, kMm, 0, kFlushAll, 3, /*remote=*/true);
+  s.FlushDone(1, kMm, 3, 0b110);
+  s.IpiSent(0, 2);
+  s.IpiReceived(2);
+  s.FlushFunc(2, kMm, 3, 3, 3, 0, kFlushAll);
+  s.TargetFlush(0, kMm, 0, kFlushAll, 3, /*remote=*/false);
+  s.FlushDone(0, kMm, 2, 0b101);
+  EXPECT_THAT(s.Check(), IsEmpty());
+}
+
+// A CPU switching into the mm while a gather runs reads the new tlb_gen
+// (incremented before the request's record): its CR3 write flushed the
+// unmapped page. One that switched in before the gather and was skipped
+// was not flushed.
+void FreeWhileAnotherCpuSwitchesIn(Synth& s, bool switch_before_gather) {
+  s.Cr3(0, RootOf(kInit), true);
+  s.Cr3(1, RootOf(kInit), true);
+  s.SwitchTo(0, kInit, kMm);
+  if (switch_before_gather) s.SwitchTo(1, kInit, kMm);
+  s.GatherStart(0, kMm, 0x8000001000, 0x8000002000, 1);
+  if (!switch_before_gather) s.SwitchTo(1, kInit, kMm);
+  s.FlushRequest(0, kMm, 0x8000001000, 0x8000002000, 2, 0b01);
+  s.Invlpg(0, 0x8000001000);
+  s.FlushFunc(0, kMm, 1, 2, 2, 0x8000001000, 0x8000002000);
+  s.FlushDone(0, kMm, 2, 0b01);
+  s.PageFree(0, kMm, 0x8000001000, 2);
+  s.GatherEnd(0, kMm, 0x8000001000, 0x8000002000, 2, 1, 1, false, false, false);
+}
+
+TEST(TableFreeTest, SwitchRacingTheRequestIsNotReported) {
+  Synth s;
+  FreeWhileAnotherCpuSwitchesIn(s, /*switch_before_gather=*/false);
+  EXPECT_THAT(s.Check(), IsEmpty());
+}
+
+TEST(TableFreeTest, CpuRunningTheMmLeftOutOfTheFlushIsReported) {
+  Synth s;
+  FreeWhileAnotherCpuSwitchesIn(s, /*switch_before_gather=*/true);
+  EXPECT_THAT(s.Check(), ElementsAre("page-freed-while-mapped"));
+}
+
 // --- lam-mismatch ------------------------------------------------------------
 
 void LazyCpuBackAfterLamEnabled(Synth& s, uint64_t cpu_lam_after) {
