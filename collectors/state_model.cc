@@ -85,9 +85,13 @@ void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
     return pick;
   };
   PendingFlush* pick = nullptr;
-  if (from_ipi) {
-    pick =
-        pick_where([&](const PendingFlush& f) { return f.initiator != e.vcpu && (f.ipied & me); });
+  if (from_ipi) {  // the request whose IPI arrived, then one whose IPI was sent
+    pick = pick_where(
+        [&](const PendingFlush& f) { return f.initiator != e.vcpu && (f.delivered & me); });
+    if (pick == nullptr) {
+      pick = pick_where(
+          [&](const PendingFlush& f) { return f.initiator != e.vcpu && (f.ipied & me); });
+    }
   }
   if (pick == nullptr) {
     pick = pick_where([&](const PendingFlush& f) { return (f.initiator != e.vcpu) == from_ipi; });
@@ -147,7 +151,22 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       break;
     case Kind::kIpiReceived:
       ++v.ipis_received;
-      if (e.ipi_received.vector == kCallVector && v.ipis_unserved < 64) ++v.ipis_unserved;
+      if (e.ipi_received.vector == kCallVector) {
+        if (v.ipis_unserved < 64) ++v.ipis_unserved;
+        // It is the IPI of the oldest request sent here and not delivered
+        // yet (an IPI is received after it is sent).
+        PendingFlush* oldest = nullptr;
+        CpuMask me = Bit(e.vcpu);
+        for (auto& [id, m] : mms_) {
+          for (PendingFlush& f : m.flushes) {
+            if ((f.ipied & me) && !(f.delivered & me) && (f.unacked() & me) &&
+                (oldest == nullptr || f.id < oldest->id)) {
+              oldest = &f;
+            }
+          }
+        }
+        if (oldest != nullptr) oldest->delivered |= me;
+      }
       break;
     case Kind::kFlushRequest: {
       const FlushRequestF& r = e.flush_request;

@@ -24,7 +24,8 @@ struct PendingFlush {
   bool freed_tables = false;
   uint32_t initiator = 0;
   CpuMask targets = 0, acked = 0;
-  CpuMask ipied = 0;  // targets the initiator has sent its call IPI
+  CpuMask ipied = 0;      // targets the initiator has sent its call IPI
+  CpuMask delivered = 0;  // targets that received an IPI after it was sent
   int64_t request_ns = 0, last_ack_ns = 0;
   uint64_t last_ack_seq = 0;
   bool done = false;  // flush_done seen (with acks missing, or it would be gone)

@@ -206,6 +206,30 @@ TEST(FlushDoneTest, ARemoteFlushServesTheRequestWhoseIpiArrived) {
   EXPECT_THAT(s.Check(), IsEmpty());
 }
 
+TEST(FlushDoneTest, AnIpiServesARequestSentBeforeItArrived) {
+  // Three requests for vCPU 3; vCPU 1 sends its IPI only after vCPU 3
+  // received the second one (many-mms, smp 8): that flush serves vCPU 2.
+  Synth s = Base(4);
+  s.FlushRequest(1, kMm, 0, kFlushAll, 2, 0b1010);
+  s.FlushRequest(0, kMm, 0, kFlushAll, 3, 0b1001);
+  s.IpiSent(0, 3);
+  s.FlushRequest(2, kMm, 0, kFlushAll, 4, 0b1100);
+  s.TargetFlush(3, kMm, 0, kFlushAll, 4, /*remote=*/true);  // vCPU 0's IPI
+  s.IpiSent(2, 3);
+  s.TargetFlush(0, kMm, 0, kFlushAll, 4, false);
+  s.FlushDone(0, kMm, 3, 0b1001);
+  s.IpiReceived(3);  // vCPU 2's
+  s.IpiSent(1, 3);
+  s.FlushFunc(3, kMm, 4, 4, 4, 0, kFlushAll);
+  s.TargetFlush(2, kMm, 0, kFlushAll, 4, false);
+  s.FlushDone(2, kMm, 4, 0b1100);
+  s.IpiReceived(3);  // vCPU 1's
+  s.FlushFunc(3, kMm, 4, 4, 4, 0, kFlushAll);
+  s.TargetFlush(1, kMm, 0, kFlushAll, 4, false);
+  s.FlushDone(1, kMm, 2, 0b1010);
+  EXPECT_THAT(s.Check(), IsEmpty());
+}
+
 // A CPU switching into the mm while a gather runs reads the new tlb_gen
 // (incremented before the request's record): its CR3 write flushed the
 // unmapped page. One that switched in before the gather and was skipped
