@@ -47,28 +47,42 @@ class HardwareInvariant : public Invariant {
                                    s.cs_cr3, e.vcpu, e.cr3.new_cr3));
           }
         } else if (talking && !e.boot_site) {
-          Report(out, "cr3-write-unannounced", e, vm, e.seq,
-                 absl::StrFormat("vcpu %d wrote CR3 %#x (rip %#x) with no context_switch before it",
-                                 e.vcpu, e.cr3.new_cr3, e.rip));
+          // Unannounced so far: the announcement may still come right after
+          // (a guest record published later than the sequencer's hold-back).
+          if (s.orphan) ReportOrphan(e, vm, out, s);
+          s.orphan = true;
+          s.orphan_cr3 = e.cr3.new_cr3;
+          s.orphan_seq = e.seq;
+          s.orphan_rip = e.rip;
         }
         if (!e.cr3.noflush) {
           s.full = true;
           s.full_seq = e.seq;
+          s.full_ns = e.host_ns;
         }
         return;
       case Kind::kInvlpg:
-        AddPage(s, e.invlpg.address);
+        AddPage(s, e.invlpg.address, e.host_ns);
         return;
       case Kind::kInvpcid:
         if (e.invpcid.faulted) return;
         if (e.invpcid.type == 0) {
-          AddPage(s, e.invpcid.address);
+          AddPage(s, e.invpcid.address, e.host_ns);
         } else {
           s.full = true;
           s.full_seq = e.seq;
+          s.full_ns = e.host_ns;
         }
         return;
       case Kind::kContextSwitch:
+        if (s.orphan && e.cs.cr3 == s.orphan_cr3) {
+          s.orphan = false;  // its CR3 write was sequenced just before it
+          ++reordered_;
+          s.last_cs_seq = e.seq;
+          s.last_cs_wrote = true;
+          return;
+        }
+        if (s.orphan) ReportOrphan(e, vm, out, s);
         Resolve(e, vm, out, s);
         s.last_cs_seq = e.seq;
         s.last_cs_wrote = false;
@@ -79,6 +93,7 @@ class HardwareInvariant : public Invariant {
         }
         return;
       case Kind::kLazyExit:
+        if (s.orphan) ReportOrphan(e, vm, out, s);
         Resolve(e, vm, out, s);
         if (e.lazy_exit.flushed && !s.last_cs_wrote && s.last_cs_seq != 0 &&
             before.trapping().cr3) {
@@ -88,27 +103,46 @@ class HardwareInvariant : public Invariant {
         }
         return;
       case Kind::kFlushFunc:
+        if (s.orphan) ReportOrphan(e, vm, out, s);
         Resolve(e, vm, out, s);
         CheckFlushFunc(e, before, vm, out, s);
-        Reset(s, e.seq);
+        Reset(s, e);
         return;
       case Kind::kUserEnter:
       case Kind::kUserExit:
       case Kind::kFlushRequest:
       case Kind::kFlushDone:
+        if (s.orphan) ReportOrphan(e, vm, out, s);
         Resolve(e, vm, out, s);
-        Reset(s, e.seq);
+        Reset(s, e);
         return;
       case Kind::kIpiReceived:
-        Reset(s, e.seq);
+        Reset(s, e);
         return;
       default:
         return;
     }
   }
 
+  void Finish(const StateModel& state, bool /*complete*/, ViolationSink& out) override {
+    for (uint32_t v = 0; v < vcpus_.size(); ++v) {
+      if (!vcpus_[v].orphan) continue;
+      CEvent e;
+      e.vcpu = v;
+      e.seq = vcpus_[v].orphan_seq;
+      e.kind = Kind::kCr3Write;
+      ReportOrphan(e, state.vcpu(v), out, vcpus_[v]);
+    }
+  }
+
  private:
+  struct Page {
+    uint64_t address;
+    int64_t ns;
+  };
   struct V {
+    bool orphan = false;  // a CR3 write not (yet) announced
+    uint64_t orphan_cr3 = 0, orphan_seq = 0, orphan_rip = 0;
     bool cs_pending = false;
     uint64_t cs_cr3 = 0, cs_seq = 0;
     uint64_t last_cs_seq = 0;
@@ -117,23 +151,35 @@ class HardwareInvariant : public Invariant {
     uint64_t since_seq = 0;
     bool full = false;
     uint64_t full_seq = 0;
-    std::vector<uint64_t> pages;
+    int64_t full_ns = 0;
+    std::vector<Page> pages;
     bool overflow = false;
   };
 
-  static void AddPage(V& s, uint64_t address) {
+  static void AddPage(V& s, uint64_t address, int64_t ns) {
     if (s.pages.size() >= kMaxPages) {
       s.overflow = true;
       return;
     }
-    s.pages.push_back(address & ~0xfffull);
+    s.pages.push_back({address & ~0xfffull, ns});
   }
 
-  static void Reset(V& s, uint64_t seq) {
-    s.since_seq = seq;
-    s.full = false;
-    s.pages.clear();
-    s.overflow = false;
+  // A delimiter starts a new window of evidence. Evidence stamped after it
+  // stays: a guest record published late can be sequenced after the
+  // trapped instructions that followed it on its vCPU.
+  static void Reset(V& s, const CEvent& e) {
+    s.since_seq = e.seq;
+    if (s.full && s.full_ns < e.host_ns) s.full = false;
+    std::erase_if(s.pages, [&](const Page& p) { return p.ns < e.host_ns; });
+    if (s.pages.empty()) s.overflow = false;
+  }
+
+  void ReportOrphan(const CEvent& e, const VcpuModel* vm, ViolationSink& out, V& s) {
+    s.orphan = false;
+    Report(out, "cr3-write-unannounced", e, vm, s.orphan_seq,
+           absl::StrFormat("vcpu %d wrote CR3 %#x (rip %#x, event %d) with no context_switch "
+                           "announcing it",
+                           e.vcpu, s.orphan_cr3, s.orphan_rip, s.orphan_seq));
   }
 
   // A context_switch whose CR3 write never came before the vCPU's next
@@ -175,10 +221,13 @@ class HardwareInvariant : public Invariant {
     if (stride < 12 || stride > 40) stride = 12;
     uint64_t pages = (f.end - f.start + (1ull << stride) - 1) >> stride;
     if (pages > kMaxPages) return;
-    std::sort(s.pages.begin(), s.pages.end());
+    std::vector<uint64_t> seen;
+    seen.reserve(s.pages.size());
+    for (const Page& p : s.pages) seen.push_back(p.address);
+    std::sort(seen.begin(), seen.end());
     uint64_t missing = 0, first_missing = 0;
     for (uint64_t a = f.start; a < f.end; a += 1ull << stride) {
-      if (!std::binary_search(s.pages.begin(), s.pages.end(), a & ~0xfffull)) {
+      if (!std::binary_search(seen.begin(), seen.end(), a & ~0xfffull)) {
         if (missing++ == 0) first_missing = a;
       }
     }
@@ -209,6 +258,7 @@ class HardwareInvariant : public Invariant {
   }
 
   std::vector<V> vcpus_;
+  uint64_t reordered_ = 0;  // announcements sequenced just after their CR3 write
 };
 
 }  // namespace

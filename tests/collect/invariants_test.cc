@@ -372,12 +372,35 @@ TEST(HardwareTest, AnnouncedSwitchWithoutItsCr3WriteIsReported) {
 
 TEST(HardwareTest, Cr3WriteWithoutOrUnlikeItsAnnouncementIsReported) {
   Synth s = Base(1);
-  s.Cr3(0, RootOf(3));  // nothing announced
+  s.Cr3(0, RootOf(5));  // nothing announces it
   s.ContextSwitch(0, kMm, 3, RootOf(3));
   s.Cr3(0, RootOf(4));  // not what was announced
   Collector c;
   EXPECT_THAT(s.Check(&c), ElementsAre("cr3-write-unannounced", "cr3-write-unannounced"));
+  ASSERT_EQ(c.violations().size(), 2u);
+  EXPECT_THAT(c.violations()[0].message, ::testing::HasSubstr("0x600000 (rip"));
   EXPECT_THAT(c.violations()[1].message, ::testing::HasSubstr("announced CR3 0x400000"));
+}
+
+TEST(HardwareTest, AnnouncementSequencedJustAfterItsWriteIsAccepted) {
+  // A guest record published after the sequencer's hold-back lands after
+  // the trapped write it announces (seen once at smp 8 on a loaded host);
+  // so may the IPI record before a flush's instructions.
+  Synth s = Base(2);
+  s.Cr3(0, RootOf(3));
+  s.ContextSwitch(0, kMm, 3, RootOf(3));
+  s.UserEnter(0, 3, 1, 1);
+  s.FlushRequest(0, 3, 0x8000001000, 0x8000002000, 2, 0b10);
+  s.IpiSent(0, 1);
+  v1::Event late = s.events().back();  // a stand-in slot for the late IPI record
+  s.Invlpg(1, 0x8000001000);
+  s.IpiReceived(1);
+  // Stamped before the INVLPG (its time), sequenced after it.
+  const_cast<v1::Event&>(s.events().back()).set_host_time_ns(late.host_time_ns() + 10);
+  s.FlushFunc(1, 3, 1, 2, 2, 0x8000001000, 0x8000002000);
+  s.FlushDone(0, 3, 2, 0b10);
+  Collector c;
+  EXPECT_THAT(s.Check(&c), IsEmpty());
 }
 
 TEST(HardwareTest, BootCr3WritesBeforeTheRingSpeaksAreFine) {
