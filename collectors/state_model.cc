@@ -144,7 +144,19 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
         auto it = mms_.find(v.last_request_mm);
         if (it != mms_.end()) {
           for (PendingFlush& f : it->second.flushes) {
-            if (f.id == v.last_request_id) f.ipied |= e.ipi_sent.targets & f.targets;
+            if (f.id != v.last_request_id) continue;
+            CpuMask newly = e.ipi_sent.targets & f.targets & ~f.ipied;
+            f.ipied |= newly;
+            for (uint32_t t = 0; t < kMaxVcpus && newly; ++t) {
+              if (!(newly & Bit(t))) continue;
+              newly &= ~Bit(t);
+              VcpuModel& tv = Vcpu(t);
+              if (tv.ipi_count == tv.ipi_queue.size()) {  // never received: drop the oldest
+                tv.ipi_head = (tv.ipi_head + 1) % tv.ipi_queue.size();
+                --tv.ipi_count;
+              }
+              tv.ipi_queue[(tv.ipi_head + tv.ipi_count++) % tv.ipi_queue.size()] = {f.mm, f.id};
+            }
           }
         }
       }
@@ -155,17 +167,21 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
         if (v.ipis_unserved < 64) ++v.ipis_unserved;
         // It is the IPI of the oldest request sent here and not delivered
         // yet (an IPI is received after it is sent).
-        PendingFlush* oldest = nullptr;
-        CpuMask me = Bit(e.vcpu);
-        for (auto& [id, m] : mms_) {
-          for (PendingFlush& f : m.flushes) {
-            if ((f.ipied & me) && !(f.delivered & me) && (f.unacked() & me) &&
-                (oldest == nullptr || f.id < oldest->id)) {
-              oldest = &f;
+        while (v.ipi_count > 0) {
+          VcpuModel::IpiFor q = v.ipi_queue[v.ipi_head];
+          v.ipi_head = (v.ipi_head + 1) % v.ipi_queue.size();
+          --v.ipi_count;
+          auto it = mms_.find(q.mm);
+          if (it == mms_.end()) continue;
+          bool found = false;
+          for (PendingFlush& f : it->second.flushes) {
+            if (f.id == q.id && (f.unacked() & Bit(e.vcpu))) {
+              f.delivered |= Bit(e.vcpu);
+              found = true;
             }
           }
+          if (found) break;  // else already served or gone: the next one
         }
-        if (oldest != nullptr) oldest->delivered |= me;
       }
       break;
     case Kind::kFlushRequest: {

@@ -90,10 +90,14 @@ struct VcpuModel {
   uint64_t lam = 0;
   bool user_mode = false;
   uint64_t user_mm = 0;
-  uint32_t ipis_unserved = 0;
-  uint64_t last_request_mm = 0,
-           last_request_id = 0;  // its newest flush_request  // call IPIs received whose
-                                 // flush_tlb_func has not run yet
+  uint32_t ipis_unserved = 0;  // call IPIs received whose flush_tlb_func has not run yet
+  uint64_t last_request_mm = 0, last_request_id = 0;  // its newest flush_request
+  // Call IPIs sent to this CPU for flush requests, not yet received: FIFO.
+  struct IpiFor {
+    uint64_t mm, id;
+  };
+  std::array<IpiFor, 64> ipi_queue{};
+  uint32_t ipi_head = 0, ipi_count = 0;
   uint64_t last_full_flush_seq = 0;
   bool any_full_flush = false;
   // Counts.
@@ -124,6 +128,9 @@ struct ApplyNotes {
 class StateModel {
  public:
   static constexpr size_t kMaxInFlightPerMm = 256;
+
+  // Room for every vCPU up front: references into it stay valid in Apply.
+  StateModel() { vcpus_.reserve(kMaxVcpus); }
 
   const ApplyNotes& Apply(const CEvent& e);
 
