@@ -73,6 +73,7 @@ struct FlushRequestF {
 };
 struct FlushFuncF {
   uint64_t mm, local_gen_before, local_gen_after, mm_gen, start, end;
+  uint64_t request_tlb_gen;  // the request it serves, 0: unknown (older guests)
   bool full, lazy_left, not_loaded;
 };
 struct ContextSwitchF {

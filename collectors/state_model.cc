@@ -74,6 +74,15 @@ int StateModel::PendingOn(uint32_t v) const {
 // request waiting on this CPU.
 void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
   CpuMask me = Bit(e.vcpu);
+  // The guest says which request (its new_tlb_gen, low 32 bits) it serves.
+  if (uint64_t want = e.flush_func.request_tlb_gen; want != 0) {
+    for (PendingFlush& f : m.flushes) {
+      if ((f.unacked() & me) && static_cast<uint32_t>(f.gen) == want) {
+        AckOne(e, m, &f);
+        return;
+      }
+    }
+  }
   auto pick_where = [&](auto accept) -> PendingFlush* {
     PendingFlush* pick = nullptr;
     for (PendingFlush& f : m.flushes) {
@@ -98,7 +107,11 @@ void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
   }
   if (pick == nullptr) pick = pick_where([](const PendingFlush&) { return true; });
   if (pick == nullptr) return;
-  pick->acked |= me;
+  AckOne(e, m, pick);
+}
+
+void StateModel::AckOne(const CEvent& e, MmModel& m, PendingFlush* pick) {
+  pick->acked |= Bit(e.vcpu);
   pick->last_ack_ns = e.host_ns;
   pick->last_ack_seq = e.seq;
   notes_.acked = *pick;

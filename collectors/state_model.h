@@ -152,6 +152,7 @@ class StateModel {
   VcpuModel& Vcpu(uint32_t v);
   MmModel& Mm(uint64_t id);
   void Ack(const CEvent& e, MmModel& m, bool from_ipi);
+  void AckOne(const CEvent& e, MmModel& m, PendingFlush* pick);
 
   std::vector<VcpuModel> vcpus_;
   absl::flat_hash_map<uint64_t, MmModel> mms_;

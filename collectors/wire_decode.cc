@@ -147,6 +147,7 @@ void Build(Kind k, const Fields& s, CEvent* e) {
       e->flush_func.end = f[7];
       e->flush_func.lazy_left = f[8];
       e->flush_func.not_loaded = f[9];
+      e->flush_func.request_tlb_gen = f[10];
       break;
     case Kind::kContextSwitch:
       e->cs.prev_mm = f[1];

@@ -29,11 +29,16 @@ void events_init_cpu(void) {
 }
 
 void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
-  event_emit6(kind, flags, a0, a1, a2, a3, 0, 0);
+  event_emit_aux(kind, flags, 0, a0, a1, a2, a3, 0, 0);
 }
 
 void event_emit6(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                  uint64_t a4, uint64_t a5) {
+  event_emit_aux(kind, flags, 0, a0, a1, a2, a3, a4, a5);
+}
+
+void event_emit_aux(uint16_t kind, uint16_t flags, uint32_t aux, uint64_t a0, uint64_t a1,
+                    uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
   int cpu = this_cpu();
   if (!registered[cpu]) return;
   struct cpu_ring* r = &rings[cpu];
@@ -44,7 +49,7 @@ void event_emit6(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64
   struct tlbscope_ring_record* rec = &r->slots[head & (RING_SLOTS - 1)];
   rec->kind = kind;
   rec->flags = flags;
-  rec->reserved = 0;
+  rec->aux = aux;
   rec->tsc = rdtsc();
   rec->a[0] = a0;
   rec->a[1] = a1;

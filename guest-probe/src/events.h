@@ -17,3 +17,6 @@ void event_emit(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_
 // Same, with all six arguments (FLUSH_REQUEST, FLUSH_FUNC).
 void event_emit6(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                  uint64_t a4, uint64_t a5);
+// Same, with the record's aux word (FLUSH_FUNC).
+void event_emit_aux(uint16_t kind, uint16_t flags, uint32_t aux, uint64_t a0, uint64_t a1,
+                    uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);

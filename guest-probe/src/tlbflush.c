@@ -173,7 +173,8 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
   // stay software state (ts->lam), as the events say. Without PCID every
   // write flushes, so need_flush is always set.
   uint64_t cr3 = build_cr3(next, new_asid, next_lam, !need_flush);
-  uint16_t flags = (need_flush ? TLBSCOPE_CS_NEED_FLUSH : 0) | (was_lazy ? TLBSCOPE_CS_WAS_LAZY : 0);
+  uint16_t flags =
+      (need_flush ? TLBSCOPE_CS_NEED_FLUSH : 0) | (was_lazy ? TLBSCOPE_CS_WAS_LAZY : 0);
   write_cr3_mm(cr3, flags, prev->ctx_id, next->ctx_id, new_asid, ts->lam, next_lam);
   ts->need_sync_core = 0;  // a CR3 write serializes
   barrier();
@@ -255,7 +256,8 @@ struct flush_info {
 
 static void emit_flush_func(uint16_t flags, struct mm* mm, uint64_t before, uint64_t after,
                             uint64_t mm_gen, const struct flush_info* f) {
-  event_emit6(TLBSCOPE_EV_FLUSH_FUNC, flags, mm->ctx_id, before, after, mm_gen, f->start, f->end);
+  event_emit_aux(TLBSCOPE_EV_FLUSH_FUNC, flags, (uint32_t)f->new_tlb_gen, mm->ctx_id, before, after,
+                 mm_gen, f->start, f->end);
 }
 
 // Interrupts off (IPI handler, or the initiator with them off).

@@ -474,3 +474,41 @@ TEST(StaleReadTest, AStaleUserReadIsReported) {
 
 }  // namespace
 }  // namespace tlbscope::collect::testing
+
+namespace tlbscope::collect::testing {
+namespace {
+
+// Two initiators flush one mm at once, and vCPU 0 serves the newer
+// request first: the flush_func's request_tlb_gen says which one it acks,
+// so neither flush_done is early. (Ordering by arrival would give vCPU 0's
+// first run to the older request and report the newer one as early.)
+TEST(FlushDoneTest, CrossingRequestsAreAckedByTheRequestTheyServe) {
+  Synth s;
+  const uint64_t mm = 5;
+  for (uint32_t v = 0; v < 3; ++v) s.SwitchTo(v, kInit, mm);
+  auto ff = [&](uint32_t v, uint64_t request, uint64_t gen) {
+    v1::FlushFunc* f = s.Add(v).mutable_flush_func();
+    f->set_mm(mm);
+    f->set_local_gen_before(gen);
+    f->set_local_gen_after(gen);
+    f->set_mm_gen(gen);
+    f->set_end(~0ull);
+    f->set_request_tlb_gen(request);
+  };
+  s.FlushRequest(1, mm, 0, ~0ull, 2, 0b111);
+  s.FlushRequest(2, mm, 0, ~0ull, 3, 0b111);
+  s.IpiReceived(0);
+  ff(0, 3, 1);
+  ff(1, 2, 1);
+  ff(2, 3, 1);
+  ff(1, 3, 1);
+  s.FlushDone(2, mm, 3, 0b111);
+  s.IpiReceived(0);
+  ff(0, 2, 1);
+  ff(2, 2, 1);
+  s.FlushDone(1, mm, 2, 0b111);
+  EXPECT_THAT(s.Check(), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace tlbscope::collect::testing

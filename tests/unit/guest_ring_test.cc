@@ -68,6 +68,9 @@ TEST(GuestRecordToEventTest, EveryKind) {
   EXPECT_FALSE(e.context_switch().raw());
   EXPECT_EQ(e.context_switch().cpu_lam(), 1ull << 61);
   EXPECT_EQ(e.context_switch().mm_lam(), 1ull << 61);
+  tlbscope_ring_record ff = Rec(TLBSCOPE_EV_FLUSH_FUNC, 0, {9});
+  ff.aux = 44;
+  EXPECT_EQ(GuestRecordToEvent(ff).flush_func().request_tlb_gen(), 44u);
   e = GuestRecordToEvent(Rec(TLBSCOPE_EV_FLUSH_FUNC, TLBSCOPE_FF_LAZY_LEFT, {9}));
   EXPECT_TRUE(e.flush_func().lazy_left());
   EXPECT_FALSE(e.flush_func().not_loaded());

@@ -111,6 +111,7 @@ v1::Event GuestRecordToEvent(const tlbscope_ring_record& r) {
       p->set_full(r.flags & TLBSCOPE_FF_FULL);
       p->set_lazy_left(r.flags & TLBSCOPE_FF_LAZY_LEFT);
       p->set_not_loaded(r.flags & TLBSCOPE_FF_NOT_LOADED);
+      p->set_request_tlb_gen(r.aux);
       break;
     }
     case TLBSCOPE_EV_PAGE_TABLE_FREE: {

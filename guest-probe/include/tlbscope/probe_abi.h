@@ -84,7 +84,8 @@ enum tlbscope_ring_kind {
                                    // the mm loaded); flags bit 0 = freed_tables
   TLBSCOPE_EV_FLUSH_FUNC = 7,      // after the flush: a[0] = mm, a[1] = local gen before,
                                    // a[2] = after, a[3] = mm gen, a[4] = start, a[5] = end;
-                                   // flags: TLBSCOPE_FF_* below
+                                   // flags: TLBSCOPE_FF_* below; aux = the new_tlb_gen
+                                   // of the request it serves (low 32 bits; 0: unknown)
   TLBSCOPE_EV_PAGE_TABLE_FREE = 8, // a[0] = mm, a[1] = table's physical address,
                                    // a[2] = level (1 = PT, 2 = PD, 3 = PDPT),
                                    // a[3] = tlb_gen of the flush that covered its unlink
@@ -145,7 +146,7 @@ enum tlbscope_ring_kind {
 struct tlbscope_ring_record {  // 64 bytes
   uint16_t kind;   // enum tlbscope_ring_kind
   uint16_t flags;
-  uint32_t reserved;
+  uint32_t aux;    // kind-specific (FLUSH_FUNC: the request it serves), else 0
   uint64_t tsc;    // the CPU's TSC when it wrote the record
   uint64_t a[6];
 };
