@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "tlbscope/v1/trace.pb.h"
 #include "vmm/boot/kernel_loader.h"
+#include "vmm/core/emulation_fixups.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
 #include "vmm/rpc/server.h"
@@ -20,6 +21,7 @@ inline constexpr int kMaxVcpus = 64;
 
 struct MachineConfig {
   std::string kernel_path;
+  std::string initrd_path;  // --initrd: Linux's initramfs (PVH module 0 / boot_params ramdisk)
   BootProtocol boot = BootProtocol::kAuto;
   std::string cmdline;
   int smp = 1;
@@ -30,9 +32,10 @@ struct MachineConfig {
   std::string kvm_device = "/dev/kvm";
   bool trap = true;  // trap the kernel's TLB instructions
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
-  uint64_t step_window = 0;  // single-step each vCPU's first N kernel instructions
-  std::string record_path;   // --record FILE
-  std::string trap_log;      // --trap-log FILE: one line per trapped instruction
+  bool trap_entry_text = true;  // false: .entry.text sites (PTI CR3 switches) are not traced
+  uint64_t step_window = 0;     // single-step each vCPU's first N kernel instructions
+  std::string record_path;      // --record FILE
+  std::string trap_log;         // --trap-log FILE: one line per trapped instruction
   // TraceService (gRPC): on when `serve.listen` is set.
   ServeOptions serve;
   bool wait_for_subscriber = false;
@@ -54,6 +57,7 @@ struct TrapSummary {
   std::vector<TlbCounts> trapped;             // per vCPU, every site
   std::vector<TlbCounts> trapped_after_boot;  // per vCPU, boot-time sites left out
   std::vector<std::optional<TrapEngine::StepWindowReport>> windows;  // per vCPU
+  std::vector<TlbSite> excluded;  // sites left out on purpose (--no-trap-entry-text, .altinstr)
 };
 
 // The plan as the trace header and the results file record it.
@@ -69,6 +73,7 @@ struct RunOutcome {
   std::chrono::nanoseconds duration{};
   int exit_code = 0;
   TracePipeline::Counters trace;  // events through the pipeline
+  FixupCounts fixups;             // emulation failures the VMM handled (int3, cmpxchg16b, ...)
 };
 
 // Builds the VM, loads the kernel, runs every vCPU on its own thread until

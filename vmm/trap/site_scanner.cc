@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "vmm/boot/bzimage.h"
 #include "vmm/boot/file_bytes.h"
 
 namespace tlbscope {
@@ -264,6 +265,13 @@ absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path) {
 }
 
 absl::StatusOr<SiteScan> ScanKernelBytes(std::span<const uint8_t> bytes, const std::string& path) {
+  if (HasBzImageMagic(bytes)) {  // scan the vmlinux inside
+    absl::StatusOr<BzImage> img = ParseBzImage(bytes, path);
+    if (!img.ok()) return img.status();
+    absl::StatusOr<std::vector<uint8_t>> vmlinux = ExtractVmlinux(*img, path);
+    if (!vmlinux.ok()) return vmlinux.status();
+    return ScanKernelBytes(*vmlinux, absl::StrCat(path, " (vmlinux from its payload)"));
+  }
   absl::StatusOr<ElfFile> elf = ParseElf(bytes, path);
   if (!elf.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("kernel ", elf.status().message()));

@@ -130,7 +130,8 @@ class TrapEngine : public TrapExitHandler {
   std::optional<ExitAction> Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
                                    const TlbSite& site, TrapStrategy strategy);
   std::optional<ExitAction> OnHardwareBreakpoint(Vcpu& vcpu, int slot);
-  std::optional<ExitAction> OnSoftwareBreakpoint(Vcpu& vcpu, int index);
+  // `at`: the site's address or its physical alias, where the vCPU is.
+  std::optional<ExitAction> OnSoftwareBreakpoint(Vcpu& vcpu, int index, uint64_t at);
   std::optional<ExitAction> OnStepDone(Vcpu& vcpu);
   std::optional<ExitAction> OnEmulationFailure(Vcpu& vcpu);
   std::optional<ExitAction> InjectGp(Vcpu& vcpu);

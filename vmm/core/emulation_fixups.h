@@ -1,0 +1,57 @@
+#pragma once
+
+// Emulation failures that are not tlbscope's traps. On hosts where KVM's
+// instruction emulator runs guest kernel code (kvm_pvm), instructions it
+// cannot emulate surface as KVM_EXIT_INTERNAL_ERROR with their bytes. The
+// VMM decodes them (Capstone) and does what the CPU would have done where
+// that can be done correctly: int3 raises #BP, cmpxchg16b is performed
+// atomically on guest memory, an XSAVE-family instruction the CPUID hides
+// raises #UD. Anything else stops the VM as before.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "vmm/core/exit_dispatch.h"
+#include "vmm/kvm/guest_memory.h"
+#include "vmm/trap/site_scanner.h"
+#include "vmm/trap/trap_engine.h"
+
+namespace tlbscope {
+
+struct FailureFix {
+  enum class Action { kNone, kInjectBreakpoint, kInjectInvalidOpcode, kCmpxchg16b };
+  Action action = Action::kNone;
+  uint8_t length = 0;
+  std::string text;  // "int3", "cmpxchg16b xmmword ptr [rdi]"
+  MemOperand mem;    // kCmpxchg16b
+};
+
+// Decodes the failing instruction (`bits`: 16, 32 or 64) and says what to do.
+FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip, int bits);
+
+// Counts of what was fixed, per kind (for the run's report).
+struct FixupCounts {
+  uint64_t breakpoints = 0, invalid_opcodes = 0, cmpxchg16b = 0;
+};
+
+// Wraps the trap engine (may be null): the engine sees every trap exit
+// first; emulation failures it does not claim are fixed here when possible.
+class EmulationFixups : public TrapExitHandler {
+ public:
+  EmulationFixups(TrapExitHandler* inner, GuestMemory* mem, int num_vcpus)
+      : inner_(inner), mem_(mem), counts_(num_vcpus) {}
+  std::optional<ExitAction> OnTrapExit(Vcpu& vcpu) override;
+  uint64_t sync_regs_mask() const override { return inner_ ? inner_->sync_regs_mask() : 0; }
+  // After the vCPU threads have stopped.
+  FixupCounts total() const;
+
+ private:
+  std::optional<ExitAction> Fix(Vcpu& vcpu);
+  TrapExitHandler* inner_;
+  GuestMemory* mem_;
+  std::vector<FixupCounts> counts_;  // per vCPU, touched by its thread only
+};
+
+}  // namespace tlbscope
