@@ -29,8 +29,11 @@ absl::Status Bad(const std::string& what, std::string_view detail) {
 }  // namespace
 
 bool HasBzImageMagic(std::span<const uint8_t> bytes) {
-  return bytes.size() >= 0x206 && At<uint16_t>(bytes, 0x1fe) == kBootFlag &&
-         At<uint32_t>(bytes, 0x202) == kHdrS;
+  // A boot sector (0xaa55 at 0x1fe) that is not an ELF: ParseBzImage then
+  // names what else is wrong ("HdrS", version, ...).
+  bool elf = bytes.size() >= 4 && bytes[0] == 0x7f && bytes[1] == 'E' && bytes[2] == 'L' &&
+             bytes[3] == 'F';
+  return !elf && bytes.size() >= 0x200 && At<uint16_t>(bytes, 0x1fe) == kBootFlag;
 }
 
 absl::StatusOr<BzImage> ParseBzImage(std::span<const uint8_t> bytes, const std::string& what) {

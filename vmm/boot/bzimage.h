@@ -41,7 +41,7 @@ struct BzImage {
   std::span<const uint8_t> payload;  // the compressed vmlinux, inside the file bytes
 };
 
-// True when `bytes` has the boot sector's 0xaa55 and "HdrS" at 0x202.
+// True when `bytes` is not an ELF and has a boot sector's 0xaa55 at 0x1fe.
 bool HasBzImageMagic(std::span<const uint8_t> bytes);
 
 // Parses and checks the setup header: protocol 2.08 or later (payload

@@ -78,6 +78,26 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
         }
         break;
       }
+      case X86_INS_POPCNT: {
+        fix.action = FailureFix::Action::kPopcnt;
+        const cs_x86& x = insn->detail->x86;
+        if (x.op_count != 2 || x.operands[0].type != X86_OP_REG) {
+          fix.action = FailureFix::Action::kNone;
+          break;
+        }
+        fix.dest = x.operands[0].reg;
+        fix.size = x.operands[0].size;
+        if (x.operands[1].type == X86_OP_REG) {
+          fix.source = x.operands[1].reg;
+        } else {
+          fix.mem.segment = x.operands[1].mem.segment;
+          fix.mem.base = x.operands[1].mem.base;
+          fix.mem.index = x.operands[1].mem.index;
+          fix.mem.scale = x.operands[1].mem.scale;
+          fix.mem.disp = x.operands[1].mem.disp;
+        }
+        break;
+      }
       case X86_INS_XSAVE:
       case X86_INS_XSAVEC:
       case X86_INS_XSAVEOPT:
@@ -92,8 +112,6 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
       case X86_INS_XRSTORS64:
       case X86_INS_XGETBV:
       case X86_INS_XSETBV:
-        // The guest's CPUID has no XSAVE here, and CR4.OSXSAVE cannot be
-        // set without it: the CPU raises #UD.
         fix.action = FailureFix::Action::kInjectInvalidOpcode;
         break;
       default:
@@ -142,9 +160,52 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       ++counts.breakpoints;
       break;
     case FailureFix::Action::kInjectInvalidOpcode:
+      // With CR4.OSXSAVE clear the CPU raises #UD. With it set the guest
+      // was told XSAVE exists (here the host's CPUID can reach the guest
+      // kernel unfiltered), and a #UD would be a lie.
+      if (sregs->cr4 & (1ull << 18)) {
+        return StopWith(absl::StrFormat(
+            "%s at %#x: KVM's instruction emulator cannot run it and tlbscope does not emulate "
+            "XSAVE state; boot Linux with noxsave on this host",
+            fix.text, regs->rip));
+      }
       s = Inject(vcpu, kInvalidOpcodeVector, std::nullopt);
       ++counts.invalid_opcodes;
       break;
+    case FailureFix::Action::kPopcnt: {
+      uint64_t value = 0;
+      if (fix.source != X86_REG_INVALID) {
+        std::optional<uint64_t> v = RegisterValue(*regs, fix.source);
+        if (!v) return std::nullopt;
+        value = *v;
+      } else {
+        TlbSite operand{};
+        operand.address = regs->rip;
+        operand.length = fix.length;
+        operand.mem = fix.mem;
+        std::optional<uint64_t> ea = EffectiveAddress(operand, *regs, *sregs);
+        if (!ea) return std::nullopt;
+        PagingMode mode{sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer};
+        uint8_t buf[8] = {};
+        if (absl::Status r = ReadGuestVirtual(*mem_, mode, *ea, std::span(buf, fix.size));
+            !r.ok()) {
+          return StopWith(absl::StrFormat("%s at %#x: operand %#x not readable (%s)", fix.text,
+                                          regs->rip, *ea, r.message()));
+        }
+        std::memcpy(&value, buf, 8);
+      }
+      if (fix.size < 8) value &= (1ull << (8 * fix.size)) - 1;
+      int count = __builtin_popcountll(value);
+      if (!SetRegisterValue(*regs, fix.dest, static_cast<uint64_t>(count))) return std::nullopt;
+      constexpr uint64_t kArithFlags = 0x8d5;  // CF PF AF ZF SF OF
+      regs->rflags &= ~kArithFlags;
+      if (value == 0) regs->rflags |= kRflagsZf;
+      regs->rip += fix.length;
+      state.MarkRegsDirty();
+      s = state.Commit();
+      ++counts.popcnt;
+      break;
+    }
     case FailureFix::Action::kCmpxchg16b: {
       TlbSite operand{};
       operand.address = regs->rip;
@@ -185,6 +246,7 @@ FixupCounts EmulationFixups::total() const {
     t.breakpoints += c.breakpoints;
     t.invalid_opcodes += c.invalid_opcodes;
     t.cmpxchg16b += c.cmpxchg16b;
+    t.popcnt += c.popcnt;
   }
   return t;
 }

@@ -5,8 +5,10 @@
 // cannot emulate surface as KVM_EXIT_INTERNAL_ERROR with their bytes. The
 // VMM decodes them (Capstone) and does what the CPU would have done where
 // that can be done correctly: int3 raises #BP, cmpxchg16b is performed
-// atomically on guest memory, an XSAVE-family instruction the CPUID hides
-// raises #UD. Anything else stops the VM as before.
+// atomically on guest memory, popcnt is computed, an XSAVE-family
+// instruction raises #UD when the guest's CPUID has no XSAVE (where it has,
+// the VM stops, naming the instruction: the emulator cannot run it and the
+// VMM does not emulate XSAVE state). Anything else stops the VM as before.
 
 #include <cstdint>
 #include <optional>
@@ -21,11 +23,14 @@
 namespace tlbscope {
 
 struct FailureFix {
-  enum class Action { kNone, kInjectBreakpoint, kInjectInvalidOpcode, kCmpxchg16b };
+  enum class Action { kNone, kInjectBreakpoint, kInjectInvalidOpcode, kCmpxchg16b, kPopcnt };
   Action action = Action::kNone;
   uint8_t length = 0;
-  std::string text;  // "int3", "cmpxchg16b xmmword ptr [rdi]"
-  MemOperand mem;    // kCmpxchg16b
+  std::string text;                  // "int3", "cmpxchg16b xmmword ptr [rdi]"
+  MemOperand mem;                    // kCmpxchg16b; kPopcnt from memory
+  x86_reg dest = X86_REG_INVALID;    // kPopcnt
+  x86_reg source = X86_REG_INVALID;  // kPopcnt from a register
+  uint8_t size = 0;                  // kPopcnt operand bytes
 };
 
 // Decodes the failing instruction (`bits`: 16, 32 or 64) and says what to do.
@@ -33,7 +38,7 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
 
 // Counts of what was fixed, per kind (for the run's report).
 struct FixupCounts {
-  uint64_t breakpoints = 0, invalid_opcodes = 0, cmpxchg16b = 0;
+  uint64_t breakpoints = 0, invalid_opcodes = 0, cmpxchg16b = 0, popcnt = 0;
 };
 
 // Wraps the trap engine (may be null): the engine sees every trap exit

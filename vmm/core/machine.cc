@@ -133,6 +133,7 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig
   }
   auto engine = std::make_unique<TrapEngine>(*caps, std::move(sites), &mem, config.smp, policy);
   engine->PatchSoftwareBreakpoints();
+  if (kernel.is_linux && kernel.entry_vaddr != 0) engine->SetRootProbe(kernel.entry_vaddr);
   engine->SetStepWindow(config.step_window);
   summary.enabled = true;
   summary.plan = engine->plan();
@@ -250,7 +251,12 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   const bool emulated_cpl0 = DetectKvmModule() == "kvm_pvm";
 
   // Devices live as long as the vCPU threads that call them.
-  Serial16550 serial(TLBSCOPE_COM1_PORT, sink->get());
+  // COM1's IRQ 4 through the in-kernel PIC/IOAPIC. A failing KVM_IRQ_LINE
+  // cannot be reported from inside a port access; the console then falls
+  // back to what polling drivers see.
+  Vm* vm_ptr = &*vm;
+  Serial16550 serial(TLBSCOPE_COM1_PORT, sink->get(),
+                     [vm_ptr](bool level) { (void)vm_ptr->SetIrqLine(4, level); });
   ExitPort exit_port;
   PostPort post_port;
   ProbeChannel probe(&*mem);

@@ -36,6 +36,16 @@ IoOutcome CmosRtc::Read(int, uint16_t port, std::span<uint8_t> data) {
   return std::nullopt;
 }
 
+IoOutcome I8042Reset::Write(int, uint16_t, std::span<const uint8_t> data) {
+  if (data[0] != 0xfe) return std::nullopt;
+  return StopRequest{StopReason::kGuestExit, 0, "guest reset the machine (i8042 command 0xfe)"};
+}
+
+IoOutcome I8042Reset::Read(int, uint16_t, std::span<uint8_t> data) {
+  std::memset(data.data(), 0, data.size());
+  return std::nullopt;
+}
+
 void LinuxLegacyPorts::RegisterOn(IoBus& bus) {
   struct Range {
     uint16_t base, count;
@@ -46,7 +56,6 @@ void LinuxLegacyPorts::RegisterOn(IoBus& bus) {
       {0x00, 0x20},   // DMA 1
       {0x60, 1},      // i8042 data
       {0x61, 1},      // NMI status / speaker
-      {0x64, 1},      // i8042 command/status
       {0x81, 0x0f},   // DMA page registers
       {0x92, 1},      // system control A
       {0xc0, 0x20},   // DMA 2
@@ -60,6 +69,7 @@ void LinuxLegacyPorts::RegisterOn(IoBus& bus) {
   };
   for (const Range& r : kOpen) bus.Register(r.base, r.count, &open_bus_);
   bus.Register(0x70, 2, &cmos_);
+  bus.Register(0x64, 1, &i8042_);
 }
 
 }  // namespace tlbscope

@@ -31,6 +31,17 @@ class CmosRtc : public IoDevice {
   uint8_t index_ = 0;
 };
 
+// The i8042 command port 0x64 as far as a reset goes: status reads say
+// "buffers empty", command 0xfe (pulse the reset line, how Linux reboots
+// when ACPI has no reset register) ends the run as a clean guest exit, the
+// way Firecracker treats it.
+class I8042Reset : public IoDevice {
+ public:
+  std::string_view name() const override { return "i8042"; }
+  IoOutcome Write(int, uint16_t port, std::span<const uint8_t> data) override;
+  IoOutcome Read(int, uint16_t port, std::span<uint8_t> data) override;
+};
+
 // The legacy devices of a Linux machine, registered on a bus.
 class LinuxLegacyPorts {
  public:
@@ -39,6 +50,7 @@ class LinuxLegacyPorts {
  private:
   OpenBus open_bus_;
   CmosRtc cmos_;
+  I8042Reset i8042_;
 };
 
 }  // namespace tlbscope

@@ -177,6 +177,19 @@ void TrapEngine::Record(Vcpu& v, TrapEvent e, const TlbSite& site, TrapStrategy 
   e.symbol = site.symbol.empty() ? "" : absl::StrFormat("%s+%#x", site.symbol, site.symbol_offset);
   e.site_class = site.klass;
   e.strategy = strategy;
+  if (e.kind == TlbInsn::kMovCr3 && root_probe_ != 0) {
+    // Walk as a long-mode kernel would once paging is on with this root
+    // (the first Linux CR3 write happens before paging is enabled).
+    constexpr uint64_t kCr0PgPe = (1ull << 31) | 1, kCr4Pae = 1ull << 5, kCr4La57 = 1ull << 12;
+    constexpr uint64_t kEferLmeLma = (1ull << 8) | (1ull << 10);
+    uint64_t cr4 = kCr4Pae;
+    if (absl::StatusOr<kvm_sregs> s = v.GetSregs(); s.ok()) cr4 |= s->cr4 & kCr4La57;
+    PagingMode mode{kCr0PgPe, e.new_cr3 & ~(1ull << 63), cr4, kEferLmeLma};
+    absl::StatusOr<uint64_t> pa = TranslateGva(*mem_, mode, root_probe_);
+    e.entry_checked = true;
+    e.entry_mapped = pa.ok();
+    e.entry_paddr = pa.ok() ? *pa : 0;
+  }
   CountInsn(pv.trapped, e.kind);
   if (e.site_class != SiteClass::kBoot) CountInsn(pv.trapped_after_boot, e.kind);
   if (on_event_) on_event_(e);

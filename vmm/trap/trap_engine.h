@@ -78,6 +78,10 @@ class TrapEngine : public TrapExitHandler {
   // Called on the vCPU's thread for every event as it is recorded.
   void SetEventCallback(std::function<void(const TrapEvent&)> cb) { on_event_ = std::move(cb); }
 
+  // Every CR3 write's new root is walked for `vaddr` (a kernel address every
+  // kernel page table maps, e.g. Linux's startup_64) and the result recorded.
+  void SetRootProbe(uint64_t vaddr) { root_probe_ = vaddr; }
+
   // Needed with more than one vCPU and any software breakpoint.
   void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
@@ -150,6 +154,7 @@ class TrapEngine : public TrapExitHandler {
   std::vector<PerVcpu> per_vcpu_;
   std::atomic<int> stepper_{-1};  // the vCPU stepping over a lifted int3
   uint64_t window_ = 0;
+  uint64_t root_probe_ = 0;
 };
 
 }  // namespace tlbscope
