@@ -320,6 +320,18 @@ TEST(EmulationFixupTest, DecodesWhatTheEmulatorRejects) {
   EXPECT_EQ(f.source, X86_REG_RDI);
   EXPECT_EQ(f.size, 8);
   EXPECT_EQ(f.length, 5);
+  const uint8_t clac[] = {0x0f, 0x01, 0xca};
+  EXPECT_EQ(ClassifyEmulationFailure(clac, 0, 64).action, A::kClac);
+  const uint8_t stac[] = {0x0f, 0x01, 0xcb};
+  EXPECT_EQ(ClassifyEmulationFailure(stac, 0, 64).action, A::kStac);
+  const uint8_t wrgsbase[] = {0xf3, 0x48, 0x0f, 0xae, 0xdf};  // wrgsbase %rdi
+  f = ClassifyEmulationFailure(wrgsbase, 0, 64);
+  EXPECT_EQ(f.action, A::kWriteGsBase);
+  EXPECT_EQ(f.source, X86_REG_RDI);
+  const uint8_t rdfsbase[] = {0xf3, 0x48, 0x0f, 0xae, 0xc0};  // rdfsbase %rax
+  f = ClassifyEmulationFailure(rdfsbase, 0, 64);
+  EXPECT_EQ(f.action, A::kReadFsBase);
+  EXPECT_EQ(f.dest, X86_REG_RAX);
   const uint8_t nop[] = {0x90};
   EXPECT_EQ(ClassifyEmulationFailure(nop, 0, 64).action, A::kNone);
 }

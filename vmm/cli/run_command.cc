@@ -347,13 +347,15 @@ int RunCommand(const RunOptions& o) {
   }
   ReportTraps(*r);
   if (const FixupCounts& f = r->fixups;
-      f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt > 0) {
+      f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt + f.other > 0) {
     std::fprintf(stderr,
                  "tlbscope: emulation failures handled: %llu int3 (#BP injected), %llu "
-                 "cmpxchg16b, %llu popcnt (emulated), %llu xsave-family (#UD injected)\n",
+                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase (emulated), %llu "
+                 "xsave-family (#UD injected)\n",
                  static_cast<unsigned long long>(f.breakpoints),
                  static_cast<unsigned long long>(f.cmpxchg16b),
                  static_cast<unsigned long long>(f.popcnt),
+                 static_cast<unsigned long long>(f.other),
                  static_cast<unsigned long long>(f.invalid_opcodes));
   }
   if (!r->report.checks.empty()) {

@@ -98,6 +98,27 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
         }
         break;
       }
+      case X86_INS_CLAC:
+        fix.action = FailureFix::Action::kClac;
+        break;
+      case X86_INS_STAC:
+        fix.action = FailureFix::Action::kStac;
+        break;
+      case X86_INS_RDFSBASE:
+      case X86_INS_RDGSBASE:
+      case X86_INS_WRFSBASE:
+      case X86_INS_WRGSBASE: {
+        const cs_x86& x = insn->detail->x86;
+        if (x.op_count != 1 || x.operands[0].type != X86_OP_REG) break;
+        bool fs = insn->id == X86_INS_RDFSBASE || insn->id == X86_INS_WRFSBASE;
+        bool rd = insn->id == X86_INS_RDFSBASE || insn->id == X86_INS_RDGSBASE;
+        using A = FailureFix::Action;
+        fix.action =
+            rd ? (fs ? A::kReadFsBase : A::kReadGsBase) : (fs ? A::kWriteFsBase : A::kWriteGsBase);
+        (rd ? fix.dest : fix.source) = x.operands[0].reg;
+        fix.size = x.operands[0].size;
+        break;
+      }
       case X86_INS_XSAVE:
       case X86_INS_XSAVEC:
       case X86_INS_XSAVEOPT:
@@ -172,6 +193,44 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       s = Inject(vcpu, kInvalidOpcodeVector, std::nullopt);
       ++counts.invalid_opcodes;
       break;
+    case FailureFix::Action::kClac:
+    case FailureFix::Action::kStac: {
+      constexpr uint64_t kRflagsAc = 1ull << 18;
+      regs->rflags = fix.action == FailureFix::Action::kStac ? (regs->rflags | kRflagsAc)
+                                                             : (regs->rflags & ~kRflagsAc);
+      regs->rip += fix.length;
+      state.MarkRegsDirty();
+      s = state.Commit();
+      ++counts.other;
+      break;
+    }
+    case FailureFix::Action::kReadFsBase:
+    case FailureFix::Action::kReadGsBase:
+    case FailureFix::Action::kWriteFsBase:
+    case FailureFix::Action::kWriteGsBase: {
+      using A = FailureFix::Action;
+      bool fs = fix.action == A::kReadFsBase || fix.action == A::kWriteFsBase;
+      kvm_segment& seg = fs ? sregs->fs : sregs->gs;
+      if (fix.action == A::kReadFsBase || fix.action == A::kReadGsBase) {
+        if (!SetRegisterValue(*regs, fix.dest, seg.base)) return std::nullopt;
+      } else {
+        std::optional<uint64_t> v = RegisterValue(*regs, fix.source);
+        if (!v) return std::nullopt;
+        constexpr int kLinearBits = 57;  // at most; a non-canonical base is #GP
+        int64_t sv = static_cast<int64_t>(*v);
+        if (fix.size == 8 && (sv >> (kLinearBits - 1)) != 0 && (sv >> (kLinearBits - 1)) != -1) {
+          s = Inject(vcpu, kGpVector, 0);
+          break;
+        }
+        seg.base = *v;
+        state.MarkSregsDirty();
+      }
+      regs->rip += fix.length;
+      state.MarkRegsDirty();
+      s = state.Commit();
+      ++counts.other;
+      break;
+    }
     case FailureFix::Action::kPopcnt: {
       uint64_t value = 0;
       if (fix.source != X86_REG_INVALID) {
@@ -247,6 +306,7 @@ FixupCounts EmulationFixups::total() const {
     t.invalid_opcodes += c.invalid_opcodes;
     t.cmpxchg16b += c.cmpxchg16b;
     t.popcnt += c.popcnt;
+    t.other += c.other;
   }
   return t;
 }

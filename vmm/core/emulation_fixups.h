@@ -5,7 +5,8 @@
 // cannot emulate surface as KVM_EXIT_INTERNAL_ERROR with their bytes. The
 // VMM decodes them (Capstone) and does what the CPU would have done where
 // that can be done correctly: int3 raises #BP, cmpxchg16b is performed
-// atomically on guest memory, popcnt is computed, an XSAVE-family
+// atomically on guest memory, popcnt, clac/stac and rd/wr{fs,gs}base are
+// performed on the registers, an XSAVE-family
 // instruction raises #UD when the guest's CPUID has no XSAVE (where it has,
 // the VM stops, naming the instruction: the emulator cannot run it and the
 // VMM does not emulate XSAVE state). Anything else stops the VM as before.
@@ -23,7 +24,19 @@
 namespace tlbscope {
 
 struct FailureFix {
-  enum class Action { kNone, kInjectBreakpoint, kInjectInvalidOpcode, kCmpxchg16b, kPopcnt };
+  enum class Action {
+    kNone,
+    kInjectBreakpoint,
+    kInjectInvalidOpcode,
+    kCmpxchg16b,
+    kPopcnt,
+    kClac,  // RFLAGS.AC = 0 (SMAP)
+    kStac,  // RFLAGS.AC = 1
+    kReadFsBase,
+    kReadGsBase,
+    kWriteFsBase,
+    kWriteGsBase,  // FSGSBASE, `dest`/`source`
+  };
   Action action = Action::kNone;
   uint8_t length = 0;
   std::string text;                  // "int3", "cmpxchg16b xmmword ptr [rdi]"
@@ -38,7 +51,7 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
 
 // Counts of what was fixed, per kind (for the run's report).
 struct FixupCounts {
-  uint64_t breakpoints = 0, invalid_opcodes = 0, cmpxchg16b = 0, popcnt = 0;
+  uint64_t breakpoints = 0, invalid_opcodes = 0, cmpxchg16b = 0, popcnt = 0, other = 0;
 };
 
 // Wraps the trap engine (may be null): the engine sees every trap exit
