@@ -17,6 +17,7 @@ namespace tlbscope::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kCache = LINUX_CACHE_DIR;
 const std::string kKernel = kCache + "/vmlinuz";
@@ -57,6 +58,26 @@ TEST(DebianKernelTest, SitesOfTheRealKernel) {
   EXPECT_GE(std::stoi(m[2]), 30);
   EXPECT_EQ(std::stoi(m[3]), 1);
   EXPECT_EQ(std::stoi(m[4]), 2);
+  // The PTI switches of the entry code, recognised without symbols.
+  EXPECT_GE(Lines(r.out, "entry/PTI").size(), 8u);
+}
+
+TEST(DebianKernelTest, PtiSwitchesCanBeLeftOut) {
+  REQUIRE_KVM();
+  RequireKernel();
+  ProcResult r = RunTlbscope({"run", "--kernel", kKernel, "--mem", "256", "--cmdline", kCmdline,
+                              "--timeout", "5", "--quiet", "--no-trap-entry-text"},
+                             60);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      r.err, m,
+      std::regex(
+          R"((\d+) sites not traced \(\.entry\.text and PTI switches, \.altinstr_replacement\))")))
+      << r.err;
+  EXPECT_GE(std::stoi(m[1]), 8 + 9);
+  EXPECT_THAT(r.err,
+              Not(HasSubstr("0xffffffff81c0009d")));  // SWITCH_TO_KERNEL_CR3 in the int3 list
 }
 
 // The first 45 s of a boot on two vCPUs.

@@ -332,6 +332,10 @@ TEST(EmulationFixupTest, DecodesWhatTheEmulatorRejects) {
   f = ClassifyEmulationFailure(rdfsbase, 0, 64);
   EXPECT_EQ(f.action, A::kReadFsBase);
   EXPECT_EQ(f.dest, X86_REG_RAX);
+  const uint8_t fwait[] = {0x9b, 0x65, 0x48, 0xc7, 0x05};  // wait; then a mov
+  f = ClassifyEmulationFailure(fwait, 0, 64);
+  EXPECT_EQ(f.action, A::kFwait);
+  EXPECT_EQ(f.length, 1);
   const uint8_t nop[] = {0x90};
   EXPECT_EQ(ClassifyEmulationFailure(nop, 0, 64).action, A::kNone);
 }

@@ -182,7 +182,8 @@ const char* RunUsage() {
          "  --no-trap          do not trap the kernel's TLB instructions\n"
          "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
          "                     or sw (int3 on every site)\n"
-         "  --no-trap-entry-text  leave the .entry.text sites (PTI CR3 switches) untraced\n"
+         "  --no-trap-entry-text  leave the PTI CR3 switches (.entry.text, or recognised by\n"
+         "                     their and/or of the PTI bits) untraced\n"
          "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
          "  --step-window N    single-step each vCPU's first N kernel instructions and check\n"
          "                     that every TLB instruction among them was trapped\n"
@@ -350,7 +351,7 @@ int RunCommand(const RunOptions& o) {
       f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt + f.other > 0) {
     std::fprintf(stderr,
                  "tlbscope: emulation failures handled: %llu int3 (#BP injected), %llu "
-                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase (emulated), %llu "
+                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase/fwait (emulated), %llu "
                  "xsave-family (#UD injected)\n",
                  static_cast<unsigned long long>(f.breakpoints),
                  static_cast<unsigned long long>(f.cmpxchg16b),

@@ -12,7 +12,8 @@
 namespace tlbscope {
 namespace {
 
-constexpr uint32_t kBreakpointVector = 3, kInvalidOpcodeVector = 6, kGpVector = 13;
+constexpr uint32_t kBreakpointVector = 3, kInvalidOpcodeVector = 6, kNoMathVector = 7,
+                   kGpVector = 13;
 constexpr uint64_t kRflagsZf = 1ull << 6;
 
 int CodeBits(const kvm_sregs& s) {
@@ -98,6 +99,9 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
         }
         break;
       }
+      case X86_INS_WAIT:
+        fix.action = FailureFix::Action::kFwait;
+        break;
       case X86_INS_CLAC:
         fix.action = FailureFix::Action::kClac;
         break;
@@ -193,6 +197,18 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       s = Inject(vcpu, kInvalidOpcodeVector, std::nullopt);
       ++counts.invalid_opcodes;
       break;
+    case FailureFix::Action::kFwait: {
+      constexpr uint64_t kCr0MpTs = (1ull << 1) | (1ull << 3);
+      if ((sregs->cr0 & kCr0MpTs) == kCr0MpTs) {
+        s = Inject(vcpu, kNoMathVector, std::nullopt);
+        break;
+      }
+      regs->rip += fix.length;
+      state.MarkRegsDirty();
+      s = state.Commit();
+      ++counts.other;
+      break;
+    }
     case FailureFix::Action::kClac:
     case FailureFix::Action::kStac: {
       constexpr uint64_t kRflagsAc = 1ull << 18;

@@ -30,8 +30,10 @@ struct FailureFix {
     kInjectInvalidOpcode,
     kCmpxchg16b,
     kPopcnt,
-    kClac,  // RFLAGS.AC = 0 (SMAP)
-    kStac,  // RFLAGS.AC = 1
+    kFwait,  // #NM if CR0.TS and CR0.MP, else nothing (no x87 exception is pending
+             // that the VMM could see)
+    kClac,   // RFLAGS.AC = 0 (SMAP)
+    kStac,   // RFLAGS.AC = 1
     kReadFsBase,
     kReadGsBase,
     kWriteFsBase,

@@ -102,13 +102,14 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig
       // Alternative replacements never run where they are linked: the
       // kernel copies them over the original code.
       bool excluded = s.section == ".altinstr_replacement" ||
-                      (!config.trap_entry_text && s.section == ".entry.text");
+                      (!config.trap_entry_text &&
+                       (s.section == ".entry.text" || s.klass == SiteClass::kEntryPti));
       (excluded ? summary.excluded : sites).push_back(std::move(s));
     }
     if (!summary.excluded.empty()) {
       summary.note =
           absl::StrFormat("%d sites not traced (%s.altinstr_replacement)", summary.excluded.size(),
-                          config.trap_entry_text ? "" : ".entry.text, ");
+                          config.trap_entry_text ? "" : ".entry.text and PTI switches, ");
     }
   } else {
     summary.note = absl::StrFormat("no TLB sites scanned (%s)", scan.status().message());
