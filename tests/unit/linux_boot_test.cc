@@ -336,6 +336,13 @@ TEST(EmulationFixupTest, DecodesWhatTheEmulatorRejects) {
   f = ClassifyEmulationFailure(fwait, 0, 64);
   EXPECT_EQ(f.action, A::kFwait);
   EXPECT_EQ(f.length, 1);
+  const uint8_t ldmxcsr[] = {0x0f, 0xae, 0x54, 0x24, 0x04};  // ldmxcsr 4(%rsp)
+  f = ClassifyEmulationFailure(ldmxcsr, 0, 64);
+  EXPECT_EQ(f.action, A::kLdmxcsr);
+  EXPECT_EQ(f.mem.base, X86_REG_RSP);
+  EXPECT_EQ(f.mem.disp, 4);
+  const uint8_t stmxcsr[] = {0x0f, 0xae, 0x5c, 0x24, 0x04};  // stmxcsr 4(%rsp)
+  EXPECT_EQ(ClassifyEmulationFailure(stmxcsr, 0, 64).action, A::kStmxcsr);
   const uint8_t nop[] = {0x90};
   EXPECT_EQ(ClassifyEmulationFailure(nop, 0, 64).action, A::kNone);
 }

@@ -351,7 +351,7 @@ int RunCommand(const RunOptions& o) {
       f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt + f.other > 0) {
     std::fprintf(stderr,
                  "tlbscope: emulation failures handled: %llu int3 (#BP injected), %llu "
-                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase/fwait (emulated), %llu "
+                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase/fwait/mxcsr (emulated), %llu "
                  "xsave-family (#UD injected)\n",
                  static_cast<unsigned long long>(f.breakpoints),
                  static_cast<unsigned long long>(f.cmpxchg16b),

@@ -99,6 +99,20 @@ FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip
         }
         break;
       }
+      case X86_INS_LDMXCSR:
+      case X86_INS_STMXCSR: {
+        const cs_x86& x = insn->detail->x86;
+        if (x.op_count != 1 || x.operands[0].type != X86_OP_MEM) break;
+        fix.action = insn->id == X86_INS_LDMXCSR ? FailureFix::Action::kLdmxcsr
+                                                 : FailureFix::Action::kStmxcsr;
+        fix.mem.segment = x.operands[0].mem.segment;
+        fix.mem.base = x.operands[0].mem.base;
+        fix.mem.index = x.operands[0].mem.index;
+        fix.mem.scale = x.operands[0].mem.scale;
+        fix.mem.disp = x.operands[0].mem.disp;
+        fix.size = 4;
+        break;
+      }
       case X86_INS_WAIT:
         fix.action = FailureFix::Action::kFwait;
         break;
@@ -197,6 +211,45 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       s = Inject(vcpu, kInvalidOpcodeVector, std::nullopt);
       ++counts.invalid_opcodes;
       break;
+    case FailureFix::Action::kLdmxcsr:
+    case FailureFix::Action::kStmxcsr: {
+      TlbSite operand{};
+      operand.address = regs->rip;
+      operand.length = fix.length;
+      operand.mem = fix.mem;
+      std::optional<uint64_t> ea = EffectiveAddress(operand, *regs, *sregs);
+      if (!ea) return std::nullopt;
+      PagingMode mode{sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer};
+      kvm_fpu fpu{};
+      if (s = vcpu.GetFpu(&fpu); !s.ok()) break;
+      if (fix.action == FailureFix::Action::kLdmxcsr) {
+        uint32_t v = 0;
+        if (absl::Status r = ReadGuestVirtual(*mem_, mode, *ea, {reinterpret_cast<uint8_t*>(&v), 4});
+            !r.ok()) {
+          return StopWith(absl::StrFormat("%s at %#x: operand %#x not readable (%s)", fix.text,
+                                          regs->rip, *ea, r.message()));
+        }
+        if (v & 0xffff0000u) {  // reserved bits: #GP(0)
+          s = Inject(vcpu, kGpVector, 0);
+          break;
+        }
+        fpu.mxcsr = v;
+        if (s = vcpu.SetFpu(fpu); !s.ok()) break;
+      } else {
+        absl::StatusOr<uint64_t> gpa = TranslateGva(*mem_, mode, *ea);
+        if (!gpa.ok() || (*ea & 0xfff) > 0xffc) {
+          return StopWith(absl::StrFormat("%s at %#x: operand %#x not writable here", fix.text,
+                                          regs->rip, *ea));
+        }
+        uint32_t v = fpu.mxcsr;
+        if (s = mem_->WriteObject(*gpa, v); !s.ok()) break;
+      }
+      regs->rip += fix.length;
+      state.MarkRegsDirty();
+      s = state.Commit();
+      ++counts.other;
+      break;
+    }
     case FailureFix::Action::kFwait: {
       constexpr uint64_t kCr0MpTs = (1ull << 1) | (1ull << 3);
       if ((sregs->cr0 & kCr0MpTs) == kCr0MpTs) {

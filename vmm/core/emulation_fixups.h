@@ -5,8 +5,8 @@
 // cannot emulate surface as KVM_EXIT_INTERNAL_ERROR with their bytes. The
 // VMM decodes them (Capstone) and does what the CPU would have done where
 // that can be done correctly: int3 raises #BP, cmpxchg16b is performed
-// atomically on guest memory, popcnt, clac/stac and rd/wr{fs,gs}base are
-// performed on the registers, an XSAVE-family
+// atomically on guest memory, popcnt, clac/stac, fwait, ld/stmxcsr and
+// rd/wr{fs,gs}base are performed on the registers, an XSAVE-family
 // instruction raises #UD when the guest's CPUID has no XSAVE (where it has,
 // the VM stops, naming the instruction: the emulator cannot run it and the
 // VMM does not emulate XSAVE state). Anything else stops the VM as before.
@@ -32,6 +32,7 @@ struct FailureFix {
     kPopcnt,
     kFwait,  // #NM if CR0.TS and CR0.MP, else nothing (no x87 exception is pending
              // that the VMM could see)
+    kLdmxcsr, kStmxcsr,  // MXCSR through KVM_GET/SET_FPU, the operand in `mem`
     kClac,   // RFLAGS.AC = 0 (SMAP)
     kStac,   // RFLAGS.AC = 1
     kReadFsBase,
