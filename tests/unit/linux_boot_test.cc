@@ -11,12 +11,14 @@
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/boot_params.h"
 #include "vmm/boot/bzimage.h"
+#include "vmm/boot/cpu_setup.h"
 #include "vmm/boot/elf_file.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/layout.h"
 #include "vmm/core/emulation_fixups.h"
 #include "vmm/devices/legacy_ports.h"
 #include "vmm/devices/serial.h"
+#include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {
 namespace {
@@ -345,6 +347,52 @@ TEST(EmulationFixupTest, DecodesWhatTheEmulatorRejects) {
   EXPECT_EQ(ClassifyEmulationFailure(stmxcsr, 0, 64).action, A::kStmxcsr);
   const uint8_t nop[] = {0x90};
   EXPECT_EQ(ClassifyEmulationFailure(nop, 0, 64).action, A::kNone);
+}
+
+}  // namespace
+}  // namespace tlbscope
+
+namespace tlbscope {
+namespace {
+
+TEST(PtiPatternTest, EntryCr3SwitchesAreRecognisedWithoutSymbols) {
+  const std::vector<uint8_t> code = {
+      // SWITCH_TO_KERNEL_CR3: mov %cr3,%rsp; and $~0x1800,%rsp; mov %rsp,%cr3
+      0x0f, 0x20, 0xdc, 0x48, 0x81, 0xe4, 0xff, 0xe7, 0xff, 0xff, 0x0f, 0x22, 0xdc,
+      // SWITCH_TO_USER_CR3: bts $63,%rdi; or $0x800,%rdi; or $0x1000,%rdi; mov %rdi,%cr3
+      0x48, 0x0f, 0xba, 0xef, 0x3f, 0x48, 0x81, 0xcf, 0x00, 0x08, 0x00, 0x00, 0x48, 0x81, 0xcf,
+      0x00, 0x10, 0x00, 0x00, 0x0f, 0x22, 0xdf,
+      // switch_mm-like: mov %rdi,%cr3 with no PTI arithmetic on it
+      0x48, 0x89, 0xc7, 0x0f, 0x22, 0xdf,
+      // the PTI mask, but on another register
+      0x48, 0x81, 0xe1, 0xff, 0xe7, 0xff, 0xff, 0x0f, 0x22, 0xd8};
+  ElfFile elf{};
+  elf.is_64bit = true;
+  elf.sections.push_back({".text", 0xffffffff81000000, 0, code.size(), true, true});
+  absl::StatusOr<SiteScan> scan = ScanTlbSites(code, elf);
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  ASSERT_EQ(scan->sites.size(), 4u);
+  EXPECT_EQ(scan->sites[0].klass, SiteClass::kEntryPti);
+  EXPECT_EQ(scan->sites[1].klass, SiteClass::kEntryPti);
+  EXPECT_NE(scan->sites[2].klass, SiteClass::kEntryPti);
+  EXPECT_NE(scan->sites[3].klass, SiteClass::kEntryPti);
+}
+
+TEST(CpuidFilterTest, HidesXsaveAndAvxOnlyWhenCpl0IsEmulated) {
+  CpuidTable t;
+  t.get()->nent = 3;
+  t.get()->entries[0] = {.function = 1, .ecx = 0xffffffff};
+  t.get()->entries[1] = {.function = 7, .ebx = 0xffffffff};
+  t.get()->entries[2] = {.function = 0xd, .eax = 0xe7};
+  CpuidTable plain = CpuidForVcpu(t, 1, false);
+  EXPECT_EQ(plain.Find(1, 0)->ecx, 0xffffffffu);
+  EXPECT_EQ(plain.Find(1, 0)->ebx >> 24, 1u);  // APIC id
+  CpuidTable f = CpuidForVcpu(t, 1, true);
+  EXPECT_EQ(f.Find(1, 0)->ecx & (1u << 26), 0u);  // XSAVE
+  EXPECT_EQ(f.Find(1, 0)->ecx & (1u << 28), 0u);  // AVX
+  EXPECT_NE(f.Find(1, 0)->ecx & (1u << 13), 0u);  // CX16 stays: the VMM emulates it
+  EXPECT_EQ(f.Find(7, 0)->ebx & (1u << 5), 0u);   // AVX2
+  EXPECT_EQ(f.Find(0xd, 0)->eax, 0u);
 }
 
 }  // namespace
