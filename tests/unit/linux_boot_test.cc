@@ -380,19 +380,23 @@ TEST(PtiPatternTest, EntryCr3SwitchesAreRecognisedWithoutSymbols) {
 
 TEST(CpuidFilterTest, HidesXsaveAndAvxOnlyWhenCpl0IsEmulated) {
   CpuidTable t;
-  t.get()->nent = 3;
+  t.get()->nent = 4;
+  t.get()->entries[3] = {.function = 0x40000001, .eax = 0x01007efb};
   t.get()->entries[0] = {.function = 1, .ecx = 0xffffffff};
   t.get()->entries[1] = {.function = 7, .ebx = 0xffffffff};
   t.get()->entries[2] = {.function = 0xd, .eax = 0xe7};
   CpuidTable plain = CpuidForVcpu(t, 1, false);
   EXPECT_EQ(plain.Find(1, 0)->ecx, 0xffffffffu);
-  EXPECT_EQ(plain.Find(1, 0)->ebx >> 24, 1u);  // APIC id
+  EXPECT_EQ(plain.Find(1, 0)->ebx >> 24, 1u);                           // APIC id
+  EXPECT_EQ(plain.Find(0x40000001, 0)->eax, 0x01007efbu & ~(1u << 9));  // PV TLB flush, always
   CpuidTable f = CpuidForVcpu(t, 1, true);
   EXPECT_EQ(f.Find(1, 0)->ecx & (1u << 26), 0u);  // XSAVE
   EXPECT_EQ(f.Find(1, 0)->ecx & (1u << 28), 0u);  // AVX
   EXPECT_NE(f.Find(1, 0)->ecx & (1u << 13), 0u);  // CX16 stays: the VMM emulates it
   EXPECT_EQ(f.Find(7, 0)->ebx & (1u << 5), 0u);   // AVX2
   EXPECT_EQ(f.Find(0xd, 0)->eax, 0u);
+  // No hypercall-based PV features: unhalt, TLB flush, send-IPI, sched-yield.
+  EXPECT_EQ(f.Find(0x40000001, 0)->eax, 0x01007efbu & ~0x2a80u);
 }
 
 }  // namespace

@@ -46,8 +46,19 @@ CpuidTable CpuidForVcpu(const CpuidTable& supported, int index, bool emulated_cp
   constexpr uint32_t kLeaf7EbxAvx2 = 1u << 5, kLeaf7EbxAvx512f = 1u << 16;
   CpuidTable t = supported.Clone();
   KvmCpuid2* c = t.get();
+  // KVM paravirt features (leaf 0x40000001 EAX). PV TLB flush lets a guest
+  // skip the flush IPI to a preempted vCPU and have KVM flush for it: a
+  // flush tlbscope would never see, so it is hidden everywhere. PV unhalt
+  // (PV spinlocks), PV send-IPI and PV sched-yield are hypercalls, and
+  // `vmcall` at CPL0 never exits on kvm_pvm (the emulator spins on it).
+  constexpr uint32_t kKvmPvUnhalt = 1u << 7, kKvmPvTlbFlush = 1u << 9, kKvmPvSendIpi = 1u << 11,
+                     kKvmPvSchedYield = 1u << 13;
   for (uint32_t i = 0; i < c->nent; ++i) {
     kvm_cpuid_entry2& e = c->entries[i];
+    if (e.function == 0x40000001) {
+      e.eax &= ~kKvmPvTlbFlush;
+      if (emulated_cpl0) e.eax &= ~(kKvmPvUnhalt | kKvmPvSendIpi | kKvmPvSchedYield);
+    }
     if (emulated_cpl0) {
       if (e.function == 1) {
         e.ecx &= ~(kLeaf1EcxXsave | kLeaf1EcxOsxsave | kLeaf1EcxAvx | kLeaf1EcxFma | kLeaf1EcxF16c);
