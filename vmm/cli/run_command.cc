@@ -182,6 +182,8 @@ const char* RunUsage() {
          "  --no-trap          do not trap the kernel's TLB instructions\n"
          "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
          "                     or sw (int3 on every site)\n"
+         "  --no-linux-cpu-fixups  on kvm_pvm, do not append noxsave/clearcpuid=... to a\n"
+         "                     Linux command line\n"
          "  --no-trap-entry-text  leave the PTI CR3 switches (.entry.text, or recognised by\n"
          "                     their and/or of the PTI bits) untraced\n"
          "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
@@ -224,6 +226,10 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     }
     if (flag == "--no-trap") {
       o.machine.trap = false;
+      continue;
+    }
+    if (flag == "--no-linux-cpu-fixups") {
+      o.machine.linux_cpu_fixups = false;
       continue;
     }
     if (flag == "--no-trap-entry-text") {

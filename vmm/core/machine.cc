@@ -230,6 +230,19 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   absl::StatusOr<LoadedKernel> kernel =
       LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem, initrd);
   if (!kernel.ok()) return kernel.status();
+  const bool emulated_cpl0 = DetectKvmModule() == "kvm_pvm";
+  if (kernel->is_linux && emulated_cpl0 && config.linux_cpu_fixups) {
+    // The guest kernel sees the host's CPUID here, whatever KVM_SET_CPUID2
+    // says: only its own options keep it off what KVM's emulator cannot run.
+    std::string cmdline = config.cmdline.empty() ? std::string(kPvmLinuxOptions)
+                                                 : config.cmdline + " " + kPvmLinuxOptions;
+    if (absl::Status s = WriteCmdline(*mem, cmdline); !s.ok()) return s;
+    std::fprintf(stderr,
+                 "tlbscope: kvm_pvm: appended \"%s\" to the Linux command line (the guest sees "
+                 "the host's CPUID; KVM's emulator cannot run XSAVE or SIMD code; "
+                 "--no-linux-cpu-fixups to leave it alone)\n",
+                 kPvmLinuxOptions);
+  }
   if (absl::Status s = WriteBootGdt(*mem); !s.ok()) return s;
   if (absl::Status s = WriteMpTable(*mem, config.smp); !s.ok()) return s;
   if (absl::Status s = WriteAcpiTables(*mem, config.smp); !s.ok()) return s;
@@ -249,7 +262,6 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   if (absl::Status s = vm->MapMemory(0, 0, *mem); !s.ok()) return s;
   absl::StatusOr<CpuidTable> cpuid = kvm->SupportedCpuid();
   if (!cpuid.ok()) return cpuid.status();
-  const bool emulated_cpl0 = DetectKvmModule() == "kvm_pvm";
 
   // Devices live as long as the vCPU threads that call them.
   // COM1's IRQ 4 through the in-kernel PIC/IOAPIC. A failing KVM_IRQ_LINE

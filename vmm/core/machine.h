@@ -19,6 +19,12 @@ namespace tlbscope {
 
 inline constexpr int kMaxVcpus = 64;
 
+// Appended to a Linux kernel's command line on kvm_pvm (docs/linux.md): no
+// XSAVE (so no AVX either) and no SSSE3/SSE4/AES/PCLMUL/SHA code paths
+// (chacha, blake2s, crc32c...), which KVM's instruction emulator cannot run.
+inline constexpr const char* kPvmLinuxOptions =
+    "noxsave clearcpuid=ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni";
+
 struct MachineConfig {
   std::string kernel_path;
   std::string initrd_path;  // --initrd: Linux's initramfs (PVH module 0 / boot_params ramdisk)
@@ -32,10 +38,11 @@ struct MachineConfig {
   std::string kvm_device = "/dev/kvm";
   bool trap = true;  // trap the kernel's TLB instructions
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
-  bool trap_entry_text = true;  // false: .entry.text sites (PTI CR3 switches) are not traced
-  uint64_t step_window = 0;     // single-step each vCPU's first N kernel instructions
-  std::string record_path;      // --record FILE
-  std::string trap_log;         // --trap-log FILE: one line per trapped instruction
+  bool linux_cpu_fixups = true;  // kvm_pvm: append kPvmLinuxOptions for a Linux kernel
+  bool trap_entry_text = true;   // false: .entry.text sites (PTI CR3 switches) are not traced
+  uint64_t step_window = 0;      // single-step each vCPU's first N kernel instructions
+  std::string record_path;       // --record FILE
+  std::string trap_log;          // --trap-log FILE: one line per trapped instruction
   // TraceService (gRPC): on when `serve.listen` is set.
   ServeOptions serve;
   bool wait_for_subscriber = false;
