@@ -25,9 +25,8 @@ const std::string kInitrd = kCache + "/initramfs.cpio";
 // Debian's CONFIG_PHYSICAL_START: where startup_64 lives without KASLR
 // (PVH boots skip the decompressor, so no KASLR).
 constexpr const char* kEntryPaddr = "0x1000000";
-// On this host (kvm_pvm) the guest kernel sees the host's XSAVE in CPUID
-// but KVM's emulator cannot run xsaves: see docs/linux.md.
-const std::string kCmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 noxsave";
+// On kvm_pvm tlbscope appends noxsave clearcpuid=... itself (docs/linux.md).
+const std::string kCmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200";
 
 void RequireKernel() {
   ASSERT_EQ(access(kKernel.c_str(), R_OK), 0)
