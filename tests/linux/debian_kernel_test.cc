@@ -108,6 +108,22 @@ TEST(DebianKernelTest, BootsOnTwoVcpusAndTrapsEveryCr3Write) {
   EXPECT_THAT(cr3.front(), HasSubstr("cr3 0 ->"));
 }
 
+// The 32-bit boot protocol: the kernel's own decompressor reads the zero
+// page's command line (its "KASLR disabled" line proves cmd_line_ptr, ESI
+// and the entry); it then decompresses in KVM's emulator, minutes here.
+TEST(DebianKernelTest, BootProtocolRunsTheKernelsDecompressor) {
+  REQUIRE_KVM();
+  RequireKernel();
+  std::string serial = ::testing::TempDir() + "/debian_bootproto_serial.log";
+  ProcResult r = RunTlbscope(
+      {"run", "--kernel", kKernel, "--boot", "linux", "--initrd", kInitrd, "--mem", "256",
+       "--cmdline", kCmdline + " nokaslr", "--timeout", "15", "--quiet", "--serial-log", serial},
+      60);
+  EXPECT_TRUE(r.exit_code == 4 || r.exit_code == 0) << r.err;
+  EXPECT_THAT(ReadFile(serial), HasSubstr("KASLR disabled: 'nokaslr' on cmdline."));
+  EXPECT_THAT(r.err, HasSubstr("--boot linux: debug registers only"));
+}
+
 // The long run: busybox's init on two vCPUs up to its reboot.
 TEST(DebianKernelLongTest, BusyboxInitRunsToItsReboot) {
   REQUIRE_KVM();
