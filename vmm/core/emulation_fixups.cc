@@ -224,7 +224,8 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       if (s = vcpu.GetFpu(&fpu); !s.ok()) break;
       if (fix.action == FailureFix::Action::kLdmxcsr) {
         uint32_t v = 0;
-        if (absl::Status r = ReadGuestVirtual(*mem_, mode, *ea, {reinterpret_cast<uint8_t*>(&v), 4});
+        if (absl::Status r =
+                ReadGuestVirtual(*mem_, mode, *ea, {reinterpret_cast<uint8_t*>(&v), 4});
             !r.ok()) {
           return StopWith(absl::StrFormat("%s at %#x: operand %#x not readable (%s)", fix.text,
                                           regs->rip, *ea, r.message()));

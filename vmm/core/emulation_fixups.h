@@ -32,9 +32,10 @@ struct FailureFix {
     kPopcnt,
     kFwait,  // #NM if CR0.TS and CR0.MP, else nothing (no x87 exception is pending
              // that the VMM could see)
-    kLdmxcsr, kStmxcsr,  // MXCSR through KVM_GET/SET_FPU, the operand in `mem`
-    kClac,   // RFLAGS.AC = 0 (SMAP)
-    kStac,   // RFLAGS.AC = 1
+    kLdmxcsr,
+    kStmxcsr,  // MXCSR through KVM_GET/SET_FPU, the operand in `mem`
+    kClac,     // RFLAGS.AC = 0 (SMAP)
+    kStac,     // RFLAGS.AC = 1
     kReadFsBase,
     kReadGsBase,
     kWriteFsBase,
