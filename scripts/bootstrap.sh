@@ -12,6 +12,8 @@ PACKAGES=(
   libabsl-dev libvirt-dev libssl-dev libxml2-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format openssl
+  zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
+  cpio
 )
 
 missing=()

@@ -97,7 +97,8 @@ TEST(ParseRunArgsTest, NegativeTimeout) {
 TEST(ParseRunArgsTest, UnknownOptionAndMissingValue) {
   EXPECT_THAT(ParseError({"--frobnicate"}), HasSubstr("unknown option '--frobnicate'"));
   EXPECT_THAT(ParseError({"--kernel"}), HasSubstr("--kernel needs a value"));
-  EXPECT_THAT(ParseError({"--boot", "bios"}), HasSubstr("--boot must be auto, pvh or multiboot"));
+  EXPECT_THAT(ParseError({"--boot", "bios"}),
+              HasSubstr("--boot must be auto, pvh, multiboot or linux"));
 }
 
 }  // namespace

@@ -33,14 +33,39 @@ absl::Status WriteBootGdt(GuestMemory& mem) {
       0x00cf93000000ffffull,  // 0x10: data, 32-bit, 4 GiB, accessed
       0x00008b0000000067ull,  // 0x18: 32-bit TSS (busy), base 0, limit 0x67
   };
-  return mem.WriteObject(layout::kGdt, gdt);
+  // Linux's 32-bit boot protocol wants __BOOT_CS 0x10 and __BOOT_DS 0x18.
+  const uint64_t linux_gdt[5] = {0, 0, gdt[1], gdt[2], gdt[3]};
+  absl::Status s = mem.WriteObject(layout::kGdt, gdt);
+  if (s.ok()) s = mem.WriteObject(layout::kLinuxGdt, linux_gdt);
+  return s;
 }
 
-CpuidTable CpuidForVcpu(const CpuidTable& supported, int index) {
+CpuidTable CpuidForVcpu(const CpuidTable& supported, int index, bool emulated_cpl0) {
+  constexpr uint32_t kLeaf1EcxXsave = 1u << 26, kLeaf1EcxOsxsave = 1u << 27,
+                     kLeaf1EcxAvx = 1u << 28, kLeaf1EcxFma = 1u << 12, kLeaf1EcxF16c = 1u << 29;
+  constexpr uint32_t kLeaf7EbxAvx2 = 1u << 5, kLeaf7EbxAvx512f = 1u << 16;
   CpuidTable t = supported.Clone();
   KvmCpuid2* c = t.get();
+  // KVM paravirt features (leaf 0x40000001 EAX). PV TLB flush lets a guest
+  // skip the flush IPI to a preempted vCPU and have KVM flush for it: a
+  // flush tlbscope would never see, so it is hidden everywhere. PV unhalt
+  // (PV spinlocks), PV send-IPI and PV sched-yield are hypercalls, and
+  // `vmcall` at CPL0 never exits on kvm_pvm (the emulator spins on it).
+  constexpr uint32_t kKvmPvUnhalt = 1u << 7, kKvmPvTlbFlush = 1u << 9, kKvmPvSendIpi = 1u << 11,
+                     kKvmPvSchedYield = 1u << 13;
   for (uint32_t i = 0; i < c->nent; ++i) {
     kvm_cpuid_entry2& e = c->entries[i];
+    if (e.function == 0x40000001) {
+      e.eax &= ~kKvmPvTlbFlush;
+      if (emulated_cpl0) e.eax &= ~(kKvmPvUnhalt | kKvmPvSendIpi | kKvmPvSchedYield);
+    }
+    if (emulated_cpl0) {
+      if (e.function == 1) {
+        e.ecx &= ~(kLeaf1EcxXsave | kLeaf1EcxOsxsave | kLeaf1EcxAvx | kLeaf1EcxFma | kLeaf1EcxF16c);
+      }
+      if (e.function == 7 && e.index == 0) e.ebx &= ~(kLeaf7EbxAvx2 | kLeaf7EbxAvx512f);
+      if (e.function == 0xd) e.eax = e.ebx = e.ecx = e.edx = 0;
+    }
     if (e.function == 1) e.ebx = (e.ebx & 0x00ffffff) | (static_cast<uint32_t>(index) << 24);
     if (e.function == 0xb || e.function == 0x1f) e.edx = static_cast<uint32_t>(index);
   }
@@ -51,11 +76,13 @@ absl::Status SetupBootCpu(Vcpu& vcpu, const LoadedKernel& kernel) {
   absl::StatusOr<kvm_sregs> sregs = vcpu.GetSregs();
   if (!sregs.ok()) return sregs.status();
   kvm_sregs& s = *sregs;
-  s.cs = FlatSegment(kCodeSelector, 0xb);
-  s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kDataSelector, 0x3);
+  const bool linux = kernel.protocol == BootProtocol::kLinux;
+  const uint16_t shift = linux ? 8 : 0;  // selectors one slot up in the Linux GDT
+  s.cs = FlatSegment(kCodeSelector + shift, 0xb);
+  s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kDataSelector + shift, 0x3);
   s.tr = kvm_segment{.base = 0,
                      .limit = 0x67,
-                     .selector = kTssSelector,
+                     .selector = static_cast<uint16_t>(kTssSelector + shift),
                      .type = 0xb,
                      .present = 1,
                      .dpl = 0,
@@ -66,8 +93,8 @@ absl::Status SetupBootCpu(Vcpu& vcpu, const LoadedKernel& kernel) {
                      .avl = 0,
                      .unusable = 0,
                      .padding = 0};
-  s.gdt.base = layout::kGdt;
-  s.gdt.limit = 4 * 8 - 1;
+  s.gdt.base = linux ? layout::kLinuxGdt : layout::kGdt;
+  s.gdt.limit = (linux ? 5 : 4) * 8 - 1;
   s.idt.base = 0;
   s.idt.limit = 0;
   s.cr0 = kCr0Pe | kCr0Et;
@@ -80,6 +107,7 @@ absl::Status SetupBootCpu(Vcpu& vcpu, const LoadedKernel& kernel) {
   regs.rip = kernel.entry;
   regs.rax = kernel.eax;
   regs.rbx = kernel.ebx;
+  regs.rsi = kernel.esi;
   regs.rflags = 0x2;
   return vcpu.SetRegs(regs);
 }

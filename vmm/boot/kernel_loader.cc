@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "vmm/boot/boot_info.h"
+#include "vmm/boot/bzimage.h"
 #include "vmm/boot/file_bytes.h"
 #include "vmm/boot/layout.h"
 
@@ -101,6 +102,8 @@ const char* BootProtocolName(BootProtocol p) {
       return "pvh";
     case BootProtocol::kMultiboot:
       return "multiboot";
+    case BootProtocol::kLinux:
+      return "linux";
   }
   return "?";
 }
@@ -109,20 +112,65 @@ absl::StatusOr<BootProtocol> ParseBootProtocol(std::string_view name) {
   if (name == "auto") return BootProtocol::kAuto;
   if (name == "pvh") return BootProtocol::kPvh;
   if (name == "multiboot") return BootProtocol::kMultiboot;
+  if (name == "linux") return BootProtocol::kLinux;
   return absl::InvalidArgumentError(
-      absl::StrFormat("--boot must be auto, pvh or multiboot (got '%s')", name));
+      absl::StrFormat("--boot must be auto, pvh, multiboot or linux (got '%s')", name));
 }
 
 absl::StatusOr<LoadedKernel> LoadKernel(const std::string& path, BootProtocol protocol,
-                                        const std::string& cmdline, GuestMemory& mem) {
+                                        const std::string& cmdline, GuestMemory& mem,
+                                        std::span<const uint8_t> initrd) {
   absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
   if (!bytes.ok()) return bytes.status();
-  return LoadKernelBytes(*bytes, path, protocol, cmdline, mem);
+  return LoadKernelBytes(*bytes, path, protocol, cmdline, mem, initrd);
+}
+
+absl::StatusOr<LoadedKernel> LoadPvhElf(std::span<const uint8_t> bytes, const ElfFile& elf,
+                                        const std::string& what, GuestMemory& mem,
+                                        std::span<const uint8_t> initrd) {
+  LoadedKernel out{};
+  out.protocol = BootProtocol::kPvh;
+  out.symbols = elf.symbols;
+  if (!elf.pvh_entry) {
+    return Bad(what, "no usable entry: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
+  }
+  absl::Status s = LoadElfSegments(what, bytes, elf, mem, out);
+  if (s.ok()) s = CheckEntry(what, mem, *elf.pvh_entry, out);
+  if (!s.ok()) return s;
+  if (!initrd.empty()) {
+    absl::StatusOr<InitrdPlacement> p = PlaceInitrd(mem, initrd, out.load_end, UINT32_MAX, what);
+    if (!p.ok()) return p.status();
+    out.initrd = *p;
+  }
+  if (s = WritePvhStartInfo(mem, out.initrd); !s.ok()) return s;
+  out.entry = static_cast<uint32_t>(*elf.pvh_entry);
+  out.eax = 0;
+  out.ebx = static_cast<uint32_t>(layout::kBootInfo);
+  // The ELF entry (Linux: phys_startup_64) and its virtual alias.
+  for (const ElfSegment& seg : elf.loads) {
+    if (elf.entry >= seg.paddr && elf.entry - seg.paddr < seg.memsz) {
+      out.entry_paddr = elf.entry;
+      out.entry_vaddr = seg.vaddr + (elf.entry - seg.paddr);
+    }
+  }
+  out.is_linux = out.entry_vaddr >= 0xffffffff80000000ull;  // __START_KERNEL_map
+  return out;
 }
 
 absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
                                              const std::string& what, BootProtocol protocol,
-                                             const std::string& cmdline, GuestMemory& mem) {
+                                             const std::string& cmdline, GuestMemory& mem,
+                                             std::span<const uint8_t> initrd) {
+  if (HasBzImageMagic(bytes)) {
+    if (protocol == BootProtocol::kMultiboot) {
+      return Bad(what, "--boot multiboot: this is a Linux bzImage (use auto, pvh or linux)");
+    }
+    if (absl::Status s = WriteCmdline(mem, cmdline); !s.ok()) return s;
+    return LoadBzImage(bytes, what, protocol, mem, initrd);
+  }
+  if (protocol == BootProtocol::kLinux) {
+    return Bad(what, "--boot linux needs a bzImage (no boot sector with \"HdrS\" at 0x202)");
+  }
   std::optional<ElfFile> elf;
   if (HasElfMagic(bytes)) {
     absl::StatusOr<ElfFile> parsed = ParseElf(bytes, what);
@@ -158,17 +206,10 @@ absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
 
   if (protocol == BootProtocol::kPvh) {
     if (!elf) return Bad(what, "--boot pvh needs an ELF file");
-    if (!elf->pvh_entry) {
-      return Bad(what, "no usable entry: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
-    }
-    s = LoadElfSegments(what, bytes, *elf, mem, out);
-    if (s.ok()) s = CheckEntry(what, mem, *elf->pvh_entry, out);
-    if (s.ok()) s = WritePvhStartInfo(mem);
-    if (!s.ok()) return s;
-    out.entry = static_cast<uint32_t>(*elf->pvh_entry);
-    out.eax = 0;
-    out.ebx = static_cast<uint32_t>(layout::kBootInfo);
-    return out;
+    return LoadPvhElf(bytes, *elf, what, mem, initrd);
+  }
+  if (!initrd.empty()) {
+    return Bad(what, "--initrd needs a Linux kernel (bzImage or a PVH ELF), not Multiboot");
   }
 
   if (!mb) return Bad(what, "no usable entry: no Multiboot header in the first 8 KiB");

@@ -35,6 +35,14 @@ struct HvmMemmapEntry {
 };
 static_assert(sizeof(HvmMemmapEntry) == 24);
 
+struct HvmModlistEntry {
+  uint64_t paddr;
+  uint64_t size;
+  uint64_t cmdline_paddr;
+  uint64_t reserved;
+};
+static_assert(sizeof(HvmModlistEntry) == 32);
+
 }  // namespace
 
 absl::Status WriteCmdline(GuestMemory& mem, const std::string& cmdline) {
@@ -48,7 +56,7 @@ absl::Status WriteCmdline(GuestMemory& mem, const std::string& cmdline) {
                    {reinterpret_cast<const uint8_t*>(cmdline.data()), cmdline.size()});
 }
 
-absl::Status WritePvhStartInfo(GuestMemory& mem) {
+absl::Status WritePvhStartInfo(GuestMemory& mem, std::optional<InitrdPlacement> initrd) {
   std::vector<MemRange> map = GuestMemoryMap(mem.size());
   HvmStartInfo info{};
   info.magic = kHvmStartMagic;
@@ -56,7 +64,14 @@ absl::Status WritePvhStartInfo(GuestMemory& mem) {
   info.cmdline_paddr = layout::kCmdline;
   info.memmap_paddr = layout::kMemmap;
   info.memmap_entries = static_cast<uint32_t>(map.size());
-  absl::Status s = mem.WriteObject(layout::kBootInfo, info);
+  info.rsdp_paddr = layout::kAcpi;
+  absl::Status s = absl::OkStatus();
+  if (initrd) {
+    info.nr_modules = 1;
+    info.modlist_paddr = layout::kModlist;
+    s = mem.WriteObject(layout::kModlist, HvmModlistEntry{initrd->addr, initrd->size, 0, 0});
+  }
+  if (s.ok()) s = mem.WriteObject(layout::kBootInfo, info);
   for (size_t i = 0; s.ok() && i < map.size(); ++i) {
     HvmMemmapEntry e{map[i].addr, map[i].size, static_cast<uint32_t>(map[i].type), 0};
     s = mem.WriteObject(layout::kMemmap + i * sizeof(e), e);

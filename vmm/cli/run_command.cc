@@ -162,9 +162,11 @@ void ReportTraps(const RunOutcome& r) {
 
 const char* RunUsage() {
   return "usage: tlbscope run [options]\n"
-         "  --kernel PATH      kernel to boot: ELF with a PVH note, or Multiboot v1\n"
-         "                     (default: the bundled guest-probe)\n"
-         "  --boot PROTO       auto (default), pvh or multiboot\n"
+         "  --kernel PATH      kernel to boot: ELF with a PVH note, Multiboot v1, or a\n"
+         "                     Linux bzImage (default: the bundled guest-probe)\n"
+         "  --initrd FILE      initramfs for a Linux kernel\n"
+         "  --boot PROTO       auto (default), pvh, multiboot or linux (a bzImage through\n"
+         "                     the 32-bit boot protocol and its own decompressor)\n"
          "  --cmdline STR      kernel command line (guest-probe: scenario=NAME)\n"
          "  --scenario NAME    guest-probe scenario (adds scenario=NAME to the command line;\n"
          "                     --smp defaults to 2 then)\n"
@@ -189,6 +191,10 @@ const char* RunUsage() {
          "  --no-trap          do not trap the kernel's TLB instructions\n"
          "  --breakpoints P    auto (debug registers, then int3), hw (debug registers only)\n"
          "                     or sw (int3 on every site)\n"
+         "  --no-linux-cpu-fixups  on kvm_pvm, do not append noxsave/clearcpuid=... to a\n"
+         "                     Linux command line\n"
+         "  --no-trap-entry-text  leave the PTI CR3 switches (.entry.text, or recognised by\n"
+         "                     their and/or of the PTI bits) untraced\n"
          "  --trap-log FILE    write every trapped TLB instruction, one line each\n"
          "  --step-window N    single-step each vCPU's first N kernel instructions and check\n"
          "                     that every TLB instruction among them was trapped\n"
@@ -270,6 +276,14 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.collect = false;
       continue;
     }
+    if (flag == "--no-linux-cpu-fixups") {
+      o.machine.linux_cpu_fixups = false;
+      continue;
+    }
+    if (flag == "--no-trap-entry-text") {
+      o.machine.trap_entry_text = false;
+      continue;
+    }
     static const std::set<std::string> kValueFlags = {"--kernel",
                                                       "--boot",
                                                       "--cmdline",
@@ -292,7 +306,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
                                                       "--retain",
                                                       "--linger",
                                                       "--scenario",
-                                                      "--seed"};
+                                                      "--seed",
+                                                      "--initrd"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -300,6 +315,8 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     if (!v.ok()) return v.status();
     if (flag == "--kernel") {
       o.machine.kernel_path = *v;
+    } else if (flag == "--initrd") {
+      o.machine.initrd_path = *v;
     } else if (flag == "--boot") {
       absl::StatusOr<BootProtocol> p = ParseBootProtocol(*v);
       if (!p.ok()) return p.status();
@@ -450,6 +467,18 @@ int RunCommand(const RunOptions& o) {
     }
   }
   ReportTraps(*r);
+  if (const FixupCounts& f = r->fixups;
+      f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt + f.other > 0) {
+    std::fprintf(stderr,
+                 "tlbscope: emulation failures handled: %llu int3 (#BP injected), %llu "
+                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase/fwait/mxcsr (emulated), %llu "
+                 "xsave-family (#UD injected)\n",
+                 static_cast<unsigned long long>(f.breakpoints),
+                 static_cast<unsigned long long>(f.cmpxchg16b),
+                 static_cast<unsigned long long>(f.popcnt),
+                 static_cast<unsigned long long>(f.other),
+                 static_cast<unsigned long long>(f.invalid_opcodes));
+  }
   if (!r->report.checks.empty()) {
     std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r->report.passed(),
                  r->report.failed());

@@ -15,6 +15,7 @@
 #include "vmm/boot/layout.h"
 #include "vmm/core/trap_coverage.h"
 #include "vmm/devices/exit_port.h"
+#include "vmm/devices/legacy_ports.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/rpc/retention.h"
@@ -89,6 +90,7 @@ class StopLatch {
 // kernel without symbols or sections to scan runs untraced, with a note.
 absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig& config,
                                                              std::span<const uint8_t> kernel_bytes,
+                                                             const LoadedKernel& kernel,
                                                              GuestMemory& mem,
                                                              TrapSummary& summary) {
   absl::StatusOr<HostCaps> caps = ProbeHost(config.kvm_device);
@@ -96,13 +98,43 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig
   std::vector<TlbSite> sites;
   absl::StatusOr<SiteScan> scan = ScanKernelBytes(kernel_bytes, config.kernel_path);
   if (scan.ok()) {
-    sites = std::move(scan->sites);
+    for (TlbSite& s : scan->sites) {
+      // Alternative replacements never run where they are linked: the
+      // kernel copies them over the original code.
+      bool excluded = s.section == ".altinstr_replacement" ||
+                      (!config.trap_entry_text &&
+                       (s.section == ".entry.text" || s.klass == SiteClass::kEntryPti));
+      (excluded ? summary.excluded : sites).push_back(std::move(s));
+    }
+    if (!summary.excluded.empty()) {
+      summary.note =
+          absl::StrFormat("%d sites not traced (%s.altinstr_replacement)", summary.excluded.size(),
+                          config.trap_entry_text ? "" : ".entry.text and PTI switches, ");
+    }
   } else {
     summary.note = absl::StrFormat("no TLB sites scanned (%s)", scan.status().message());
   }
-  auto engine =
-      std::make_unique<TrapEngine>(*caps, std::move(sites), &mem, config.smp, config.breakpoints);
+  BreakpointPolicy policy = config.breakpoints;
+  const bool int3_works = caps->int3_emulation_failure || caps->int3_exits;
+  if (policy == BreakpointPolicy::kAuto && int3_works && kernel.entry_vaddr != kernel.entry_paddr) {
+    // Linux runs its boot code at the physical alias of its text too; a
+    // debug register matches one linear address, an int3 every alias.
+    policy = BreakpointPolicy::kSoftwareOnly;
+    summary.note += absl::StrFormat("%sint3 on every site (the kernel runs code at two aliases)",
+                                    summary.note.empty() ? "" : "; ");
+  }
+  if (kernel.protocol == BootProtocol::kLinux) {
+    // Guest memory holds the compressed kernel until the guest's own
+    // decompressor runs: nothing to patch an int3 into.
+    policy = BreakpointPolicy::kHardwareOnly;
+    summary.note += absl::StrFormat(
+        "%s--boot linux: debug registers only (the kernel is decompressed by the guest; they "
+        "match only without KASLR: add nokaslr)",
+        summary.note.empty() ? "" : "; ");
+  }
+  auto engine = std::make_unique<TrapEngine>(*caps, std::move(sites), &mem, config.smp, policy);
   engine->PatchSoftwareBreakpoints();
+  if (kernel.is_linux && kernel.entry_vaddr != 0) engine->SetRootProbe(kernel.entry_vaddr);
   engine->SetStepWindow(config.step_window);
   summary.enabled = true;
   summary.plan = engine->plan();
@@ -189,11 +221,34 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   // The kernel file is read once: loaded, scanned for TLB sites, identified.
   absl::StatusOr<std::vector<uint8_t>> kernel_bytes = ReadFileBytes(config.kernel_path, "kernel");
   if (!kernel_bytes.ok()) return kernel_bytes.status();
+  std::vector<uint8_t> initrd;
+  if (!config.initrd_path.empty()) {
+    absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(config.initrd_path, "initrd");
+    if (!bytes.ok()) return bytes.status();
+    initrd = std::move(*bytes);
+  }
   absl::StatusOr<LoadedKernel> kernel =
-      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem);
+      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem, initrd);
   if (!kernel.ok()) return kernel.status();
+  const bool emulated_cpl0 = DetectKvmModule() == "kvm_pvm";
+  if (kernel->is_linux && emulated_cpl0 && config.linux_cpu_fixups) {
+    // The guest kernel sees the host's CPUID here, whatever KVM_SET_CPUID2
+    // says: only its own options keep it off what KVM's emulator cannot run.
+    std::string cmdline = config.cmdline.empty() ? std::string(kPvmLinuxOptions)
+                                                 : config.cmdline + " " + kPvmLinuxOptions;
+    if (absl::Status s = WriteCmdline(*mem, cmdline); !s.ok()) return s;
+    std::fprintf(stderr,
+                 "tlbscope: kvm_pvm: appended \"%s\" to the Linux command line (the guest sees "
+                 "the host's CPUID; KVM's emulator cannot run XSAVE or SIMD code; "
+                 "--no-linux-cpu-fixups to leave it alone)\n",
+                 kPvmLinuxOptions);
+  }
   if (absl::Status s = WriteBootGdt(*mem); !s.ok()) return s;
   if (absl::Status s = WriteMpTable(*mem, config.smp); !s.ok()) return s;
+  if (absl::Status s = WriteAcpiTables(*mem, config.smp); !s.ok()) return s;
+  // The bytes the site scan reads: a bzImage's vmlinux, or the file itself.
+  std::span<const uint8_t> image =
+      kernel->vmlinux.empty() ? std::span<const uint8_t>(*kernel_bytes) : kernel->vmlinux;
 
   absl::StatusOr<std::unique_ptr<SerialSink>> sink =
       SerialSink::Create(config.serial_to_stdout, config.serial_log);
@@ -209,7 +264,12 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   if (!cpuid.ok()) return cpuid.status();
 
   // Devices live as long as the vCPU threads that call them.
-  Serial16550 serial(TLBSCOPE_COM1_PORT, sink->get());
+  // COM1's IRQ 4 through the in-kernel PIC/IOAPIC. A failing KVM_IRQ_LINE
+  // cannot be reported from inside a port access; the console then falls
+  // back to what polling drivers see.
+  Vm* vm_ptr = &*vm;
+  Serial16550 serial(TLBSCOPE_COM1_PORT, sink->get(),
+                     [vm_ptr](bool level) { (void)vm_ptr->SetIrqLine(4, level); });
   ExitPort exit_port;
   PostPort post_port;
   ProbeChannel probe(&*mem);
@@ -218,6 +278,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   bus.Register(TLBSCOPE_EXIT_PORT, 4, &exit_port);
   bus.Register(TLBSCOPE_POST_PORT, 1, &post_port);
   bus.Register(TLBSCOPE_PROBE_PORT, 4, &probe);
+  LinuxLegacyPorts legacy;
+  if (kernel->is_linux) legacy.RegisterOn(bus);
 
   // vCPU 0 is the BSP at the kernel entry; the APs wait for INIT/SIPI in
   // KVM's in-kernel LAPIC, as on real hardware.
@@ -226,7 +288,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   for (int i = 0; i < config.smp; ++i) {
     absl::StatusOr<Vcpu> v = vm->CreateVcpu(i);
     if (!v.ok()) return v.status();
-    if (absl::Status s = v->SetCpuid(CpuidForVcpu(*cpuid, i)); !s.ok()) return s;
+    if (absl::Status s = v->SetCpuid(CpuidForVcpu(*cpuid, i, emulated_cpl0)); !s.ok()) return s;
     vcpus.push_back(std::move(*v));
   }
   if (absl::Status s = SetupBootCpu(vcpus[0], *kernel); !s.ok()) return s;
@@ -235,7 +297,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   std::unique_ptr<TrapEngine> traps;
   if (config.trap) {
     absl::StatusOr<std::unique_ptr<TrapEngine>> engine =
-        CreateTrapEngine(config, *kernel_bytes, *mem, out.traps);
+        CreateTrapEngine(config, image, *kernel, *mem, out.traps);
     if (!engine.ok()) return engine.status();
     traps = std::move(*engine);
     for (Vcpu& v : vcpus) {
@@ -296,10 +358,11 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     service->WaitForSubscriber([] { return g_interrupt_signal.load() != 0; });
   }
 
+  EmulationFixups fixups(traps.get(), &*mem, config.smp);
   std::vector<std::unique_ptr<VcpuRunner>> runners;
   for (Vcpu& v : vcpus) {
     runners.push_back(std::make_unique<VcpuRunner>(
-        &v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }, traps.get(), &trace));
+        &v, &bus, [&latch](const VcpuStop& s) { latch.Report(s); }, &fixups, &trace));
   }
   RunnerControl control(&runners);
   if (traps) traps->SetVmControl(&control);
@@ -355,6 +418,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     }
   }
   out.serial = (*sink)->transcript();
+  out.fixups = fixups.total();
   out.duration = end - start;
   out.exit_code = ExitCodeFor(out.first_stop.request.reason, out.first_stop.request.guest_code);
   // Missed traps are tlbscope's failure, not the guest's: say so in the status.

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "tlbscope/v1/trace.pb.h"
 #include "vmm/boot/kernel_loader.h"
+#include "vmm/core/emulation_fixups.h"
 #include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
 #include "vmm/rpc/server.h"
@@ -18,8 +19,15 @@ namespace tlbscope {
 
 inline constexpr int kMaxVcpus = 64;
 
+// Appended to a Linux kernel's command line on kvm_pvm (docs/linux.md): no
+// XSAVE (so no AVX either) and no SSSE3/SSE4/AES/PCLMUL/SHA code paths
+// (chacha, blake2s, crc32c...), which KVM's instruction emulator cannot run.
+inline constexpr const char* kPvmLinuxOptions =
+    "noxsave clearcpuid=ssse3,sse4_1,sse4_2,aes,pclmulqdq,sha_ni";
+
 struct MachineConfig {
   std::string kernel_path;
+  std::string initrd_path;  // --initrd: Linux's initramfs (PVH module 0 / boot_params ramdisk)
   BootProtocol boot = BootProtocol::kAuto;
   std::string cmdline;
   int smp = 1;
@@ -30,9 +38,11 @@ struct MachineConfig {
   std::string kvm_device = "/dev/kvm";
   bool trap = true;  // trap the kernel's TLB instructions
   BreakpointPolicy breakpoints = BreakpointPolicy::kAuto;
-  uint64_t step_window = 0;  // single-step each vCPU's first N kernel instructions
-  std::string record_path;   // --record FILE
-  std::string trap_log;      // --trap-log FILE: one line per trapped instruction
+  bool linux_cpu_fixups = true;  // kvm_pvm: append kPvmLinuxOptions for a Linux kernel
+  bool trap_entry_text = true;   // false: .entry.text sites (PTI CR3 switches) are not traced
+  uint64_t step_window = 0;      // single-step each vCPU's first N kernel instructions
+  std::string record_path;       // --record FILE
+  std::string trap_log;          // --trap-log FILE: one line per trapped instruction
   // TraceService (gRPC): on when `serve.listen` is set.
   ServeOptions serve;
   bool wait_for_subscriber = false;
@@ -56,6 +66,7 @@ struct TrapSummary {
   std::vector<TlbCounts> trapped;             // per vCPU, every site
   std::vector<TlbCounts> trapped_after_boot;  // per vCPU, boot-time sites left out
   std::vector<std::optional<TrapEngine::StepWindowReport>> windows;  // per vCPU
+  std::vector<TlbSite> excluded;  // sites left out on purpose (--no-trap-entry-text, .altinstr)
 };
 
 // The plan as the trace header and the results file record it.
@@ -71,6 +82,7 @@ struct RunOutcome {
   std::chrono::nanoseconds duration{};
   int exit_code = 0;
   TracePipeline::Counters trace;  // events through the pipeline
+  FixupCounts fixups;             // emulation failures the VMM handled (int3, cmpxchg16b, ...)
 };
 
 // Builds the VM, loads the kernel, runs every vCPU on its own thread until

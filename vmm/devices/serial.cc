@@ -12,7 +12,8 @@ constexpr uint16_t kRbrThr = 0, kIer = 1, kIirFcr = 2, kLcr = 3, kMcr = 4, kLsr 
                    kScr = 7;
 constexpr uint8_t kLcrDlab = 0x80;
 constexpr uint8_t kLsrThre = 0x20, kLsrTemt = 0x40;
-constexpr uint8_t kIirNoInterrupt = 0x01, kIirFifoEnabled = 0xc0;
+constexpr uint8_t kIirNoInterrupt = 0x01, kIirThre = 0x02, kIirFifoEnabled = 0xc0;
+constexpr uint8_t kIerThri = 0x02;
 constexpr uint8_t kMsrDcdDsrCts = 0xb0;
 }  // namespace
 
@@ -50,6 +51,19 @@ void SerialSink::Flush() {
   if (log_ != nullptr) std::fflush(log_);
 }
 
+uint8_t Serial16550::Iir() const {
+  uint8_t fifo = (fcr_ & 1) ? kIirFifoEnabled : 0;
+  if ((ier_ & kIerThri) && thr_pending_) return kIirThre | fifo;
+  return kIirNoInterrupt | fifo;
+}
+
+void Serial16550::UpdateIrq() {
+  bool level = !(Iir() & kIirNoInterrupt);
+  if (level == line_ || !irq_) return;
+  line_ = level;
+  irq_(level);
+}
+
 IoOutcome Serial16550::Write(int, uint16_t port, std::span<const uint8_t> data) {
   uint8_t v = data[0];
   switch (port - base_) {
@@ -58,12 +72,18 @@ IoOutcome Serial16550::Write(int, uint16_t port, std::span<const uint8_t> data) 
         dll_ = v;
       } else {
         sink_->Put(v);
+        // Sent at once: THR is empty again, a new interrupt (edge).
+        thr_pending_ = false;
+        UpdateIrq();
+        thr_pending_ = true;
       }
       break;
     case kIer:
       if (lcr_ & kLcrDlab) {
         dlm_ = v;
       } else {
+        // Enabling the THR interrupt with THR empty raises it at once.
+        if ((v & kIerThri) && !(ier_ & kIerThri)) thr_pending_ = true;
         ier_ = v & 0x0f;
       }
       break;
@@ -82,6 +102,7 @@ IoOutcome Serial16550::Write(int, uint16_t port, std::span<const uint8_t> data) 
     default:  // LSR and MSR are read-only; writes are ignored as on hardware
       break;
   }
+  UpdateIrq();
   return std::nullopt;
 }
 
@@ -95,7 +116,8 @@ IoOutcome Serial16550::Read(int, uint16_t port, std::span<uint8_t> data) {
       v = (lcr_ & kLcrDlab) ? dlm_ : ier_;
       break;
     case kIirFcr:
-      v = kIirNoInterrupt | ((fcr_ & 1) ? kIirFifoEnabled : 0);
+      v = Iir();
+      if ((v & 0x0f) == kIirThre) thr_pending_ = false;  // reading IIR acknowledges it
       break;
     case kLcr:
       v = lcr_;
@@ -115,6 +137,7 @@ IoOutcome Serial16550::Read(int, uint16_t port, std::span<uint8_t> data) {
   }
   std::memset(data.data(), 0, data.size());
   data[0] = v;
+  UpdateIrq();
   return std::nullopt;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,18 +28,29 @@ class SerialSink {
   std::string transcript_;  // everything, for the results file and tests
 };
 
-// A 16550 UART as a polling guest sees it: THR writes go to the sink, LSR
-// always reports an empty transmitter, no input, no interrupts raised.
+// A 16550 UART: THR writes go to the sink at once, so LSR always reports
+// an empty transmitter; no input. With an IRQ line set, the transmitter-
+// empty interrupt (IER bit 1) is raised as a driver expects it: pending
+// when THR empties, cleared by reading IIR or writing THR (QEMU's model).
+// The line follows "an interrupt is pending", so the ISA IRQ sees an edge
+// each time one becomes pending.
 class Serial16550 : public IoDevice {
  public:
-  Serial16550(uint16_t base, SerialSink* sink) : base_(base), sink_(sink) {}
+  using IrqLine = std::function<void(bool level)>;
+  Serial16550(uint16_t base, SerialSink* sink, IrqLine irq = nullptr)
+      : base_(base), sink_(sink), irq_(std::move(irq)) {}
   std::string_view name() const override { return "serial"; }
   IoOutcome Write(int vcpu, uint16_t port, std::span<const uint8_t> data) override;
   IoOutcome Read(int vcpu, uint16_t port, std::span<uint8_t> data) override;
 
  private:
+  uint8_t Iir() const;
+  void UpdateIrq();
   uint16_t base_;
   SerialSink* sink_;
+  IrqLine irq_;
+  bool thr_pending_ = false;  // transmitter-empty interrupt waiting
+  bool line_ = false;
   uint8_t ier_ = 0, lcr_ = 0x03, mcr_ = 0, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
 };
 

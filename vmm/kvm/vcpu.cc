@@ -65,6 +65,12 @@ absl::Status Vcpu::GetEvents(kvm_vcpu_events* events) const {
   return KVM_IOCTL(fd(), KVM_GET_VCPU_EVENTS, events).status();
 }
 
+absl::Status Vcpu::GetFpu(kvm_fpu* fpu) const { return KVM_IOCTL(fd(), KVM_GET_FPU, fpu).status(); }
+
+absl::Status Vcpu::SetFpu(const kvm_fpu& fpu) {
+  return KVM_IOCTL(fd(), KVM_SET_FPU, &fpu).status();
+}
+
 absl::Status Vcpu::SetEvents(const kvm_vcpu_events& events) {
   return KVM_IOCTL(fd(), KVM_SET_VCPU_EVENTS, &events).status();
 }

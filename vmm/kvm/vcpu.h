@@ -30,6 +30,9 @@ class Vcpu {
   absl::Status SetGuestDebug(const kvm_guest_debug& dbg);
   absl::Status SetMsr(uint32_t index, uint64_t value);
   absl::Status GetEvents(kvm_vcpu_events* events) const;
+  // KVM_GET_FPU / KVM_SET_FPU (x87, SSE registers and MXCSR).
+  absl::Status GetFpu(kvm_fpu* fpu) const;
+  absl::Status SetFpu(const kvm_fpu& fpu);
   // KVM_VCPU_TSC_OFFSET: guest TSC = host TSC + offset (no TSC scaling).
   absl::StatusOr<int64_t> TscOffset() const;
   absl::Status SetEvents(const kvm_vcpu_events& events);

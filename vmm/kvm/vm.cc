@@ -23,6 +23,13 @@ absl::Status Vm::CreateIrqchipAndPit() {
   return KVM_IOCTL(fd(), KVM_CREATE_PIT2, &pit).status();
 }
 
+absl::Status Vm::SetIrqLine(uint32_t irq, bool level) {
+  kvm_irq_level l{};
+  l.irq = irq;
+  l.level = level ? 1 : 0;
+  return KVM_IOCTL(fd(), KVM_IRQ_LINE, &l).status();
+}
+
 absl::Status Vm::MapMemory(uint32_t slot, uint64_t gpa, const GuestMemory& mem) {
   kvm_userspace_memory_region region{
       .slot = slot,

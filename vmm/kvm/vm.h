@@ -19,6 +19,8 @@ class Vm {
   int fd() const { return fd_.get(); }
   // KVM_CREATE_IRQCHIP + KVM_CREATE_PIT2: PIC, IOAPIC, LAPICs and PIT in-kernel.
   absl::Status CreateIrqchipAndPit();
+  // KVM_IRQ_LINE: drives GSI `irq` (the in-kernel PIC and IOAPIC pin) to `level`.
+  absl::Status SetIrqLine(uint32_t irq, bool level);
   absl::Status MapMemory(uint32_t slot, uint64_t gpa, const GuestMemory& mem);
   absl::StatusOr<Vcpu> CreateVcpu(int index);
 

@@ -26,6 +26,9 @@ v1::Event TrapEventToProto(const TrapEvent& e) {
       c->set_lam_u57(f.lam_u57);
       c->set_lam_u48(f.lam_u48);
       c->set_pcide(e.pcide);
+      c->set_entry_checked(e.entry_checked);
+      c->set_entry_mapped(e.entry_mapped);
+      c->set_entry_paddr(e.entry_paddr);
       break;
     }
     case TlbInsn::kInvlpg:

@@ -17,9 +17,16 @@ std::string FormatTrapEvent(const v1::Event& e) {
   switch (e.kind_case()) {
     case v1::Event::kCr3Write: {
       const v1::Cr3Write& c = e.cr3_write();
+      std::string entry;
+      if (c.entry_checked()) {
+        entry = c.entry_mapped()
+                    ? absl::StrFormat(" root maps kernel entry -> %#x", c.entry_paddr())
+                    : " root does NOT map the kernel entry";
+      }
       return absl::StrFormat(
-          "%s cr3 %#x -> %#x (root %#x pcid %d noflush %d lam_u57 %d lam_u48 %d)", head("mov-cr3"),
-          c.old_cr3(), c.new_cr3(), c.root(), c.pcid(), c.noflush(), c.lam_u57(), c.lam_u48());
+          "%s cr3 %#x -> %#x (root %#x pcid %d noflush %d lam_u57 %d lam_u48 %d)%s",
+          head("mov-cr3"), c.old_cr3(), c.new_cr3(), c.root(), c.pcid(), c.noflush(), c.lam_u57(),
+          c.lam_u48(), entry);
     }
     case v1::Event::kInvlpg:
       return absl::StrFormat("%s addr %#x", head("invlpg"), e.invlpg().linear_address());

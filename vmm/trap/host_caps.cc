@@ -105,13 +105,19 @@ const char* InvpcidBehaviourName(InvpcidBehaviour b) {
   return "?";
 }
 
+std::string DetectKvmModule() {
+  std::string found;
+  for (const char* m : {"kvm_intel", "kvm_amd", "kvm_pvm"}) {
+    if (access((std::string("/sys/module/") + m).c_str(), F_OK) == 0) found = m;
+  }
+  return found;
+}
+
 absl::StatusOr<HostCaps> ProbeHost(const std::string& device) {
   absl::StatusOr<KvmSystem> sys = KvmSystem::Open(device);
   if (!sys.ok()) return sys.status();
   HostCaps c;
-  for (const char* m : {"kvm_intel", "kvm_amd", "kvm_pvm"}) {
-    if (access((std::string("/sys/module/") + m).c_str(), F_OK) == 0) c.kvm_module = m;
-  }
+  c.kvm_module = DetectKvmModule();
   if (c.kvm_module.empty()) c.kvm_module = "kvm (vendor module unknown)";
   std::string cpuinfo = ReadSmall("/proc/cpuinfo");
   c.cpu_vmx = absl::StrContains(cpuinfo, " vmx");

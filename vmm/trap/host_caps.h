@@ -33,6 +33,10 @@ struct HostCaps {
   InvpcidBehaviour invpcid = InvpcidBehaviour::kOther;
 };
 
+// The KVM vendor module loaded here (kvm_intel, kvm_amd, kvm_pvm), from
+// /sys/module; "" if none is known.
+std::string DetectKvmModule();
+
 // Probes the host. Errors only when /dev/kvm itself cannot be used.
 absl::StatusOr<HostCaps> ProbeHost(const std::string& kvm_device = "/dev/kvm");
 

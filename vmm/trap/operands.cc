@@ -53,6 +53,22 @@ uint64_t SegmentBase(const kvm_sregs& s, x86_reg seg) {
 
 }  // namespace
 
+bool SetRegisterValue(kvm_regs& regs, x86_reg reg, uint64_t value) {
+  for (const RegInfo& r : kRegs) {
+    if (reg == r.r64) {
+      regs.*r.field = value;
+    } else if (reg == r.r32) {
+      regs.*r.field = value & 0xffffffffull;
+    } else if (reg == r.r16) {
+      regs.*r.field = (regs.*r.field & ~0xffffull) | (value & 0xffff);
+    } else {
+      continue;
+    }
+    return true;
+  }
+  return false;
+}
+
 std::optional<uint64_t> RegisterValue(const kvm_regs& regs, x86_reg reg) {
   for (const RegInfo& r : kRegs) {
     if (reg == r.r64) return regs.*r.field;

@@ -12,6 +12,10 @@ namespace tlbscope {
 // in `regs`; nullopt for anything else.
 std::optional<uint64_t> RegisterValue(const kvm_regs& regs, x86_reg reg);
 
+// Writes a general-purpose register as the CPU does: a 64-bit write, a
+// 32-bit write zero-extended, a 16-bit write merged. False for others.
+bool SetRegisterValue(kvm_regs& regs, x86_reg reg, uint64_t value);
+
 // True when the vCPU executes 64-bit code (EFER.LMA and CS.L).
 bool In64BitMode(const kvm_sregs& sregs);
 

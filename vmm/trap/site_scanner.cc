@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "vmm/boot/bzimage.h"
 #include "vmm/boot/file_bytes.h"
 
 namespace tlbscope {
@@ -92,6 +93,37 @@ struct Region {
   std::string name;
   uint64_t addr, offset, size;
 };
+
+// The register and immediate of an `and reg, imm` / `or reg, imm`.
+struct RegImm {
+  unsigned id = 0;
+  x86_reg reg = X86_REG_INVALID;
+  int64_t imm = 0;
+};
+
+RegImm AsRegImm(const cs_insn& insn) {
+  if ((insn.id != X86_INS_AND && insn.id != X86_INS_OR) || insn.detail == nullptr) return {};
+  const cs_x86& x = insn.detail->x86;
+  if (x.op_count != 2 || x.operands[0].type != X86_OP_REG || x.operands[1].type != X86_OP_IMM) {
+    return {};
+  }
+  return {insn.id, x.operands[0].reg, x.operands[1].imm};
+}
+
+// Linux's PTI CR3 switches (arch/x86/entry/calling.h), recognisable without
+// symbols: SWITCH_TO_KERNEL_CR3 clears the user-half bits (and $~0x1800),
+// SWITCH_TO_USER_CR3 sets the user page-table bit (or $0x1000), on the
+// register then moved to CR3, a few instructions before.
+bool LooksLikePtiSwitch(const TlbSite& site, const std::vector<RegImm>& recent) {
+  if (site.kind != TlbInsn::kMovCr3) return false;
+  constexpr int64_t kKernelMask = ~int64_t{0x1800}, kUserBit = 0x1000;
+  for (const RegImm& r : recent) {
+    if (r.reg != site.reg) continue;
+    if (r.id == X86_INS_AND && r.imm == kKernelMask) return true;
+    if (r.id == X86_INS_OR && (r.imm & kUserBit)) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -238,12 +270,19 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
     const uint8_t* code = bytes.data() + r.offset;
     size_t left = r.size;
     uint64_t addr = r.addr;
+    std::vector<RegImm> recent;  // the last few instructions, oldest first
     while (cs_disasm_iter(cs.handle, &code, &left, &addr, insn.get())) {
       std::optional<TlbSite> site = FromInsn(*insn);
-      if (!site) continue;
+      if (!site) {
+        recent.push_back(AsRegImm(*insn));
+        if (recent.size() > 4) recent.erase(recent.begin());
+        continue;
+      }
       site->section = r.name;
       Symbolize(*site, by_addr);
       site->klass = ClassifySite(site->kind, site->symbol, site->section);
+      if (LooksLikePtiSwitch(*site, recent)) site->klass = SiteClass::kEntryPti;
+      recent.clear();
       for (const ElfSegment& seg : elf.loads) {
         if (site->address >= seg.vaddr && site->address - seg.vaddr < seg.filesz) {
           site->paddr = seg.paddr + (site->address - seg.vaddr);
@@ -264,6 +303,13 @@ absl::StatusOr<SiteScan> ScanTlbSitesInFile(const std::string& path) {
 }
 
 absl::StatusOr<SiteScan> ScanKernelBytes(std::span<const uint8_t> bytes, const std::string& path) {
+  if (HasBzImageMagic(bytes)) {  // scan the vmlinux inside
+    absl::StatusOr<BzImage> img = ParseBzImage(bytes, path);
+    if (!img.ok()) return img.status();
+    absl::StatusOr<std::vector<uint8_t>> vmlinux = ExtractVmlinux(*img, path);
+    if (!vmlinux.ok()) return vmlinux.status();
+    return ScanKernelBytes(*vmlinux, absl::StrCat(path, " (vmlinux from its payload)"));
+  }
   absl::StatusOr<ElfFile> elf = ParseElf(bytes, path);
   if (!elf.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("kernel ", elf.status().message()));

@@ -177,14 +177,30 @@ void TrapEngine::Record(Vcpu& v, TrapEvent e, const TlbSite& site, TrapStrategy 
   e.symbol = site.symbol.empty() ? "" : absl::StrFormat("%s+%#x", site.symbol, site.symbol_offset);
   e.site_class = site.klass;
   e.strategy = strategy;
+  if (e.kind == TlbInsn::kMovCr3 && root_probe_ != 0) {
+    // Walk as a long-mode kernel would once paging is on with this root
+    // (the first Linux CR3 write happens before paging is enabled).
+    constexpr uint64_t kCr0PgPe = (1ull << 31) | 1, kCr4Pae = 1ull << 5, kCr4La57 = 1ull << 12;
+    constexpr uint64_t kEferLmeLma = (1ull << 8) | (1ull << 10);
+    uint64_t cr4 = kCr4Pae;
+    if (absl::StatusOr<kvm_sregs> s = v.GetSregs(); s.ok()) cr4 |= s->cr4 & kCr4La57;
+    PagingMode mode{kCr0PgPe, e.new_cr3 & ~(1ull << 63), cr4, kEferLmeLma};
+    absl::StatusOr<uint64_t> pa = TranslateGva(*mem_, mode, root_probe_);
+    e.entry_checked = true;
+    e.entry_mapped = pa.ok();
+    e.entry_paddr = pa.ok() ? *pa : 0;
+  }
   CountInsn(pv.trapped, e.kind);
   if (e.site_class != SiteClass::kBoot) CountInsn(pv.trapped_after_boot, e.kind);
   if (on_event_) on_event_(e);
 }
 
 int TrapEngine::FindSoftwareSite(uint64_t rip) const {
+  // A kernel also runs its code at the physical alias (Linux: startup_64
+  // and the PVH entry before paging maps the kernel high): the int3 sits
+  // at both.
   for (size_t i = 0; i < sw_.size(); ++i) {
-    if (sw_[i].site->address == rip) return static_cast<int>(i);
+    if (sw_[i].site->address == rip || sw_[i].paddr == rip) return static_cast<int>(i);
   }
   return -1;
 }
@@ -202,7 +218,7 @@ std::optional<ExitAction> TrapEngine::OnTrapExit(Vcpu& vcpu) {
       absl::StatusOr<kvm_regs*> regs = state.regs();
       if (!regs.ok()) return std::nullopt;
       int index = FindSoftwareSite((*regs)->rip);
-      if (index >= 0) return OnSoftwareBreakpoint(vcpu, index);
+      if (index >= 0) return OnSoftwareBreakpoint(vcpu, index, (*regs)->rip);
     }
     return OnEmulationFailure(vcpu);
   }
@@ -211,9 +227,10 @@ std::optional<ExitAction> TrapEngine::OnTrapExit(Vcpu& vcpu) {
   uint64_t pc = run->debug.arch.pc;
   if (run->debug.arch.exception == kBreakpointVector) {
     // The int3's own address, or the one after it, depending on the vendor.
-    int index = FindSoftwareSite(pc);
-    if (index < 0) index = FindSoftwareSite(pc - 1);
-    if (index >= 0) return OnSoftwareBreakpoint(vcpu, index);
+    uint64_t at = pc;
+    int index = FindSoftwareSite(at);
+    if (index < 0) index = FindSoftwareSite(--at);
+    if (index >= 0) return OnSoftwareBreakpoint(vcpu, index, at);
     return std::nullopt;
   }
   for (size_t i = 0; i < armed_.size(); ++i) {
@@ -303,13 +320,13 @@ std::optional<ExitAction> TrapEngine::OnHardwareBreakpoint(Vcpu& vcpu, int slot)
   return ExitAction::Continue();
 }
 
-std::optional<ExitAction> TrapEngine::OnSoftwareBreakpoint(Vcpu& vcpu, int index) {
+std::optional<ExitAction> TrapEngine::OnSoftwareBreakpoint(Vcpu& vcpu, int index, uint64_t at) {
   const SwSite& sw = sw_[index];
   const TlbSite& site = *sw.site;
   VcpuStateView state(vcpu, sync_regs_mask() != 0);
   absl::StatusOr<kvm_regs*> regs = state.regs();
   if (!regs.ok()) return Stop(std::string(regs.status().message()));
-  (*regs)->rip = site.address;  // wherever the exit left it, the site is where we are
+  (*regs)->rip = at;  // wherever the exit left it, the site (or its alias) is where we are
   state.MarkRegsDirty();
   TrapOutcome out = Decode(site, state, /*emulate_cr3=*/true);
   if (out.next != TrapOutcome::Next::kStepOver) {
@@ -330,7 +347,7 @@ std::optional<ExitAction> TrapEngine::OnSoftwareBreakpoint(Vcpu& vcpu, int index
   if (!s.ok()) return Stop(std::string(s.message()));
   PerVcpu& pv = per_vcpu_[vcpu.index()];
   pv.stepping_sw = index;
-  pv.step_end = site.address + site.length;
+  pv.step_end = at + site.length;
   pv.pending = std::move(out.event);
   return ExitAction::Continue();
 }

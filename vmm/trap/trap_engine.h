@@ -78,6 +78,10 @@ class TrapEngine : public TrapExitHandler {
   // Called on the vCPU's thread for every event as it is recorded.
   void SetEventCallback(std::function<void(const TrapEvent&)> cb) { on_event_ = std::move(cb); }
 
+  // Every CR3 write's new root is walked for `vaddr` (a kernel address every
+  // kernel page table maps, e.g. Linux's startup_64) and the result recorded.
+  void SetRootProbe(uint64_t vaddr) { root_probe_ = vaddr; }
+
   // Needed with more than one vCPU and any software breakpoint.
   void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
@@ -130,7 +134,8 @@ class TrapEngine : public TrapExitHandler {
   std::optional<ExitAction> Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
                                    const TlbSite& site, TrapStrategy strategy);
   std::optional<ExitAction> OnHardwareBreakpoint(Vcpu& vcpu, int slot);
-  std::optional<ExitAction> OnSoftwareBreakpoint(Vcpu& vcpu, int index);
+  // `at`: the site's address or its physical alias, where the vCPU is.
+  std::optional<ExitAction> OnSoftwareBreakpoint(Vcpu& vcpu, int index, uint64_t at);
   std::optional<ExitAction> OnStepDone(Vcpu& vcpu);
   std::optional<ExitAction> OnEmulationFailure(Vcpu& vcpu);
   std::optional<ExitAction> InjectGp(Vcpu& vcpu);
@@ -149,6 +154,7 @@ class TrapEngine : public TrapExitHandler {
   std::vector<PerVcpu> per_vcpu_;
   std::atomic<int> stepper_{-1};  // the vCPU stepping over a lifted int3
   uint64_t window_ = 0;
+  uint64_t root_probe_ = 0;
 };
 
 }  // namespace tlbscope

@@ -35,6 +35,9 @@ struct TrapEvent {
   // kMovCr3
   uint64_t old_cr3 = 0, new_cr3 = 0;
   bool pcide = false;
+  // The new root's translation of the kernel entry (TrapEngine::SetRootProbe).
+  bool entry_checked = false, entry_mapped = false;
+  uint64_t entry_paddr = 0;
   // kInvlpg
   uint64_t linear = 0;
   // kInvpcid

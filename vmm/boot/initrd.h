@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "vmm/kvm/guest_memory.h"
+
+namespace tlbscope {
+
+struct InitrdPlacement {
+  uint64_t addr = 0;
+  uint64_t size = 0;
+};
+
+// Copies the initrd to the highest page-aligned address where it ends at
+// or below min(top of RAM, `addr_max` + 1) and starts at or above
+// `kernel_end`. InvalidArgument "initrd <what>: ..." when it does not fit.
+absl::StatusOr<InitrdPlacement> PlaceInitrd(GuestMemory& mem, std::span<const uint8_t> initrd,
+                                            uint64_t kernel_end, uint64_t addr_max,
+                                            const std::string& what);
+
+}  // namespace tlbscope
