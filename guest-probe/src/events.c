@@ -46,6 +46,8 @@ void event_emit_aux(uint16_t kind, uint16_t flags, uint32_t aux, uint64_t a0, ui
   uint64_t flags_saved = irq_save();
   uint64_t head = r->hdr.head;
   while (head - __atomic_load_n(&r->hdr.tail, __ATOMIC_ACQUIRE) >= RING_SLOTS) cpu_relax();
+  __atomic_store_n(&r->hdr.writing_tsc, rdtsc(), __ATOMIC_SEQ_CST);
+  smp_mb();  // visible before the stamp below is taken
   struct tlbscope_ring_record* rec = &r->slots[head & (RING_SLOTS - 1)];
   rec->kind = kind;
   rec->flags = flags;
@@ -58,5 +60,6 @@ void event_emit_aux(uint16_t kind, uint16_t flags, uint32_t aux, uint64_t a0, ui
   rec->a[4] = a4;
   rec->a[5] = a5;
   __atomic_store_n(&r->hdr.head, head + 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&r->hdr.writing_tsc, 0, __ATOMIC_RELEASE);
   restore_flags(flags_saved);
 }

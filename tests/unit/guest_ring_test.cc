@@ -155,6 +155,38 @@ TEST(GuestRingDrainTest, RecordsBecomeEventsAndTailAdvances) {
   EXPECT_EQ(ring->tail, 6u);
 }
 
+// A guest that has started a record (writing_tsc set) but not published
+// it yet, for however long, holds back every later event: when it finally
+// publishes, its record still comes first.
+TEST(GuestRingDrainTest, ARecordBeingWrittenIsNotOvertaken) {
+  constexpr uint32_t kSlots = 4;
+  alignas(64) uint8_t mem[sizeof(tlbscope_ring) + kSlots * sizeof(tlbscope_ring_record)] = {};
+  auto* ring = reinterpret_cast<tlbscope_ring*>(mem);
+  auto* slots = reinterpret_cast<tlbscope_ring_record*>(ring + 1);
+  ring->nslots = kSlots;
+  TracePipeline p(2);
+  CollectSink sink;
+  p.AddSink(&sink);
+  p.AddGuestRing(1, ring);
+  p.Start();
+  uint64_t stamp = __rdtsc();
+  __atomic_store_n(&ring->writing_tsc, stamp, __ATOMIC_SEQ_CST);
+  slots[0] = Rec(TLBSCOPE_EV_IPI_RECEIVED, 0, {0x40});
+  slots[0].tsc = stamp;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the vCPU stalls here
+  v1::Event later;
+  later.mutable_invlpg()->set_linear_address(0x1000);
+  p.Append(0, later);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));  // sequencer passes
+  EXPECT_TRUE(sink.all.empty()) << "nothing newer than the record being written";
+  __atomic_store_n(&ring->head, 1, __ATOMIC_RELEASE);
+  __atomic_store_n(&ring->writing_tsc, 0, __ATOMIC_RELEASE);
+  p.Finish(v1::TraceEnd());
+  ASSERT_EQ(sink.all.size(), 2u);
+  EXPECT_TRUE(sink.all[0].has_ipi_received());
+  EXPECT_TRUE(sink.all[1].has_invlpg());
+}
+
 class RingRegistrationTest : public ::testing::Test {
  protected:
   void SetUp() override {

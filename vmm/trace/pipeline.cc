@@ -11,10 +11,6 @@ namespace tlbscope {
 namespace {
 constexpr auto kPollInterval = std::chrono::microseconds(500);
 constexpr int64_t kNone = INT64_MAX;
-// A guest publishes a record a few instructions after stamping it, but the
-// sequencer cannot see when it starts: events younger than this stay back
-// while guest rings exist, so a record is not overtaken by later events.
-constexpr int64_t kGuestRingSlackNs = 2'000'000;
 }  // namespace
 
 int64_t TracePipeline::NowNs() {
@@ -73,7 +69,7 @@ void TracePipeline::Drain(bool all) {
   // by its producer's appending_since_.
   int64_t cutoff = all ? kNone : NowNs();
   for (const auto& since : appending_since_) cutoff = std::min(cutoff, since->load() - 1);
-  if (!all && has_guest_rings_.load()) cutoff = std::min(cutoff, NowNs() - kGuestRingSlackNs);
+  if (!all) cutoff = std::min(cutoff, GuestWritingCutoff());
   for (auto& ring : rings_) {
     while (std::optional<v1::Event> e = ring->TryPop()) pending_.push_back(std::move(*e));
   }
@@ -104,7 +100,24 @@ void TracePipeline::Drain(bool all) {
 void TracePipeline::AddGuestRing(int vcpu, tlbscope_ring* ring) {
   std::lock_guard<std::mutex> lock(guest_rings_mu_);
   guest_rings_.push_back({vcpu, ring});
-  has_guest_rings_.store(true);
+}
+
+int64_t TracePipeline::GuestTscToNs(uint64_t tsc, uint64_t tsc1, int64_t ns1) const {
+  double ns_per_tsc = tsc1 > tsc0_ ? static_cast<double>(ns1 - ns0_) / (tsc1 - tsc0_) : 0;
+  int64_t back = static_cast<int64_t>((static_cast<double>(tsc1) - tsc) * ns_per_tsc);
+  return std::min(ns1, ns1 - back);
+}
+
+int64_t TracePipeline::GuestWritingCutoff() {
+  std::lock_guard<std::mutex> lock(guest_rings_mu_);
+  int64_t cutoff = kNone;
+  uint64_t tsc1 = __rdtsc();
+  int64_t ns1 = NowNs();
+  for (GuestRing& g : guest_rings_) {
+    uint64_t w = __atomic_load_n(&g.ring->writing_tsc, __ATOMIC_ACQUIRE);
+    if (w != 0) cutoff = std::min(cutoff, GuestTscToNs(w, tsc1, ns1) - 1);
+  }
+  return cutoff;
 }
 
 void TracePipeline::DrainGuestRings() {
@@ -113,7 +126,6 @@ void TracePipeline::DrainGuestRings() {
   // Host time of a record from its TSC, by the calibration from the start.
   uint64_t tsc1 = __rdtsc();
   int64_t ns1 = NowNs();
-  double ns_per_tsc = tsc1 > tsc0_ ? static_cast<double>(ns1 - ns0_) / (tsc1 - tsc0_) : 0;
   for (GuestRing& g : guest_rings_) {
     tlbscope_ring* r = g.ring;
     uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
@@ -124,8 +136,7 @@ void TracePipeline::DrainGuestRings() {
       v1::Event e = GuestRecordToEvent(rec);
       e.set_vcpu(g.vcpu);
       e.set_guest_tsc(rec.tsc);
-      int64_t back = static_cast<int64_t>((static_cast<double>(tsc1) - rec.tsc) * ns_per_tsc);
-      e.set_host_time_ns(std::min(ns1, ns1 - back));
+      e.set_host_time_ns(GuestTscToNs(rec.tsc, tsc1, ns1));
       pending_.push_back(std::move(e));
     }
     __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);

@@ -68,11 +68,14 @@ class TracePipeline {
     tlbscope_ring* ring;
   };
   void DrainGuestRings();
+  // Host time of a guest TSC value, by the calibration from the start.
+  int64_t GuestTscToNs(uint64_t tsc, uint64_t tsc1, int64_t ns1) const;
+  // No event newer than a record a guest is writing now may be released.
+  int64_t GuestWritingCutoff();
 
   std::vector<uint64_t> vcpu_seq_;  // sequencer thread only
   std::mutex guest_rings_mu_;
   std::vector<GuestRing> guest_rings_;
-  std::atomic<bool> has_guest_rings_{false};
   // Guest TSC -> host time: the guest TSC is the host TSC plus KVM's offset,
   // 0 on the hosts seen so far; a calibration pair from the start.
   uint64_t tsc0_ = 0;

@@ -55,11 +55,12 @@ struct tlbscope_probe_msg {
 //
 // Each CPU owns one ring in its own memory and registers it once with
 // TLBSCOPE_PROBE_RING. The CPU writes a record into slots[head % nslots],
-// then advances head (a release store); the VMM copies records out and
+// then advances head (a release store), bracketed by writing_tsc; the VMM
+// copies records out and
 // advances tail. While the ring is full (head - tail == nslots) the CPU
 // waits: records are never dropped.
 #define TLBSCOPE_RING_MAGIC 0x474e4952u  // "RING" little-endian
-#define TLBSCOPE_RING_ABI_VERSION 1
+#define TLBSCOPE_RING_ABI_VERSION 2
 
 // Records are the guest's own account of its TLB management, modelled on
 // Linux's arch/x86/mm/tlb.c and mm/mmu_gather.c. "mm" is always the mm's
@@ -158,7 +159,12 @@ struct tlbscope_ring {
   uint32_t cpu;          // the owner's CPU index (APIC id)
   uint32_t nslots;       // a power of two
   uint64_t head;         // records written: the guest's (offset 16)
-  uint8_t pad0[40];
+  // The CPU's TSC when it began writing the record at head (before
+  // stamping it), 0 when it is not writing one (offset 24). The VMM
+  // releases no event newer than this, so a record stamped but not yet
+  // published is never overtaken, however long the vCPU stalls.
+  uint64_t writing_tsc;
+  uint8_t pad0[32];
   uint64_t tail;         // records consumed: the VMM's (offset 64)
   uint8_t pad1[56];
   // struct tlbscope_ring_record slots[nslots] follows (offset 128).
