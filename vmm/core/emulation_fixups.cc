@@ -47,6 +47,16 @@ bool HostCmpxchg16b(void* p, __u64& rax, __u64& rdx, __u64 rbx, __u64 rcx) {
   return ok;
 }
 
+// The linear address of a fix's memory operand.
+std::optional<uint64_t> OperandAddress(const FailureFix& fix, const kvm_regs& regs,
+                                       const kvm_sregs& sregs) {
+  TlbSite operand{};
+  operand.address = regs.rip;
+  operand.length = fix.length;
+  operand.mem = fix.mem;
+  return EffectiveAddress(operand, regs, sregs);
+}
+
 }  // namespace
 
 FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip, int bits) {
@@ -213,11 +223,7 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       break;
     case FailureFix::Action::kLdmxcsr:
     case FailureFix::Action::kStmxcsr: {
-      TlbSite operand{};
-      operand.address = regs->rip;
-      operand.length = fix.length;
-      operand.mem = fix.mem;
-      std::optional<uint64_t> ea = EffectiveAddress(operand, *regs, *sregs);
+      std::optional<uint64_t> ea = OperandAddress(fix, *regs, *sregs);
       if (!ea) return std::nullopt;
       PagingMode mode{sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer};
       kvm_fpu fpu{};
@@ -308,11 +314,7 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
         if (!v) return std::nullopt;
         value = *v;
       } else {
-        TlbSite operand{};
-        operand.address = regs->rip;
-        operand.length = fix.length;
-        operand.mem = fix.mem;
-        std::optional<uint64_t> ea = EffectiveAddress(operand, *regs, *sregs);
+        std::optional<uint64_t> ea = OperandAddress(fix, *regs, *sregs);
         if (!ea) return std::nullopt;
         PagingMode mode{sregs->cr0, sregs->cr3, sregs->cr4, sregs->efer};
         uint8_t buf[8] = {};
@@ -336,11 +338,7 @@ std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
       break;
     }
     case FailureFix::Action::kCmpxchg16b: {
-      TlbSite operand{};
-      operand.address = regs->rip;
-      operand.length = fix.length;
-      operand.mem = fix.mem;
-      std::optional<uint64_t> ea = EffectiveAddress(operand, *regs, *sregs);
+      std::optional<uint64_t> ea = OperandAddress(fix, *regs, *sregs);
       if (!ea) return std::nullopt;
       if (*ea % 16 != 0) {  // architecturally #GP(0)
         s = Inject(vcpu, kGpVector, 0);
