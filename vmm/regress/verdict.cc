@@ -6,10 +6,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "collectors/collector.h"
+#include "collectors/replay_source.h"
 #include "google/protobuf/util/json_util.h"
 #include "tlbscope/v1/run_result.pb.h"
-#include "vmm/trace/pipeline.h"
-#include "vmm/trace/trace_reader.h"
 
 namespace tlbscope::regress {
 namespace {
@@ -63,19 +62,14 @@ void Judge(RunVerdict* v) {
     return;
   }
 
+  // The same replay as `tlbcollect replay`. A trace without its end record
+  // (DataLoss) is still judged on everything it holds.
   collect::Collector c;
-  std::map<std::string, uint64_t> counts;
-  absl::StatusOr<TraceSummary> t = ReadTrace(v->trace_path, [&](const v1::Event& e) {
-    c.Observe(e);
-    ++counts[EventKindName(e)];
-  });
-  if (!t.ok()) {
-    v->reason = "trace: " + std::string(t.status().message());
+  absl::Status replayed = collect::Replay(v->trace_path, c);
+  if (!replayed.ok() && replayed.code() != absl::StatusCode::kDataLoss) {
+    v->reason = "trace: " + std::string(replayed.message());
     return;
   }
-  c.SetHeader(t->header);
-  if (t->end) c.SetEnd(*t->end);
-  c.Finish(t->end.has_value());
   std::set<std::string> observed;
   for (const auto& [name, n] : c.per_invariant()) {
     if (n == 0) continue;
@@ -85,7 +79,10 @@ void Judge(RunVerdict* v) {
   if (!c.violations().empty())
     v->first_violation = collect::FormatViolation(c.violations().front());
   v->observed_text = SetText(observed);
-  for (const auto& [kind, n] : counts) (*v->measured.mutable_counts())[kind] = n;
+  for (int k = 0; k < collect::kMaxKind; ++k) {
+    uint64_t n = c.stats().per_kind[k];
+    if (n) (*v->measured.mutable_counts())[collect::KindName(static_cast<collect::Kind>(k))] = n;
+  }
   v->measured.set_name(v->spec.name);
   v->measured.set_flush_requests(c.stats().requests);
   v->measured.set_ack_latency_p50_ns(c.stats().ack_latency_ns.Quantile(0.5));
