@@ -70,9 +70,9 @@ void __attribute__((noreturn)) kmain(void) {
     printf("guest-probe: variant %s, seed %lu\n", variant, scenario_seed);
   }
 
-  printf("guest-probe: %s\n", tlb_pcid_enabled
-                                  ? "PCID on (CR4.PCIDE): 6 ASID slots per CPU"
-                                  : "no PCID: the non-PCID paths (ASID 0, every CR3 write flushes)");
+  printf("guest-probe: %s\n",
+         tlb_pcid_enabled ? "PCID on (CR4.PCIDE): 6 ASID slots per CPU"
+                          : "no PCID: the non-PCID paths (ASID 0, every CR3 write flushes)");
   smp_discover();
   probe_hello(cpu_count, sc->name, boot_protocol());
   printf("guest-probe: %u CPU(s) in the MP table, scenario %s\n", cpu_count, sc->name);

@@ -53,14 +53,13 @@ static void async_thread(void* unused) {
     again[c] = uread(va);
   } else if (c == 0) {
     flag_wait(&held, 1);
-    flag_wait(&others_idle, online_cpus() - 2);
+    wait_for_bystanders(&others_idle);
     usys(SYS_MUNMAP, va, 1, 0);
     usys(SYS_MMAP, va, 1, VAL_NEW);
     flag_add(&remapped);
     again[c] = uread(va);
   } else {
-    thread_exit_to_idle();
-    flag_add(&others_idle);
+    bystander_go_idle(&others_idle);
     return;
   }
   thread_exit_to_idle();
@@ -85,15 +84,6 @@ void scenario_async_flush(void) {
   report("async_flush_page_free", vm_checks.unsafe_page_frees == 0,
          "%u page(s) freed, %u before a CPU running the mm flushed%s%s", vm_checks.page_frees,
          vm_checks.unsafe_page_frees, vm_checks.first[0] ? ": " : "", vm_checks.first);
-  uint32_t good = 0, n = 0;
-  for (uint32_t c = 0; c < cpu_count; c++) {
-    if (!percpus[c].online) continue;
-    n++;
-    int want_again = c == 0 || c == remote;
-    int ok = first[c] == VAL_OLD && (!want_again || again[c] == VAL_NEW);
-    if (!ok && want_again) stale_read_event(&w.mm, va, VAL_NEW, again[c]);
-    good += ok;
-  }
-  report("async_flush_reread", good == n, "%u/%u CPUs read the old page, then the new one", good,
-         n);
+  report_reread("async_flush_reread", &w.mm, va, first, again, remote, VAL_OLD, VAL_NEW,
+                "the new one");
 }

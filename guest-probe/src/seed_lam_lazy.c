@@ -29,13 +29,12 @@ static void lam_thread(void* unused) {
     read_back[c] = uread(USER_DATA_VA);
   } else if (c == 0) {
     flag_wait(&victim_lazy, 1);
-    flag_wait(&others_idle, online_cpus() - 2);
+    wait_for_bystanders(&others_idle);
     usys(SYS_LAM_ENABLE, 0, 0, 0);
     flag_add(&lam_on);
     read_back[c] = uread(USER_DATA_VA);
   } else {
-    thread_exit_to_idle();
-    flag_add(&others_idle);
+    bystander_go_idle(&others_idle);
     return;
   }
   thread_exit_to_idle();

@@ -33,15 +33,14 @@ static void lazy_free_thread(void* unused) {
     again[c] = uread(va);
   } else if (c == 0) {
     flag_wait(&victim_lazy, 1);
-    flag_wait(&others_idle, online_cpus() - 2);
+    wait_for_bystanders(&others_idle);
     // The whole 2 MiB slot: munmap frees its page table too.
     usys(SYS_MUNMAP, va, 512, 0);
     usys(SYS_MMAP, va, npages, VAL_NEW);
     flag_add(&remapped);
     again[c] = uread(va);
   } else {
-    thread_exit_to_idle();
-    flag_add(&others_idle);
+    bystander_go_idle(&others_idle);
     return;
   }
   thread_exit_to_idle();
@@ -65,15 +64,6 @@ void scenario_lazy_free(void) {
   report("lazy_free_table_walk", vm_checks.unsafe_table_frees == 0,
          "%u page table(s) freed, %u while a CPU could still walk them%s%s", vm_checks.table_frees,
          vm_checks.unsafe_table_frees, vm_checks.first[0] ? ": " : "", vm_checks.first);
-  uint32_t good = 0, n = 0;
-  for (uint32_t c = 0; c < cpu_count; c++) {
-    if (!percpus[c].online) continue;
-    n++;
-    int want_again = c == 0 || c == victim;
-    int ok = first[c] == VAL_OLD && (!want_again || again[c] == VAL_NEW);
-    if (!ok && want_again) stale_read_event(&w.mm, va, VAL_NEW, again[c]);
-    good += ok;
-  }
-  report("lazy_free_reread", good == n, "%u/%u CPUs read the old page, then the remapped one", good,
-         n);
+  report_reread("lazy_free_reread", &w.mm, va, first, again, victim, VAL_OLD, VAL_NEW,
+                "the remapped one");
 }

@@ -40,13 +40,12 @@ static void nested_thread(void* unused) {
     after[c] = uread(r2_va);  // must fault: unmapped, and flushed
     flag_add(&t2_done);
   } else if (c == 0) {
-    flag_wait(&others_idle, online_cpus() - 2);
+    wait_for_bystanders(&others_idle);
     flag_wait(&t2_ready, 1);
     usys(SYS_MUNMAP, slot_va, 512, 0);
     after[c] = uread(r2_va);
   } else {
-    thread_exit_to_idle();
-    flag_add(&others_idle);
+    bystander_go_idle(&others_idle);
     return;
   }
   thread_exit_to_idle();

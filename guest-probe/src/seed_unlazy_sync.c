@@ -39,7 +39,7 @@ static void unlazy_thread(void* unused) {
     thread_switch(&w.mm);  // up to date: no CR3 write
     reads[c][2] = uread(va);
   } else if (c == 0) {
-    flag_wait(&others_idle, online_cpus() - 2);
+    wait_for_bystanders(&others_idle);
     usys(SYS_MEMBARRIER, 0, 0, 0);
     flag_add(&registered);
     reads[c][0] = uread(va);
@@ -51,8 +51,7 @@ static void unlazy_thread(void* unused) {
     flag_add(&go2);
     reads[c][1] = reads[c][2] = uread(va);
   } else {
-    thread_exit_to_idle();
-    flag_add(&others_idle);
+    bystander_go_idle(&others_idle);
     return;
   }
   thread_exit_to_idle();

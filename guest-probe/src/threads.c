@@ -127,3 +127,25 @@ void stale_read_event(struct mm* mm, uint64_t va, uint64_t expected, uint64_t ob
   printf("stale read: cpu %d read 0x%lx at 0x%lx of mm %lu, expected 0x%lx\n", this_cpu(), observed,
          va, mm->ctx_id, expected);
 }
+
+void bystander_go_idle(volatile uint32_t* idle) {
+  thread_exit_to_idle();
+  flag_add(idle);
+}
+
+void wait_for_bystanders(volatile uint32_t* idle) { flag_wait(idle, online_cpus() - 2); }
+
+void report_reread(const char* name, struct mm* mm, uint64_t va, const uint64_t* first,
+                   const uint64_t* again, uint32_t reader, uint64_t old, uint64_t now,
+                   const char* what) {
+  uint32_t good = 0, n = 0;
+  for (uint32_t c = 0; c < cpu_count; c++) {
+    if (!percpus[c].online) continue;
+    n++;
+    int want_again = c == 0 || c == reader;
+    int ok = first[c] == old && (!want_again || again[c] == now);
+    if (!ok && want_again) stale_read_event(mm, va, now, again[c]);
+    good += ok;
+  }
+  report(name, good == n, "%u/%u CPUs read the old page, then %s", good, n, what);
+}

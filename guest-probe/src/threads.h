@@ -61,3 +61,16 @@ uint32_t rand_other_cpu(void);
 // A CPL3 read returned `observed` where the kernel's completed flush says
 // `expected`: STALE_READ record and a console line.
 void stale_read_event(struct mm* mm, uint64_t va, uint64_t expected, uint64_t observed);
+
+// The CPUs a seed scenario gives no role (beyond the BSP and one other):
+// they leave for the idle task and count themselves in *idle; the BSP
+// waits for all of them before it starts the race.
+void bystander_go_idle(volatile uint32_t* idle);
+void wait_for_bystanders(volatile uint32_t* idle);
+
+// `name`: every online CPU first read `old` at va; the BSP and `reader`
+// then read `now` (after the remap). A wrong second read is a
+// stale_read_event. Reports "G/N CPUs read the old page, then <what>".
+void report_reread(const char* name, struct mm* mm, uint64_t va, const uint64_t* first,
+                   const uint64_t* again, uint32_t reader, uint64_t old, uint64_t now,
+                   const char* what);
