@@ -20,7 +20,9 @@ namespace tlbscope::collect::testing {
 namespace {
 
 using ::tlbscope::testing::BackgroundTlbscope;
+using ::tlbscope::testing::MakeTestTls;
 using ::tlbscope::testing::RunTlbscope;
+using ::tlbscope::testing::TestTls;
 
 struct Case {
   const char* scenario;
@@ -243,15 +245,10 @@ TEST(LiveCollectTest, SubscribesWithATokenAndReportsTheBug) {
 // certificate with --tls-ca; without it the handshake fails (one line).
 TEST(LiveCollectTest, TlsWithACaFile) {
   REQUIRE_KVM();
-  std::string dir = ::testing::TempDir();
-  std::string key = dir + "/e2e_tls.key", cert = dir + "/e2e_tls.crt",
-              token = dir + "/e2e_tls.token";
-  std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-      key + " -out " + cert + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
-  std::ofstream(token) << "tls-token\n";
+  TestTls files;
+  ASSERT_TRUE(MakeTestTls(::testing::TempDir() + "/e2e_tls", &files))
+      << "openssl could not make a test certificate";
+  const std::string &key = files.key, &cert = files.cert, &token = files.token;
   BackgroundTlbscope t({"run", "--smp", "2", "--scenario", "nested-gather", "--quiet", "--listen",
                         "0.0.0.0:0", "--tls-cert", cert, "--tls-key", key, "--token-file", token,
                         "--wait-for-subscriber", "--linger", "5"});

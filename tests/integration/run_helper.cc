@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -124,6 +125,19 @@ int BackgroundTlbscope::Wait(int timeout_s) {
 }  // namespace tlbscope::testing
 
 namespace tlbscope::testing {
+
+bool MakeTestTls(const std::string& prefix, TestTls* out) {
+  out->key = prefix + ".key";
+  out->cert = prefix + ".crt";
+  out->token = prefix + ".token";
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      out->key + " -out " + out->cert + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return false;
+  std::ofstream(out->token) << "tls-token\n";
+  return true;
+}
 
 std::string GrepLines(const std::string& text, const std::string& needle) {
   std::string out;

@@ -52,6 +52,14 @@ std::string GuestProbe();
 std::string TestKernel(const std::string& name);
 std::string ReadFile(const std::string& path);
 int CountLines(const std::string& text);
+// A self-signed certificate for localhost and 127.0.0.1 (openssl), its key,
+// and a token file holding "tls-token", at PREFIX.crt, .key and .token.
+// False if openssl could not make them.
+struct TestTls {
+  std::string cert, key, token;
+};
+bool MakeTestTls(const std::string& prefix, TestTls* out);
+
 // The lines of `text` that contain `needle`, for failure messages.
 std::string GrepLines(const std::string& text, const std::string& needle);
 

@@ -304,15 +304,10 @@ TEST(StreamTest, NonLoopbackNeedsTlsAndToken) {
 
 TEST(StreamTest, TlsOffLoopbackWithToken) {
   REQUIRE_KVM();
-  std::string dir = ::testing::TempDir();
-  std::string key = dir + "/stream_tls.key", cert = dir + "/stream_tls.crt",
-              token = dir + "/stream_tls.token";
-  std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-      key + " -out " + cert + " >/dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
-  std::ofstream(token) << "tls-token\n";
+  TestTls tls;
+  ASSERT_TRUE(MakeTestTls(::testing::TempDir() + "/stream_tls", &tls))
+      << "openssl could not make a test certificate";
+  const std::string &key = tls.key, &cert = tls.cert, &token = tls.token;
   BackgroundTlbscope t({"run", "--quiet", "--listen", "0.0.0.0:0", "--tls-cert", cert, "--tls-key",
                         key, "--token-file", token, "--wait-for-subscriber", "--linger", "5"});
   std::string addr = t.WaitForLine("serving TraceService on ");
