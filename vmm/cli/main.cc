@@ -14,12 +14,16 @@
 
 namespace {
 
-// The bundled guest-probe: next to the build tree's tlbscope, or installed.
-std::string DefaultKernel() {
+// This executable's path, or "" if /proc cannot say.
+std::string SelfExe() {
   char buf[4096];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) {
-    std::string exe(buf, static_cast<size_t>(n));
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// The bundled guest-probe: next to the build tree's tlbscope, or installed.
+std::string DefaultKernel() {
+  if (std::string exe = SelfExe(); !exe.empty()) {
     std::string dir = exe.substr(0, exe.rfind('/'));
     for (const std::string& candidate :
          {dir + "/../guest-probe/guest-probe.elf", dir + "/../share/tlbscope/guest-probe.elf"}) {
@@ -71,7 +75,7 @@ int main(int argc, char** argv) {
   if (cmd == "sites") return tlbscope::SitesCommand(args);
   if (cmd == "probe-host") return tlbscope::ProbeHostCommand(args);
   if (cmd == "trace-info") return tlbscope::TraceInfoCommand(args);
-  if (cmd == "regress") return tlbscope::RegressCommand(args, DefaultKernel());
+  if (cmd == "regress") return tlbscope::RegressCommand(args, SelfExe(), DefaultKernel());
   std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
   return 2;
 }

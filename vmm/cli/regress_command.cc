@@ -1,7 +1,5 @@
 #include "vmm/cli/regress_command.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -36,18 +34,13 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
-std::string SelfExe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "tlbscope";
-}
-
 }  // namespace
 
-int RegressCommand(const std::vector<std::string>& args, const std::string& default_kernel) {
+int RegressCommand(const std::vector<std::string>& args, const std::string& self,
+                   const std::string& default_kernel) {
   std::string suite_path, junit, baseline, write_baseline;
   regress::RunnerOptions o;
-  o.tlbscope = SelfExe();
+  o.tlbscope = self.empty() ? "tlbscope" : self;
   o.default_kernel = default_kernel;
   o.out_dir = "regress-out";
   o.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
