@@ -28,13 +28,19 @@ void mm_init(struct mm* mm, struct aspace* as) {
 
 uint64_t mm_cr3(const struct mm* mm) { return mm->as ? aspace_cr3(mm->as) : kernel_cr3(); }
 
-int cpu_has_lam(void) {
+// CPUID once per CPU at bring-up (CPUID may exit to the hypervisor; every
+// switch asks).
+static int lam_present;
+
+static int cpuid_lam(void) {
   uint32_t a, b, c, d;
   cpuid(0, 0, &a, &b, &c, &d);
   if (a < 7) return 0;
   cpuid(7, 1, &a, &b, &c, &d);
   return (a >> 26) & 1;
 }
+
+int cpu_has_lam(void) { return lam_present; }
 
 static int cpu_has_pcid(void) {
   uint32_t a, b, c, d;
@@ -46,6 +52,7 @@ void tlb_state_init_cpu(void) {
   struct tlb_state* ts = &cpu_tlbstate[this_cpu()];
   GUEST_ASSERT((read_cr3() & PTE_ADDR_MASK) == kernel_cr3());
   // CR3's PCID is 0 here (the boot load), as CR4.PCIDE requires.
+  lam_present = cpuid_lam();
   if (cpu_has_pcid()) {
     write_cr4(read_cr4() | X86_CR4_PCIDE);
     tlb_pcid_enabled = 1;

@@ -137,6 +137,7 @@ static inline uint64_t tlb_local_gen(const struct tlb_state* ts) {
 }
 // CR4.PCIDE is on (set per CPU at bring-up when CPUID.1:ECX[17]).
 extern int tlb_pcid_enabled;
-// Does this CPU have LAM (CPUID.(7,1):EAX[26])? Without it the LAM bits
-// are software state only and never reach CR3.
+// Does this CPU have LAM (CPUID.(7,1):EAX[26], read by
+// tlb_state_init_cpu)? Without it the LAM bits are software state only and
+// never reach CR3.
 int cpu_has_lam(void);
