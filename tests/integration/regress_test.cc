@@ -228,6 +228,22 @@ TEST_F(RegressTest, BadInputIsOneLineAndStatus2) {
   r = RunTlbscope({"regress", good, "--only", "b"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--only b: no such run"));
+  r = RunTlbscope({"regress", good, "--out", "/proc/no/such/dir"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: --out /proc/no/such/dir: "));
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+}
+
+TEST_F(RegressTest, UnwritableReportsFailTheRunWithOneLineEach) {
+  REQUIRE_KVM();
+  std::string good = Write("g.toml", "[[run]]\nname = \"a\"\nexpect = \"clean\"\n");
+  ProcResult r = RunTlbscope({"regress", good, "--out", dir_ + "/out", "--junit", "/proc/no/j.xml",
+                              "--write-baseline", "/proc/no/b.json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 of 1 runs matched")) << "the runs themselves passed";
+  EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: --junit /proc/no/j.xml: cannot write"));
+  EXPECT_THAT(r.err,
+              HasSubstr("tlbscope regress: error: --write-baseline /proc/no/b.json: cannot write"));
 }
 
 }  // namespace
