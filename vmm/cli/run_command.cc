@@ -419,7 +419,9 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
 int RunCommand(const RunOptions& o) {
   for (auto [flag, path] :
        {std::pair{"--results", o.results_path}, std::pair{"--collect-json", o.collect_json},
-        std::pair{"--collect-perfetto", o.collect_perfetto}}) {
+        std::pair{"--collect-perfetto", o.collect_perfetto},
+        std::pair{"--trap-log", o.machine.trap_log},
+        std::pair{"--record", o.machine.record_path}}) {
     if (absl::Status s = CheckWritable(flag, path); !s.ok()) {
       std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
       return 2;

@@ -210,6 +210,11 @@ absl::Status ValidateConfig(const MachineConfig& c) {
     return absl::InvalidArgumentError("--wait-for-subscriber needs --listen");
   }
   if (c.retain == 0) return absl::InvalidArgumentError("--retain must be at least 1");
+  // --listen's address, TLS pairing and token: bad input, found before the
+  // host (KVM) is touched.
+  if (!c.serve.listen.empty()) {
+    if (absl::StatusOr<std::string> t = LoadServeSecrets(c.serve); !t.ok()) return t.status();
+  }
   return absl::OkStatus();
 }
 
