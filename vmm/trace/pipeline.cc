@@ -63,6 +63,24 @@ void TracePipeline::Run() {
   }
 }
 
+namespace {
+bool EarlierStamp(const v1::Event& a, const v1::Event& b) {
+  return a.host_time_ns() < b.host_time_ns();
+}
+}  // namespace
+
+// Events from one source (a vCPU ring, a guest ring) arrive in their stamp
+// order; each such run is merged into pending_ (stable: on equal stamps the
+// older pending event first, then sources in order), which keeps pending_
+// sorted in O(n) per pass instead of sorting everything again.
+void TracePipeline::MergeRun(size_t run_begin) {
+  auto first = pending_.begin() + run_begin;
+  if (!std::is_sorted(first, pending_.end(), EarlierStamp)) {
+    std::stable_sort(first, pending_.end(), EarlierStamp);
+  }
+  std::inplace_merge(pending_.begin(), first, pending_.end(), EarlierStamp);
+}
+
 void TracePipeline::Drain(bool all) {
   // The order matters: the cutoff first, then the rings. Anything stamped
   // at or before the cutoff is then either in a ring already or held back
@@ -71,19 +89,26 @@ void TracePipeline::Drain(bool all) {
   for (const auto& since : appending_since_) cutoff = std::min(cutoff, since->load() - 1);
   if (!all) cutoff = std::min(cutoff, GuestWritingCutoff());
   for (auto& ring : rings_) {
+    size_t run = pending_.size();
     while (std::optional<v1::Event> e = ring->TryPop()) pending_.push_back(std::move(*e));
+    MergeRun(run);
   }
   DrainGuestRings();
   if (pending_.empty()) return;
-  std::stable_sort(pending_.begin(), pending_.end(), [](const v1::Event& a, const v1::Event& b) {
-    return a.host_time_ns() < b.host_time_ns();
-  });
-  auto split = std::find_if(pending_.begin(), pending_.end(),
-                            [cutoff](const v1::Event& e) { return e.host_time_ns() > cutoff; });
+  auto split = std::upper_bound(pending_.begin(), pending_.end(), cutoff,
+                                [](int64_t c, const v1::Event& e) { return c < e.host_time_ns(); });
   if (split == pending_.begin()) return;
-  std::vector<v1::Event> batch(std::make_move_iterator(pending_.begin()),
-                               std::make_move_iterator(split));
-  pending_.erase(pending_.begin(), split);
+  // batch_ and pending_ keep their capacity from pass to pass: fresh pages
+  // for every batch cost more than the events themselves (page faults).
+  std::vector<v1::Event>& batch = batch_;
+  batch.clear();
+  if (split == pending_.end()) {
+    batch.swap(pending_);
+  } else {
+    batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
+                 std::make_move_iterator(split));
+    pending_.erase(pending_.begin(), split);
+  }
   {
     std::lock_guard<std::mutex> lock(counters_mu_);
     for (v1::Event& e : batch) {
@@ -91,7 +116,8 @@ void TracePipeline::Drain(bool all) {
       e.set_vcpu_sequence(vcpu_seq_[e.vcpu()]++);
       ++counters_.events;
       ++counters_.per_vcpu[e.vcpu()];
-      ++counters_.per_kind[EventKindName(e)];
+      size_t k = static_cast<size_t>(e.kind_case());
+      ++per_kind_number_[k < per_kind_number_.size() ? k : 0];
     }
   }
   for (EventSink* s : sinks_) s->OnEvents(batch);
@@ -127,6 +153,7 @@ void TracePipeline::DrainGuestRings() {
   uint64_t tsc1 = __rdtsc();
   int64_t ns1 = NowNs();
   for (GuestRing& g : guest_rings_) {
+    size_t run = pending_.size();
     tlbscope_ring* r = g.ring;
     uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
     uint64_t tail = r->tail;
@@ -140,6 +167,7 @@ void TracePipeline::DrainGuestRings() {
       pending_.push_back(std::move(e));
     }
     __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+    MergeRun(run);
   }
 }
 
@@ -153,7 +181,14 @@ void TracePipeline::Finish(v1::TraceEnd end) {
 
 TracePipeline::Counters TracePipeline::counters() const {
   std::lock_guard<std::mutex> lock(counters_mu_);
-  return counters_;
+  Counters c = counters_;
+  for (size_t k = 0; k < per_kind_number_.size(); ++k) {
+    if (per_kind_number_[k] == 0) continue;
+    const google::protobuf::FieldDescriptor* f =
+        v1::Event::GetDescriptor()->FindFieldByNumber(static_cast<int>(k));
+    c.per_kind[f != nullptr ? f->name() : "none"] += per_kind_number_[k];
+  }
+  return c;
 }
 
 }  // namespace tlbscope

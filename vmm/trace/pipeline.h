@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -68,6 +69,8 @@ class TracePipeline {
     tlbscope_ring* ring;
   };
   void DrainGuestRings();
+  // Merges pending_[run_begin, end), one source's events, into the sorted rest.
+  void MergeRun(size_t run_begin);
   // Host time of a guest TSC value, by the calibration from the start.
   int64_t GuestTscToNs(uint64_t tsc, uint64_t tsc1, int64_t ns1) const;
   // No event newer than a record a guest is writing now may be released.
@@ -82,11 +85,13 @@ class TracePipeline {
   int64_t ns0_ = 0;
   std::vector<EventSink*> sinks_;
   std::vector<v1::Event> pending_;  // sequencer thread only
+  std::vector<v1::Event> batch_;    // sequencer thread only: the last batch released
   uint64_t next_sequence_ = 0;      // sequencer thread only
   std::thread thread_;
   std::atomic<bool> stop_{false};
   mutable std::mutex counters_mu_;
-  Counters counters_;
+  Counters counters_;                           // per_kind filled in by counters(), from:
+  std::array<uint64_t, 64> per_kind_number_{};  // by Event.kind field number (0: other)
 };
 
 // "cr3_write", "guest_log", ... (the oneof field name).

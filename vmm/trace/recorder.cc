@@ -1,6 +1,9 @@
 #include "vmm/trace/recorder.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/util/delimited_message_util.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include <cerrno>
 #include <cstring>
@@ -31,13 +34,31 @@ bool Recorder::Write(const v1::TraceRecord& r) {
   return ok_;
 }
 
+// Each event is framed as the TraceRecord it is (varint record size, the
+// record's `event` field tag and size, the event's bytes) straight from the
+// event: no TraceRecord copy per event.
 void Recorder::OnEvents(const std::vector<v1::Event>& events) {
-  v1::TraceRecord rec;
-  for (const v1::Event& e : events) {
-    *rec.mutable_event() = e;
-    Write(rec);
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  constexpr uint32_t kTag = WireFormatLite::MakeTag(v1::TraceRecord::kEventFieldNumber,
+                                                    WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  if (!ok_) return;
+  {
+    google::protobuf::io::OstreamOutputStream raw(&out_);
+    CodedOutputStream coded(&raw);
+    for (const v1::Event& e : events) {
+      size_t size = e.ByteSizeLong();
+      size_t record =
+          CodedOutputStream::VarintSize32(kTag) + CodedOutputStream::VarintSize64(size) + size;
+      coded.WriteVarint64(record);
+      coded.WriteTag(kTag);
+      coded.WriteVarint64(size);
+      e.SerializeWithCachedSizes(&coded);
+    }
+    ok_ = !coded.HadError();
   }
   out_.flush();
+  ok_ = ok_ && out_.good();
 }
 
 void Recorder::OnEnd(const v1::TraceEnd& end) {
