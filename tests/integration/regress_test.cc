@@ -234,6 +234,25 @@ TEST_F(RegressTest, BadInputIsOneLineAndStatus2) {
   EXPECT_EQ(CountLines(r.err), 1) << r.err;
 }
 
+// A run name is one file name below --out: `..`, `../../x` and `a/b` refuse
+// the suite before anything is created or removed.
+TEST_F(RegressTest, RunNamesThatLeaveOutRefuseTheSuite) {
+  std::filesystem::create_directories(dir_ + "/work/out");
+  std::ofstream(dir_ + "/work/precious") << "keep\n";
+  for (const char* name : {"..", "../../x", "a/b"}) {
+    std::string suite =
+        Write("n.toml", std::string("[[run]]\nname = \"") + name + "\"\nexpect = \"clean\"\n");
+    ProcResult r = RunTlbscope({"regress", suite, "--out", dir_ + "/work/out"});
+    EXPECT_EQ(r.exit_code, 2) << name << r.err;
+    EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: suite " + suite + ":1: run name '"))
+        << name;
+    EXPECT_EQ(CountLines(r.err), 1) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/work/precious")) << name;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/x")) << name;
+    EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/work/out")) << name;
+  }
+}
+
 TEST_F(RegressTest, UnwritableReportsFailTheRunWithOneLineEach) {
   REQUIRE_KVM();
   std::string good = Write("g.toml", "[[run]]\nname = \"a\"\nexpect = \"clean\"\n");

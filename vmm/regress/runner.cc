@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "common/file_names.h"
 #include "vmm/regress/domain_xml.h"
 
 namespace tlbscope::regress {
@@ -56,6 +57,23 @@ int Spawn(const std::string& bin, const std::vector<std::string>& args, const st
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Empties out_dir/name for a new run. The name was checked when the suite
+// was read; this checks again (and that the folder really is inside
+// out_dir, no symlink leading out) before anything is removed.
+absl::Status PrepareRunDir(const std::string& out_dir, const std::string& name,
+                           const std::string& dir) {
+  if (absl::Status s = CheckFileName(name, "run name"); !s.ok()) return s;
+  if (!IsStrictlyInside(out_dir, dir)) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s is not inside --out %s; not touching it", dir, out_dir));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (!ec) std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrFormat("%s: %s", dir, ec.message()));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -113,9 +131,15 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
       v.trace_path = v.out_dir + "/trace";
       v.serial_path = v.out_dir + "/serial.log";
       v.log_path = v.out_dir + "/tlbscope.log";
-      std::error_code ec;
-      std::filesystem::remove_all(v.out_dir, ec);
-      std::filesystem::create_directories(v.out_dir, ec);
+      if (absl::Status s = PrepareRunDir(o.out_dir, v.spec.name, v.out_dir); !s.ok()) {
+        v.exit_status = -1;
+        v.reason = std::string(s.message());
+        if (!o.progress) continue;
+        std::lock_guard<std::mutex> l(print);
+        std::fprintf(stderr, "tlbscope regress: FAIL %s: %s\n", v.spec.name.c_str(),
+                     v.reason.c_str());
+        continue;
+      }
       auto start = std::chrono::steady_clock::now();
       bool killed = false;
       v.exit_status = Spawn(o.tlbscope, RunArgs(v.spec, o, v.out_dir), v.log_path,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/file_names.h"
 #include "toml++/toml.h"
 #include "vmm/boot/file_bytes.h"
 
@@ -172,6 +173,9 @@ absl::StatusOr<Suite> ParseSuite(const std::string& text, const std::string& pat
       RunSpec one = r;
       one.smp = smp;
       if (smps.size() > 1) one.name = absl::StrFormat("%s-smp%d", r.name, smp);
+      if (absl::Status s = CheckFileName(one.name, "run name"); !s.ok()) {
+        return Bad(path, n.source(), std::string(s.message()));
+      }
       if (!names.insert(one.name).second) {
         return Bad(path, n.source(), absl::StrFormat("run name '%s' is used twice", one.name));
       }
