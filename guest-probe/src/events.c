@@ -63,3 +63,16 @@ void event_emit_aux(uint16_t kind, uint16_t flags, uint32_t aux, uint64_t a0, ui
   __atomic_store_n(&r->hdr.writing_tsc, 0, __ATOMIC_RELEASE);
   restore_flags(flags_saved);
 }
+
+void events_corrupt_own_ring(void) {
+  int cpu = this_cpu();
+  if (!registered[cpu]) return;
+  struct cpu_ring* r = &rings[cpu];
+  // Wait until the VMM consumed everything, so the records so far are in
+  // the trace, then stop emitting on this CPU and lie in the header.
+  while (__atomic_load_n(&r->hdr.tail, __ATOMIC_ACQUIRE) != r->hdr.head) cpu_relax();
+  registered[cpu] = 0;
+  r->hdr.nslots = 1u << 30;                                     // far past the ring
+  __atomic_store_n(&r->hdr.tail, 0, __ATOMIC_RELEASE);          // rewinds the VMM's index
+  __atomic_store_n(&r->hdr.head, 1ul << 62, __ATOMIC_RELEASE);  // floods head
+}

@@ -20,3 +20,9 @@ void event_emit6(uint16_t kind, uint16_t flags, uint64_t a0, uint64_t a1, uint64
 // Same, with the record's aux word (FLUSH_FUNC).
 void event_emit_aux(uint16_t kind, uint16_t flags, uint32_t aux, uint64_t a0, uint64_t a1,
                     uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+
+// For the hostile-ring scenario: waits until the VMM drained this CPU's
+// ring, stops emitting on this CPU, then rewrites the ring header as a
+// hostile guest would (nslots grown past the ring, tail rewound, head
+// 2^62). The VMM must refuse the ring, keep what it drained, and go on.
+void events_corrupt_own_ring(void);

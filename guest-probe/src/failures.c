@@ -1,6 +1,7 @@
 // Scenarios that fail on purpose, one per VMM error path.
 #include "console.h"
 #include "cpu.h"
+#include "events.h"
 #include "idt.h"
 #include "probe.h"
 #include "scenarios.h"
@@ -57,4 +58,12 @@ void scenario_exit_code(void) {
   printf("exit-code: exiting with code 7\n");
   probe_log("exit-code: exiting with code 7");
   guest_exit(7);
+}
+
+void scenario_hostile_ring(void) {
+  for (uint64_t i = 0; i < 3; i++) event_emit(TLBSCOPE_EV_IPI_RECEIVED, 0, 0xf0 + i, 0, 0, 0);
+  printf("hostile-ring: corrupting this CPU's event ring header\n");
+  events_corrupt_own_ring();
+  probe_log("hostile-ring: ring header corrupted");
+  report("hostile_ring", 1, "ring header rewritten after registration");
 }

@@ -24,6 +24,7 @@ void scenario_hang(void);
 void scenario_triple_fault(void);
 void scenario_bad_port(void);
 void scenario_exit_code(void);
+void scenario_hostile_ring(void);
 // invpcid.c
 void scenario_invpcid(void);
 // shootdown.c

@@ -3,6 +3,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "tests/integration/run_helper.h"
 
@@ -64,6 +67,24 @@ TEST(GuestFailureTest, GuestExitCodeIsPassedThrough) {
   REQUIRE_KVM();
   ProcResult r = RunScenario("exit-code", 1);
   EXPECT_EQ(r.exit_code, 7) << r.err;
+}
+
+// guest-probe's hostile-ring rewrites its ring header after registration
+// (nslots 2^30, tail rewound, head 2^62): the VMM refuses that ring with
+// one line, neither crashes nor spins, and keeps the events drained before.
+TEST(GuestFailureTest, AHostileRingHeaderIsRefusedAndTheRunGoesOn) {
+  REQUIRE_KVM();
+  std::string trace = ::testing::TempDir() + "/hostile_ring_" + std::to_string(::getpid());
+  ProcResult r = RunTlbscope({"run", "--smp", "2", "--cmdline", "scenario=hostile-ring",
+                              "--timeout", "30", "--no-collect", "--record", trace},
+                             90);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, ContainsRegex("tlbscope: vcpu 0: guest event ring is corrupt \\(head "
+                                   "4611686018427387904, consumed [0-9]+, 256 slots\\)"));
+  ProcResult info = RunTlbscope({"trace-info", trace});
+  EXPECT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, ContainsRegex("ipi_received +[3-9]"));
+  std::remove(trace.c_str());
 }
 
 TEST(GuestFailureTest, UnknownScenarioFailsCleanly) {

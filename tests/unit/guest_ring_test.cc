@@ -131,7 +131,7 @@ TEST(GuestRingDrainTest, RecordsBecomeEventsAndTailAdvances) {
   TracePipeline p(2);
   CollectSink sink;
   p.AddSink(&sink);
-  p.AddGuestRing(1, ring);
+  p.AddGuestRing(1, ring, kSlots);
   p.Start();
   // Six records through four slots, as a guest writes them: wrapping
   // around, waiting while the ring is full for the sequencer to drain it.
@@ -167,7 +167,7 @@ TEST(GuestRingDrainTest, ARecordBeingWrittenIsNotOvertaken) {
   TracePipeline p(2);
   CollectSink sink;
   p.AddSink(&sink);
-  p.AddGuestRing(1, ring);
+  p.AddGuestRing(1, ring, kSlots);
   p.Start();
   uint64_t stamp = __rdtsc();
   __atomic_store_n(&ring->writing_tsc, stamp, __ATOMIC_SEQ_CST);
@@ -185,6 +185,76 @@ TEST(GuestRingDrainTest, ARecordBeingWrittenIsNotOvertaken) {
   ASSERT_EQ(sink.all.size(), 2u);
   EXPECT_TRUE(sink.all[0].has_ipi_received());
   EXPECT_TRUE(sink.all[1].has_invlpg());
+}
+
+// A hostile guest rewrites its ring header after registration: it grows
+// nslots (the drain must keep the registered size: no read past the
+// ring) and then floods head far past the slots. The drain refuses the
+// ring with one line, keeps what it had drained, and neither spins nor
+// allocates: Finish returns at once.
+TEST(GuestRingDrainTest, AHostileHeaderAfterRegistrationIsRefusedNotFollowed) {
+  constexpr uint32_t kSlots = 4;
+  // Guard pages' worth of poison after the slots: a drain that used the
+  // guest's nslots would turn them into events.
+  alignas(64) uint8_t mem[sizeof(tlbscope_ring) + 64 * sizeof(tlbscope_ring_record)] = {};
+  auto* ring = reinterpret_cast<tlbscope_ring*>(mem);
+  auto* slots = reinterpret_cast<tlbscope_ring_record*>(ring + 1);
+  for (int i = kSlots; i < 64; ++i) slots[i] = Rec(TLBSCOPE_EV_IPI_RECEIVED, 0, {0xee});
+  ring->nslots = kSlots;
+  TracePipeline p(2);
+  CollectSink sink;
+  p.AddSink(&sink);
+  p.AddGuestRing(1, ring, kSlots);
+  p.Start();
+  for (uint64_t i = 0; i < 3; ++i) {
+    slots[i] = Rec(TLBSCOPE_EV_IPI_RECEIVED, 0, {0x40 + i});
+    slots[i].tsc = __rdtsc();
+  }
+  __atomic_store_n(&ring->head, 3, __ATOMIC_RELEASE);
+  while (__atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE) != 3) std::this_thread::yield();
+  ring->nslots = 64;                                   // grows its ring: ignored
+  __atomic_store_n(&ring->tail, 0, __ATOMIC_RELEASE);  // and rewinds the VMM's index: ignored
+  slots[3] = Rec(TLBSCOPE_EV_IPI_RECEIVED, 0, {0x43});
+  slots[3].tsc = __rdtsc();
+  __atomic_store_n(&ring->head, 4, __ATOMIC_RELEASE);
+  while (__atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE) != 4) std::this_thread::yield();
+  ::testing::internal::CaptureStderr();
+  __atomic_store_n(&ring->head, uint64_t{1} << 62, __ATOMIC_RELEASE);  // floods head
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  __atomic_store_n(&ring->head, 5, __ATOMIC_RELEASE);  // too late: refused for good
+  auto start = std::chrono::steady_clock::now();
+  p.Finish(v1::TraceEnd());
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(err,
+              HasSubstr("tlbscope: vcpu 1: guest event ring is corrupt (head 4611686018427387904, "
+                        "consumed 4, 4 slots)"));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  ASSERT_EQ(sink.all.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(sink.all[i].ipi_received().vector(), 0x40 + i);
+  EXPECT_EQ(p.counters().guest_rings_refused, 1u);
+  EXPECT_EQ(ring->tail, 4u);
+}
+
+// head running backwards is as corrupt as head running away.
+TEST(GuestRingDrainTest, AHeadThatRunsBackwardsIsRefused) {
+  constexpr uint32_t kSlots = 4;
+  alignas(64) uint8_t mem[sizeof(tlbscope_ring) + kSlots * sizeof(tlbscope_ring_record)] = {};
+  auto* ring = reinterpret_cast<tlbscope_ring*>(mem);
+  ring->nslots = kSlots;
+  TracePipeline p(1);
+  CollectSink sink;
+  p.AddSink(&sink);
+  p.AddGuestRing(0, ring, kSlots);
+  p.Start();
+  __atomic_store_n(&ring->head, 2, __ATOMIC_RELEASE);
+  while (__atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE) != 2) std::this_thread::yield();
+  ::testing::internal::CaptureStderr();
+  __atomic_store_n(&ring->head, 1, __ATOMIC_RELEASE);
+  p.Finish(v1::TraceEnd());
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr("(head 1, consumed 2, 4 slots)"));
+  EXPECT_EQ(sink.all.size(), 2u);
+  EXPECT_EQ(p.counters().guest_rings_refused, 1u);
 }
 
 class RingRegistrationTest : public ::testing::Test {
@@ -220,6 +290,14 @@ class RingRegistrationTest : public ::testing::Test {
 
 TEST_F(RingRegistrationTest, GoodRingIsAccepted) {
   EXPECT_EQ(Register(Good()).kind, ExitAction::Kind::kContinue);
+  EXPECT_EQ(probe_->report().rings, 1);
+}
+
+TEST_F(RingRegistrationTest, ASecondRingOnTheSameVcpuStopsTheVm) {
+  EXPECT_EQ(Register(Good()).kind, ExitAction::Kind::kContinue);
+  ExitAction a = Register(Good(), 0x20000);
+  EXPECT_EQ(a.stop.reason, StopReason::kBadProbeMessage);
+  EXPECT_THAT(a.stop.message, HasSubstr("vcpu 0 registered an event ring already"));
   EXPECT_EQ(probe_->report().rings, 1);
 }
 

@@ -43,6 +43,10 @@ std::string ExceptionName(uint64_t vector) {
 }
 
 IoOutcome ProbeChannel::RegisterRing(int vcpu, uint64_t gpa) {
+  if (ring_vcpus_.contains(vcpu)) {
+    return BadMessage(absl::StrFormat(
+        "event ring at %#x: vcpu %d registered an event ring already (one per CPU)", gpa, vcpu));
+  }
   absl::StatusOr<tlbscope_ring> hdr = mem_->ReadObject<tlbscope_ring>(gpa);
   if (!hdr.ok()) {
     return BadMessage(absl::StrFormat("event ring at %#x: %s", gpa, hdr.status().message()));
@@ -62,7 +66,10 @@ IoOutcome ProbeChannel::RegisterRing(int vcpu, uint64_t gpa) {
     return BadMessage(absl::StrFormat("event ring at %#x: %s", gpa, host.status().message()));
   }
   ++report_.rings;
-  if (trace_ != nullptr) trace_->AddGuestRing(vcpu, reinterpret_cast<tlbscope_ring*>(*host));
+  ring_vcpus_.insert(vcpu);
+  if (trace_ != nullptr) {
+    trace_->AddGuestRing(vcpu, reinterpret_cast<tlbscope_ring*>(*host), hdr->nslots);
+  }
   return std::nullopt;
 }
 

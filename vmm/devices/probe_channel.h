@@ -59,6 +59,7 @@ class ProbeChannel : public IoDevice {
   const GuestMemory* mem_;
   TracePipeline* trace_ = nullptr;
   GuestReport report_;
+  std::set<int> ring_vcpus_;  // one event ring per vCPU, at most
 };
 
 // "#PF" for 14, "vector 200" for the rest.

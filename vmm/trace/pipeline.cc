@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 
 #include "vmm/trace/convert.h"
 
@@ -123,9 +125,11 @@ void TracePipeline::Drain(bool all) {
   for (EventSink* s : sinks_) s->OnEvents(batch);
 }
 
-void TracePipeline::AddGuestRing(int vcpu, tlbscope_ring* ring) {
+void TracePipeline::AddGuestRing(int vcpu, tlbscope_ring* ring, uint32_t nslots) {
   std::lock_guard<std::mutex> lock(guest_rings_mu_);
-  guest_rings_.push_back({vcpu, ring});
+  // The consumer index starts where the guest's header said at
+  // registration (0 for a fresh ring); from here on the host owns it.
+  guest_rings_.push_back({vcpu, ring, nslots, __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE)});
 }
 
 int64_t TracePipeline::GuestTscToNs(uint64_t tsc, uint64_t tsc1, int64_t ns1) const {
@@ -140,8 +144,12 @@ int64_t TracePipeline::GuestWritingCutoff() {
   uint64_t tsc1 = __rdtsc();
   int64_t ns1 = NowNs();
   for (GuestRing& g : guest_rings_) {
+    if (g.refused) continue;
     uint64_t w = __atomic_load_n(&g.ring->writing_tsc, __ATOMIC_ACQUIRE);
-    if (w != 0) cutoff = std::min(cutoff, GuestTscToNs(w, tsc1, ns1) - 1);
+    // A stamp from before the pipeline started or from the future is no
+    // record in progress (a guest could otherwise hold back every event).
+    if (w == 0 || w < tsc0_ || w > tsc1) continue;
+    cutoff = std::min(cutoff, GuestTscToNs(w, tsc1, ns1) - 1);
   }
   return cutoff;
 }
@@ -153,20 +161,34 @@ void TracePipeline::DrainGuestRings() {
   uint64_t tsc1 = __rdtsc();
   int64_t ns1 = NowNs();
   for (GuestRing& g : guest_rings_) {
+    if (g.refused) continue;
+    // head is read once per pass; nslots and tail are the host's own.
+    uint64_t head = __atomic_load_n(&g.ring->head, __ATOMIC_ACQUIRE);
+    if (head < g.tail || head - g.tail > g.nslots) {
+      g.refused = true;
+      {
+        std::lock_guard<std::mutex> c(counters_mu_);
+        ++counters_.guest_rings_refused;
+      }
+      std::fprintf(stderr,
+                   "tlbscope: vcpu %d: guest event ring is corrupt (head %lu, consumed %lu, %u "
+                   "slots): no longer drained, its %lu records so far are kept\n",
+                   g.vcpu, static_cast<unsigned long>(head), static_cast<unsigned long>(g.tail),
+                   g.nslots, static_cast<unsigned long>(g.tail));
+      continue;
+    }
     size_t run = pending_.size();
-    tlbscope_ring* r = g.ring;
-    uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-    uint64_t tail = r->tail;
-    auto* slots = reinterpret_cast<tlbscope_ring_record*>(r + 1);
-    for (; tail < head; ++tail) {
-      tlbscope_ring_record rec = slots[tail & (r->nslots - 1)];
+    const auto* slots = reinterpret_cast<const tlbscope_ring_record*>(g.ring + 1);
+    for (; g.tail < head; ++g.tail) {
+      tlbscope_ring_record rec;
+      std::memcpy(&rec, &slots[g.tail & (g.nslots - 1)], sizeof(rec));
       v1::Event e = GuestRecordToEvent(rec);
       e.set_vcpu(g.vcpu);
       e.set_guest_tsc(rec.tsc);
       e.set_host_time_ns(GuestTscToNs(rec.tsc, tsc1, ns1));
       pending_.push_back(std::move(e));
     }
-    __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+    __atomic_store_n(&g.ring->tail, g.tail, __ATOMIC_RELEASE);
     MergeRun(run);
   }
 }

@@ -42,13 +42,19 @@ class TracePipeline {
   // whatever the event carried, so the order argument holds).
   void Append(int vcpu, v1::Event event);
   // A guest's own event ring (probe_abi.h), in guest memory that outlives
-  // the pipeline's sequencer; drained with the vCPU rings.
-  void AddGuestRing(int vcpu, tlbscope_ring* ring);
+  // the pipeline's sequencer; drained with the vCPU rings. `nslots` is the
+  // slot count validated at registration (a power of two): the pipeline
+  // keeps it and its own consumer index, and trusts nothing else in the
+  // header. A ring whose head runs backwards or more than nslots ahead of
+  // the consumer is hostile: it is reported once on stderr and no longer
+  // drained (what was drained before stays in the trace).
+  void AddGuestRing(int vcpu, tlbscope_ring* ring, uint32_t nslots);
   // After every vCPU thread has stopped: delivers the rest, then `end`.
   void Finish(v1::TraceEnd end);
 
   struct Counters {
     uint64_t events = 0;
+    uint64_t guest_rings_refused = 0;  // rings found corrupt and no longer drained
     std::map<uint32_t, uint64_t> per_vcpu;
     std::map<std::string, uint64_t> per_kind;
   };
@@ -66,7 +72,10 @@ class TracePipeline {
   std::vector<std::unique_ptr<std::atomic<int64_t>>> appending_since_;
   struct GuestRing {
     int vcpu;
-    tlbscope_ring* ring;
+    tlbscope_ring* ring;  // guest memory: read head/writing_tsc/slots, write tail
+    uint32_t nslots;      // host copy, validated at registration
+    uint64_t tail = 0;    // host-owned consumer index
+    bool refused = false;
   };
   void DrainGuestRings();
   // Merges pending_[run_begin, end), one source's events, into the sorted rest.
