@@ -8,12 +8,15 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/collect_sink.h"
+#include "vmm/cli/linux_console.h"
+#include "vmm/cli/linux_guest.h"
 #include "vmm/core/trap_coverage.h"
 
 namespace tlbscope {
@@ -41,7 +44,7 @@ std::string Names(const std::vector<TlbSite>& sites) {
 }
 
 absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r,
-                          const CollectSink* collector) {
+                          const CollectSink* collector, const LinuxConsoleReport& linux_report) {
   tlbscope::v1::RunResult pb;
   if (collector != nullptr) *pb.mutable_collector() = collector->Verdict();
   pb.set_kernel_path(o.machine.kernel_path);
@@ -64,6 +67,7 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   }
   pb.set_checks_passed(r.report.passed());
   pb.set_checks_failed(r.report.failed());
+  AddLinuxReport(linux_report, &pb);
   for (const VcpuStop& s : r.vcpu_stops) {
     auto* v = pb.add_vcpus();
     v->set_vcpu(s.vcpu);
@@ -165,13 +169,19 @@ const char* RunUsage() {
          "  --kernel PATH      kernel to boot: ELF with a PVH note, Multiboot v1, or a\n"
          "                     Linux bzImage (default: the bundled guest-probe)\n"
          "  --initrd FILE      initramfs for a Linux kernel\n"
+         "  --linux            boot the test kernel (guest-linux/build-kernel.sh) with the\n"
+         "                     tlbwork initramfs; --kernel/--initrd replace either one\n"
+         "  --workload NAME    tlbwork workload (implies --linux): all (default), munmap,\n"
+         "                     madvise, mprotect, fork, lazy, membarrier, pingpong\n"
+         "  --iterations N     iterations per workload (implies --linux; default 20)\n"
          "  --boot PROTO       auto (default), pvh, multiboot or linux (a bzImage through\n"
          "                     the 32-bit boot protocol and its own decompressor)\n"
          "  --cmdline STR      kernel command line (guest-probe: scenario=NAME)\n"
          "  --scenario NAME    guest-probe scenario (adds scenario=NAME to the command line;\n"
          "                     --smp defaults to 2 then)\n"
          "  --inject-bug       run the scenario's bug variant (adds variant=bug)\n"
-         "  --seed N           the scenario's interleaving and ranges (adds seed=N; default 1)\n"
+         "  --seed N           the scenario's interleaving and ranges (adds seed=N; default 1;\n"
+         "                     with --linux tlbseed=N)\n"
          "  --smp N            vCPUs, 1..64 (default 1; 2 with --scenario)\n"
          "  --mem MiB          guest RAM, 2..3072 (default 128)\n"
          "  --timeout S        stop a guest still running after S seconds (default 300, 0 = "
@@ -236,6 +246,7 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
   o.machine.kernel_path = default_kernel;
   std::string scenario, seed;
   bool inject_bug = false, smp_given = false;
+  LinuxRunArgs linux_args;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -280,6 +291,10 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
       o.machine.linux_cpu_fixups = false;
       continue;
     }
+    if (flag == "--linux") {
+      linux_args.enabled = true;
+      continue;
+    }
     if (flag == "--no-trap-entry-text") {
       o.machine.trap_entry_text = false;
       continue;
@@ -307,7 +322,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
                                                       "--linger",
                                                       "--scenario",
                                                       "--seed",
-                                                      "--initrd"};
+                                                      "--initrd",
+                                                      "--workload",
+                                                      "--iterations"};
     if (!kValueFlags.contains(flag)) {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
@@ -315,8 +332,16 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     if (!v.ok()) return v.status();
     if (flag == "--kernel") {
       o.machine.kernel_path = *v;
+      linux_args.kernel_given = true;
     } else if (flag == "--initrd") {
       o.machine.initrd_path = *v;
+      linux_args.initrd_given = true;
+    } else if (flag == "--workload") {
+      linux_args.workload = *v;
+      linux_args.enabled = true;
+    } else if (flag == "--iterations") {
+      linux_args.iterations = *v;
+      linux_args.enabled = true;
     } else if (flag == "--boot") {
       absl::StatusOr<BootProtocol> p = ParseBootProtocol(*v);
       if (!p.ok()) return p.status();
@@ -392,6 +417,17 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
         return absl::InvalidArgumentError(
             absl::StrFormat("--breakpoints must be auto, hw or sw (got '%s')", *v));
       }
+    }
+  }
+  if (linux_args.enabled) {
+    if (!scenario.empty() || inject_bug) {
+      return absl::InvalidArgumentError(
+          "--linux runs the tlbwork workloads; --scenario/--inject-bug are guest-probe's");
+    }
+    linux_args.seed = std::exchange(seed, "");
+    linux_args.smp_given = smp_given;
+    if (!o.help) {
+      if (absl::Status s = ApplyLinuxRun(linux_args, &o.machine); !s.ok()) return s;
     }
   }
   if (absl::Status s = AddScenarioArgs(scenario, inject_bug, seed, &o.machine.cmdline); !s.ok()) {
@@ -485,6 +521,8 @@ int RunCommand(const RunOptions& o) {
     std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r->report.passed(),
                  r->report.failed());
   }
+  LinuxConsoleReport linux_report = ParseLinuxConsole(r->serial);
+  PrintLinuxReport(linux_report, stderr);
   int exit_code = r->exit_code;
   if (collector) {
     absl::Status closed = collector->Finish();
@@ -506,7 +544,8 @@ int RunCommand(const RunOptions& o) {
     if (exit_code == 0 && collector->collector().violation_count() > 0) exit_code = 8;
   }
   if (!o.results_path.empty()) {
-    if (absl::Status s = WriteResults(o.results_path, o, *r, collector.get()); !s.ok()) {
+    if (absl::Status s = WriteResults(o.results_path, o, *r, collector.get(), linux_report);
+        !s.ok()) {
       std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
       return exit_code != 0 ? exit_code : 5;
     }
