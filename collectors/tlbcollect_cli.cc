@@ -13,6 +13,7 @@
 #include "collectors/replay_source.h"
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
+#include "version/version.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -25,7 +26,7 @@ struct Options {
   std::string json, perfetto, token_file, tls_ca;
   double connect_timeout_s = 5;
   uint64_t from = 0, to = ~0ull;  // dump
-  bool quiet = false, help = false;
+  bool quiet = false, help = false, version = false;
 };
 
 absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
@@ -45,6 +46,10 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
     }
     if (flag == "--quiet") {
       o.quiet = true;
+      continue;
+    }
+    if (flag == "--version") {
+      o.version = true;
       continue;
     }
     if (flag.rfind("--", 0) != 0) {
@@ -75,7 +80,7 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
       }
     }
   }
-  if (o.help) return o;
+  if (o.help || o.version) return o;
   if (positional.empty()) {
     return absl::InvalidArgumentError(
         "missing command: replay FILE, live ADDR, dump FILE or invariants");
@@ -139,6 +144,7 @@ const char* TlbcollectUsage() {
          "  --perfetto FILE    write a trace for ui.perfetto.dev: a track per vCPU, shootdown "
          "flows\n"
          "  --quiet            print only violations and the verdict\n"
+         "  --version          print the version, git revision and proto schema version\n"
          "  --token-file F     live: bearer token for the TraceService\n"
          "  --tls-ca F         live: TLS, trusting the PEM certificates in F\n"
          "  --connect-timeout S  live: give up connecting after S seconds (default 5)\n"
@@ -152,6 +158,10 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
     std::fprintf(err, "tlbcollect: error: %s (try `tlbcollect --help`)\n",
                  std::string(o.status().message()).c_str());
     return kExitUsage;
+  }
+  if (o->version) {
+    std::fputs(VersionText("tlbcollect").c_str(), out);
+    return kExitClean;
   }
   if (o->help) {
     std::fputs(TlbcollectUsage(), out);
