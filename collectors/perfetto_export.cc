@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "collectors/json_writer.h"
+#include "collectors/perfetto_proto_export.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -13,7 +14,9 @@ namespace {
 constexpr int kPid = 1;
 constexpr int64_t kSliceNs = 1000;  // slices last 1 us, or until the vCPU's next event
 
-std::string Describe(const CEvent& e, std::string* args) {
+}  // namespace
+
+std::string DescribeEvent(const CEvent& e, std::string* args) {
   auto hex = [](uint64_t v) { return absl::StrFormat("\"%#x\"", v); };
   switch (e.kind) {
     case Kind::kCr3Write:
@@ -82,7 +85,31 @@ std::string Describe(const CEvent& e, std::string* args) {
   }
 }
 
-}  // namespace
+absl::StatusOr<PerfettoFormat> ParsePerfettoFormat(const std::string& text) {
+  if (text == "json") return PerfettoFormat::kJson;
+  if (text == "proto") return PerfettoFormat::kProto;
+  if (text == "auto") return PerfettoFormat::kAuto;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("--perfetto-format '%s': must be json, proto or auto", text));
+}
+
+PerfettoFormat ResolvePerfettoFormat(const std::string& path, PerfettoFormat f) {
+  if (f != PerfettoFormat::kAuto) return f;
+  bool json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+  return json ? PerfettoFormat::kJson : PerfettoFormat::kProto;
+}
+
+absl::StatusOr<std::unique_ptr<PerfettoExport>> CreatePerfettoExport(const std::string& path,
+                                                                     PerfettoFormat f) {
+  if (ResolvePerfettoFormat(path, f) == PerfettoFormat::kProto) {
+    absl::StatusOr<std::unique_ptr<PerfettoProtoWriter>> w = PerfettoProtoWriter::Create(path);
+    if (!w.ok()) return w.status();
+    return std::unique_ptr<PerfettoExport>(std::move(*w));
+  }
+  absl::StatusOr<std::unique_ptr<PerfettoWriter>> w = PerfettoWriter::Create(path);
+  if (!w.ok()) return w.status();
+  return std::unique_ptr<PerfettoExport>(std::move(*w));
+}
 
 absl::StatusOr<std::unique_ptr<PerfettoWriter>> PerfettoWriter::Create(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "w");
@@ -154,7 +181,6 @@ void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const App
   if (v >= held_.size()) {
     held_.resize(v + 1);
     named_.resize(v + 1);
-    last_request_.resize(v + 1);
   }
   if (!named_[v]) {
     named_[v] = true;
@@ -175,45 +201,28 @@ void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const App
   h.valid = true;
   h.e = e;
   h.e.host_ns = ns;
-  h.name = Describe(e, &h.args);
+  h.name = DescribeEvent(e, &h.args);
 
-  // Flows: request -> IPI -> flush_tlb_func (shootdown), flush_tlb_func -> flush_done (ack).
+  // Flows: request -> IPI -> flush_tlb_func (shootdown), flush_tlb_func ->
+  // flush_done (ack), each written once it is complete.
+  done_.clear();
+  flows_.OnEvent(e, ns, notes, &done_);
+  for (const FlowTracker::Flow& f : done_) {
+    const char* cat = FlowTracker::Name(f.kind);
+    for (size_t i = 0; i < f.steps.size(); ++i) {
+      char phase = i == 0 ? 's' : (i + 1 == f.steps.size() ? 'f' : 't');
+      Flow(phase, cat, f.id, f.steps[i].vcpu, f.steps[i].ns);
+    }
+  }
   switch (e.kind) {
     case Kind::kFlushRequest: {
-      LastRequest& r = last_request_[v];
-      r = {e.seq, e.flush_request.targets, 0};
-      for (uint32_t t = 0; t < 64; ++t) {
-        if (r.targets & (1ull << t)) Flow('s', "shootdown", (e.seq << 6) | t, v, ns);
-      }
       const MmModel* m = after.mm(e.flush_request.mm);
       if (m != nullptr) Counter(absl::StrFormat("mm %d tlb_gen", m->ctx_id), ns, m->tlb_gen);
       break;
     }
-    case Kind::kIpiSent: {
-      LastRequest& r = last_request_[v];
-      CpuMask step = e.ipi_sent.targets & r.targets & ~r.stepped;
-      r.stepped |= step;
-      for (uint32_t t = 0; t < 64; ++t) {
-        if (step & (1ull << t)) Flow('t', "shootdown", (r.id << 6) | t, v, ns);
-      }
-      break;
-    }
     case Kind::kFlushFunc:
-      if (notes.acked) {
-        Flow('f', "shootdown", (notes.acked->id << 6) | v, v, ns);
-        Flow('s', "ack", (notes.acked->id << 6) | v, v, ns);
-      }
       if (const VcpuModel* vm = after.vcpu(v); vm != nullptr) {
         Counter(absl::StrFormat("vCPU %d local gen", v), ns, vm->slot().tlb_gen);
-      }
-      break;
-    case Kind::kFlushDone:
-      if (notes.completed) {
-        for (uint32_t t = 0; t < 64; ++t) {
-          if (notes.completed->acked & (1ull << t)) {
-            Flow('f', "ack", (notes.completed->id << 6) | t, v, ns);
-          }
-        }
       }
       break;
     case Kind::kContextSwitch:

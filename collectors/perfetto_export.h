@@ -8,17 +8,40 @@
 
 #include "absl/status/statusor.h"
 #include "collectors/collector.h"
+#include "collectors/flow_tracker.h"
 
 namespace tlbscope::collect {
+
+// A --perfetto FILE writer: fed every event, closed at the end.
+class PerfettoExport : public EventObserver {
+ public:
+  // Ends the file and closes it; errors name it.
+  virtual absl::Status Close() = 0;
+};
+
+// --perfetto-format: json (Chrome Trace Event JSON), proto (Perfetto's
+// native protobuf trace), or auto: json for a FILE ending in .json, proto
+// otherwise.
+enum class PerfettoFormat { kAuto, kJson, kProto };
+absl::StatusOr<PerfettoFormat> ParsePerfettoFormat(const std::string& text);
+PerfettoFormat ResolvePerfettoFormat(const std::string& path, PerfettoFormat f);
+
+// The writer for `path` in format `f` (kAuto: by the file name).
+absl::StatusOr<std::unique_ptr<PerfettoExport>> CreatePerfettoExport(const std::string& path,
+                                                                     PerfettoFormat f);
+
+// A slice's name for an event, and its arguments as JSON members ("k":v,...).
+std::string DescribeEvent(const CEvent& e, std::string* args);
 
 // --perfetto FILE: Chrome Trace Event JSON that ui.perfetto.dev (and
 // chrome://tracing) opens. One track (thread) per vCPU, a slice per event,
 // counters for each vCPU's local gen and each mm's tlb_gen, and flows:
 // "shootdown" from each flush_request through the IPI to every target's
 // flush_tlb_func, "ack" from each target's flush_tlb_func to the
-// initiator's flush_done. Violations are global instant events. Written
+// initiator's flush_done; a flow is written once complete, so none
+// dangles (FlowTracker). Violations are global instant events. Written
 // as events arrive (memory does not grow with the trace).
-class PerfettoWriter : public EventObserver {
+class PerfettoWriter : public PerfettoExport {
  public:
   static absl::StatusOr<std::unique_ptr<PerfettoWriter>> Create(const std::string& path);
   ~PerfettoWriter() override;
@@ -26,7 +49,7 @@ class PerfettoWriter : public EventObserver {
   void OnEvent(const CEvent& e, const StateModel& after, const ApplyNotes& notes) override;
   void OnViolation(const Violation& v) override;
   // Ends the JSON and closes the file; errors name it.
-  absl::Status Close();
+  absl::Status Close() override;
 
  private:
   PerfettoWriter(std::string path, FILE* f);
@@ -43,10 +66,6 @@ class PerfettoWriter : public EventObserver {
     CEvent e;
     std::string name, args;
   };
-  struct LastRequest {
-    uint64_t id = 0;
-    CpuMask targets = 0, stepped = 0;
-  };
 
   std::string path_;
   FILE* f_;
@@ -57,7 +76,8 @@ class PerfettoWriter : public EventObserver {
   int64_t last_ns_ = 0;
   std::vector<Held> held_;
   std::vector<bool> named_;
-  std::vector<LastRequest> last_request_;
+  FlowTracker flows_;
+  std::vector<FlowTracker::Flow> done_;
 };
 
 }  // namespace tlbscope::collect

@@ -13,6 +13,7 @@
 #include "collectors/replay_source.h"
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
+#include "version/version.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -23,9 +24,10 @@ struct Options {
   std::string command;  // replay, live, invariants
   std::string target;   // FILE or ADDR
   std::string json, perfetto, token_file, tls_ca;
+  PerfettoFormat perfetto_format = PerfettoFormat::kAuto;
   double connect_timeout_s = 5;
   uint64_t from = 0, to = ~0ull;  // dump
-  bool quiet = false, help = false;
+  bool quiet = false, help = false, version = false;
 };
 
 absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
@@ -47,12 +49,16 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
       o.quiet = true;
       continue;
     }
+    if (flag == "--version") {
+      o.version = true;
+      continue;
+    }
     if (flag.rfind("--", 0) != 0) {
       positional.push_back(flag);
       continue;
     }
     if (flag != "--json" && flag != "--perfetto" && flag != "--token-file" && flag != "--tls-ca" &&
-        flag != "--connect-timeout") {
+        flag != "--connect-timeout" && flag != "--perfetto-format") {
       return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
     }
     if (!inline_value) {
@@ -64,6 +70,11 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
     if (value.empty()) return absl::InvalidArgumentError(absl::StrFormat("%s is empty", flag));
     if (flag == "--json") o.json = value;
     if (flag == "--perfetto") o.perfetto = value;
+    if (flag == "--perfetto-format") {
+      absl::StatusOr<PerfettoFormat> f = ParsePerfettoFormat(value);
+      if (!f.ok()) return f.status();
+      o.perfetto_format = *f;
+    }
     if (flag == "--token-file") o.token_file = value;
     if (flag == "--tls-ca") o.tls_ca = value;
     if (flag == "--connect-timeout") {
@@ -75,7 +86,7 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
       }
     }
   }
-  if (o.help) return o;
+  if (o.help || o.version) return o;
   if (positional.empty()) {
     return absl::InvalidArgumentError(
         "missing command: replay FILE, live ADDR, dump FILE or invariants");
@@ -138,7 +149,10 @@ const char* TlbcollectUsage() {
          "  --json FILE        write the summary (verdict, violations, state, stats) as JSON\n"
          "  --perfetto FILE    write a trace for ui.perfetto.dev: a track per vCPU, shootdown "
          "flows\n"
+         "  --perfetto-format F  proto (Perfetto's native trace), json (Chrome JSON) or auto\n"
+         "                     (default: json for a FILE ending in .json, else proto)\n"
          "  --quiet            print only violations and the verdict\n"
+         "  --version          print the version, git revision and proto schema version\n"
          "  --token-file F     live: bearer token for the TraceService\n"
          "  --tls-ca F         live: TLS, trusting the PEM certificates in F\n"
          "  --connect-timeout S  live: give up connecting after S seconds (default 5)\n"
@@ -152,6 +166,10 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
     std::fprintf(err, "tlbcollect: error: %s (try `tlbcollect --help`)\n",
                  std::string(o.status().message()).c_str());
     return kExitUsage;
+  }
+  if (o->version) {
+    std::fputs(VersionText("tlbcollect").c_str(), out);
+    return kExitClean;
   }
   if (o->help) {
     std::fputs(TlbcollectUsage(), out);
@@ -177,9 +195,10 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
     }
   }
   Collector c;
-  std::unique_ptr<PerfettoWriter> perfetto;
+  std::unique_ptr<PerfettoExport> perfetto;
   if (!o->perfetto.empty()) {
-    absl::StatusOr<std::unique_ptr<PerfettoWriter>> p = PerfettoWriter::Create(o->perfetto);
+    absl::StatusOr<std::unique_ptr<PerfettoExport>> p =
+        CreatePerfettoExport(o->perfetto, o->perfetto_format);
     if (!p.ok()) {
       std::fprintf(err, "tlbcollect: error: %s\n", std::string(p.status().message()).c_str());
       return kExitUsage;

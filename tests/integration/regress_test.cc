@@ -8,6 +8,7 @@
 #include <regex>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/run_helper.h"
@@ -104,7 +105,7 @@ expect = "clean"
   EXPECT_THAT(xml, HasSubstr("expected lam-mismatch, observed unlazy-without-sync-core"));
 }
 
-TEST_F(RegressTest, CrashesHangsAndTimeoutsAreFailuresWithTheirReason) {
+TEST_F(RegressTest, CrashesAreFailuresTimeoutsErrorsWithTheirReason) {
   REQUIRE_KVM();
   std::string suite = Write("s.toml", R"(
 [defaults]
@@ -131,7 +132,12 @@ expect = ["lam-mismatch"]
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("0 of 4 runs matched"));
   std::string xml = ReadFile(junit());
-  EXPECT_THAT(xml, HasSubstr("tests=\"4\" failures=\"4\""));
+  // The guest's crashes are wrong verdicts (<failure>); the timeout is a
+  // run that could not be judged (<error>).
+  EXPECT_THAT(xml, HasSubstr("tests=\"4\" failures=\"3\" errors=\"1\""));
+  EXPECT_THAT(xml, HasSubstr("<error message=\"the run ended by timeout"));
+  EXPECT_THAT(xml, HasSubstr("type=\"timeout\""));
+  EXPECT_THAT(xml, HasSubstr("type=\"triple-fault\""));
   EXPECT_THAT(xml, HasSubstr("the run ended by timeout, not by the guest"));
   EXPECT_THAT(xml, HasSubstr("the run ended by triple-fault, not by the guest"));
   EXPECT_THAT(xml, HasSubstr("the run ended by guest-exception, not by the guest: vcpu 0: guest "
@@ -263,6 +269,70 @@ TEST_F(RegressTest, UnwritableReportsFailTheRunWithOneLineEach) {
   EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: --junit /proc/no/j.xml: cannot write"));
   EXPECT_THAT(r.err,
               HasSubstr("tlbscope regress: error: --write-baseline /proc/no/b.json: cannot write"));
+}
+
+}  // namespace
+}  // namespace tlbscope::testing
+
+namespace tlbscope::testing {
+namespace {
+
+// Three shards of a real suite, merged, are the unsharded run: the same
+// testcases in the same order with the same outcome.
+TEST_F(RegressTest, ShardsMergeIntoTheUnshardedRun) {
+  REQUIRE_KVM();
+  std::string suite = Write("s.toml", R"(
+[defaults]
+smp = 2
+[[run]]
+name = "lam-correct"
+scenario = "lam-lazy"
+expect = "clean"
+[[run]]
+name = "lam-bug"
+scenario = "lam-lazy"
+variant = "bug"
+expect = ["lam-mismatch"]
+[[run]]
+name = "called-clean"
+scenario = "nested-gather"
+variant = "bug"
+expect = "clean"
+[[run]]
+name = "hang"
+cmdline = "scenario=hang"
+timeout = 2
+expect = "clean"
+)");
+  ProcResult whole = Regress(suite);
+  EXPECT_EQ(whole.exit_code, 1) << whole.out << whole.err;
+  std::vector<std::string> outs;
+  for (int k = 1; k <= 3; ++k) {
+    std::string out = dir_ + "/out" + std::to_string(k);
+    ProcResult r = RunTlbscope(
+        {"regress", suite, "--out", out, "--shard", std::to_string(k) + "/3", "--jobs", "2"}, 300);
+    EXPECT_THAT(r.err, HasSubstr(absl::StrFormat("(shard %d/3 of 4, from --shard)", k)));
+    outs.push_back(out);
+  }
+  std::string merged = dir_ + "/merged.xml";
+  std::vector<std::string> args = {"regress", "merge",   outs[2], outs[0],
+                                   outs[1],   "--junit", merged};
+  ProcResult m = RunTlbscope(args, 60);
+  EXPECT_EQ(m.exit_code, 1) << m.out << m.err;
+  // Testcases: name, and which of failure / error, in order.
+  auto cases = [](const std::string& xml) {
+    std::regex re("<testcase name=\"([^\"]+)\"[^>]*>\\s*(<(failure|error) )?");
+    std::string out;
+    for (auto it = std::sregex_iterator(xml.begin(), xml.end(), re); it != std::sregex_iterator();
+         ++it) {
+      out += (*it)[1].str() + ":" + ((*it)[3].matched ? (*it)[3].str() : "pass") + "\n";
+    }
+    return out;
+  };
+  std::string want = cases(ReadFile(junit()));
+  EXPECT_EQ(want, "lam-correct:pass\nlam-bug:pass\ncalled-clean:failure\nhang:error\n");
+  EXPECT_EQ(cases(ReadFile(merged)), want);
+  EXPECT_THAT(m.out, HasSubstr("2 of 4 runs matched their expected verdict"));
 }
 
 }  // namespace

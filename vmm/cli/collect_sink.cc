@@ -6,9 +6,9 @@
 
 namespace tlbscope {
 
-absl::Status CollectSink::ExportPerfetto(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<collect::PerfettoWriter>> w =
-      collect::PerfettoWriter::Create(path);
+absl::Status CollectSink::ExportPerfetto(const std::string& path, collect::PerfettoFormat format) {
+  absl::StatusOr<std::unique_ptr<collect::PerfettoExport>> w =
+      collect::CreatePerfettoExport(path, format);
   if (!w.ok()) return w.status();
   perfetto_ = std::move(*w);
   c_.AddObserver(perfetto_.get());

@@ -18,7 +18,8 @@ class CollectSink : public EventSink {
  public:
   CollectSink() = default;
   // --collect-perfetto FILE; errors name the file.
-  absl::Status ExportPerfetto(const std::string& path);
+  absl::Status ExportPerfetto(const std::string& path,
+                              collect::PerfettoFormat format = collect::PerfettoFormat::kAuto);
 
   void SetTrapping(const collect::Trapping& t) { c_.SetTrapping(t); }
   void OnEvents(const std::vector<v1::Event>& events) override;
@@ -31,7 +32,7 @@ class CollectSink : public EventSink {
 
  private:
   collect::Collector c_;
-  std::unique_ptr<collect::PerfettoWriter> perfetto_;
+  std::unique_ptr<collect::PerfettoExport> perfetto_;
   bool hooked_ = false;
 };
 

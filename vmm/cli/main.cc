@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "version/version.h"
 #include "vmm/cli/probe_host_command.h"
 #include "vmm/cli/regress_command.h"
 #include "vmm/cli/run_command.h"
@@ -44,7 +45,16 @@ void Usage(FILE* out) {
                "instruction\n"
                "  trace-info  summarize a trace recorded with `run --record`\n"
                "  regress     run a suite of guest runs against expected verdicts (JUnit XML)\n"
-               "  help        this text; `tlbscope run --help` for run's options\n");
+               "  help        this text; `tlbscope run --help` for run's options\n"
+               "`--version` (alone, or after any command) prints the version\n");
+}
+
+// `--version` anywhere after the command, except as --cmdline's value.
+bool AsksVersion(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--version" && (i == 0 || args[i - 1] != "--cmdline")) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -56,6 +66,10 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "--version" || cmd == "version" || AsksVersion(args)) {
+    std::fputs(tlbscope::VersionText("tlbscope").c_str(), stdout);
+    return 0;
+  }
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     Usage(stdout);
     return 0;

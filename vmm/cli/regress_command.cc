@@ -1,14 +1,19 @@
 #include "vmm/cli/regress_command.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "vmm/cli/regress_merge_command.h"
 #include "vmm/regress/baseline.h"
 #include "vmm/regress/junit.h"
+#include "vmm/regress/report.h"
 #include "vmm/regress/runner.h"
+#include "vmm/regress/shard.h"
 #include "vmm/regress/suite.h"
 
 namespace tlbscope {
@@ -27,7 +32,13 @@ const char kUsage[] =
     "  --tolerance F         allowed relative change of a count (default 0.25, plus 4 events)\n"
     "  --latency-tolerance F allowed relative increase of a latency percentile (default 3)\n"
     "  --write-baseline FILE store this run's counts and latencies\n"
-    "  --list                print the runs and exit\n";
+    "  --list                print the runs and exit\n"
+    "  --shard K/N           run only part K of N (1-based; balanced by the baseline's\n"
+    "                        times); default: from CI_NODE_INDEX/CI_NODE_TOTAL (GitLab) or\n"
+    "                        JOB_COMPLETION_INDEX (Kubernetes) with --shard-total N or\n"
+    "                        TLBSCOPE_SHARD_TOTAL; --shard 1/1 runs everything\n"
+    "  --shard-total N       the number of shards of a Kubernetes Indexed Job\n"
+    "every run writes OUT/report.json; `tlbscope regress merge OUT...` joins shards\n";
 
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "tlbscope regress: error: %s\n", msg.c_str());
@@ -38,6 +49,9 @@ int Fail(const std::string& msg) {
 
 int RegressCommand(const std::vector<std::string>& args, const std::string& self,
                    const std::string& default_kernel) {
+  if (!args.empty() && args[0] == "merge") {
+    return RegressMergeCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   std::string suite_path, junit, baseline, write_baseline;
   regress::RunnerOptions o;
   o.tlbscope = self.empty() ? "tlbscope" : self;
@@ -47,6 +61,8 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
   regress::Tolerance tol;
   std::vector<std::string> only;
   bool list = false;
+  std::optional<regress::Shard> shard;
+  int shard_total = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -74,6 +90,15 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
       o.out_dir = v;
     } else if (a == "--junit") {
       junit = v;
+    } else if (a == "--shard") {
+      absl::StatusOr<regress::Shard> sh = regress::ParseShard(v);
+      if (!sh.ok()) return Fail(std::string(sh.status().message()));
+      shard = *sh;
+    } else if (a == "--shard-total") {
+      if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 1000) {
+        return Fail("--shard-total must be 1 to 1000");
+      }
+      shard_total = n;
     } else if (a == "--only") {
       only.push_back(v);
     } else if (a == "--baseline") {
@@ -108,6 +133,22 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
   }
   if (absl::Status s = regress::ResolveSuite(&*suite); !s.ok())
     return Fail(std::string(s.message()));
+  std::optional<v1::RegressBaseline> base;
+  if (!baseline.empty()) {
+    absl::StatusOr<v1::RegressBaseline> b = regress::ReadBaseline(baseline);
+    if (!b.ok()) return Fail(std::string(b.status().message()));
+    base = *b;
+  }
+  if (!shard) {
+    auto from_env =
+        regress::ShardFromEnv([](const char* k) { return std::getenv(k); }, shard_total);
+    if (!from_env.ok()) return Fail(std::string(from_env.status().message()));
+    shard = from_env->value_or(regress::Shard{1, 1, "default"});
+  } else if (shard_total != 0) {
+    return Fail("--shard-total is for JOB_COMPLETION_INDEX; --shard K/N already says N");
+  }
+  const std::vector<regress::RunSpec> whole = suite->runs;
+  suite->runs = regress::SelectShard(whole, *shard, base ? &*base : nullptr);
   if (list) {
     for (const regress::RunSpec& r : suite->runs) {
       std::printf("%s: smp %d, %s %s seed %lu, expect %s\n", r.name.c_str(), r.smp,
@@ -116,23 +157,27 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
     }
     return 0;
   }
-  std::optional<v1::RegressBaseline> base;
-  if (!baseline.empty()) {
-    absl::StatusOr<v1::RegressBaseline> b = regress::ReadBaseline(baseline);
-    if (!b.ok()) return Fail(std::string(b.status().message()));
-    base = *b;
-  }
   std::error_code ec;
   std::filesystem::create_directories(o.out_dir, ec);
   if (ec) return Fail(absl::StrFormat("--out %s: %s", o.out_dir, ec.message()));
 
-  std::fprintf(stderr, "tlbscope regress: suite %s, %zu runs, %d at once, output in %s\n",
-               suite->name.c_str(), suite->runs.size(), o.jobs, o.out_dir.c_str());
+  std::string part = shard->total == 1
+                         ? ""
+                         : absl::StrFormat(" (shard %d/%d of %zu, from %s)", shard->index,
+                                           shard->total, whole.size(), shard->source);
+  std::fprintf(stderr, "tlbscope regress: suite %s, %zu runs%s, %d at once, output in %s\n",
+               suite->name.c_str(), suite->runs.size(), part.c_str(), o.jobs, o.out_dir.c_str());
   std::vector<regress::RunVerdict> verdicts = regress::RunSuite(*suite, o);
   if (base) regress::CompareToBaseline(*base, tol, &verdicts);
   std::fputs(regress::SummaryTable(verdicts).c_str(), stdout);
   int status = 0;
   for (const regress::RunVerdict& v : verdicts) status |= !v.passed;
+  if (absl::Status s = regress::WriteReport(
+          o.out_dir + "/report.json", regress::MakeReport(suite->name, *shard, whole, verdicts));
+      !s.ok()) {
+    std::fprintf(stderr, "tlbscope regress: error: %s\n", std::string(s.message()).c_str());
+    status = 1;
+  }
   if (!junit.empty()) {
     if (absl::Status s = regress::WriteJunit(junit, suite->name, verdicts); !s.ok()) {
       std::fprintf(stderr, "tlbscope regress: error: %s\n", std::string(s.message()).c_str());

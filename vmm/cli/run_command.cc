@@ -213,7 +213,9 @@ const char* RunUsage() {
          "                     as found and the rebuilt TLB state at the end; exit status 8\n"
          "                     when it found violations in a run that otherwise passed)\n"
          "  --collect-json FILE      the collector's summary as JSON (as tlbcollect --json)\n"
-         "  --collect-perfetto FILE  a trace for ui.perfetto.dev (as tlbcollect --perfetto)\n";
+         "  --collect-perfetto FILE  a trace for ui.perfetto.dev (as tlbcollect --perfetto)\n"
+         "  --perfetto-format F  proto (Perfetto's native trace), json (Chrome JSON) or auto\n"
+         "                     (default: json for a FILE ending in .json, else proto)\n";
 }
 
 namespace {
@@ -297,6 +299,13 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     }
     if (flag == "--no-trap-entry-text") {
       o.machine.trap_entry_text = false;
+      continue;
+    }
+    if (flag == "--perfetto-format") {
+      absl::StatusOr<std::string> v = take();
+      if (!v.ok()) return v.status();
+      if (absl::Status s = collect::ParsePerfettoFormat(*v).status(); !s.ok()) return s;
+      o.perfetto_format = *v;
       continue;
     }
     static const std::set<std::string> kValueFlags = {"--kernel",
@@ -475,7 +484,9 @@ int RunCommand(const RunOptions& o) {
   if (o.collect) {
     collector = std::make_unique<CollectSink>();
     if (!o.collect_perfetto.empty()) {
-      if (absl::Status s = collector->ExportPerfetto(o.collect_perfetto); !s.ok()) {
+      if (absl::Status s = collector->ExportPerfetto(
+              o.collect_perfetto, *collect::ParsePerfettoFormat(o.perfetto_format));
+          !s.ok()) {
         std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
         return 2;
       }

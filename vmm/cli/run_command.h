@@ -10,10 +10,11 @@ namespace tlbscope {
 
 struct RunOptions {
   MachineConfig machine;
-  std::string results_path;      // --results FILE (protobuf JSON)
-  bool collect = true;           // the in-process collector (--no-collect: off)
-  std::string collect_json;      // --collect-json FILE: tlbcollect's --json summary
-  std::string collect_perfetto;  // --collect-perfetto FILE
+  std::string results_path;              // --results FILE (protobuf JSON)
+  bool collect = true;                   // the in-process collector (--no-collect: off)
+  std::string collect_json;              // --collect-json FILE: tlbcollect's --json summary
+  std::string collect_perfetto;          // --collect-perfetto FILE
+  std::string perfetto_format = "auto";  // --perfetto-format json|proto|auto
   bool help = false;
 };
 

@@ -80,6 +80,7 @@ int CompareToBaseline(const v1::RegressBaseline& base, const Tolerance& tol,
     ++regressed;
     std::string what = "beyond the baseline: " + absl::StrJoin(changes, ", ");
     v.reason = v.passed ? what : v.reason + "; " + what;
+    if (v.passed) v.problem = "baseline";
     v.passed = false;
   }
   return regressed;

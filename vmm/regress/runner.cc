@@ -141,11 +141,16 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
         continue;
       }
       auto start = std::chrono::steady_clock::now();
+      v.started_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
       bool killed = false;
       v.exit_status = Spawn(o.tlbscope, RunArgs(v.spec, o, v.out_dir), v.log_path,
                             v.spec.timeout_s + o.kill_grace_s, &killed);
       v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (killed) {
+        v.error = true;
+        v.problem = "hung";
         v.reason = absl::StrFormat(
             "hung: tlbscope still running %.0f s after its %g s timeout; "
             "killed",
@@ -153,6 +158,7 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
       } else {
         Judge(&v);
       }
+      if (!v.measured.name().empty()) v.measured.set_seconds(v.seconds);
       if (!o.progress) continue;
       std::lock_guard<std::mutex> l(print);
       std::fprintf(stderr, "tlbscope regress: %-4s %s (%.1f s)%s%s\n", v.passed ? "ok" : "FAIL",

@@ -26,7 +26,20 @@ std::string LastLine(const std::string& path) {
   return last;
 }
 
+// Sets an unjudged run's reason and kind.
+void Unjudged(RunVerdict* v, const std::string& problem, const std::string& reason) {
+  v->error = true;
+  v->problem = problem;
+  v->reason = reason;
+}
+
 }  // namespace
+
+bool StopIsTheGuests(const std::string& r) {
+  return r == "guest-exit" || r == "guest-assert" || r == "guest-exception" ||
+         r == "triple-fault" || r == "bad-probe-message" || r == "unknown-port" ||
+         r == "system-event";
+}
 
 std::string ExpectedText(const RunSpec& r) {
   return r.expect_clean ? "clean" : SetText(r.expect_violations);
@@ -40,8 +53,9 @@ void Judge(RunVerdict* v) {
   v1::RunResult result;
   if (!f || !google::protobuf::util::JsonStringToMessage(json.str(), &result).ok()) {
     std::string last = LastLine(v->log_path);
-    v->reason = absl::StrFormat("tlbscope exited with status %d and wrote no results%s%s",
-                                v->exit_status, last.empty() ? "" : ": ", last);
+    Unjudged(v, v->exit_status < 0 ? "tlbscope-crashed" : "no-results",
+             absl::StrFormat("tlbscope exited with status %d and wrote no results%s%s",
+                             v->exit_status, last.empty() ? "" : ": ", last));
     return;
   }
   v->stop_reason = result.stop_reason();
@@ -50,15 +64,22 @@ void Judge(RunVerdict* v) {
     if (!c.passed()) v->failed_checks.push_back(c.name());
   }
   if (result.stop_reason() != "guest-exit") {
-    v->reason = absl::StrFormat("the run ended by %s, not by the guest: %s", result.stop_reason(),
-                                result.stop_message());
+    std::string why = absl::StrFormat("the run ended by %s, not by the guest: %s",
+                                      result.stop_reason(), result.stop_message());
+    if (StopIsTheGuests(result.stop_reason())) {
+      v->problem = result.stop_reason();
+      v->reason = why;
+    } else {
+      Unjudged(v, result.stop_reason(), why);
+    }
     return;
   }
   // 0: passed; 1: a guest check failed; 8: the in-process collector found
   // violations (judged below from the trace, like every run).
   if (v->exit_status != 0 && v->exit_status != 1 && v->exit_status != 8) {
-    v->reason = absl::StrFormat("tlbscope exited with status %d: %s", v->exit_status,
-                                result.stop_message());
+    Unjudged(v, absl::StrFormat("tlbscope-exit-%d", v->exit_status),
+             absl::StrFormat("tlbscope exited with status %d: %s", v->exit_status,
+                             result.stop_message()));
     return;
   }
 
@@ -67,7 +88,7 @@ void Judge(RunVerdict* v) {
   collect::Collector c;
   absl::Status replayed = collect::Replay(v->trace_path, c);
   if (!replayed.ok() && replayed.code() != absl::StatusCode::kDataLoss) {
-    v->reason = "trace: " + std::string(replayed.message());
+    Unjudged(v, "trace", "trace: " + std::string(replayed.message()));
     return;
   }
   std::set<std::string> observed;
@@ -92,10 +113,12 @@ void Judge(RunVerdict* v) {
   const RunSpec& r = v->spec;
   std::set<std::string> expected = r.expect_clean ? std::set<std::string>{} : r.expect_violations;
   if (observed != expected) {
+    v->problem = "wrong-verdict";
     v->reason = absl::StrFormat("expected %s, observed %s", ExpectedText(r), v->observed_text);
     return;
   }
   if (r.expect_clean && v->exit_status == 1) {
+    v->problem = "guest-checks";
     v->reason = absl::StrFormat("expected clean, but guest checks failed: %s",
                                 absl::StrJoin(v->failed_checks, ", "));
     return;
