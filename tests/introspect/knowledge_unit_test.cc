@@ -10,6 +10,10 @@
 #include "introspect/kallsyms.h"
 #include "introspect/knowledge.h"
 
+extern "C" {
+#include "tests/introspect/fake_kernel_types.h"
+}
+
 namespace tlbscope::introspect {
 namespace {
 
@@ -78,6 +82,65 @@ TEST(KnowledgeTest, UnreadableSystemMapIsAnError) {
   absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(elf, {"/nonexistent/System.map", ""});
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(std::string(k.status().message()), HasSubstr("/nonexistent/System.map"));
+}
+
+}  // namespace
+}  // namespace tlbscope::introspect
+
+namespace tlbscope::introspect {
+namespace {
+
+// The compiler's offsetof is the independent source.
+void ExpectFakeLayout(const KernelLayout& l) {
+  EXPECT_EQ(l.mm_pgd.offset, offsetof(struct mm_struct, pgd));
+  EXPECT_EQ(l.mm_ctx_id.offset, offsetof(struct mm_struct, context.ctx_id));
+  EXPECT_EQ(l.mm_tlb_gen.offset, offsetof(struct mm_struct, context.tlb_gen));
+  EXPECT_EQ(l.mm_tlb_gen.size, 8u);
+  EXPECT_EQ(l.mm_tlb_flush_pending.offset, offsetof(struct mm_struct, tlb_flush_pending));
+  EXPECT_EQ(l.mm_cpu_bitmap.offset, offsetof(struct mm_struct, cpu_bitmap));
+  EXPECT_EQ(l.ts_loaded_mm_asid.offset, offsetof(struct tlb_state, loaded_mm_asid));
+  EXPECT_EQ(l.ts_loaded_mm_asid.size, 2u);
+  EXPECT_EQ(l.ts_next_asid.offset, offsetof(struct tlb_state, next_asid));
+  EXPECT_EQ(l.ts_ctxs.offset, offsetof(struct tlb_state, ctxs));
+  EXPECT_EQ(l.ts_ctxs_count, 6u);
+  EXPECT_EQ(l.tlb_context_size, sizeof(struct tlb_context));
+  EXPECT_EQ(l.tc_tlb_gen.offset, offsetof(struct tlb_context, tlb_gen));
+  EXPECT_EQ(l.fi_new_tlb_gen.offset, offsetof(struct flush_tlb_info, new_tlb_gen));
+  EXPECT_EQ(l.fi_stride_shift.offset, offsetof(struct flush_tlb_info, stride_shift));
+  EXPECT_EQ(l.fi_freed_tables.offset, offsetof(struct flush_tlb_info, freed_tables));
+  EXPECT_EQ(l.mg_end.offset, offsetof(struct mmu_gather, end));
+  // Bitfields: the compiler puts them in order from bit 0 of the word after end.
+  uint32_t word = offsetof(struct mmu_gather, end) + sizeof(unsigned long);
+  EXPECT_EQ(l.mg_fullmm.offset, word);
+  EXPECT_EQ(l.mg_fullmm.bit, 0);
+  EXPECT_EQ(l.mg_freed_tables.offset, word);
+  EXPECT_EQ(l.mg_freed_tables.bit, 2);
+  EXPECT_EQ(l.mg_freed_tables.bits, 1);
+}
+
+std::vector<uint8_t> Fake(const char* name) {
+  return ReadAll(std::string(FAKE_KERNEL_DIR) + "/" + name);
+}
+
+TEST(DwarfLayoutTest, MatchesTheCompiler) {
+  std::vector<uint8_t> elf = Fake("fake_kernel.elf");
+  ASSERT_FALSE(elf.empty());
+  absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(elf, {});
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->layout.source, "DWARF");
+  ExpectFakeLayout(k->layout);
+  // Per-CPU offsets fall back to the symbols (here plain globals).
+  EXPECT_EQ(k->symbols.Find("cpu_tlbstate"), k->layout.pcpu_cpu_tlbstate);
+  EXPECT_THAT(k->Summary(), HasSubstr("symbol switch_mm_irqs_off"));
+}
+
+TEST(BtfLayoutTest, DetachedFileMatchesTheCompiler) {
+  std::vector<uint8_t> elf = Fake("fake_kernel.elf");
+  absl::StatusOr<KernelKnowledge> k =
+      LoadKernelKnowledge(elf, {"", std::string(FAKE_KERNEL_DIR) + "/fake_kernel.btf"});
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_THAT(k->layout.source, HasSubstr("fake_kernel.btf"));
+  ExpectFakeLayout(k->layout);
 }
 
 }  // namespace
