@@ -69,6 +69,7 @@ std::optional<Found> FindPath(const btf* b, uint32_t struct_id, std::string_view
 
 Field ToField(const btf* b, const Found& f) {
   Field out;
+  out.found = true;
   out.offset = f.bit_offset / 8;
   if (f.bitfield_size != 0) {
     out.bit = f.bit_offset % 8;

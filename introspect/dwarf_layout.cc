@@ -86,6 +86,7 @@ std::optional<Found> FindMember(Dwarf_Die type, std::string_view name) {
 
 Field ToField(Found f) {
   Field out;
+  out.found = true;
   out.offset = static_cast<uint32_t>(f.bit_offset / 8);
   if (f.bit_size != 0) {
     out.bit = f.bit_offset % 8;
