@@ -15,6 +15,7 @@ PACKAGES=(
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
   cpio
   linux-source-6.12 bc bison flex dwarves
+  libdw-dev libbpf-dev
 )
 
 missing=()

@@ -1,0 +1,57 @@
+#pragma once
+// The facts about a kernel's TLB code that the probes need: struct member
+// offsets, per-CPU variable offsets and function addresses. Filled at run
+// time from the kernel's BTF or DWARF and its symbols; never hard-coded.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tlbscope::introspect {
+
+// A member's place: byte offset from the struct's start, and for a bitfield
+// its bit offset within that byte and width (0 = not a bitfield).
+struct Field {
+  uint32_t offset = 0;
+  uint8_t bit = 0;
+  uint8_t bits = 0;
+  uint32_t size = 0;  // bytes of the member's type (of the unit, for a bitfield)
+  bool found = false;  // the kernel has this member
+};
+
+struct KernelLayout {
+  // struct mm_struct
+  Field mm_pgd, mm_ctx_id, mm_tlb_gen, mm_tlb_flush_pending, mm_cpu_bitmap;
+  // struct tlb_state (per-CPU cpu_tlbstate), struct tlb_context
+  Field ts_loaded_mm, ts_loaded_mm_asid, ts_next_asid, ts_ctxs;
+  uint32_t ts_ctxs_count = 0;
+  uint32_t tlb_context_size = 0;
+  Field tc_ctx_id, tc_tlb_gen;
+  // struct tlb_state_shared (per-CPU cpu_tlbstate_shared)
+  Field tss_is_lazy;
+  // struct flush_tlb_info
+  Field fi_mm, fi_start, fi_end, fi_new_tlb_gen, fi_initiating_cpu, fi_stride_shift,
+      fi_freed_tables;
+  // struct mmu_gather
+  Field mg_mm, mg_start, mg_end, mg_fullmm, mg_freed_tables;
+  // Per-CPU variables: offsets in the per-CPU area.
+  uint64_t pcpu_cpu_tlbstate = 0;
+  bool has_pcpu_cpu_tlbstate = false;
+  uint64_t pcpu_cpu_tlbstate_shared = 0;
+  bool has_pcpu_cpu_tlbstate_shared = false;
+  // Where the layout came from: "BTF (.BTF section)", "BTF FILE", "DWARF".
+  std::string source;
+};
+
+// One requested member: "struct_name" and a dotted member path through
+// nested and anonymous structs ("context.tlb_gen"), and where to put it.
+struct FieldRequest {
+  const char* type;
+  const char* path;
+  Field KernelLayout::*dest;
+  bool required;
+};
+
+// Every member the probes read; optional ones may be missing in a kernel.
+const std::vector<FieldRequest>& FieldRequests();
+
+}  // namespace tlbscope::introspect

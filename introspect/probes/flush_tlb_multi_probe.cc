@@ -1,0 +1,54 @@
+// native_flush_tlb_multi(cpumask, info): the remote shootdown. Linux runs
+// flush_tlb_func on every CPU of the mm's cpumask that is not lazy (all of
+// them when freed_tables), the initiator included when it is in the mask,
+// and waits for them. Emits flush_request with those targets, then
+// ipi_sent to the remote ones.
+#include "introspect/probes/flush_request.h"
+
+namespace tlbscope::introspect {
+namespace {
+
+class FlushTlbMultiProbe : public Probe {
+ public:
+  const char* function() const override { return "native_flush_tlb_multi"; }
+
+  void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) override {
+    CpuProbeState& st = env.cpu(cpu);
+    absl::StatusOr<uint64_t> mask = state.CpuMask(r.arg[0]);
+    absl::StatusOr<FlushInfo> info = state.Flush(r.arg[1]);
+    if (!mask.ok() || !info.ok()) {
+      ++env.read_failures;
+      return;
+    }
+    uint64_t targets = 0;
+    for (uint32_t c = 0; c < 64; ++c) {
+      if ((*mask & (1ull << c)) == 0) continue;
+      absl::StatusOr<CpuTlbState> s = state.Cpu(c);
+      if (!s.ok()) {
+        ++env.read_failures;
+        continue;
+      }
+      if (info->freed_tables || !s->is_lazy) targets |= 1ull << c;
+    }
+    if (!st.in_request) {
+      // Called without flush_tlb_mm_range (flush_tlb_kernel_range etc.)
+      // is outside the mm model; only mm flushes are followed.
+      return;
+    }
+    EmitFlushRequest(env, cpu, *st.in_request, &*info, targets);
+    uint64_t remote = targets & ~(1ull << cpu);
+    if (remote != 0) {
+      v1::Event e;
+      AddCpus(e.mutable_ipi_sent()->mutable_target_cpus(), remote);
+      e.mutable_ipi_sent()->set_vector(kCallFunctionVector);
+      e.mutable_ipi_sent()->set_purpose("flush");
+      env.Emit(cpu, std::move(e));
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> MakeFlushTlbMultiProbe() { return std::make_unique<FlushTlbMultiProbe>(); }
+
+}  // namespace tlbscope::introspect

@@ -1,0 +1,68 @@
+#pragma once
+// Reads Linux's TLB state from guest memory with a kernel's layout:
+// an mm's ctx_id, tlb_gen and pgd; a CPU's cpu_tlbstate (loaded mm, ASID,
+// the generation of each ASID slot) and cpu_tlbstate_shared.is_lazy;
+// flush_tlb_info and mmu_gather contents. Per-CPU data is found through
+// __per_cpu_offset[cpu].
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "introspect/knowledge.h"
+#include "introspect/probes/guest_reader.h"
+
+namespace tlbscope::introspect {
+
+struct MmState {
+  uint64_t address = 0;  // the struct mm_struct's kernel address
+  uint64_t ctx_id = 0;   // 0 when address is 0 (no mm)
+  uint64_t tlb_gen = 0;
+  uint64_t pgd = 0;  // kernel virtual address of the top-level table
+};
+
+struct CpuTlbState {
+  uint64_t loaded_mm = 0;  // struct mm_struct address
+  uint16_t asid = 0;
+  uint64_t local_ctx_id = 0;  // ctxs[asid].ctx_id
+  uint64_t local_gen = 0;     // ctxs[asid].tlb_gen
+  bool is_lazy = false;
+};
+
+struct FlushInfo {
+  uint64_t mm = 0;  // address
+  uint64_t start = 0, end = 0, new_tlb_gen = 0;
+  uint32_t initiating_cpu = 0;
+  bool has_initiating_cpu = false;
+  uint32_t stride_shift = 0;
+  bool freed_tables = false;
+};
+
+struct GatherState {
+  uint64_t mm = 0;
+  uint64_t start = 0, end = 0;
+  bool fullmm = false, freed_tables = false;
+};
+
+class KernelState {
+ public:
+  // `k` must be complete (KernelKnowledge::complete()).
+  KernelState(const KernelKnowledge& k, GuestReader& mem) : k_(k), mem_(mem) {}
+
+  absl::StatusOr<MmState> Mm(uint64_t address);
+  absl::StatusOr<uint64_t> PerCpuBase(uint32_t cpu);
+  absl::StatusOr<CpuTlbState> Cpu(uint32_t cpu);
+  absl::StatusOr<FlushInfo> Flush(uint64_t info);
+  absl::StatusOr<GatherState> Gather(uint64_t tlb);
+  // The CPUs set in the cpumask at `address` (CPUs 0..63).
+  absl::StatusOr<uint64_t> CpuMask(uint64_t address);
+  // mm_cpumask(mm): CPUs 0..63 of the bitmap at mm_struct.cpu_bitmap.
+  absl::StatusOr<uint64_t> MmCpuMask(uint64_t mm);
+  // `mm->tlb_flush_pending` (0 when the kernel has no such member).
+  absl::StatusOr<uint64_t> FlushPending(uint64_t mm);
+
+ private:
+  absl::StatusOr<uint64_t> Field(uint64_t base, const introspect::Field& f);
+  const KernelKnowledge& k_;
+  GuestReader& mem_;
+};
+
+}  // namespace tlbscope::introspect

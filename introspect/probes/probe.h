@@ -1,0 +1,103 @@
+#pragma once
+// One probe = one kernel function: what to read at its entry and, when it
+// asks for it, at its return (a breakpoint on the return address, matched
+// by the stack pointer). Probes turn what they read into the same
+// tlbscope.v1 events guest-probe's rings give (docs/events.md).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "introspect/probes/kernel_state.h"
+#include "tlbscope/v1/trace.pb.h"
+
+namespace tlbscope::introspect {
+
+// Per-vCPU state shared by the probes of one vCPU (only its thread touches it).
+struct CpuProbeState {
+  struct Switch {
+    uint64_t prev_mm = 0, next_mm = 0;  // ctx_ids
+    uint64_t next_addr = 0;
+    bool was_lazy = false;
+    bool wrote_cr3 = false;
+  };
+  std::optional<Switch> in_switch;
+  struct FlushFunc {
+    FlushInfo info;
+    CpuTlbState before;
+    uint64_t mm_ctx = 0;
+    bool reloaded = false;
+  };
+  std::vector<FlushFunc> in_flush_func;
+  struct Request {
+    uint64_t mm_addr = 0, mm_ctx = 0;
+    uint64_t gen_at_entry = 0;
+    uint64_t start = 0, end = 0;
+    uint32_t stride_shift = 0;
+    bool freed_tables = false;
+    bool emitted = false;  // flush_request already sent
+    uint64_t new_tlb_gen = 0;
+    uint64_t targets = 0;
+  };
+  std::optional<Request> in_request;
+  uint64_t last_request_gen = 0;  // of the latest flush_done on this CPU
+  struct Gather {
+    uint64_t tlb = 0, mm_ctx = 0, mm_addr = 0;
+    uint64_t start = 0, end = 0, pending_seen = 0, gen_before = 0;
+    bool freed_tables = false;
+  };
+  std::vector<Gather> in_gather;
+};
+
+// What the probes of one tracker share: per-vCPU state (each vCPU's
+// only touched by its own thread) and where events go.
+class ProbeEnv {
+ public:
+  using EmitFn = std::function<void(uint32_t cpu, v1::Event)>;
+  ProbeEnv(int num_cpus, EmitFn emit) : emit_(std::move(emit)), cpus_(num_cpus) {}
+  void Emit(uint32_t cpu, v1::Event e) { emit_(cpu, std::move(e)); }
+  CpuProbeState& cpu(uint32_t cpu) { return cpus_.at(cpu); }
+  std::atomic<uint64_t> read_failures{0};
+
+ private:
+  EmitFn emit_;
+  std::vector<CpuProbeState> cpus_;
+};
+
+// ctx_id of the mm at `address` (0 for none, or when unreadable).
+uint64_t CtxId(KernelState& state, uint64_t address);
+// The CPUs (0..63) whose bits are set in the mm's cpumask (0 if unknown).
+uint64_t MmCpus(KernelState& state, uint64_t mm_address);
+
+class Probe {
+ public:
+  virtual ~Probe() = default;
+  virtual const char* function() const = 0;
+  virtual bool wants_return() const { return false; }
+  virtual void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) = 0;
+  virtual void OnReturn(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) {}
+};
+
+// Every probe, one per file (switch_mm_probe.cc, ...).
+std::unique_ptr<Probe> MakeSwitchMmProbe();
+std::unique_ptr<Probe> MakeEnterLazyTlbProbe();
+std::unique_ptr<Probe> MakeFlushTlbMmRangeProbe();
+std::unique_ptr<Probe> MakeFlushTlbMultiProbe();
+std::unique_ptr<Probe> MakeFlushTlbFuncProbe();
+std::unique_ptr<Probe> MakeTlbGatherMmuProbe();
+std::unique_ptr<Probe> MakeTlbFinishMmuProbe();
+
+// Vector Linux x86 sends flush_tlb_func IPIs on (CALL_FUNCTION_VECTOR).
+inline constexpr uint32_t kCallFunctionVector = 0xfb;
+
+// Helpers to fill repeated CPU lists from a mask.
+template <typename Repeated>
+void AddCpus(Repeated* out, uint64_t mask) {
+  for (uint32_t c = 0; c < 64; ++c) {
+    if (mask & (1ull << c)) out->Add(c);
+  }
+}
+
+}  // namespace tlbscope::introspect

@@ -1,0 +1,58 @@
+#pragma once
+// LinuxTracker: the probes of one Linux kernel, driven by the VMM. The VMM
+// puts a breakpoint on every EntryAddresses() and, after an entry hit, on
+// ReturnAddresses(cpu); it calls OnBreakpoint for each hit and OnCr3Write
+// just before it appends a trapped CR3 write, so that the events land in the
+// vCPU's own order: context_switch right before its cr3_write, flush_func
+// after the INVLPGs or the CR3 reload it made (docs/events.md).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "introspect/knowledge.h"
+#include "introspect/probes/probe.h"
+
+namespace tlbscope::introspect {
+
+class LinuxTracker {
+ public:
+  // `k` must be complete and outlive the tracker.
+  LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::EmitFn emit);
+
+  struct Entry {
+    uint64_t address;
+    const char* function;
+  };
+  const std::vector<Entry>& entries() const { return entries_; }
+  // Functions without a symbol in this kernel (their events are not made).
+  const std::vector<std::string>& skipped() const { return skipped_; }
+
+  // A breakpoint at regs.rip on `cpu`: a probe's entry or a pending return.
+  // False when neither (not this tracker's breakpoint).
+  bool OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader& mem);
+  // Return addresses `cpu` is waiting for (innermost last).
+  std::vector<uint64_t> ReturnAddresses(uint32_t cpu) const;
+  // Before the trapped write of `value` to CR3 on `cpu`.
+  void OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem);
+
+  uint64_t read_failures() const { return env_.read_failures.load(); }
+  uint64_t hits() const { return hits_.load(); }
+
+ private:
+  struct Frame {
+    uint64_t return_address;
+    uint64_t rsp_after;  // rsp once the function has returned
+    Probe* probe;
+  };
+  const KernelKnowledge& k_;
+  ProbeEnv env_;
+  std::vector<std::unique_ptr<Probe>> probes_;
+  std::vector<Entry> entries_;
+  std::vector<Probe*> entry_probes_;  // parallel to entries_
+  std::vector<std::string> skipped_;
+  std::vector<std::vector<Frame>> frames_;  // per CPU, only its thread
+  std::atomic<uint64_t> hits_{0};
+};
+
+}  // namespace tlbscope::introspect

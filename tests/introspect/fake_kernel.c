@@ -1,0 +1,9 @@
+// Linked (with -g) into fake_kernel.elf: one object of each struct so the
+// compiler emits their DWARF.
+#include "fake_kernel_types.h"
+struct mm_struct fake_mm;
+struct tlb_state cpu_tlbstate;
+struct tlb_state_shared cpu_tlbstate_shared;
+struct flush_tlb_info fake_info;
+struct mmu_gather fake_gather;
+void _start(void) {}

@@ -1,0 +1,217 @@
+// Kernel knowledge of real kernels: Debian's cloud 6.1 (bzImage: kallsyms
+// and the payload's .BTF) and, when /work/notes/kernel-ready.txt or
+// TLBSCOPE_TEST_KERNEL_612 names it, the 6.12 test kernel (vmlinux with
+// DWARF, detached BTF, System.map). Every offset is checked against
+// pahole's own reading of the same kernel, parsed at test time.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <regex>
+
+#include "introspect/btf_layout.h"
+#include "introspect/elf_image.h"
+#include "introspect/kallsyms.h"
+#include "introspect/knowledge.h"
+#include "vmm/boot/bzimage.h"
+
+namespace tlbscope::introspect {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kBzImage = std::string(LINUX_CACHE_DIR) + "/vmlinuz";
+
+std::vector<uint8_t> ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
+}
+
+// The Debian vmlinux, extracted once and written where pahole can read it.
+struct Debian {
+  std::vector<uint8_t> vmlinux;
+  std::string path;
+};
+const Debian& DebianKernel() {
+  static Debian* d = [] {
+    auto* out = new Debian;
+    std::vector<uint8_t> bz = ReadAll(kBzImage);
+    absl::StatusOr<BzImage> image = ParseBzImage(bz, kBzImage);
+    if (!image.ok()) return out;
+    absl::StatusOr<std::vector<uint8_t>> v = ExtractVmlinux(*image, kBzImage);
+    if (!v.ok()) return out;
+    out->vmlinux = *std::move(v);
+    out->path = ::testing::TempDir() + "/debian-vmlinux";
+    std::ofstream(out->path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(out->vmlinux.data()), out->vmlinux.size());
+    return out;
+  }();
+  return *d;
+}
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+// pahole -E -C TYPE: member name -> byte offset (absolute within TYPE, as
+// pahole prints expanded members), first occurrence.
+std::map<std::string, uint32_t> PaholeOffsets(const std::string& args, const std::string& type) {
+  std::map<std::string, uint32_t> out;
+  std::string text = Shell("pahole " + args + " -E -C " + type + " 2>/dev/null");
+  std::regex member(R"(\s([A-Za-z_][A-Za-z_0-9]*)(\[\d+\])?(:\d+)?;\s*/\*\s*(\d+))");
+  for (std::sregex_iterator it(text.begin(), text.end(), member), end; it != end; ++it) {
+    out.emplace((*it)[1], std::stoul((*it)[4]));
+  }
+  return out;
+}
+
+void ExpectMatchesPahole(const KernelLayout& l, const std::string& pahole_args) {
+  auto mm = PaholeOffsets(pahole_args, "mm_struct");
+  ASSERT_TRUE(mm.contains("tlb_gen")) << "pahole " << pahole_args << " printed no mm_struct";
+  EXPECT_EQ(l.mm_pgd.offset, mm["pgd"]);
+  EXPECT_EQ(l.mm_ctx_id.offset, mm["ctx_id"]);
+  EXPECT_EQ(l.mm_tlb_gen.offset, mm["tlb_gen"]);
+  auto ts = PaholeOffsets(pahole_args, "tlb_state");
+  EXPECT_EQ(l.ts_loaded_mm.offset, ts["loaded_mm"]);
+  EXPECT_EQ(l.ts_loaded_mm_asid.offset, ts["loaded_mm_asid"]);
+  EXPECT_EQ(l.ts_next_asid.offset, ts["next_asid"]);
+  EXPECT_EQ(l.ts_ctxs.offset, ts["ctxs"]);
+  auto fi = PaholeOffsets(pahole_args, "flush_tlb_info");
+  for (auto [name, field] : {std::pair{"mm", l.fi_mm},
+                             {"start", l.fi_start},
+                             {"end", l.fi_end},
+                             {"new_tlb_gen", l.fi_new_tlb_gen},
+                             {"stride_shift", l.fi_stride_shift},
+                             {"freed_tables", l.fi_freed_tables}}) {
+    ASSERT_TRUE(fi.contains(name)) << name;
+    EXPECT_EQ(field.offset, fi[name]) << "flush_tlb_info." << name;
+  }
+  auto mg = PaholeOffsets(pahole_args, "mmu_gather");
+  EXPECT_EQ(l.mg_start.offset, mg["start"]);
+  EXPECT_EQ(l.mg_end.offset, mg["end"]);
+}
+
+TEST(DebianKnowledgeTest, KallsymsAndPayloadBtf) {
+  const Debian& d = DebianKernel();
+  ASSERT_FALSE(d.vmlinux.empty()) << kBzImage << " missing or not extractable (fixture failed)";
+  absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(d.vmlinux, {});
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_TRUE(k->complete()) << k->Summary();
+  EXPECT_EQ(k->symbols.source(), "kallsyms");
+  EXPECT_GT(k->symbols.size(), 50000u);
+  EXPECT_THAT(k->banner, HasSubstr("Linux version 6.1"));
+  EXPECT_EQ(k->build_id.size(), 40u);
+  ExpectMatchesPahole(k->layout, "-F btf " + d.path);
+  EXPECT_EQ(k->layout.ts_ctxs_count, 6u);  // TLB_NR_DYN_ASIDS, as pahole prints ctxs[6]
+  EXPECT_THAT(Shell("pahole -F btf -C tlb_state " + d.path), HasSubstr("ctxs[6]"));
+  // Per-CPU offsets: BTF's DATASEC and the kallsyms symbol agree.
+  EXPECT_EQ(k->symbols.Find("cpu_tlbstate"), k->layout.pcpu_cpu_tlbstate);
+  EXPECT_EQ(k->symbols.Find("cpu_tlbstate_shared"), k->layout.pcpu_cpu_tlbstate_shared);
+  // The decoded function addresses are real entries: Debian's functions
+  // start with `call __fentry__` (e8 rel32) before ftrace patches them.
+  absl::StatusOr<ElfImage> image = ElfImage::Open(d.vmlinux);
+  ASSERT_TRUE(image.ok());
+  std::optional<uint64_t> fentry = k->symbols.Find("__fentry__");
+  ASSERT_TRUE(fentry.has_value());
+  for (auto fn : {k->addresses.switch_mm_irqs_off, k->addresses.flush_tlb_mm_range,
+                  k->addresses.native_flush_tlb_multi, k->addresses.flush_tlb_func}) {
+    ASSERT_TRUE(fn.has_value());
+    auto bytes = image->At(*fn, 5);
+    ASSERT_TRUE(bytes.has_value());
+    ASSERT_EQ((*bytes)[0], 0xe8) << k->symbols.NameAt(*fn);
+    int32_t rel;
+    memcpy(&rel, bytes->data() + 1, 4);
+    EXPECT_EQ(*fn + 5 + rel, *fentry) << k->symbols.NameAt(*fn);
+  }
+}
+
+TEST(DebianKnowledgeTest, MismatchedSystemMapIsOneLineAndKallsymsIsUsed) {
+  const Debian& d = DebianKernel();
+  ASSERT_FALSE(d.vmlinux.empty());
+  std::string map = ::testing::TempDir() + "/wrong.map";
+  std::ofstream(map) << "ffffffff81000000 T _text\nffffffff82000010 D linux_banner\n"
+                        "ffffffff81100000 T switch_mm_irqs_off\n";
+  absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(d.vmlinux, {map, ""});
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_THAT(k->Summary(), HasSubstr("System.map " + map + " is not this kernel's"));
+  EXPECT_THAT(k->Summary(), HasSubstr("linux_banner"));
+  EXPECT_EQ(k->symbols.source(), "kallsyms");
+  EXPECT_NE(k->addresses.switch_mm_irqs_off, 0xffffffff81100000u);
+}
+
+// A BTF file libbpf rejects (a type section past the end) and one it
+// accepts but that is scrambled: one line each, and the symbols still work.
+TEST(DebianKnowledgeTest, CorruptBtfFileLeavesLayoutsMissing) {
+  const Debian& d = DebianKernel();
+  ASSERT_FALSE(d.vmlinux.empty());
+  absl::StatusOr<ElfImage> image = ElfImage::Open(d.vmlinux);
+  ASSERT_TRUE(image.ok());
+  const ElfSection* btf = image->Section(".BTF");
+  ASSERT_NE(btf, nullptr);
+  std::span<const uint8_t> good = image->Contents(*btf);
+  std::vector<uint8_t> bad_header(good.begin(), good.end());
+  uint32_t huge = 0x7fffffff;
+  memcpy(&bad_header[16], &huge, 4);  // btf_header.type_len
+  std::vector<uint8_t> scrambled(good.begin(), good.end());
+  for (size_t i = 64; i < 4096; ++i) scrambled[i] ^= 0xa5;  // libbpf 1.1 accepts this
+  for (auto [name, blob, why] :
+       {std::tuple{"header", &bad_header, "libbpf rejected it"},
+        std::tuple{"types", &scrambled, "has neither mm_struct nor tlb_state"}}) {
+    std::string path = ::testing::TempDir() + "/corrupt-" + name + ".btf";
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(blob->data()), blob->size());
+    absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(d.vmlinux, {"", path});
+    ASSERT_TRUE(k.ok()) << k.status();
+    EXPECT_FALSE(k->complete());
+    EXPECT_THAT(k->Summary(), HasSubstr("struct layouts (BTF " + path + ": " + why)) << name;
+    EXPECT_THAT(k->Summary(), HasSubstr("no DWARF")) << name;
+    EXPECT_EQ(k->Summary().find('\n'), std::string::npos);
+    EXPECT_EQ(k->symbols.source(), "kallsyms");  // the rest still works
+  }
+}
+
+// The 6.12 test kernel (issue 13): System.map, detached BTF and DWARF.
+std::optional<std::map<std::string, std::string>> Kernel612() {
+  std::string ready = "/work/notes/kernel-ready.txt";
+  if (const char* env = getenv("TLBSCOPE_TEST_KERNEL_612")) ready = env;
+  std::ifstream in(ready);
+  if (!in) return std::nullopt;
+  std::map<std::string, std::string> kv;
+  std::regex line(R"(^\s*([A-Za-z_.]+)\s*[:=]\s*(\S+))");
+  for (std::string s; std::getline(in, s);) {
+    std::smatch m;
+    if (std::regex_search(s, m, line)) kv[m[1]] = m[2];
+  }
+  return kv;
+}
+
+TEST(Kernel612KnowledgeTest, OffsetsDifferFrom61AndMatchPahole) {
+  auto kv = Kernel612();
+  if (!kv || !kv->contains("vmlinux")) GTEST_SKIP() << "no 6.12 test kernel named yet";
+  std::vector<uint8_t> v = ReadAll((*kv)["vmlinux"]);
+  ASSERT_FALSE(v.empty()) << (*kv)["vmlinux"];
+  KnowledgeSources src;
+  if (kv->contains("System.map")) src.system_map = (*kv)["System.map"];
+  absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(v, src);
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_TRUE(k->complete()) << k->Summary();
+  ExpectMatchesPahole(k->layout, "-F dwarf " + (*kv)["vmlinux"]);
+  const Debian& d = DebianKernel();
+  absl::StatusOr<KernelKnowledge> k61 = LoadKernelKnowledge(d.vmlinux, {});
+  ASSERT_TRUE(k61.ok());
+  EXPECT_NE(k->layout.mm_tlb_gen.offset, k61->layout.mm_tlb_gen.offset);
+}
+
+}  // namespace
+}  // namespace tlbscope::introspect
