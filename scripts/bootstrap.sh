@@ -14,6 +14,7 @@ PACKAGES=(
   clang-format openssl
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
   cpio
+  tmux
 )
 
 missing=()
