@@ -36,8 +36,8 @@ class TmuxTest : public ::testing::Test {
   std::string InTmux(const std::string& cmd, double timeout_s, std::string* screen) {
     std::string raw = dir_ + "/raw", done = dir_ + "/done";
     std::string tmux = "tmux -L " + socket_ + " ";
-    std::ofstream(dir_ + "/cmd.sh") << "sleep 1\n" << cmd << "\necho EXIT=$? > " << done
-                                    << "\nsleep 60\n";
+    std::ofstream(dir_ + "/cmd.sh") << "sleep 1\n"
+                                    << cmd << "\necho EXIT=$? > " << done << "\nsleep 60\n";
     EXPECT_EQ(eco::Run(tmux + "new-session -d -s eco -x 160 -y 40 'sh " + dir_ + "/cmd.sh'").status,
               0);
     EXPECT_EQ(eco::Run(tmux + "pipe-pane -t eco -o 'cat >> " + raw + "'").status, 0);
@@ -76,8 +76,8 @@ TEST_F(TmuxTest, RegressStatusLineMovesOnATerminalAndNotWhenPiped) {
                        << "[[run]]\nname = \"a\"\nscenario = \"cs-pingpong\"\nexpect = \"clean\"\n"
                        << "[[run]]\nname = \"b\"\nscenario = \"cs-pingpong\"\nexpect = \"clean\"\n"
                        << "[[run]]\nname = \"c\"\nscenario = \"cs-pingpong\"\nexpect = \"clean\"\n";
-  std::string cmd = std::string(TLBSCOPE_BIN) + " regress " + suite + " --jobs 1 --out " + dir_ +
-                    "/out";
+  std::string cmd =
+      std::string(TLBSCOPE_BIN) + " regress " + suite + " --jobs 1 --out " + dir_ + "/out";
   std::string screen;
   std::string raw = InTmux(cmd, 120, &screen);
   std::set<std::string> drawn = Drawn(raw, "tlbscope regress: ");
@@ -94,8 +94,8 @@ TEST_F(TmuxTest, RegressStatusLineMovesOnATerminalAndNotWhenPiped) {
 
 TEST_F(TmuxTest, RunStatusLineMovesAndEndsWithTheSummary) {
   REQUIRE_KVM();
-  std::string cmd = std::string(TLBSCOPE_BIN) +
-                    " run --smp 2 --scenario munmap-storm --seed 3 --timeout 120";
+  std::string cmd =
+      std::string(TLBSCOPE_BIN) + " run --smp 2 --scenario munmap-storm --seed 3 --timeout 120";
   std::string screen;
   std::string raw = InTmux(cmd, 180, &screen);
   EXPECT_EQ(exit_line_, "EXIT=0\n") << screen;
