@@ -16,6 +16,7 @@ PACKAGES=(
   cpio
   linux-source-6.12 bc bison flex dwarves
   libdw-dev libbpf-dev
+  tmux
 )
 
 missing=()

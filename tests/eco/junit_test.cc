@@ -13,43 +13,13 @@
 #include <string>
 
 #include "tests/eco/process.h"
+#include "tests/eco/xsd.h"
 #include "vmm/regress/xml_text.h"
 
 namespace tlbscope::regress {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr char kXsd[] = TLBSCOPE_SOURCE_DIR "/docs/schema/junit.xsd";
-
-std::string errors;
-
-void Collect(void*, const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  errors += buf;
-}
-
-// The schema's verdict on a file: "" if valid, else libxml2's messages.
-std::string Validate(const std::string& path) {
-  errors.clear();
-  xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(kXsd);
-  xmlSchemaPtr schema = xmlSchemaParse(pc);
-  xmlSchemaFreeParserCtxt(pc);
-  if (schema == nullptr) return "the XSD does not parse";
-  xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
-  xmlSchemaSetValidErrors(vc, Collect, Collect, nullptr);
-  xmlDocPtr doc = xmlReadFile(path.c_str(), nullptr, XML_PARSE_NONET);
-  int rc = doc == nullptr ? -1 : xmlSchemaValidateDoc(vc, doc);
-  if (doc) xmlFreeDoc(doc);
-  xmlSchemaFreeValidCtxt(vc);
-  xmlSchemaFree(schema);
-  if (rc == 0) return "";
-  return errors.empty() ? "not well-formed" : errors;
-}
 
 int Count(const std::string& path, const std::string& xpath) {
   xmlDocPtr doc = xmlReadFile(path.c_str(), nullptr, XML_PARSE_NONET);
@@ -93,7 +63,7 @@ TEST_F(JunitXsdTest, ErrorsFailuresAndHostileNamesValidate) {
               std::string("bad\x02 input\0 here", 16)),
   };
   ASSERT_TRUE(WriteJunit(path_, JunitSuite{.name = "demo\x03", .hostname = "ci-7"}, runs).ok());
-  EXPECT_EQ(Validate(path_), "") << eco::ReadFile(path_);
+  EXPECT_EQ(eco::ValidateJunit(path_), "") << eco::ReadFile(path_);
   EXPECT_EQ(Count(path_,
                   "/testsuites/testsuite[@tests='4' and @failures='1' and @errors='2' and "
                   "@hostname='ci-7' and @timestamp='2025-12-04T14:53:20']"),
@@ -127,7 +97,7 @@ TEST_F(JunitXsdTest, TheSchemaRejectsWhatCiWouldMisread) {
       "</testsuite></testsuites>' > " +
       path_);
   ASSERT_EQ(o.status, 0);
-  std::string why = Validate(path_);
+  std::string why = eco::ValidateJunit(path_);
   EXPECT_THAT(why, HasSubstr("hostname"));
   EXPECT_THAT(why, HasSubstr("type"));
 }

@@ -18,8 +18,13 @@ absl::Status CollectSink::ExportPerfetto(const std::string& path, collect::Perfe
 void CollectSink::OnEvents(const std::vector<v1::Event>& events) {
   if (!hooked_) {
     hooked_ = true;
-    c_.OnViolation([](const collect::Violation& v) {
-      std::fputs(collect::FormatViolationLine(v, "tlbscope: ").c_str(), stderr);
+    c_.OnViolation([this](const collect::Violation& v) {
+      std::string line = collect::FormatViolationLine(v, "tlbscope: ");
+      if (printer_) {
+        printer_(line);
+      } else {
+        std::fputs(line.c_str(), stderr);
+      }
     });
   }
   for (const v1::Event& e : events) c_.Observe(e);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,8 @@ class CollectSink : public EventSink {
                               collect::PerfettoFormat format = collect::PerfettoFormat::kAuto);
 
   void SetTrapping(const collect::Trapping& t) { c_.SetTrapping(t); }
+  // Where VIOLATION lines go (default: stderr); set before the run.
+  void SetPrinter(std::function<void(const std::string&)> p) { printer_ = std::move(p); }
   void OnEvents(const std::vector<v1::Event>& events) override;
   void OnEnd(const v1::TraceEnd& end) override;
 
@@ -34,6 +37,7 @@ class CollectSink : public EventSink {
   collect::Collector c_;
   std::unique_ptr<collect::PerfettoExport> perfetto_;
   bool hooked_ = false;
+  std::function<void(const std::string&)> printer_;
 };
 
 }  // namespace tlbscope

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "vmm/cli/regress_merge_command.h"
+#include "vmm/progress/status_line.h"
 #include "vmm/regress/baseline.h"
 #include "vmm/regress/junit.h"
 #include "vmm/regress/report.h"
@@ -167,6 +168,8 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
                                            shard->total, whole.size(), shard->source);
   std::fprintf(stderr, "tlbscope regress: suite %s, %zu runs%s, %d at once, output in %s\n",
                suite->name.c_str(), suite->runs.size(), part.c_str(), o.jobs, o.out_dir.c_str());
+  StatusLine status_line(stderr, StatusLine::IsTerminal(stderr));
+  o.status = &status_line;
   std::vector<regress::RunVerdict> verdicts = regress::RunSuite(*suite, o);
   if (base) regress::CompareToBaseline(*base, tol, &verdicts);
   std::fputs(regress::SummaryTable(verdicts).c_str(), stdout);

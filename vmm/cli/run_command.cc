@@ -17,6 +17,8 @@
 #include "vmm/cli/collect_sink.h"
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/linux_guest.h"
+#include "vmm/progress/run_progress.h"
+#include "vmm/progress/status_line.h"
 #include "vmm/core/trap_coverage.h"
 
 namespace tlbscope {
@@ -496,7 +498,19 @@ int RunCommand(const RunOptions& o) {
     collector->SetTrapping({trapped, trapped, trapped});
     machine.extra_sinks.push_back(collector.get());
   }
+  // A status line on a terminal (not with --quiet, not piped).
+  StatusLine status(stderr, o.machine.serial_to_stdout && StatusLine::IsTerminal(stderr));
+  std::unique_ptr<RunProgress> progress;
+  if (status.enabled()) {
+    progress = std::make_unique<RunProgress>(&status, machine.smp);
+    RunProgress* p = progress.get();
+    machine.extra_sinks.push_back(p);
+    machine.console_writer = [p](const std::string& line) { p->ConsoleLine(line); };
+    if (collector) collector->SetPrinter([p](const std::string& line) { p->Violation(line); });
+    progress->Start();
+  }
   absl::StatusOr<RunOutcome> r = RunMachine(machine);
+  if (progress) progress->Stop();
   if (!r.ok()) {
     std::fprintf(stderr, "tlbscope: error: %s\n", std::string(r.status().message()).c_str());
     return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 5;

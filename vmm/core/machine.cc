@@ -258,6 +258,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   absl::StatusOr<std::unique_ptr<SerialSink>> sink =
       SerialSink::Create(config.serial_to_stdout, config.serial_log);
   if (!sink.ok()) return sink.status();
+  if (config.console_writer) (*sink)->SetWriter(config.console_writer);
 
   absl::StatusOr<KvmSystem> kvm = KvmSystem::Open(config.kvm_device);
   if (!kvm.ok()) return kvm.status();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ struct MachineConfig {
   double linger_s = 10;         // after the guest stops, wait for subscribers to catch up
   // More sinks on the event path (the in-process collector), after the recorder.
   std::vector<EventSink*> extra_sinks;
+  // Whole console lines for stdout go here instead, when set (the status line).
+  std::function<void(const std::string&)> console_writer;
 };
 
 // Checks ranges and combinations; InvalidArgument naming the option.

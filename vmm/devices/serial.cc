@@ -44,8 +44,12 @@ void SerialSink::Put(uint8_t c) {
 
 void SerialSink::Flush() {
   if (!line_.empty()) {
-    std::fwrite(line_.data(), 1, line_.size(), stdout);
-    std::fflush(stdout);
+    if (writer_) {
+      writer_(line_);
+    } else {
+      std::fwrite(line_.data(), 1, line_.size(), stdout);
+      std::fflush(stdout);
+    }
     line_.clear();
   }
   if (log_ != nullptr) std::fflush(log_);

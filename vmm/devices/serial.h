@@ -19,6 +19,9 @@ class SerialSink {
   void Put(uint8_t c);
   void Flush();
   const std::string& transcript() const { return transcript_; }
+  // Where whole console lines for stdout go instead (the status line's
+  // printer); set before the guest runs.
+  void SetWriter(std::function<void(const std::string&)> w) { writer_ = std::move(w); }
 
  private:
   SerialSink(bool to_stdout, FILE* log) : to_stdout_(to_stdout), log_(log) {}
@@ -26,6 +29,7 @@ class SerialSink {
   FILE* log_;
   std::string line_;
   std::string transcript_;  // everything, for the results file and tests
+  std::function<void(const std::string&)> writer_;
 };
 
 // A 16550 UART: THR writes go to the sink at once, so LSR always reports

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/file_names.h"
+#include "vmm/progress/regress_progress.h"
 #include "vmm/regress/domain_xml.h"
 
 namespace tlbscope::regress {
@@ -122,7 +123,8 @@ std::vector<std::string> RunArgs(const RunSpec& r, const RunnerOptions& o, const
 std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
   std::vector<RunVerdict> out(suite.runs.size());
   std::atomic<size_t> next{0};
-  std::mutex print;
+  StatusLine off(stderr, false);
+  RegressProgress progress(o.status ? o.status : &off, suite.runs.size());
   auto worker = [&]() {
     for (size_t i = next++; i < suite.runs.size(); i = next++) {
       RunVerdict& v = out[i];
@@ -133,13 +135,16 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
       v.log_path = v.out_dir + "/tlbscope.log";
       if (absl::Status s = PrepareRunDir(o.out_dir, v.spec.name, v.out_dir); !s.ok()) {
         v.exit_status = -1;
+        v.error = true;
         v.reason = std::string(s.message());
-        if (!o.progress) continue;
-        std::lock_guard<std::mutex> l(print);
-        std::fprintf(stderr, "tlbscope regress: FAIL %s: %s\n", v.spec.name.c_str(),
-                     v.reason.c_str());
+        if (o.progress) {
+          progress.Finished(v.spec.name, false, true,
+                            absl::StrFormat("tlbscope regress: ERROR %s: %s\n", v.spec.name,
+                                            v.reason));
+        }
         continue;
       }
+      if (o.progress) progress.Started(v.spec.name);
       auto start = std::chrono::steady_clock::now();
       v.started_unix = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -160,15 +165,17 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
       }
       if (!v.measured.name().empty()) v.measured.set_seconds(v.seconds);
       if (!o.progress) continue;
-      std::lock_guard<std::mutex> l(print);
-      std::fprintf(stderr, "tlbscope regress: %-4s %s (%.1f s)%s%s\n", v.passed ? "ok" : "FAIL",
-                   v.spec.name.c_str(), v.seconds, v.passed ? "" : ": ", v.reason.c_str());
+      progress.Finished(v.spec.name, v.passed, v.error,
+                        absl::StrFormat("tlbscope regress: %-5s %s (%.1f s)%s%s\n",
+                                        v.passed ? "ok" : (v.error ? "ERROR" : "FAIL"), v.spec.name,
+                                        v.seconds, v.passed ? "" : ": ", v.reason));
     }
   };
   std::vector<std::thread> threads;
   int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(suite.runs.size())));
   for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
   for (std::thread& t : threads) t.join();
+  progress.Done();
   return out;
 }
 

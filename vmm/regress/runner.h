@@ -4,18 +4,20 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "vmm/progress/status_line.h"
 #include "vmm/regress/suite.h"
 #include "vmm/regress/verdict.h"
 
 namespace tlbscope::regress {
 
 struct RunnerOptions {
-  std::string tlbscope;        // the binary to run (`tlbscope run ...`)
-  std::string default_kernel;  // for runs that name none
-  std::string out_dir;         // one folder per run: trace, serial log, results, log
-  int jobs = 1;                // runs at once
-  bool progress = true;        // a line on stderr as each run finishes
-  double kill_grace_s = 60;    // a run alive this long past its timeout is killed
+  std::string tlbscope;          // the binary to run (`tlbscope run ...`)
+  std::string default_kernel;    // for runs that name none
+  std::string out_dir;           // one folder per run: trace, serial log, results, log
+  int jobs = 1;                  // runs at once
+  bool progress = true;          // a line on stderr as each run finishes
+  StatusLine* status = nullptr;  // and a status line (done/running/left), when on a terminal
+  double kill_grace_s = 60;      // a run alive this long past its timeout is killed
 };
 
 // Resolves each run's domain XML into its VM (vcpu, memory, os/kernel,
