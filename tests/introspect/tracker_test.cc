@@ -108,14 +108,15 @@ class TrackerTest : public ::testing::Test {
   void Lazy(uint32_t cpu, bool lazy) {
     g_.Put(Base(cpu) + l_->pcpu_cpu_tlbstate_shared + l_->tss_is_lazy.offset, lazy, 1);
   }
-  void Info(uint64_t mm, uint64_t start, uint64_t end, uint64_t gen, uint32_t init) {
+  void Info(uint64_t mm, uint64_t start, uint64_t end, uint64_t gen, uint32_t init,
+            bool freed = false) {
     g_.Put(kInfo + l_->fi_mm.offset, mm);
     g_.Put(kInfo + l_->fi_start.offset, start);
     g_.Put(kInfo + l_->fi_end.offset, end);
     g_.Put(kInfo + l_->fi_new_tlb_gen.offset, gen);
     g_.Put(kInfo + l_->fi_initiating_cpu.offset, init, 4);
     g_.Put(kInfo + l_->fi_stride_shift.offset, 12, 1);
-    g_.Put(kInfo + l_->fi_freed_tables.offset, 0, 1);
+    g_.Put(kInfo + l_->fi_freed_tables.offset, freed, 1);
   }
   // A call of function `fn` (index) on `cpu`: entry hit, `body`, return hit.
   void Call(uint32_t cpu, int fn, std::vector<uint64_t> args, const std::function<void()>& body) {
@@ -152,21 +153,42 @@ class TrackerTest : public ::testing::Test {
   // flush_tlb_func on `cpu` for the request to `gen` of [start, end).
   void FlushFunc(uint32_t cpu, uint64_t gen, uint64_t start, uint64_t end, bool invlpg = true) {
     Call(cpu, 4, {kInfo}, [&] {
-      for (uint64_t a = start; a < end && invlpg; a += 0x1000) synth_.Invlpg(cpu, a);
+      if (end - start > 0x100000) {
+        Cr3(cpu, kMmA + 0x100000 - kDirectMap);  // a full flush: CR3 reload
+      } else {
+        for (uint64_t a = start; a < end && invlpg; a += 0x1000) synth_.Invlpg(cpu, a);
+      }
       LocalGen(cpu, 5, gen);
     });
   }
   // CPU 0 flushes [start, end) of mm A, gen `gen`-1 -> `gen`, on CPUs 0 and 1.
-  void Shootdown(uint64_t gen, uint64_t start, uint64_t end, bool cpu1_invlpg = true) {
-    Call(0, 2, {kMmA, start, end, 12, 0}, [&] {
+  void Shootdown(uint64_t gen, uint64_t start, uint64_t end, bool cpu1_invlpg = true,
+                 bool freed = false) {
+    Call(0, 2, {kMmA, start, end, 12, freed}, [&] {
       Gen(kMmA, gen);
-      Info(kMmA, start, end, gen, 0);
+      Info(kMmA, start, end, gen, 0, freed);
       g_.Put(kInfo + 0x800, 0x3);  // the cpumask argument
       Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
         FlushFunc(0, gen, start, end);
         FlushFunc(1, gen, start, end, cpu1_invlpg);
       });
     });
+  }
+
+  // An mmu_gather of [start, end) on `cpu`: tlb_gather_mmu (pending after
+  // = `pending`), `inside`, then tlb_finish_mmu running `finish`.
+  void Gather(uint32_t cpu, uint64_t start, uint64_t end, uint64_t pending,
+              const std::function<void()>& inside, const std::function<void()>& finish) {
+    uint64_t tlb = kDirectMap + 0x50000000 + 0x1000ull * cpu;
+    Call(cpu, 5, {tlb, kMmA}, [&] {
+      g_.Put(tlb + l_->mg_mm.offset, kMmA);
+      g_.Put(tlb + l_->mg_start.offset, start);
+      g_.Put(tlb + l_->mg_end.offset, end);
+      g_.Put(tlb + l_->mg_freed_tables.offset, 0, 1);
+      g_.Put(kMmA + l_->mm_tlb_flush_pending.offset, pending, 4);
+    });
+    inside();
+    Call(cpu, 6, {tlb}, finish);
   }
 
   std::vector<uint8_t> elf_;
@@ -216,6 +238,40 @@ TEST_F(TrackerTest, ARemoteFlushWithoutInstructionIsAViolation) {
   Shootdown(2, 0x400000, 0x402000, /*cpu1_invlpg=*/false);
   std::vector<std::string> violations = synth_.Check();
   EXPECT_THAT(violations, ::testing::ElementsAre("flush-without-instruction"));
+}
+
+// Two gathers of one mm at once (CPU 1's still open): Linux's
+// tlb_finish_mmu must flush the whole mm with freed_tables. The events say
+// what the kernel did; the collector judges.
+TEST_F(TrackerTest, NestedGatherIsJudgedOnWhatTheKernelFlushed) {
+  for (bool full : {true, false}) {
+    SCOPED_TRACE(full ? "full flush" : "own range only (seed 003)");
+    synth_ = Synth();
+    SetUp();
+    SwitchToA(0, 1, 0x1);
+    SwitchToA(1, 1, 0x3);
+    Gather(
+        1, 0x600000, 0x601000, 1,
+        [&] {
+          Gather(
+              0, 0x400000, 0x402000, 2, [] {},
+              [&] {
+                if (full) {
+                  Shootdown(2, 0, ~0ull, true, /*freed=*/true);
+                } else {
+                  Shootdown(2, 0x400000, 0x402000);
+                }
+                g_.Put(kMmA + l_->mm_tlb_flush_pending.offset, 1, 4);  // dec_tlb_flush_pending
+              });
+        },
+        [&] { g_.Put(kMmA + l_->mm_tlb_flush_pending.offset, 0, 4); });
+    std::vector<std::string> v = synth_.Check();
+    if (full) {
+      EXPECT_THAT(v, ::testing::IsEmpty());
+    } else {
+      EXPECT_THAT(v, ::testing::ElementsAre("nested-gather-underflush"));
+    }
+  }
 }
 
 TEST_F(TrackerTest, UnreadableStateCountsAFailureAndEmitsNothing) {
