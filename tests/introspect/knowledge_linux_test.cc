@@ -161,6 +161,16 @@ TEST(DebianKnowledgeTest, ProbeBreakpointsAvoidTheFtraceSite) {
   }
 }
 
+// `tlbscope sites` says what it knows about a Linux kernel and plans probes.
+TEST(DebianKnowledgeTest, SitesCommandPrintsKnowledgeAndProbePlan) {
+  std::string out = Shell(std::string(TLBSCOPE_BIN) + " sites " + kBzImage);
+  EXPECT_THAT(out, HasSubstr("kernel knowledge complete (symbols: kallsyms ("));
+  EXPECT_THAT(out, HasSubstr("layouts: BTF (.BTF section))"));
+  std::regex probe(R"(probe (\w+) +0x[0-9a-f]+ \(after the ftrace site\): (emulate|step))");
+  auto n = std::distance(std::sregex_iterator(out.begin(), out.end(), probe), {});
+  EXPECT_EQ(n, 7) << out;
+}
+
 TEST(DebianKnowledgeTest, MismatchedSystemMapIsOneLineAndKallsymsIsUsed) {
   const Debian& d = DebianKernel();
   ASSERT_FALSE(d.vmlinux.empty());
