@@ -153,7 +153,7 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
     case Kind::kIpiSent:
       ++v.ipis_sent;
       // flush_tlb_mm_range sends its call IPIs right after its request.
-      if (e.ipi_sent.vector == kCallVector && v.last_request_id != 0) {
+      if (IsCallVector(e.ipi_sent.vector) && v.last_request_id != 0) {
         auto it = mms_.find(v.last_request_mm);
         if (it != mms_.end()) {
           for (PendingFlush& f : it->second.flushes) {
@@ -176,7 +176,7 @@ const ApplyNotes& StateModel::Apply(const CEvent& e) {
       break;
     case Kind::kIpiReceived:
       ++v.ipis_received;
-      if (e.ipi_received.vector == kCallVector) {
+      if (IsCallVector(e.ipi_received.vector)) {
         if (v.ipis_unserved < 64) ++v.ipis_unserved;
         // It is the IPI of the oldest request sent here and not delivered
         // yet (an IPI is received after it is sent).

@@ -14,6 +14,11 @@ inline constexpr uint64_t kInitMm = 1;     // init_mm's ctx_id
 inline constexpr uint32_t kMaxVcpus = 64;  // CPU masks are 64 bits
 inline constexpr uint64_t kCr3RootMask = 0x000ffffffffff000ull;
 inline constexpr uint32_t kCallVector = 0x40;  // guest-probe's on_cpu call IPI (flushes use it)
+// Linux x86's CALL_FUNCTION_VECTOR and CALL_FUNCTION_SINGLE_VECTOR (its flush IPIs).
+inline constexpr uint32_t kLinuxCallVector = 0xfb, kLinuxCallSingleVector = 0xfa;
+inline bool IsCallVector(uint32_t v) {
+  return v == kCallVector || v == kLinuxCallVector || v == kLinuxCallSingleVector;
+}
 
 // A flush_tlb_mm_range() call from its flush_request until every target
 // acknowledged it (ran flush_tlb_func) and the initiator's flush_done.

@@ -30,6 +30,10 @@ void EmitFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req,
     f->set_freed_tables(req.freed_tables);
   }
   f->set_new_tlb_gen(req.new_tlb_gen);
+  CpuProbeState& st = env.cpu(cpu);
+  st.last_request_start = f->start();
+  st.last_request_end = f->end();
+  st.last_request_freed_tables = f->freed_tables();
   AddCpus(f->mutable_target_cpus(), targets);
   env.Emit(cpu, std::move(e));
 }

@@ -43,6 +43,9 @@ struct CpuProbeState {
   };
   std::optional<Request> in_request;
   uint64_t last_request_gen = 0;  // of the latest flush_done on this CPU
+  // The latest flush_request this CPU made: what it asked to flush.
+  uint64_t last_request_start = 0, last_request_end = 0;
+  bool last_request_freed_tables = false;
   struct Gather {
     uint64_t tlb = 0, mm_ctx = 0, mm_addr = 0;
     uint64_t start = 0, end = 0, pending_seen = 0, gen_before = 0;

@@ -1,8 +1,10 @@
 // tlb_finish_mmu(tlb): the gather ends. The entry reads the range gathered,
 // freed_tables and mm->tlb_flush_pending (Linux's nested check reads it
-// next: > 1 = another gather of the mm is in flight); the return emits
-// gather_end with the generation of the flush it made, if any (the
-// flush_done seen on this CPU inside the call).
+// right after: > 1 = another gather of the mm is in flight); the return
+// emits gather_end with what the kernel really flushed inside the call: the
+// range, freed_tables and generation of the flush_request this CPU made
+// there (none: flush_tlb_gen 0 and the gather's own range). Nothing is
+// inferred from what Linux should have done.
 #include "introspect/probes/probe.h"
 
 namespace tlbscope::introspect {
@@ -44,13 +46,14 @@ class TlbFinishMmuProbe : public Probe {
     v1::GatherEnd* ge = e.mutable_gather_end();
     ge->set_mm(g.mm_ctx);
     // Linux: a nested gather flushes the whole mm (fullmm, freed_tables).
-    ge->set_flushed_start(nested ? 0 : g.start);
-    ge->set_flushed_end(nested ? ~0ull : g.end);
+    ge->set_flushed_start(flushed ? st.last_request_start : g.start);
+    ge->set_flushed_end(flushed ? st.last_request_end : g.end);
     ge->set_flush_tlb_gen(flushed ? st.last_request_gen : 0);
     ge->set_pending_seen(g.pending_seen);
     ge->set_nested(nested);
-    ge->set_freed_tables(nested || g.freed_tables);
+    ge->set_freed_tables(flushed && st.last_request_freed_tables);
     ge->set_own_freed_tables(g.freed_tables);
+    // levels (which page-table levels it freed) is not read: 0.
     env.Emit(cpu, std::move(e));
   }
 };

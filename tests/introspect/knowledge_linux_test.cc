@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -17,6 +18,7 @@
 #include "introspect/elf_image.h"
 #include "introspect/kallsyms.h"
 #include "introspect/knowledge.h"
+#include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
 
 namespace tlbscope::introspect {
@@ -134,6 +136,39 @@ TEST(DebianKnowledgeTest, KallsymsAndPayloadBtf) {
     memcpy(&rel, bytes->data() + 1, 4);
     EXPECT_EQ(*fn + 5 + rel, *fentry) << k->symbols.NameAt(*fn);
   }
+}
+
+// Debian's functions start with the ftrace site: every probe's breakpoint
+// goes right after it, never on the bytes ftrace rewrites.
+TEST(DebianKnowledgeTest, ProbeBreakpointsAvoidTheFtraceSite) {
+  const Debian& d = DebianKernel();
+  ASSERT_FALSE(d.vmlinux.empty());
+  absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(d.vmlinux, {});
+  ASSERT_TRUE(k.ok()) << k.status();
+  absl::StatusOr<ElfImage> image = ElfImage::Open(d.vmlinux);
+  ASSERT_TRUE(image.ok());
+  for (const char* fn :
+       {"switch_mm_irqs_off", "enter_lazy_tlb", "flush_tlb_mm_range", "native_flush_tlb_multi",
+        "flush_tlb_func", "tlb_gather_mmu", "tlb_finish_mmu"}) {
+    std::optional<uint64_t> a = k->symbols.Find(fn);
+    ASSERT_TRUE(a.has_value()) << fn;
+    auto code = image->At(*a, 16);
+    ASSERT_TRUE(code.has_value()) << fn;
+    EntryPlan p = PlanEntry(*a, *code, k->symbols.Find("__fentry__"));
+    EXPECT_TRUE(p.after_ftrace) << fn;
+    EXPECT_EQ(p.address, *a + 5) << fn;
+    std::cout << fn << ": " << p.Describe() << "\n";
+  }
+}
+
+// `tlbscope sites` says what it knows about a Linux kernel and plans probes.
+TEST(DebianKnowledgeTest, SitesCommandPrintsKnowledgeAndProbePlan) {
+  std::string out = Shell(std::string(TLBSCOPE_BIN) + " sites " + kBzImage);
+  EXPECT_THAT(out, HasSubstr("kernel knowledge complete (symbols: kallsyms ("));
+  EXPECT_THAT(out, HasSubstr("layouts: BTF (.BTF section))"));
+  std::regex probe(R"(probe (\w+) +0x[0-9a-f]+ \(after the ftrace site\): (emulate|step))");
+  auto n = std::distance(std::sregex_iterator(out.begin(), out.end(), probe), {});
+  EXPECT_EQ(n, 7) << out;
 }
 
 TEST(DebianKnowledgeTest, MismatchedSystemMapIsOneLineAndKallsymsIsUsed) {

@@ -4,9 +4,50 @@
 #include <map>
 
 #include "absl/strings/str_format.h"
+#include "introspect/elf_image.h"
+#include "introspect/knowledge.h"
+#include "introspect/probes/entry_plan.h"
+#include "vmm/boot/bzimage.h"
+#include "vmm/boot/file_bytes.h"
 #include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {
+
+namespace {
+
+// For a Linux kernel: what introspect knows about it (one line), and where
+// each probe's breakpoint would go.
+void PrintKernelKnowledge(const std::string& path) {
+  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
+  if (!bytes.ok()) return;
+  std::vector<uint8_t> vmlinux;
+  if (HasBzImageMagic(*bytes)) {
+    absl::StatusOr<BzImage> img = ParseBzImage(*bytes, path);
+    if (!img.ok()) return;
+    absl::StatusOr<std::vector<uint8_t>> v = ExtractVmlinux(*img, path);
+    if (!v.ok()) return;
+    vmlinux = *std::move(v);
+  } else {
+    vmlinux = *std::move(bytes);
+  }
+  absl::StatusOr<introspect::KernelKnowledge> k = introspect::LoadKernelKnowledge(vmlinux, {});
+  if (!k.ok() || (k->banner.empty() && k->layout.source.empty())) return;  // not Linux
+  std::printf("%s\n", k->Summary().c_str());
+  absl::StatusOr<introspect::ElfImage> image = introspect::ElfImage::Open(vmlinux);
+  if (!image.ok()) return;
+  for (const char* fn :
+       {"switch_mm_irqs_off", "enter_lazy_tlb", "flush_tlb_mm_range", "native_flush_tlb_multi",
+        "flush_tlb_func", "tlb_gather_mmu", "tlb_finish_mmu"}) {
+    std::optional<uint64_t> a = k->symbols.Find(fn);
+    if (!a) continue;
+    auto code = image->At(*a, 16);
+    if (!code) continue;
+    introspect::EntryPlan p = introspect::PlanEntry(*a, *code, k->symbols.Find("__fentry__"));
+    std::printf("probe %-24s %s\n", fn, p.Describe().c_str());
+  }
+}
+
+}  // namespace
 
 int SitesCommand(const std::vector<std::string>& args) {
   if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
@@ -41,6 +82,7 @@ int SitesCommand(const std::vector<std::string>& args) {
       scan->sites.size(), counts[TlbInsn::kMovCr3], counts[TlbInsn::kInvlpg],
       counts[TlbInsn::kInvpcid], scan->sections_scanned,
       static_cast<unsigned long long>(scan->bytes_scanned));
+  PrintKernelKnowledge(args[0]);
   return 0;
 }
 
