@@ -19,11 +19,14 @@ class SerialSink {
   void Put(uint8_t c);
   void Flush();
   const std::string& transcript() const { return transcript_; }
+  // False once a write to the --serial-log file failed.
+  bool log_ok() const { return log_ok_; }
 
  private:
   SerialSink(bool to_stdout, FILE* log) : to_stdout_(to_stdout), log_(log) {}
   bool to_stdout_;
   FILE* log_;
+  bool log_ok_ = true;
   std::string line_;
   std::string transcript_;  // everything, for the results file and tests
 };

@@ -6,11 +6,15 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/output_file.h"
 
 namespace tlbscope {
 
 absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(const std::string& path,
                                                            const v1::TraceHeader& header) {
+  if (absl::Status s = CheckOutputPath("--record", path); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
     return absl::InvalidArgumentError(
@@ -38,6 +42,7 @@ void Recorder::OnEvents(const std::vector<v1::Event>& events) {
     Write(rec);
   }
   out_.flush();
+  ok_ = ok_ && out_.good();
 }
 
 void Recorder::OnEnd(const v1::TraceEnd& end) {
@@ -45,6 +50,7 @@ void Recorder::OnEnd(const v1::TraceEnd& end) {
   *rec.mutable_end() = end;
   Write(rec);
   out_.flush();
+  ok_ = ok_ && out_.good();
 }
 
 }  // namespace tlbscope
