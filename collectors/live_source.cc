@@ -9,17 +9,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "common/bounded_read.h"
 #include "tlbscope/v1/trace_service.grpc.pb.h"
 
 namespace tlbscope::collect {
 namespace {
 
 absl::StatusOr<std::string> ReadWholeFile(const char* flag, const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return absl::InvalidArgumentError(absl::StrFormat("%s %s: cannot read it", flag, path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return ReadBoundedFile(flag, path, kMaxSmallFileBytes);
 }
 
 absl::Status FromGrpc(const std::string& addr, const grpc::Status& s, const char* what) {
@@ -52,12 +49,9 @@ absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()
   std::string addr = NormalizeAddress(o.address);
   std::string token;
   if (!o.token_file.empty()) {
-    absl::StatusOr<std::string> t = ReadWholeFile("--token-file", o.token_file);
+    absl::StatusOr<std::string> t = ReadTokenFile("--token-file", o.token_file);
     if (!t.ok()) return t.status();
-    token = std::string(absl::StripAsciiWhitespace(*t));
-    if (token.empty()) {
-      return absl::InvalidArgumentError(absl::StrFormat("--token-file %s is empty", o.token_file));
-    }
+    token = *t;
   }
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
   if (!o.tls_ca.empty()) {

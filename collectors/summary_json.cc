@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "collectors/json_writer.h"
+#include "common/output_file.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -192,18 +193,7 @@ std::string SummaryJson(const Collector& c, const SourceInfo& info) {
 }
 
 absl::Status WriteTextFile(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: %s", path, std::strerror(errno)));
-  }
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::InternalError(absl::StrFormat("%s: write failed: %s", path, std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically("", path, text);
 }
 
 }  // namespace tlbscope::collect

@@ -14,6 +14,7 @@
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
 #include "version/version.h"
+#include "common/output_file.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -125,14 +126,12 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
 }
 
 // An output path must be writable before anything is read.
+// (the policy: common/output_file.h)
 absl::Status CheckWritable(const char* flag, const std::string& path) {
   if (path.empty()) return absl::OkStatus();
-  FILE* f = std::fopen(path.c_str(), "a");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s %s: %s", flag, path, std::strerror(errno)));
+  if (absl::Status s = CheckOutputPath(flag, path); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
   }
-  std::fclose(f);
   return absl::OkStatus();
 }
 
@@ -249,8 +248,8 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
     }
   }
   if (!o->json.empty()) {
-    if (absl::Status s = WriteTextFile(o->json, SummaryJson(c, info)); !s.ok()) {
-      std::fprintf(err, "tlbcollect: error: --json %s\n", std::string(s.message()).c_str());
+    if (absl::Status s = WriteFileAtomically("--json", o->json, SummaryJson(c, info)); !s.ok()) {
+      std::fprintf(err, "tlbcollect: error: %s\n", std::string(s.message()).c_str());
       status = kExitInput;
     }
   }

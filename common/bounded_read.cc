@@ -48,7 +48,7 @@ absl::StatusOr<std::string> ReadTokenFile(std::string_view flag, const std::stri
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(absl::StrFormat("%s %s: %s", flag, path, why));
   };
-  if (t.empty()) return bad("is empty");
+  if (t.empty()) return absl::InvalidArgumentError(absl::StrFormat("%s %s is empty", flag, path));
   for (char c : t) {
     unsigned char u = static_cast<unsigned char>(c);
     if (u < 0x21 || u > 0x7e) return bad("the token must be one line of printable ASCII");

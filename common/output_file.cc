@@ -24,6 +24,7 @@ const char* KindOf(mode_t m) {
 }
 
 absl::Status Err(std::string_view flag, const std::string& path, std::string_view why) {
+  if (flag.empty()) return absl::FailedPreconditionError(absl::StrFormat("%s: %s", path, why));
   return absl::FailedPreconditionError(absl::StrFormat("%s %s: %s", flag, path, why));
 }
 
@@ -36,10 +37,7 @@ absl::Status CheckOutputPath(std::string_view flag, const std::string& path) {
     if (errno != ENOENT) return Err(flag, path, std::strerror(errno));
     std::filesystem::path dir = std::filesystem::path(path).parent_path();
     if (dir.empty()) dir = ".";
-    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-      return Err(flag, path,
-                 absl::StrFormat("cannot create it in %s: %s", dir.string(), std::strerror(errno)));
-    }
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return Err(flag, path, std::strerror(errno));
     return absl::OkStatus();
   }
   if (!S_ISREG(st.st_mode)) {

@@ -4,6 +4,8 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -206,6 +208,42 @@ TEST(TlbcollectCliTest, MissingAndTruncatedTracesKeepWhatWasFound) {
   EXPECT_EQ(c.status, kExitInput);
   EXPECT_THAT(c.err, HasSubstr("no end record: it was cut short after 4 events"));
   EXPECT_THAT(c.out, HasSubstr("verdict: clean"));
+}
+
+// The output policy (common/output_file.h): a device node or a symlink as
+// --json is refused before anything is read, and left as it was.
+TEST(TlbcollectCliTest, ADeviceOrASymlinkAsJsonIsRefusedAndLeftAlone) {
+  std::string trace = Temp("policy.trace");
+  AsyncFlush().WriteTrace(trace, 2);
+  CliRun r = Tlbcollect({"replay", trace, "--json", "/dev/full"});
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--json /dev/full: is a character device; tlbscope writes only "
+                               "regular files"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  struct stat st;
+  ASSERT_EQ(::lstat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/full is still a device";
+  std::string target = Temp("policy_target"), link = Temp("policy_link");
+  std::ofstream(target) << "precious\n";
+  std::remove(link.c_str());
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  r = Tlbcollect({"replay", trace, "--json", link});
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--json " + link + ": is a symlink"));
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(File(target), "precious\n");
+  std::remove(link.c_str());
+  std::remove(target.c_str());
+}
+
+// --token-file is read with a bound: /dev/zero is one line and status 3,
+// not a process that grows until the OOM killer.
+TEST(TlbcollectCliTest, AnEndlessTokenFileIsRefused) {
+  CliRun r = Tlbcollect({"live", "127.0.0.1:1", "--token-file", "/dev/zero"});
+  EXPECT_EQ(r.status, kExitInput);
+  EXPECT_THAT(r.err, HasSubstr("--token-file /dev/zero: larger than 4096 bytes"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 TEST(TlbcollectCliTest, UnreachableAddressIsOneLine) {

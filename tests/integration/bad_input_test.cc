@@ -4,7 +4,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "tests/integration/run_helper.h"
@@ -85,6 +87,26 @@ TEST(BadInputTest, UnwritableSerialLog) {
   ExpectBadInput(
       {"run", "--kernel", TestKernel("mb_aout.bin"), "--serial-log", "/nonexistent-dir/serial.log"},
       "--serial-log /nonexistent-dir/serial.log");
+}
+
+// The output policy (common/output_file.h): every output of `run` must be
+// a regular file or not exist yet; a device node or a symlink is bad input,
+// refused before the guest runs, and left as it was.
+TEST(BadInputTest, DevicesAndSymlinksAsOutputsAreRefused) {
+  std::string target = ::testing::TempDir() + "/bad_input_target";
+  std::string link = ::testing::TempDir() + "/bad_input_link";
+  std::ofstream(target) << "keep\n";
+  std::remove(link.c_str());
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  for (const char* flag : {"--collect-json", "--results", "--record", "--trap-log", "--serial-log",
+                           "--collect-perfetto"}) {
+    ExpectBadInput({"run", flag, "/dev/full"},
+                   std::string(flag) + " /dev/full: is a character device");
+    ExpectBadInput({"run", flag, link}, std::string(flag) + " " + link + ": is a symlink");
+  }
+  EXPECT_EQ(ReadFile(target), "keep\n");
+  std::remove(link.c_str());
+  std::remove(target.c_str());
 }
 
 }  // namespace

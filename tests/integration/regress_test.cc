@@ -259,16 +259,34 @@ TEST_F(RegressTest, RunNamesThatLeaveOutRefuseTheSuite) {
   }
 }
 
-TEST_F(RegressTest, UnwritableReportsFailTheRunWithOneLineEach) {
-  REQUIRE_KVM();
+// Reports are checked before any run (the output policy): an unwritable
+// --junit or --write-baseline, a device or a symlink, is status 2 and one
+// line, with nothing run.
+TEST_F(RegressTest, UnwritableReportsAreBadInputBeforeAnyRun) {
   std::string good = Write("g.toml", "[[run]]\nname = \"a\"\nexpect = \"clean\"\n");
-  ProcResult r = RunTlbscope({"regress", good, "--out", dir_ + "/out", "--junit", "/proc/no/j.xml",
-                              "--write-baseline", "/proc/no/b.json"});
-  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_THAT(r.out, HasSubstr("1 of 1 runs matched")) << "the runs themselves passed";
-  EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: --junit /proc/no/j.xml: cannot write"));
-  EXPECT_THAT(r.err,
-              HasSubstr("tlbscope regress: error: --write-baseline /proc/no/b.json: cannot write"));
+  std::string link = dir_ + "/link.xml";
+  std::ofstream(dir_ + "/target.xml") << "keep\n";
+  std::filesystem::create_symlink(dir_ + "/target.xml", link);
+  struct {
+    std::vector<std::string> flags;
+    std::string error;
+  } cases[] = {
+      {{"--junit", "/proc/no/j.xml"}, "--junit /proc/no/j.xml: No such file or directory"},
+      {{"--write-baseline", "/proc/no/b.json"},
+       "--write-baseline /proc/no/b.json: No such file or directory"},
+      {{"--junit", "/dev/full"}, "--junit /dev/full: is a character device"},
+      {{"--write-baseline", link}, "--write-baseline " + link + ": is a symlink"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"regress", good, "--out", dir_ + "/out"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    ProcResult r = RunTlbscope(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: " + c.error));
+    EXPECT_EQ(CountLines(r.err), 1) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/out/a")) << "nothing ran";
+  }
+  EXPECT_EQ(ReadFile(dir_ + "/target.xml"), "keep\n");
 }
 
 }  // namespace

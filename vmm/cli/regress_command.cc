@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "common/output_file.h"
 #include "vmm/cli/regress_merge_command.h"
 #include "vmm/progress/status_line.h"
 #include "vmm/regress/baseline.h"
@@ -119,6 +120,13 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
     }
   }
   if (suite_path.empty()) return Fail("no suite given (tlbscope regress SUITE)");
+  // Reports are checked before any run (the policy: common/output_file.h).
+  for (auto [flag, path] :
+       {std::pair{"--junit", junit}, std::pair{"--write-baseline", write_baseline}}) {
+    if (path.empty()) continue;
+    if (absl::Status s = CheckOutputPath(flag, path); !s.ok())
+      return Fail(std::string(s.message()));
+  }
 
   absl::StatusOr<regress::Suite> suite = regress::LoadSuite(suite_path);
   if (!suite.ok()) return Fail(std::string(suite.status().message()));

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
+#include "common/output_file.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/collect_sink.h"
 #include "vmm/cli/linux_console.h"
@@ -102,10 +103,7 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   if (auto st = google::protobuf::util::MessageToJsonString(pb, &json, jo); !st.ok()) {
     return absl::InternalError(absl::StrFormat("--results %s: %s", path, st.ToString()));
   }
-  std::ofstream f(path, std::ios::trunc);
-  f << json << "\n";
-  if (!f.good()) return absl::InternalError(absl::StrFormat("--results %s: write failed", path));
-  return absl::OkStatus();
+  return WriteFileAtomically("--results", path, json + "\n");
 }
 
 // Prints the trap plan, counts per vCPU, and the comparison with the
@@ -452,23 +450,19 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
   return o;
 }
 
-// Output files are checked before the guest runs: a bad path is bad input.
+// Output files are checked before the guest runs: a bad path is bad input
+// (the policy: common/output_file.h).
 absl::Status CheckWritable(const char* flag, const std::string& path) {
   if (path.empty()) return absl::OkStatus();
-  std::ofstream f(path, std::ios::app);
-  if (!f) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s %s: %s", flag, path, std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  return CheckOutputPath(flag, path);
 }
 
 int RunCommand(const RunOptions& o) {
   for (auto [flag, path] :
        {std::pair{"--results", o.results_path}, std::pair{"--collect-json", o.collect_json},
         std::pair{"--collect-perfetto", o.collect_perfetto},
-        std::pair{"--trap-log", o.machine.trap_log},
-        std::pair{"--record", o.machine.record_path}}) {
+        std::pair{"--trap-log", o.machine.trap_log}, std::pair{"--record", o.machine.record_path},
+        std::pair{"--serial-log", o.machine.serial_log}}) {
     if (absl::Status s = CheckWritable(flag, path); !s.ok()) {
       std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
       return 2;
@@ -558,11 +552,10 @@ int RunCommand(const RunOptions& o) {
     }
     if (!o.collect_json.empty()) {
       collect::SourceInfo info{"tlbscope run", ""};
-      if (absl::Status s = collect::WriteTextFile(
-              o.collect_json, collect::SummaryJson(collector->collector(), info));
+      if (absl::Status s = WriteFileAtomically("--collect-json", o.collect_json,
+                                               collect::SummaryJson(collector->collector(), info));
           !s.ok()) {
-        std::fprintf(stderr, "tlbscope: error: --collect-json %s\n",
-                     std::string(s.message()).c_str());
+        r->output_errors.push_back(std::string(s.message()));
       }
     }
     // A run that otherwise passed but lost coherence by the collector's rules.
@@ -571,10 +564,15 @@ int RunCommand(const RunOptions& o) {
   if (!o.results_path.empty()) {
     if (absl::Status s = WriteResults(o.results_path, o, *r, collector.get(), linux_report);
         !s.ok()) {
-      std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
-      return exit_code != 0 ? exit_code : 5;
+      r->output_errors.push_back(std::string(s.message()));
     }
   }
+  // The output policy: every failed output file is one line naming it, and
+  // a run that otherwise passed exits 5 (the host failed).
+  for (const std::string& e : r->output_errors) {
+    std::fprintf(stderr, "tlbscope: error: %s\n", e.c_str());
+  }
+  if (!r->output_errors.empty() && exit_code == 0) exit_code = 5;
   return exit_code;
 }
 

@@ -443,8 +443,16 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     server->Shutdown();
   }
   if (recorder && !recorder->ok()) {
-    std::fprintf(stderr, "tlbscope: error: --record %s: write failed; the trace is incomplete\n",
-                 recorder->path().c_str());
+    out.output_errors.push_back(
+        absl::StrFormat("--record %s: write failed; the trace is incomplete", recorder->path()));
+  }
+  if (trap_log && !trap_log->ok()) {
+    out.output_errors.push_back(
+        absl::StrFormat("--trap-log %s: write failed; the log is incomplete", config.trap_log));
+  }
+  if (!(*sink)->log_ok()) {
+    out.output_errors.push_back(
+        absl::StrFormat("--serial-log %s: write failed; the log is incomplete", config.serial_log));
   }
   return out;
 }

@@ -86,6 +86,9 @@ struct RunOutcome {
   int exit_code = 0;
   TracePipeline::Counters trace;  // events through the pipeline
   FixupCounts fixups;             // emulation failures the VMM handled (int3, cmpxchg16b, ...)
+  // Output files (--record, --trap-log, --serial-log) whose writes failed:
+  // one line each, naming the flag and the file.
+  std::vector<std::string> output_errors;
 };
 
 // Builds the VM, loads the kernel, runs every vCPU on its own thread until

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/output_file.h"
 
 namespace tlbscope {
 namespace {
@@ -21,6 +22,9 @@ absl::StatusOr<std::unique_ptr<SerialSink>> SerialSink::Create(bool to_stdout,
                                                                const std::string& log_path) {
   FILE* log = nullptr;
   if (!log_path.empty()) {
+    if (absl::Status s = CheckOutputPath("--serial-log", log_path); !s.ok()) {
+      return absl::InvalidArgumentError(s.message());
+    }
     log = std::fopen(log_path.c_str(), "we");
     if (log == nullptr) {
       return absl::InvalidArgumentError(
@@ -37,7 +41,7 @@ SerialSink::~SerialSink() {
 
 void SerialSink::Put(uint8_t c) {
   transcript_.push_back(static_cast<char>(c));
-  if (log_ != nullptr) std::fputc(c, log_);
+  if (log_ != nullptr && std::fputc(c, log_) == EOF) log_ok_ = false;
   if (to_stdout_) line_.push_back(static_cast<char>(c));
   if (c == '\n') Flush();
 }
@@ -52,7 +56,7 @@ void SerialSink::Flush() {
     }
     line_.clear();
   }
-  if (log_ != nullptr) std::fflush(log_);
+  if (log_ != nullptr && std::fflush(log_) != 0) log_ok_ = false;
 }
 
 uint8_t Serial16550::Iir() const {

@@ -22,11 +22,14 @@ class SerialSink {
   // Where whole console lines for stdout go instead (the status line's
   // printer); set before the guest runs.
   void SetWriter(std::function<void(const std::string&)> w) { writer_ = std::move(w); }
+  // False once a write to the --serial-log file failed.
+  bool log_ok() const { return log_ok_; }
 
  private:
   SerialSink(bool to_stdout, FILE* log) : to_stdout_(to_stdout), log_(log) {}
   bool to_stdout_;
   FILE* log_;
+  bool log_ok_ = true;
   std::string line_;
   std::string transcript_;  // everything, for the results file and tests
   std::function<void(const std::string&)> writer_;

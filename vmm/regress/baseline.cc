@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/output_file.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace tlbscope::regress {
@@ -41,11 +42,7 @@ absl::Status WriteBaseline(const std::string& path, const std::string& suite,
   if (!google::protobuf::util::MessageToJsonString(b, &json, opt).ok()) {
     return absl::InternalError("baseline: cannot encode");
   }
-  std::ofstream f(path);
-  f << json;
-  if (!f)
-    return absl::InvalidArgumentError(absl::StrFormat("--write-baseline %s: cannot write", path));
-  return absl::OkStatus();
+  return WriteFileAtomically("--write-baseline", path, json);
 }
 
 int CompareToBaseline(const v1::RegressBaseline& base, const Tolerance& tol,

@@ -11,16 +11,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "common/bounded_read.h"
 
 namespace tlbscope {
 namespace {
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& flag, const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return absl::InvalidArgumentError(absl::StrFormat("%s %s: cannot read it", flag, path));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return ReadBoundedFile(flag, path, kMaxSmallFileBytes);
 }
 
 }  // namespace
@@ -57,13 +54,7 @@ absl::StatusOr<std::string> LoadServeSecrets(const ServeOptions& o) {
         *addr));
   }
   if (o.token_file.empty()) return std::string();
-  absl::StatusOr<std::string> token = ReadSecretFile("--token-file", o.token_file);
-  if (!token.ok()) return token.status();
-  std::string t(absl::StripAsciiWhitespace(*token));
-  if (t.empty()) {
-    return absl::InvalidArgumentError(absl::StrFormat("--token-file %s is empty", o.token_file));
-  }
-  return t;
+  return ReadTokenFile("--token-file", o.token_file);
 }
 
 absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(const ServeOptions& o,

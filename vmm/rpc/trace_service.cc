@@ -6,6 +6,7 @@
 namespace tlbscope {
 namespace {
 constexpr auto kPoll = std::chrono::milliseconds(100);
+constexpr size_t kMaxBatch = 65536;  // a client's max_batch is capped here
 }  // namespace
 
 TraceServiceImpl::TraceServiceImpl(v1::TraceHeader header, Retention* retention,
@@ -45,22 +46,50 @@ grpc::Status TraceServiceImpl::StreamFromFile(grpc::ServerContext* ctx,
                                               uint64_t until,
                                               grpc::ServerWriter<v1::EventBatch>* out) {
   v1::EventBatch batch;
-  size_t max = req.max_batch() > 0 ? req.max_batch() : options_.max_batch;
+  size_t max =
+      std::min<size_t>(req.max_batch() > 0 ? req.max_batch() : options_.max_batch, kMaxBatch);
   bool write_failed = false;
   auto flush = [&](uint64_t next_seq) {
     batch.set_next_sequence(next_seq);
     if (!out->Write(batch)) write_failed = true;
     batch.Clear();
   };
+  // Every sequence in [next, until) must come from the file, in order: a
+  // gap (a write that failed, a file moved or replaced) is DATA_LOSS naming
+  // the range, never a stream that silently skips it.
+  uint64_t expect = next;
+  uint64_t gap_from = UINT64_MAX, gap_to = 0;
   absl::StatusOr<TraceSummary> t = ReadTrace(options_.record_path, [&](const v1::Event& e) {
-    if (write_failed || e.sequence() < next || e.sequence() >= until) return;
+    if (write_failed || gap_from != UINT64_MAX || e.sequence() < expect || e.sequence() >= until) {
+      return;
+    }
+    if (e.sequence() != expect) {
+      gap_from = expect;
+      gap_to = e.sequence() - 1;
+      return;
+    }
+    ++expect;
     if (Wanted(req, e)) *batch.add_events() = e;
     if (static_cast<size_t>(batch.events_size()) >= max) flush(e.sequence() + 1);
   });
-  // The file is still being written: its last record may be incomplete.
-  // Everything below `until` was flushed before it reached memory.
-  (void)t;
   if (write_failed || ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "");
+  if (gap_from == UINT64_MAX && expect < until) {
+    gap_from = expect;
+    gap_to = until - 1;
+  }
+  if (gap_from != UINT64_MAX) {
+    // What came before the gap is delivered, then the loss is reported.
+    if (gap_from > next) flush(gap_from);
+    // The file is still being written, so its last record may be incomplete
+    // (a read error past `until` is no loss); everything below `until` was
+    // flushed before it reached memory.
+    std::string why = t.ok() ? "not in it" : std::string(t.status().message());
+    return grpc::Status(
+        grpc::StatusCode::DATA_LOSS,
+        absl::StrFormat("events %d..%d are no longer retained and missing from the trace file %s "
+                        "(%s)",
+                        gap_from, gap_to, options_.record_path, why));
+  }
   flush(until);
   if (write_failed) return grpc::Status(grpc::StatusCode::CANCELLED, "");
   next = until;
@@ -71,10 +100,10 @@ grpc::Status TraceServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::Sub
                                          grpc::ServerWriter<v1::EventBatch>* out) {
   if (grpc::Status s = CheckToken(ctx); !s.ok()) return s;
   for (uint32_t v : req->vcpus()) {
-    if (static_cast<int>(v) >= options_.num_vcpus) {
+    if (v >= static_cast<uint32_t>(options_.num_vcpus)) {
       return grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrFormat("vcpu %d does not exist (the VM has %d)", v, options_.num_vcpus));
+          absl::StrFormat("vcpu %u does not exist (the VM has %d)", v, options_.num_vcpus));
     }
   }
   for (int k : req->kinds()) {
@@ -86,6 +115,13 @@ grpc::Status TraceServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::Sub
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Each stream holds a thread: a bounded number at once.
+    if (active_ >= options_.max_streams) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrFormat("%d streams are open already (the most this server "
+                                          "serves at once); try again later",
+                                          active_));
+    }
     ++subscribers_seen_;
     ++active_;
     cv_.notify_all();
@@ -98,7 +134,8 @@ grpc::Status TraceServiceImpl::Subscribe(grpc::ServerContext* ctx, const v1::Sub
     return s;
   };
   uint64_t next = req->from_sequence();
-  size_t max = req->max_batch() > 0 ? req->max_batch() : options_.max_batch;
+  size_t max =
+      std::min<size_t>(req->max_batch() > 0 ? req->max_batch() : options_.max_batch, kMaxBatch);
   while (!ctx->IsCancelled()) {
     Retention::Slice s = retention_->Read(next, max, kPoll);
     if (next < s.retained_from) {

@@ -18,6 +18,7 @@ struct TraceServiceOptions {
   std::string record_path;  // events no longer retained are read back from here
   int num_vcpus = 1;
   size_t max_batch = 256;
+  int max_streams = 64;  // Subscribe streams open at once; more: RESOURCE_EXHAUSTED
 };
 
 // TraceService: Subscribe streams from Retention (falling back to the trace

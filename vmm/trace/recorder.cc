@@ -9,11 +9,15 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/output_file.h"
 
 namespace tlbscope {
 
 absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(const std::string& path,
                                                            const v1::TraceHeader& header) {
+  if (absl::Status s = CheckOutputPath("--record", path); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
     return absl::InvalidArgumentError(
@@ -66,6 +70,7 @@ void Recorder::OnEnd(const v1::TraceEnd& end) {
   *rec.mutable_end() = end;
   Write(rec);
   out_.flush();
+  ok_ = ok_ && out_.good();
 }
 
 }  // namespace tlbscope

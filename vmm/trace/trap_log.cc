@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/output_file.h"
 
 namespace tlbscope {
 
@@ -42,6 +43,9 @@ std::string FormatTrapEvent(const v1::Event& e) {
 }
 
 absl::StatusOr<std::unique_ptr<TrapLogWriter>> TrapLogWriter::Create(const std::string& path) {
+  if (absl::Status s = CheckOutputPath("--trap-log", path); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
   std::ofstream out(path, std::ios::trunc);
   if (!out) {
     return absl::InvalidArgumentError(

@@ -20,6 +20,8 @@ class TrapLogWriter : public EventSink {
   static absl::StatusOr<std::unique_ptr<TrapLogWriter>> Create(const std::string& path);
   void OnEvents(const std::vector<v1::Event>& events) override;
   void OnEnd(const v1::TraceEnd&) override { out_.flush(); }
+  // False once a write (or the final flush) failed.
+  bool ok() const { return out_.good(); }
 
  private:
   explicit TrapLogWriter(std::ofstream out) : out_(std::move(out)) {}
