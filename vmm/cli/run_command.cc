@@ -14,7 +14,7 @@
 #include "collectors/terminal.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/collect_sink.h"
-#include "vmm/core/trap_coverage.h"
+#include "vmm/machine/trap_coverage.h"
 
 namespace tlbscope {
 namespace {
