@@ -13,9 +13,9 @@
 #include <cstring>
 
 #include "vmm/boot/cpu_setup.h"
-#include "vmm/core/exit_dispatch.h"
 #include "vmm/devices/exit_port.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 namespace tlbscope {
 namespace {

@@ -16,10 +16,10 @@
 #include <chrono>
 
 #include "vmm/boot/cpu_setup.h"
-#include "vmm/core/exit_dispatch.h"
 #include "vmm/devices/exit_port.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/trap/trap_engine.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 namespace tlbscope {
 namespace {

@@ -1,7 +1,7 @@
 // The vCPU state machine on a real vCPU: pause, resume and stop a guest that
 // spins, and a guest that exits by itself.
 
-#include "vmm/core/vcpu_runner.h"
+#include "vmm/vcpu/vcpu_runner.h"
 
 #include <gtest/gtest.h>
 

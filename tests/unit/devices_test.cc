@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "vmm/devices/exit_port.h"
-#include "vmm/devices/io_bus.h"
 #include "vmm/devices/serial.h"
+#include "vmm/vcpu/io_bus.h"
 
 namespace tlbscope {
 namespace {

@@ -1,6 +1,6 @@
 // DispatchExit driven by made-up kvm_run exits and the real devices.
 
-#include "vmm/core/exit_dispatch.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -10,10 +10,10 @@
 
 #include "tests/unit/fake_run.h"
 #include "tlbscope/probe_abi.h"
-#include "vmm/core/exit_dispatch.h"
 #include "vmm/devices/probe_channel.h"
 #include "vmm/trace/convert.h"
 #include "vmm/trace/pipeline.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 namespace tlbscope {
 namespace {

@@ -6,10 +6,10 @@
 #include <linux/kvm.h>
 #include <unistd.h>
 
+#include "base/unique_fd.h"
 #include "vmm/kvm/guest_memory.h"
 #include "vmm/kvm/ioctl.h"
 #include "vmm/kvm/system.h"
-#include "vmm/kvm/unique_fd.h"
 
 namespace tlbscope {
 namespace {

@@ -15,9 +15,9 @@
 #include "vmm/boot/elf_file.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/boot/layout.h"
-#include "vmm/core/emulation_fixups.h"
 #include "vmm/devices/legacy_ports.h"
 #include "vmm/devices/serial.h"
+#include "vmm/trap/emulation_fixups.h"
 #include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {

@@ -20,7 +20,7 @@
 #include "vmm/cli/linux_guest.h"
 #include "vmm/progress/run_progress.h"
 #include "vmm/progress/status_line.h"
-#include "vmm/core/trap_coverage.h"
+#include "vmm/machine/trap_coverage.h"
 
 namespace tlbscope {
 namespace {

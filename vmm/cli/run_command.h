@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "vmm/core/machine.h"
+#include "vmm/machine/machine.h"
 
 namespace tlbscope {
 

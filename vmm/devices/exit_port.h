@@ -1,6 +1,6 @@
 #pragma once
 
-#include "vmm/devices/io_bus.h"
+#include "vmm/vcpu/io_bus.h"
 
 namespace tlbscope {
 

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "vmm/devices/io_bus.h"
+#include "vmm/vcpu/io_bus.h"
 
 namespace tlbscope {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "vmm/core/tlb_counts.h"
-#include "vmm/devices/io_bus.h"
 #include "vmm/kvm/guest_memory.h"
 #include "vmm/trace/pipeline.h"
+#include "vmm/vcpu/io_bus.h"
+#include "vmm/vcpu/tlb_counts.h"
 
 namespace tlbscope {
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "vmm/devices/io_bus.h"
+#include "vmm/vcpu/io_bus.h"
 
 namespace tlbscope {
 

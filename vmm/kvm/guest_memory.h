@@ -5,7 +5,7 @@
 #include <span>
 
 #include "absl/status/statusor.h"
-#include "vmm/kvm/unique_mapping.h"
+#include "base/unique_mapping.h"
 
 namespace tlbscope {
 

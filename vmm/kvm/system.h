@@ -6,8 +6,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/unique_fd.h"
 #include "vmm/kvm/kvm_abi.h"
-#include "vmm/kvm/unique_fd.h"
 
 namespace tlbscope {
 

@@ -4,9 +4,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/unique_fd.h"
+#include "base/unique_mapping.h"
 #include "vmm/kvm/system.h"
-#include "vmm/kvm/unique_fd.h"
-#include "vmm/kvm/unique_mapping.h"
 
 namespace tlbscope {
 

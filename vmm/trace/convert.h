@@ -2,12 +2,8 @@
 
 #include "tlbscope/probe_abi.h"
 #include "tlbscope/v1/trace.pb.h"
-#include "vmm/trap/trap_event.h"
 
 namespace tlbscope {
-
-// The stream's form of a trapped instruction (sequences are the pipeline's).
-v1::Event TrapEventToProto(const TrapEvent& e);
 
 // The stream's form of one record from a guest's event ring. A kind this
 // tlbscope does not know becomes a GuestLog saying so: nothing is dropped.

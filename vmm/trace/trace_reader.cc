@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
-#include "vmm/kvm/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace tlbscope {
 

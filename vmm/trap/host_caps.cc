@@ -12,9 +12,9 @@
 
 #include "absl/strings/match.h"
 #include "vmm/boot/cpu_setup.h"
-#include "vmm/core/vcpu_runner.h"
 #include "vmm/kvm/ioctl.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/vcpu/vcpu_runner.h"
 
 namespace tlbscope {
 namespace {

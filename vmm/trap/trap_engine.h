@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "vmm/core/exit_dispatch.h"
 #include "vmm/kvm/guest_memory.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/trap/host_caps.h"
@@ -17,28 +16,10 @@
 #include "vmm/trap/trap_event.h"
 #include "vmm/trap/trap_handler.h"
 #include "vmm/trap/vcpu_state.h"
+#include "vmm/vcpu/exit_dispatch.h"
+#include "vmm/vcpu/trap_exit_handler.h"
 
 namespace tlbscope {
-
-// What the vCPU loop hands trap exits (KVM_EXIT_DEBUG, emulation failures)
-// to. nullopt: not a trap of ours; the loop stops with the exit's own reason.
-class TrapExitHandler {
- public:
-  virtual ~TrapExitHandler() = default;
-  virtual std::optional<ExitAction> OnTrapExit(Vcpu& vcpu) = 0;
-  // Set kvm_run.kvm_valid_regs before each KVM_RUN (KVM_CAP_SYNC_REGS).
-  virtual uint64_t sync_regs_mask() const = 0;
-};
-
-// Lets one vCPU thread park all the others while it single-steps over a
-// software breakpoint it has lifted, so none of them runs past that site
-// unobserved.
-class VmControl {
- public:
-  virtual ~VmControl() = default;
-  virtual void PauseOthers(int self) = 0;
-  virtual void ResumeOthers(int self) = 0;
-};
 
 enum class BreakpointPolicy {
   kAuto,          // debug registers first, int3 for the rest where the host can

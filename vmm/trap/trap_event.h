@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include "vmm/core/tlb_counts.h"
 #include "vmm/trap/site_scanner.h"
 #include "vmm/trap/strategy.h"
+#include "vmm/vcpu/tlb_counts.h"
 
 namespace tlbscope {
 

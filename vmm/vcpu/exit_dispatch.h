@@ -4,8 +4,8 @@
 
 #include <optional>
 
-#include "vmm/core/stop_reason.h"
-#include "vmm/devices/io_bus.h"
+#include "vmm/vcpu/io_bus.h"
+#include "vmm/vcpu/stop_reason.h"
 
 namespace tlbscope {
 

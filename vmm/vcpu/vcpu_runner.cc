@@ -1,10 +1,10 @@
-#include "vmm/core/vcpu_runner.h"
+#include "vmm/vcpu/vcpu_runner.h"
 
 #include <pthread.h>
 #include <signal.h>
 
 #include "absl/strings/str_format.h"
-#include "vmm/core/exit_dispatch.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 namespace tlbscope {
 namespace {

@@ -1,4 +1,4 @@
-#include "vmm/core/trap_coverage.h"
+#include "vmm/machine/trap_coverage.h"
 
 namespace tlbscope {
 

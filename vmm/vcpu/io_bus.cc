@@ -1,4 +1,4 @@
-#include "vmm/devices/io_bus.h"
+#include "vmm/vcpu/io_bus.h"
 
 #include <cstring>
 

@@ -9,12 +9,12 @@
 #include "absl/status/statusor.h"
 #include "tlbscope/v1/trace.pb.h"
 #include "vmm/boot/kernel_loader.h"
-#include "vmm/core/emulation_fixups.h"
-#include "vmm/core/vcpu_runner.h"
 #include "vmm/devices/probe_channel.h"
 #include "vmm/rpc/server.h"
 #include "vmm/trace/pipeline.h"
+#include "vmm/trap/emulation_fixups.h"
 #include "vmm/trap/trap_engine.h"
+#include "vmm/vcpu/vcpu_runner.h"
 
 namespace tlbscope {
 

@@ -7,11 +7,11 @@
 #include <optional>
 #include <thread>
 
-#include "vmm/core/stop_reason.h"
-#include "vmm/devices/io_bus.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/trace/pipeline.h"
-#include "vmm/trap/trap_engine.h"
+#include "vmm/vcpu/io_bus.h"
+#include "vmm/vcpu/stop_reason.h"
+#include "vmm/vcpu/trap_exit_handler.h"
 
 namespace tlbscope {
 

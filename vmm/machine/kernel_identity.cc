@@ -1,4 +1,4 @@
-#include "vmm/trace/trace_header.h"
+#include "vmm/machine/kernel_identity.h"
 
 #include <openssl/evp.h>
 

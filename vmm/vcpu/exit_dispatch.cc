@@ -1,4 +1,4 @@
-#include "vmm/core/exit_dispatch.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 #include <string>
 

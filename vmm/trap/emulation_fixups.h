@@ -16,10 +16,10 @@
 #include <span>
 #include <string>
 
-#include "vmm/core/exit_dispatch.h"
 #include "vmm/kvm/guest_memory.h"
 #include "vmm/trap/site_scanner.h"
 #include "vmm/trap/trap_engine.h"
+#include "vmm/vcpu/exit_dispatch.h"
 
 namespace tlbscope {
 

@@ -1,4 +1,4 @@
-#include "vmm/core/emulation_fixups.h"
+#include "vmm/trap/emulation_fixups.h"
 
 #include <capstone/capstone.h>
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/core/stop_reason.h"
+#include "vmm/vcpu/stop_reason.h"
 
 namespace tlbscope {
 

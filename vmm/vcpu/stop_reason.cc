@@ -1,4 +1,4 @@
-#include "vmm/core/stop_reason.h"
+#include "vmm/vcpu/stop_reason.h"
 
 namespace tlbscope {
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/core/machine.h"
+#include "vmm/machine/machine.h"
 
 namespace tlbscope {
 

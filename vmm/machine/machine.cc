@@ -1,4 +1,4 @@
-#include "vmm/core/machine.h"
+#include "vmm/machine/machine.h"
 
 #include <atomic>
 #include <condition_variable>
@@ -13,21 +13,21 @@
 #include "vmm/boot/cpu_setup.h"
 #include "vmm/boot/file_bytes.h"
 #include "vmm/boot/layout.h"
-#include "vmm/core/trap_coverage.h"
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/legacy_ports.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/machine/kernel_identity.h"
+#include "vmm/machine/trap_coverage.h"
 #include "vmm/rpc/retention.h"
 #include "vmm/rpc/server.h"
 #include "vmm/rpc/trace_service.h"
-#include "vmm/trace/convert.h"
 #include "vmm/trace/recorder.h"
-#include "vmm/trace/trace_header.h"
 #include "vmm/trace/trace_reader.h"
 #include "vmm/trace/trap_log.h"
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/site_scanner.h"
+#include "vmm/trap/trap_event_proto.h"
 
 namespace tlbscope {
 namespace {
