@@ -14,6 +14,9 @@ if [ $# -eq 0 ]; then
   if [ -e /dev/kvm ]; then
     "$build/vmm/tlbscope" regress suites/default.toml --jobs 2 --out "$build/regress" \
       --junit "$build/regress/junit.xml" || status=1
+    # The guest-linux kernel was built by CTest's guest_linux_build_kernel fixture.
+    "$build/vmm/tlbscope" regress suites/linux.toml --jobs 2 --out "$build/regress-linux" \
+      --junit "$build/regress-linux/junit.xml" || status=1
   else
     echo "scripts/test.sh: /dev/kvm absent: the regression suite (suites/default.toml) skipped"
   fi

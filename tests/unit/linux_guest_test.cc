@@ -14,6 +14,8 @@
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/run_command.h"
+#include "vmm/regress/runner.h"
+#include "vmm/regress/suite.h"
 
 namespace tlbscope {
 namespace {
@@ -189,6 +191,28 @@ TEST(LinuxWorkloadNamesTest, MatchTheGuestsList) {
   std::string want = "workloads:";
   for (const std::string& n : LinuxWorkloadNames()) want += " " + n;
   EXPECT_THAT(out, HasSubstr(want + ";")) << out;
+}
+
+// A suite run with `workload` boots the guest-linux kernel through
+// `run --workload` unless it names its own kernel.
+TEST(LinuxSuiteTest, WorkloadRunsUseRunWorkload) {
+  absl::StatusOr<regress::Suite> s = regress::ParseSuite(
+      "[defaults]\nsmp = 2\nmem = 128\n"
+      "[[run]]\nname = \"a\"\nworkload = \"munmap\"\nexpect = \"clean\"\n"
+      "[[run]]\nname = \"b\"\nworkload = \"lazy\"\nkernel = \"/my/bzImage\"\n"
+      "expect = \"clean\"\n",
+      "/x/linux.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  regress::RunnerOptions o;
+  o.default_kernel = "/probe.elf";
+  auto joined = [&](const regress::RunSpec& r) {
+    std::string all;
+    for (const std::string& x : regress::RunArgs(r, o, "/out")) all += x + " ";
+    return all;
+  };
+  EXPECT_THAT(joined(s->runs[0]), HasSubstr("run --workload munmap --smp 2 --mem 128 "));
+  EXPECT_THAT(joined(s->runs[0]), ::testing::Not(HasSubstr("--kernel")));
+  EXPECT_THAT(joined(s->runs[1]), HasSubstr("run --workload lazy --kernel /my/bzImage "));
 }
 
 }  // namespace

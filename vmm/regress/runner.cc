@@ -103,7 +103,11 @@ absl::Status ResolveSuite(Suite* suite) {
 
 std::vector<std::string> RunArgs(const RunSpec& r, const RunnerOptions& o, const std::string& dir) {
   std::vector<std::string> a = {"run"};
-  a.insert(a.end(), {"--kernel", r.kernel.empty() ? o.default_kernel : r.kernel});
+  // A workload boots the guest-linux kernel unless the run names its own.
+  if (!r.workload.empty()) a.insert(a.end(), {"--workload", r.workload});
+  if (!r.kernel.empty() || r.workload.empty()) {
+    a.insert(a.end(), {"--kernel", r.kernel.empty() ? o.default_kernel : r.kernel});
+  }
   if (!r.initrd.empty()) a.insert(a.end(), {"--initrd", r.initrd});
   a.insert(a.end(), {"--smp", std::to_string(r.smp), "--mem", std::to_string(r.mem_mib)});
   std::string cmdline = r.cmdline;

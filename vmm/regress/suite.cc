@@ -18,9 +18,9 @@ absl::Status Bad(const std::string& path, const toml::source_region& at, const s
 }
 
 const std::set<std::string>& RunKeys() {
-  static const std::set<std::string> k = {"name", "kernel",  "initrd",   "domain",
-                                          "smp",  "mem",     "scenario", "variant",
-                                          "seed", "cmdline", "timeout",  "expect"};
+  static const std::set<std::string> k = {"name",    "kernel",   "initrd",  "domain", "smp",
+                                          "mem",     "scenario", "variant", "seed",   "cmdline",
+                                          "timeout", "expect",   "workload"};
   return k;
 }
 
@@ -65,6 +65,8 @@ absl::Status Apply(const std::string& path, const toml::table& t, RunSpec* r,
       s = want_string(&r->scenario);
     } else if (k == "cmdline") {
       s = want_string(&r->cmdline);
+    } else if (k == "workload") {
+      s = want_string(&r->workload);
     } else if (k == "variant") {
       s = want_string(&r->variant);
       if (s.ok() && r->variant != "correct" && r->variant != "bug") {

@@ -21,7 +21,8 @@ struct RunSpec {
   std::string scenario;  // guest-probe's scenario=, empty: none
   std::string variant = "correct";
   uint64_t seed = 1;
-  std::string cmdline;  // anything else for the kernel command line
+  std::string cmdline;   // anything else for the kernel command line
+  std::string workload;  // guest-linux's tlbwork workload: `run --workload` (docs/linux.md)
   double timeout_s = 120;
   // The expected verdict: clean, or exactly these invariant violations.
   bool expect_clean = true;
