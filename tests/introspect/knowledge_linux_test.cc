@@ -216,7 +216,7 @@ TEST(DebianKnowledgeTest, CorruptBtfFileLeavesLayoutsMissing) {
 }
 
 // The 6.12 test kernel (issue 13): System.map, detached BTF and DWARF, from
-// guest-linux/build-kernel.sh (the CTest fixture linux_build_test_kernel
+// guest-linux/build-kernel.sh (the CTest fixture guest_linux_build_kernel
 // built it; here the script only answers from its cache).
 std::optional<std::map<std::string, std::string>> Kernel612() {
   FILE* p = popen(BUILD_KERNEL_SH " 2>/dev/null", "r");
