@@ -1,6 +1,7 @@
 #include "collectors/trace_decoder.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,6 +81,9 @@ absl::StatusOr<TraceFileInfo> DecodeTraceFile(
   };
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return bad(std::strerror(errno));
+  if (struct stat st; ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return bad("is a directory, not a trace file");
+  }
   Reader in(fd.get());
   TraceFileInfo out;
   uint64_t records = 0;

@@ -182,6 +182,9 @@ TEST(TlbcollectCliTest, MissingAndTruncatedTracesKeepWhatWasFound) {
   EXPECT_EQ(missing.status, kExitInput);
   EXPECT_THAT(missing.err, HasSubstr(Temp("nope.trace")));
   EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1);
+  CliRun dir = Tlbcollect({"replay", ::testing::TempDir()});
+  EXPECT_EQ(dir.status, kExitInput);
+  EXPECT_THAT(dir.err, HasSubstr("is a directory, not a trace file"));
 
   std::string trace = Temp("trunc.trace"), json = Temp("trunc.json");
   Synth s = AsyncFlush();

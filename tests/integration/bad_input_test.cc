@@ -109,5 +109,18 @@ TEST(BadInputTest, DevicesAndSymlinksAsOutputsAreRefused) {
   std::remove(target.c_str());
 }
 
+TEST(BadInputTest, TraceInfoOfADirectorySaysSo) {
+  ProcResult r = RunTlbscope({"trace-info", ::testing::TempDir()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("is a directory, not a trace file"));
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+}
+
+TEST(BadInputTest, TimeoutsThatAreNoDurationAreRefused) {
+  for (const char* t : {"inf", "1e10", "nan"}) {
+    ExpectBadInput({"run", "--timeout", t}, "--timeout must be >= 0 and at most");
+  }
+}
+
 }  // namespace
 }  // namespace tlbscope::testing

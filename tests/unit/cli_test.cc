@@ -92,6 +92,9 @@ TEST(ParseRunArgsTest, NotNumbers) {
 
 TEST(ParseRunArgsTest, NegativeTimeout) {
   EXPECT_THAT(ParseError({"--timeout", "-1"}), HasSubstr("--timeout must be >= 0"));
+  for (const char* t : {"inf", "1e10", "nan", "-nan"}) {
+    EXPECT_THAT(ParseError({"--timeout", t}), HasSubstr("--timeout must be >= 0 and at most")) << t;
+  }
 }
 
 TEST(ParseRunArgsTest, UnknownOptionAndMissingValue) {

@@ -103,6 +103,10 @@ TEST(SuiteTest, BadSuitesNameTheLineAndTheKey) {
       {"title = 3\n", "unknown top-level key 'title'"},
       {"[suite]\nname = \"x\"\n", "no [[run]] entries"},
       {"[[run]]\nname = \"a\"\nexpect = \"clean\"\ntimeout = -1\n", "'timeout' must be a positive"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\ntimeout = nan\n",
+       "'timeout' must be a positive"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\ntimeout = inf\n", "at most a year"},
+      {"[[run]]\nname = \"a\"\nexpect = \"clean\"\ntimeout = 1e10\n", "at most a year"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<Suite> s = ParseSuite(c.text, "s.toml");

@@ -201,9 +201,12 @@ absl::Status ValidateConfig(const MachineConfig& c) {
         absl::StrFormat("--mem must be between %d and %d MiB (got %d)", layout::kMinMemMiB,
                         layout::kMaxMemMiB, c.mem_mib));
   }
-  if (c.timeout_s < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--timeout must be >= 0 (got %g)", c.timeout_s));
+  // A year at most: beyond that a deadline overflows the clock (and NaN
+  // fails every comparison, so it is tested the positive way).
+  constexpr double kMaxTimeoutS = 365.0 * 24 * 3600;
+  if (!(c.timeout_s >= 0 && c.timeout_s <= kMaxTimeoutS)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--timeout must be >= 0 and at most %.0f s, a year (got %g)", kMaxTimeoutS, c.timeout_s));
   }
   if (c.kernel_path.empty()) return absl::InvalidArgumentError("--kernel is empty");
   if (c.wait_for_subscriber && c.serve.listen.empty()) {

@@ -82,7 +82,10 @@ absl::Status Apply(const std::string& path, const toml::table& t, RunSpec* r,
       const auto* i = node.as_integer();
       const auto* f = node.as_floating_point();
       double v = i ? static_cast<double>(i->get()) : f ? f->get() : -1;
-      if (v <= 0) return Bad(path, node.source(), "'timeout' must be a positive number of seconds");
+      if (!(v > 0 && v <= 365.0 * 24 * 3600)) {
+        return Bad(path, node.source(),
+                   "'timeout' must be a positive number of seconds, at most a year");
+      }
       r->timeout_s = v;
     } else if (k == "smp") {
       smps->clear();

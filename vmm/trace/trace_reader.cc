@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/util/delimited_message_util.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,9 @@ absl::StatusOr<TraceSummary> ReadTrace(const std::string& path,
   };
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.ok()) return bad(std::strerror(errno));
+  if (struct stat st; ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return bad("is a directory, not a trace file");
+  }
   google::protobuf::io::FileInputStream in(fd.get());
   TraceSummary out;
   uint64_t records = 0;
