@@ -11,34 +11,68 @@ namespace tlbscope::collect {
 // fields of tlbscope.v1.Event it uses (strings dropped, CPU lists as
 // bitmasks of CPUs 0..63). The replay reader decodes trace files straight
 // into it; live and in-process sources convert with FromProto.
+// Each Kind is its member's field number in the Event.kind oneof, taken from
+// the generated code (and checked against the oneof's KindCase and the
+// EventKind enum below), so the collectors cannot drift from the proto.
 enum class Kind : uint8_t {
   kOther = 0,
-  kCr3Write = 10,
-  kInvlpg = 11,
-  kInvpcid = 12,
-  kIpiSent = 13,
-  kIpiReceived = 14,
-  kFlushRequest = 15,
-  kFlushFunc = 16,
-  kContextSwitch = 17,
-  kLazyEnter = 18,
-  kLazyExit = 19,
-  kPageTableFree = 20,
-  kStaleRead = 21,
-  kGuestLog = 22,
-  kVcpuState = 23,
-  kFlushDone = 24,
-  kPageFree = 25,
-  kGatherStart = 26,
-  kGatherEnd = 27,
-  kLamSet = 28,
-  kMembarrierRegister = 29,
-  kSyncCore = 30,
-  kUserEnter = 31,
-  kUserExit = 32,
-  kCpumask = 33,
+  kCr3Write = v1::Event::kCr3WriteFieldNumber,
+  kInvlpg = v1::Event::kInvlpgFieldNumber,
+  kInvpcid = v1::Event::kInvpcidFieldNumber,
+  kIpiSent = v1::Event::kIpiSentFieldNumber,
+  kIpiReceived = v1::Event::kIpiReceivedFieldNumber,
+  kFlushRequest = v1::Event::kFlushRequestFieldNumber,
+  kFlushFunc = v1::Event::kFlushFuncFieldNumber,
+  kContextSwitch = v1::Event::kContextSwitchFieldNumber,
+  kLazyEnter = v1::Event::kLazyEnterFieldNumber,
+  kLazyExit = v1::Event::kLazyExitFieldNumber,
+  kPageTableFree = v1::Event::kPageTableFreeFieldNumber,
+  kStaleRead = v1::Event::kStaleReadFieldNumber,
+  kGuestLog = v1::Event::kGuestLogFieldNumber,
+  kVcpuState = v1::Event::kVcpuStateFieldNumber,
+  kFlushDone = v1::Event::kFlushDoneFieldNumber,
+  kPageFree = v1::Event::kPageFreeFieldNumber,
+  kGatherStart = v1::Event::kGatherStartFieldNumber,
+  kGatherEnd = v1::Event::kGatherEndFieldNumber,
+  kLamSet = v1::Event::kLamSetFieldNumber,
+  kMembarrierRegister = v1::Event::kMembarrierRegisterFieldNumber,
+  kSyncCore = v1::Event::kSyncCoreFieldNumber,
+  kUserEnter = v1::Event::kUserEnterFieldNumber,
+  kUserExit = v1::Event::kUserExitFieldNumber,
+  kCpumask = v1::Event::kCpumaskFieldNumber,
 };
-inline constexpr int kMaxKind = 34;
+inline constexpr int kFirstKind = static_cast<int>(Kind::kCr3Write);
+inline constexpr int kMaxKind = static_cast<int>(Kind::kCpumask) + 1;
+// Every EventKind has a Kind, and every Kind is its oneof member and its EventKind.
+constexpr bool SameAsProto(Kind k, v1::Event::KindCase member, v1::EventKind kind) {
+  return static_cast<int>(k) == static_cast<int>(member) && static_cast<int>(k) == kind;
+}
+static_assert(v1::EventKind_ARRAYSIZE == kMaxKind, "a new Event.kind member needs a Kind");
+static_assert(SameAsProto(Kind::kCr3Write, v1::Event::kCr3Write, v1::CR3_WRITE));
+static_assert(SameAsProto(Kind::kInvlpg, v1::Event::kInvlpg, v1::INVLPG));
+static_assert(SameAsProto(Kind::kInvpcid, v1::Event::kInvpcid, v1::INVPCID));
+static_assert(SameAsProto(Kind::kIpiSent, v1::Event::kIpiSent, v1::IPI_SENT));
+static_assert(SameAsProto(Kind::kIpiReceived, v1::Event::kIpiReceived, v1::IPI_RECEIVED));
+static_assert(SameAsProto(Kind::kFlushRequest, v1::Event::kFlushRequest, v1::FLUSH_REQUEST));
+static_assert(SameAsProto(Kind::kFlushFunc, v1::Event::kFlushFunc, v1::FLUSH_FUNC));
+static_assert(SameAsProto(Kind::kContextSwitch, v1::Event::kContextSwitch, v1::CONTEXT_SWITCH));
+static_assert(SameAsProto(Kind::kLazyEnter, v1::Event::kLazyEnter, v1::LAZY_ENTER));
+static_assert(SameAsProto(Kind::kLazyExit, v1::Event::kLazyExit, v1::LAZY_EXIT));
+static_assert(SameAsProto(Kind::kPageTableFree, v1::Event::kPageTableFree, v1::PAGE_TABLE_FREE));
+static_assert(SameAsProto(Kind::kStaleRead, v1::Event::kStaleRead, v1::STALE_READ));
+static_assert(SameAsProto(Kind::kGuestLog, v1::Event::kGuestLog, v1::GUEST_LOG));
+static_assert(SameAsProto(Kind::kVcpuState, v1::Event::kVcpuState, v1::VCPU_STATE));
+static_assert(SameAsProto(Kind::kFlushDone, v1::Event::kFlushDone, v1::FLUSH_DONE));
+static_assert(SameAsProto(Kind::kPageFree, v1::Event::kPageFree, v1::PAGE_FREE));
+static_assert(SameAsProto(Kind::kGatherStart, v1::Event::kGatherStart, v1::GATHER_START));
+static_assert(SameAsProto(Kind::kGatherEnd, v1::Event::kGatherEnd, v1::GATHER_END));
+static_assert(SameAsProto(Kind::kLamSet, v1::Event::kLamSet, v1::LAM_SET));
+static_assert(SameAsProto(Kind::kMembarrierRegister, v1::Event::kMembarrierRegister,
+                          v1::MEMBARRIER_REGISTER));
+static_assert(SameAsProto(Kind::kSyncCore, v1::Event::kSyncCore, v1::SYNC_CORE));
+static_assert(SameAsProto(Kind::kUserEnter, v1::Event::kUserEnter, v1::USER_ENTER));
+static_assert(SameAsProto(Kind::kUserExit, v1::Event::kUserExit, v1::USER_EXIT));
+static_assert(SameAsProto(Kind::kCpumask, v1::Event::kCpumask, v1::CPUMASK));
 
 const char* KindName(Kind k);  // "cr3_write", ... (the oneof field name)
 

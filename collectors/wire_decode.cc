@@ -83,13 +83,13 @@ bool ParseFields(const uint8_t* p, const uint8_t* end, uint32_t mask_field, uint
 uint32_t MaskFieldOf(Kind k) {
   switch (k) {
     case Kind::kIpiSent:
-      return 1;
+      return v1::IpiSent::kTargetCpusFieldNumber;
     case Kind::kFlushRequest:
-      return 7;
+      return v1::FlushRequest::kTargetCpusFieldNumber;
     case Kind::kFlushDone:
-      return 3;
+      return v1::FlushDone::kAckedCpusFieldNumber;
     case Kind::kCpumask:
-      return 2;
+      return v1::CpumaskChange::kCpusFieldNumber;
     default:
       return 0;
   }
@@ -97,145 +97,152 @@ uint32_t MaskFieldOf(Kind k) {
 
 uint32_t U32(uint64_t v) { return static_cast<uint32_t>(v); }
 
+// Field N of a sub-message (N: a generated k*FieldNumber, checked to fit).
+template <int N>
+uint64_t Get(const uint64_t* f) {
+  static_assert(N > 0 && N < kMaxField, "raise kMaxField for this field number");
+  return f[N];
+}
+
 void Build(Kind k, const Fields& s, CEvent* e) {
   const uint64_t* f = s.f;
   e->kind = k;
   switch (k) {
     case Kind::kCr3Write:
-      e->cr3.old_cr3 = f[1];
-      e->cr3.new_cr3 = f[2];
-      e->cr3.root = f[3];
-      e->cr3.pcid = U32(f[4]);
-      e->cr3.noflush = f[5];
-      e->cr3.lam_u57 = f[6];
-      e->cr3.lam_u48 = f[7];
-      e->cr3.pcide = f[8];
+      e->cr3.old_cr3 = Get<v1::Cr3Write::kOldCr3FieldNumber>(f);
+      e->cr3.new_cr3 = Get<v1::Cr3Write::kNewCr3FieldNumber>(f);
+      e->cr3.root = Get<v1::Cr3Write::kRootFieldNumber>(f);
+      e->cr3.pcid = U32(Get<v1::Cr3Write::kPcidFieldNumber>(f));
+      e->cr3.noflush = Get<v1::Cr3Write::kNoflushFieldNumber>(f);
+      e->cr3.lam_u57 = Get<v1::Cr3Write::kLamU57FieldNumber>(f);
+      e->cr3.lam_u48 = Get<v1::Cr3Write::kLamU48FieldNumber>(f);
+      e->cr3.pcide = Get<v1::Cr3Write::kPcideFieldNumber>(f);
       break;
     case Kind::kInvlpg:
-      e->invlpg.address = f[1];
+      e->invlpg.address = Get<v1::Invlpg::kLinearAddressFieldNumber>(f);
       break;
     case Kind::kInvpcid:
-      e->invpcid.type = U32(f[1]);
-      e->invpcid.pcid = U32(f[3]);
-      e->invpcid.address = f[4];
-      e->invpcid.faulted = f[5];
+      e->invpcid.type = U32(Get<v1::Invpcid::kTypeFieldNumber>(f));
+      e->invpcid.pcid = U32(Get<v1::Invpcid::kPcidFieldNumber>(f));
+      e->invpcid.address = Get<v1::Invpcid::kLinearAddressFieldNumber>(f);
+      e->invpcid.faulted = Get<v1::Invpcid::kFaultedFieldNumber>(f);
       break;
     case Kind::kIpiSent:
       e->ipi_sent.targets = s.mask;
-      e->ipi_sent.vector = U32(f[2]);
+      e->ipi_sent.vector = U32(Get<v1::IpiSent::kVectorFieldNumber>(f));
       break;
     case Kind::kIpiReceived:
-      e->ipi_received.source_cpu = U32(f[1]);
-      e->ipi_received.vector = U32(f[2]);
+      e->ipi_received.source_cpu = U32(Get<v1::IpiReceived::kSourceCpuFieldNumber>(f));
+      e->ipi_received.vector = U32(Get<v1::IpiReceived::kVectorFieldNumber>(f));
       break;
     case Kind::kFlushRequest:
-      e->flush_request.mm = f[1];
-      e->flush_request.start = f[2];
-      e->flush_request.end = f[3];
-      e->flush_request.stride_shift = U32(f[4]);
-      e->flush_request.freed_tables = f[5];
-      e->flush_request.new_tlb_gen = f[6];
+      e->flush_request.mm = Get<v1::FlushRequest::kMmFieldNumber>(f);
+      e->flush_request.start = Get<v1::FlushRequest::kStartFieldNumber>(f);
+      e->flush_request.end = Get<v1::FlushRequest::kEndFieldNumber>(f);
+      e->flush_request.stride_shift = U32(Get<v1::FlushRequest::kStrideShiftFieldNumber>(f));
+      e->flush_request.freed_tables = Get<v1::FlushRequest::kFreedTablesFieldNumber>(f);
+      e->flush_request.new_tlb_gen = Get<v1::FlushRequest::kNewTlbGenFieldNumber>(f);
       e->flush_request.targets = s.mask;
       break;
     case Kind::kFlushFunc:
-      e->flush_func.mm = f[1];
-      e->flush_func.local_gen_before = f[2];
-      e->flush_func.local_gen_after = f[3];
-      e->flush_func.mm_gen = f[4];
-      e->flush_func.full = f[5];
-      e->flush_func.start = f[6];
-      e->flush_func.end = f[7];
-      e->flush_func.lazy_left = f[8];
-      e->flush_func.not_loaded = f[9];
-      e->flush_func.request_tlb_gen = f[10];
+      e->flush_func.mm = Get<v1::FlushFunc::kMmFieldNumber>(f);
+      e->flush_func.local_gen_before = Get<v1::FlushFunc::kLocalGenBeforeFieldNumber>(f);
+      e->flush_func.local_gen_after = Get<v1::FlushFunc::kLocalGenAfterFieldNumber>(f);
+      e->flush_func.mm_gen = Get<v1::FlushFunc::kMmGenFieldNumber>(f);
+      e->flush_func.full = Get<v1::FlushFunc::kFullFieldNumber>(f);
+      e->flush_func.start = Get<v1::FlushFunc::kStartFieldNumber>(f);
+      e->flush_func.end = Get<v1::FlushFunc::kEndFieldNumber>(f);
+      e->flush_func.lazy_left = Get<v1::FlushFunc::kLazyLeftFieldNumber>(f);
+      e->flush_func.not_loaded = Get<v1::FlushFunc::kNotLoadedFieldNumber>(f);
+      e->flush_func.request_tlb_gen = Get<v1::FlushFunc::kRequestTlbGenFieldNumber>(f);
       break;
     case Kind::kContextSwitch:
-      e->cs.prev_mm = f[1];
-      e->cs.next_mm = f[2];
-      e->cs.asid = U32(f[3]);
-      e->cs.need_flush = f[4];
-      e->cs.cr3 = f[5];
-      e->cs.cpu_lam = f[6];
-      e->cs.mm_lam = f[7];
-      e->cs.was_lazy = f[8];
-      e->cs.reload = f[9];
-      e->cs.raw = f[10];
+      e->cs.prev_mm = Get<v1::ContextSwitch::kPrevMmFieldNumber>(f);
+      e->cs.next_mm = Get<v1::ContextSwitch::kNextMmFieldNumber>(f);
+      e->cs.asid = U32(Get<v1::ContextSwitch::kAsidFieldNumber>(f));
+      e->cs.need_flush = Get<v1::ContextSwitch::kNeedFlushFieldNumber>(f);
+      e->cs.cr3 = Get<v1::ContextSwitch::kCr3FieldNumber>(f);
+      e->cs.cpu_lam = Get<v1::ContextSwitch::kCpuLamFieldNumber>(f);
+      e->cs.mm_lam = Get<v1::ContextSwitch::kMmLamFieldNumber>(f);
+      e->cs.was_lazy = Get<v1::ContextSwitch::kWasLazyFieldNumber>(f);
+      e->cs.reload = Get<v1::ContextSwitch::kReloadFieldNumber>(f);
+      e->cs.raw = Get<v1::ContextSwitch::kRawFieldNumber>(f);
       break;
     case Kind::kLazyEnter:
     case Kind::kMembarrierRegister:
-      e->mm_only.mm = f[1];
+      e->mm_only.mm = Get<v1::MembarrierRegister::kMmFieldNumber>(f);
       break;
     case Kind::kLazyExit:
-      e->lazy_exit.mm = f[1];
-      e->lazy_exit.flushed = f[2];
+      e->lazy_exit.mm = Get<v1::LazyExit::kMmFieldNumber>(f);
+      e->lazy_exit.flushed = Get<v1::LazyExit::kFlushedFieldNumber>(f);
       break;
     case Kind::kPageTableFree:
-      e->pt_free.mm = f[1];
-      e->pt_free.table_address = f[2];
-      e->pt_free.level = U32(f[3]);
-      e->pt_free.covering_tlb_gen = f[4];
+      e->pt_free.mm = Get<v1::PageTableFree::kMmFieldNumber>(f);
+      e->pt_free.table_address = Get<v1::PageTableFree::kTableAddressFieldNumber>(f);
+      e->pt_free.level = U32(Get<v1::PageTableFree::kLevelFieldNumber>(f));
+      e->pt_free.covering_tlb_gen = Get<v1::PageTableFree::kCoveringTlbGenFieldNumber>(f);
       break;
     case Kind::kStaleRead:
-      e->stale.mm = f[1];
-      e->stale.address = f[2];
-      e->stale.expected = f[3];
-      e->stale.observed = f[4];
+      e->stale.mm = Get<v1::StaleRead::kMmFieldNumber>(f);
+      e->stale.address = Get<v1::StaleRead::kAddressFieldNumber>(f);
+      e->stale.expected = Get<v1::StaleRead::kExpectedFieldNumber>(f);
+      e->stale.observed = Get<v1::StaleRead::kObservedFieldNumber>(f);
       break;
     case Kind::kVcpuState:
-      e->vcpu_state.state = U32(f[1]);
+      e->vcpu_state.state = U32(Get<v1::VcpuState::kStateFieldNumber>(f));
       break;
     case Kind::kFlushDone:
-      e->flush_done.mm = f[1];
-      e->flush_done.tlb_gen = f[2];
+      e->flush_done.mm = Get<v1::FlushDone::kMmFieldNumber>(f);
+      e->flush_done.tlb_gen = Get<v1::FlushDone::kTlbGenFieldNumber>(f);
       e->flush_done.acked = s.mask;
       break;
     case Kind::kPageFree:
-      e->page_free.mm = f[1];
-      e->page_free.address = f[2];
-      e->page_free.physical_address = f[3];
-      e->page_free.covering_tlb_gen = f[4];
+      e->page_free.mm = Get<v1::PageFree::kMmFieldNumber>(f);
+      e->page_free.address = Get<v1::PageFree::kAddressFieldNumber>(f);
+      e->page_free.physical_address = Get<v1::PageFree::kPhysicalAddressFieldNumber>(f);
+      e->page_free.covering_tlb_gen = Get<v1::PageFree::kCoveringTlbGenFieldNumber>(f);
       break;
     case Kind::kGatherStart:
-      e->gather_start.mm = f[1];
-      e->gather_start.start = f[2];
-      e->gather_start.end = f[3];
-      e->gather_start.pending = f[4];
+      e->gather_start.mm = Get<v1::GatherStart::kMmFieldNumber>(f);
+      e->gather_start.start = Get<v1::GatherStart::kStartFieldNumber>(f);
+      e->gather_start.end = Get<v1::GatherStart::kEndFieldNumber>(f);
+      e->gather_start.pending = Get<v1::GatherStart::kPendingFieldNumber>(f);
       break;
     case Kind::kGatherEnd:
-      e->gather_end.mm = f[1];
-      e->gather_end.flushed_start = f[2];
-      e->gather_end.flushed_end = f[3];
-      e->gather_end.flush_tlb_gen = f[4];
-      e->gather_end.levels = U32(f[5]);
-      e->gather_end.pending_seen = f[6];
-      e->gather_end.nested = f[7];
-      e->gather_end.freed_tables = f[8];
-      e->gather_end.own_freed_tables = f[9];
+      e->gather_end.mm = Get<v1::GatherEnd::kMmFieldNumber>(f);
+      e->gather_end.flushed_start = Get<v1::GatherEnd::kFlushedStartFieldNumber>(f);
+      e->gather_end.flushed_end = Get<v1::GatherEnd::kFlushedEndFieldNumber>(f);
+      e->gather_end.flush_tlb_gen = Get<v1::GatherEnd::kFlushTlbGenFieldNumber>(f);
+      e->gather_end.levels = U32(Get<v1::GatherEnd::kLevelsFieldNumber>(f));
+      e->gather_end.pending_seen = Get<v1::GatherEnd::kPendingSeenFieldNumber>(f);
+      e->gather_end.nested = Get<v1::GatherEnd::kNestedFieldNumber>(f);
+      e->gather_end.freed_tables = Get<v1::GatherEnd::kFreedTablesFieldNumber>(f);
+      e->gather_end.own_freed_tables = Get<v1::GatherEnd::kOwnFreedTablesFieldNumber>(f);
       break;
     case Kind::kLamSet:
-      e->lam_set.mm = f[1];
-      e->lam_set.lam_cr3_bits = f[2];
-      e->lam_set.untag_mask = f[3];
+      e->lam_set.mm = Get<v1::LamSet::kMmFieldNumber>(f);
+      e->lam_set.lam_cr3_bits = Get<v1::LamSet::kLamCr3BitsFieldNumber>(f);
+      e->lam_set.untag_mask = Get<v1::LamSet::kUntagMaskFieldNumber>(f);
       break;
     case Kind::kSyncCore:
-      e->sync_core.mm = f[1];
-      e->sync_core.reason = U32(f[2]);
+      e->sync_core.mm = Get<v1::SyncCore::kMmFieldNumber>(f);
+      e->sync_core.reason = U32(Get<v1::SyncCore::kReasonFieldNumber>(f));
       break;
     case Kind::kUserEnter:
-      e->user_enter.mm = f[1];
-      e->user_enter.local_gen = f[2];
-      e->user_enter.mm_gen = f[3];
-      e->user_enter.cpu_lam = f[4];
+      e->user_enter.mm = Get<v1::UserEnter::kMmFieldNumber>(f);
+      e->user_enter.local_gen = Get<v1::UserEnter::kLocalGenFieldNumber>(f);
+      e->user_enter.mm_gen = Get<v1::UserEnter::kMmGenFieldNumber>(f);
+      e->user_enter.cpu_lam = Get<v1::UserEnter::kCpuLamFieldNumber>(f);
       break;
     case Kind::kUserExit:
-      e->user_exit.mm = f[1];
-      e->user_exit.vector = U32(f[2]);
+      e->user_exit.mm = Get<v1::UserExit::kMmFieldNumber>(f);
+      e->user_exit.vector = U32(Get<v1::UserExit::kVectorFieldNumber>(f));
       break;
     case Kind::kCpumask:
-      e->cpumask.mm = f[1];
+      e->cpumask.mm = Get<v1::CpumaskChange::kMmFieldNumber>(f);
       e->cpumask.cpus = s.mask;
-      e->cpumask.cpu = U32(f[3]);
-      e->cpumask.set = f[4];
+      e->cpumask.cpu = U32(Get<v1::CpumaskChange::kCpuFieldNumber>(f));
+      e->cpumask.set = Get<v1::CpumaskChange::kSetFieldNumber>(f);
       break;
     default:
       e->kind = Kind::kOther;
@@ -257,29 +264,30 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
     if (!ReadVarint(p, end, &tag)) return false;
     uint32_t num = static_cast<uint32_t>(tag >> 3), wire = tag & 7;
     if (num == 0) return false;
-    if (wire == 0 && num <= 5) {
+    if (wire == 0 && num <= v1::Event::kGuestTscFieldNumber) {
       uint64_t v;
       if (!ReadVarint(p, end, &v)) return false;
       switch (num) {
-        case 1:
+        case v1::Event::kVcpuFieldNumber:
           e.vcpu = static_cast<uint32_t>(v);
           break;
-        case 2:
+        case v1::Event::kSequenceFieldNumber:
           e.seq = v;
           break;
-        case 3:
+        case v1::Event::kVcpuSequenceFieldNumber:
           e.vcpu_seq = v;
           break;
-        case 4:
+        case v1::Event::kHostTimeNsFieldNumber:
           e.host_ns = static_cast<int64_t>(v);
           break;
-        case 5:
+        case v1::Event::kGuestTscFieldNumber:
           e.guest_tsc = v;
           break;
       }
       continue;
     }
-    if (wire == 2 && (num == 6 || (num >= 10 && num <= 33))) {
+    if (wire == 2 &&
+        (num == v1::Event::kTrapFieldNumber || (num >= kFirstKind && num < kMaxKind))) {
       uint64_t len;
       if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - p)) return false;
       const uint8_t* q = p;
@@ -287,9 +295,9 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
       static const Fields kNone{};
       Fields s;
       std::memcpy(&s, &kNone, sizeof s);
-      if (num == 6) {  // TrapContext: rip = 3, site_class = 5
-        if (!ParseFields(q, p, 0, 5, &s)) return false;
-        e.rip = s.f[3];
+      if (num == v1::Event::kTrapFieldNumber) {
+        if (!ParseFields(q, p, 0, v1::TrapContext::kSiteClassFieldNumber, &s)) return false;
+        e.rip = Get<v1::TrapContext::kRipFieldNumber>(s.f);
         e.boot_site = s.boot;
         continue;
       }
