@@ -219,13 +219,10 @@ TEST(DebianKnowledgeTest, CorruptBtfFileLeavesLayoutsMissing) {
 // guest-linux/build-kernel.sh (the CTest fixture guest_linux_build_kernel
 // built it; here the script only answers from its cache).
 std::optional<std::map<std::string, std::string>> Kernel612() {
-  FILE* p = popen(BUILD_KERNEL_SH " 2>/dev/null", "r");
-  if (p == nullptr) return std::nullopt;
-  char buf[4096] = {};
-  size_t n = fread(buf, 1, sizeof(buf) - 1, p);
-  if (pclose(p) != 0 || n == 0) return std::nullopt;
-  std::string dir(buf, n);
+  // The script prints the kernel's folder only when it succeeded.
+  std::string dir = Shell(BUILD_KERNEL_SH " 2>/dev/null");
   while (!dir.empty() && (dir.back() == '\n' || dir.back() == '\r')) dir.pop_back();
+  if (dir.empty()) return std::nullopt;
   return std::map<std::string, std::string>{{"vmlinux", dir + "/vmlinux"},
                                             {"System.map", dir + "/System.map"}};
 }
