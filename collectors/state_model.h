@@ -16,6 +16,7 @@ inline constexpr uint64_t kCr3RootMask = 0x000ffffffffff000ull;
 inline constexpr uint32_t kCallVector = 0x40;  // guest-probe's on_cpu call IPI (flushes use it)
 // Linux x86's CALL_FUNCTION_VECTOR and CALL_FUNCTION_SINGLE_VECTOR (its flush IPIs).
 inline constexpr uint32_t kLinuxCallVector = 0xfb, kLinuxCallSingleVector = 0xfa;
+inline CpuMask Bit(uint32_t cpu) { return cpu < 64 ? 1ull << cpu : 0; }
 inline bool IsCallVector(uint32_t v) {
   return v == kCallVector || v == kLinuxCallVector || v == kLinuxCallSingleVector;
 }
@@ -156,6 +157,20 @@ class StateModel {
  private:
   VcpuModel& Vcpu(uint32_t v);
   MmModel& Mm(uint64_t id);
+  // One per event kind that changes more than a counter.
+  void OnCr3Write(const CEvent& e, VcpuModel& v);
+  void OnInvpcid(const CEvent& e, VcpuModel& v);
+  void OnContextSwitch(const CEvent& e, VcpuModel& v);
+  void OnUserEnter(const CEvent& e, VcpuModel& v);
+  void OnGatherStart(const CEvent& e);
+  void OnGatherEnd(const CEvent& e);
+  void OnLamSet(const CEvent& e);
+  void OnMembarrierRegister(const CEvent& e);
+  void OnIpiSent(const CEvent& e, VcpuModel& v);
+  void OnIpiReceived(const CEvent& e, VcpuModel& v);
+  void OnFlushRequest(const CEvent& e, VcpuModel& v);
+  void OnFlushFunc(const CEvent& e, VcpuModel& v);
+  void OnFlushDone(const CEvent& e);
   void Ack(const CEvent& e, MmModel& m, bool from_ipi);
   void AckOne(const CEvent& e, MmModel& m, PendingFlush* pick);
 
