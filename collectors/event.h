@@ -41,13 +41,18 @@ enum class Kind : uint8_t {
   kUserExit = v1::Event::kUserExitFieldNumber,
   kCpumask = v1::Event::kCpumaskFieldNumber,
 };
+// A kind with no name here (one added to the proto after this file) is
+// still decoded: its Kind is its field number and its scalar fields are in
+// CEvent::generic (see Field()). kMaxKind bounds the field numbers a kind
+// may have; per-kind tables are that long.
 inline constexpr int kFirstKind = static_cast<int>(Kind::kCr3Write);
-inline constexpr int kMaxKind = static_cast<int>(Kind::kCpumask) + 1;
-// Every EventKind has a Kind, and every Kind is its oneof member and its EventKind.
+inline constexpr int kMaxKind = 64;
+// Every named Kind is its oneof member and its EventKind.
 constexpr bool SameAsProto(Kind k, v1::Event::KindCase member, v1::EventKind kind) {
-  return static_cast<int>(k) == static_cast<int>(member) && static_cast<int>(k) == kind;
+  return static_cast<int>(k) == static_cast<int>(member) && static_cast<int>(k) == kind &&
+         static_cast<int>(k) < kMaxKind;
 }
-static_assert(v1::EventKind_ARRAYSIZE == kMaxKind, "a new Event.kind member needs a Kind");
+static_assert(v1::EventKind_ARRAYSIZE <= kMaxKind, "Event.kind field numbers must stay below 64");
 static_assert(SameAsProto(Kind::kCr3Write, v1::Event::kCr3Write, v1::CR3_WRITE));
 static_assert(SameAsProto(Kind::kInvlpg, v1::Event::kInvlpg, v1::INVLPG));
 static_assert(SameAsProto(Kind::kInvpcid, v1::Event::kInvpcid, v1::INVPCID));
@@ -74,7 +79,9 @@ static_assert(SameAsProto(Kind::kUserEnter, v1::Event::kUserEnter, v1::USER_ENTE
 static_assert(SameAsProto(Kind::kUserExit, v1::Event::kUserExit, v1::USER_EXIT));
 static_assert(SameAsProto(Kind::kCpumask, v1::Event::kCpumask, v1::CPUMASK));
 
-const char* KindName(Kind k);  // "cr3_write", ... (the oneof field name)
+// "cr3_write", ...: the oneof member's name, from the proto's descriptor
+// (so a kind added to the proto has its name); "other" if none.
+const char* KindName(Kind k);
 
 using CpuMask = uint64_t;  // bit c: CPU c (CPUs >= 64 are dropped)
 inline constexpr uint64_t kFlushAll = ~0ull;
@@ -167,6 +174,13 @@ struct CpumaskF {
 struct VcpuStateF {
   uint32_t state;  // v1::VcpuState::State
 };
+// Any kind, by field number: scalars as their varint, a repeated uint32
+// (a CPU list) as a mask, strings and messages left out. Filled for kinds
+// without a named member above (a new kind is read with Field<N>()).
+inline constexpr int kGenericFields = 6;
+struct GenericF {
+  uint64_t f[kGenericFields];  // f[n - 1]: field n
+};
 
 struct CEvent {
   uint64_t seq;
@@ -200,9 +214,17 @@ struct CEvent {
     UserExitF user_exit;
     CpumaskF cpumask;
     VcpuStateF vcpu_state;
+    GenericF generic;
   };
 
   CEvent() { std::memset(static_cast<void*>(this), 0, sizeof(*this)); }
+
+  // Field N (a generated k*FieldNumber) of a kind decoded generically.
+  template <int N>
+  uint64_t Field() const {
+    static_assert(N >= 1 && N <= kGenericFields, "a named member is needed for this field");
+    return generic.f[N - 1];
+  }
 };
 
 // The CPU list of a repeated field as a mask.

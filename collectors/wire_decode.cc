@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "collectors/kind_table.h"
+
 namespace tlbscope::collect {
 namespace {
 
@@ -80,21 +82,6 @@ bool ParseFields(const uint8_t* p, const uint8_t* end, uint32_t mask_field, uint
   return true;
 }
 
-uint32_t MaskFieldOf(Kind k) {
-  switch (k) {
-    case Kind::kIpiSent:
-      return v1::IpiSent::kTargetCpusFieldNumber;
-    case Kind::kFlushRequest:
-      return v1::FlushRequest::kTargetCpusFieldNumber;
-    case Kind::kFlushDone:
-      return v1::FlushDone::kAckedCpusFieldNumber;
-    case Kind::kCpumask:
-      return v1::CpumaskChange::kCpusFieldNumber;
-    default:
-      return 0;
-  }
-}
-
 uint32_t U32(uint64_t v) { return static_cast<uint32_t>(v); }
 
 // Field N of a sub-message (N: a generated k*FieldNumber, checked to fit).
@@ -104,7 +91,14 @@ uint64_t Get(const uint64_t* f) {
   return f[N];
 }
 
-void Build(Kind k, const Fields& s, CEvent* e) {
+// A kind by field number (any kind: see CEvent::generic).
+void BuildGeneric(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
+  e->kind = k;
+  for (int n = 1; n <= kGenericFields; ++n) e->generic.f[n - 1] = s.f[n];
+  if (mask_field >= 1 && mask_field <= kGenericFields) e->generic.f[mask_field - 1] = s.mask;
+}
+
+void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
   const uint64_t* f = s.f;
   e->kind = k;
   switch (k) {
@@ -244,15 +238,14 @@ void Build(Kind k, const Fields& s, CEvent* e) {
       e->cpumask.cpu = U32(Get<v1::CpumaskChange::kCpuFieldNumber>(f));
       e->cpumask.set = Get<v1::CpumaskChange::kSetFieldNumber>(f);
       break;
-    default:
-      e->kind = Kind::kOther;
+    default:  // a kind without a named member
+      BuildGeneric(k, mask_field, s, e);
       break;
   }
 }
 
-}  // namespace
-
-bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
+template <bool kNamed>
+bool Decode(const uint8_t* p, size_t n, CEvent* out) {
   const uint8_t* end = p + n;
   CEvent& e = *out;
   // Zeroed by a fixed-size copy (inlined vector stores; a memset here
@@ -286,8 +279,8 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
       }
       continue;
     }
-    if (wire == 2 &&
-        (num == v1::Event::kTrapFieldNumber || (num >= kFirstKind && num < kMaxKind))) {
+    const KindInfo* kind = num >= kFirstKind ? KindInfoOf(num) : nullptr;
+    if (wire == 2 && (num == v1::Event::kTrapFieldNumber || kind != nullptr)) {
       uint64_t len;
       if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - p)) return false;
       const uint8_t* q = p;
@@ -306,13 +299,25 @@ bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) {
         e.kind = k;
         continue;
       }
-      if (!ParseFields(q, p, MaskFieldOf(k), 0, &s)) return false;
-      Build(k, s, &e);
+      if (!ParseFields(q, p, kind->mask_field, 0, &s)) return false;
+      if constexpr (kNamed) {
+        Build(k, kind->mask_field, s, &e);
+      } else {
+        BuildGeneric(k, kind->mask_field, s, &e);
+      }
       continue;
     }
     if (!SkipField(p, end, wire)) return false;
   }
   return true;
+}
+
+}  // namespace
+
+bool DecodeEvent(const uint8_t* p, size_t n, CEvent* out) { return Decode<true>(p, n, out); }
+
+bool DecodeEventGeneric(const uint8_t* p, size_t n, CEvent* out) {
+  return Decode<false>(p, n, out);
 }
 
 }  // namespace tlbscope::collect
