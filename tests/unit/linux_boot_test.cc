@@ -299,55 +299,6 @@ TEST(LegacyPortsTest, OpenBusCmosAndI8042Reset) {
   EXPECT_EQ(out->guest_code, 0);
 }
 
-TEST(EmulationFixupTest, DecodesWhatTheEmulatorRejects) {
-  using A = FailureFix::Action;
-  const uint8_t int3[] = {0xcc};
-  FailureFix f = ClassifyEmulationFailure(int3, 0x1000, 64);
-  EXPECT_EQ(f.action, A::kInjectBreakpoint);
-  EXPECT_EQ(f.length, 1);
-  const uint8_t cx16[] = {0xf0, 0x48, 0x0f, 0xc7, 0x4e, 0x10};  // lock cmpxchg16b 0x10(%rsi)
-  f = ClassifyEmulationFailure(cx16, 0x1000, 64);
-  EXPECT_EQ(f.action, A::kCmpxchg16b);
-  EXPECT_EQ(f.length, 6);
-  EXPECT_EQ(f.mem.base, X86_REG_RSI);
-  EXPECT_EQ(f.mem.disp, 0x10);
-  const uint8_t xsaves[] = {0x48, 0x0f, 0xc7, 0x2f};  // xsaves64 (%rdi)
-  EXPECT_EQ(ClassifyEmulationFailure(xsaves, 0, 64).action, A::kInjectInvalidOpcode);
-  const uint8_t xrstor[] = {0x48, 0x0f, 0xae, 0x2f};  // xrstor64 (%rdi)
-  EXPECT_EQ(ClassifyEmulationFailure(xrstor, 0, 64).action, A::kInjectInvalidOpcode);
-  const uint8_t popcnt[] = {0xf3, 0x48, 0x0f, 0xb8, 0xc7};  // popcnt %rdi,%rax
-  f = ClassifyEmulationFailure(popcnt, 0, 64);
-  EXPECT_EQ(f.action, A::kPopcnt);
-  EXPECT_EQ(f.dest, X86_REG_RAX);
-  EXPECT_EQ(f.source, X86_REG_RDI);
-  EXPECT_EQ(f.size, 8);
-  EXPECT_EQ(f.length, 5);
-  const uint8_t clac[] = {0x0f, 0x01, 0xca};
-  EXPECT_EQ(ClassifyEmulationFailure(clac, 0, 64).action, A::kClac);
-  const uint8_t stac[] = {0x0f, 0x01, 0xcb};
-  EXPECT_EQ(ClassifyEmulationFailure(stac, 0, 64).action, A::kStac);
-  const uint8_t wrgsbase[] = {0xf3, 0x48, 0x0f, 0xae, 0xdf};  // wrgsbase %rdi
-  f = ClassifyEmulationFailure(wrgsbase, 0, 64);
-  EXPECT_EQ(f.action, A::kWriteGsBase);
-  EXPECT_EQ(f.source, X86_REG_RDI);
-  const uint8_t rdfsbase[] = {0xf3, 0x48, 0x0f, 0xae, 0xc0};  // rdfsbase %rax
-  f = ClassifyEmulationFailure(rdfsbase, 0, 64);
-  EXPECT_EQ(f.action, A::kReadFsBase);
-  EXPECT_EQ(f.dest, X86_REG_RAX);
-  const uint8_t fwait[] = {0x9b, 0x65, 0x48, 0xc7, 0x05};  // wait; then a mov
-  f = ClassifyEmulationFailure(fwait, 0, 64);
-  EXPECT_EQ(f.action, A::kFwait);
-  EXPECT_EQ(f.length, 1);
-  const uint8_t ldmxcsr[] = {0x0f, 0xae, 0x54, 0x24, 0x04};  // ldmxcsr 4(%rsp)
-  f = ClassifyEmulationFailure(ldmxcsr, 0, 64);
-  EXPECT_EQ(f.action, A::kLdmxcsr);
-  EXPECT_EQ(f.mem.base, X86_REG_RSP);
-  EXPECT_EQ(f.mem.disp, 4);
-  const uint8_t stmxcsr[] = {0x0f, 0xae, 0x5c, 0x24, 0x04};  // stmxcsr 4(%rsp)
-  EXPECT_EQ(ClassifyEmulationFailure(stmxcsr, 0, 64).action, A::kStmxcsr);
-  const uint8_t nop[] = {0x90};
-  EXPECT_EQ(ClassifyEmulationFailure(nop, 0, 64).action, A::kNone);
-}
 
 }  // namespace
 }  // namespace tlbscope
