@@ -1,0 +1,86 @@
+#pragma once
+
+// The pieces RunMachine (machine.cc) is made of, in the order it runs them:
+// load the guest, create the VM and its vCPUs, build the devices, plan the
+// traps, start the trace outputs, run the vCPUs, and collect the outcome.
+// Internal to the machine layer.
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "vmm/devices/exit_port.h"
+#include "vmm/devices/legacy_ports.h"
+#include "vmm/devices/serial.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/machine/machine.h"
+#include "vmm/rpc/retention.h"
+#include "vmm/rpc/trace_service.h"
+#include "vmm/trace/recorder.h"
+#include "vmm/trace/trap_log.h"
+
+namespace tlbscope {
+
+// Guest memory with the kernel (and initrd, command line, boot tables) in it.
+struct LoadedGuest {
+  GuestMemory mem;
+  std::vector<uint8_t> kernel_bytes;  // the file, read once
+  LoadedKernel kernel;
+  bool emulated_cpl0 = false;  // kvm_pvm: kernel code runs in KVM's emulator
+  // The bytes the site scan reads: a bzImage's vmlinux, or the file itself.
+  std::span<const uint8_t> image() const {
+    return kernel.vmlinux.empty() ? std::span<const uint8_t>(kernel_bytes) : kernel.vmlinux;
+  }
+};
+absl::StatusOr<std::unique_ptr<LoadedGuest>> LoadGuest(const MachineConfig& config);
+
+// The VM with the guest's memory mapped and its vCPUs (vCPU 0 at the entry).
+struct VmParts {
+  KvmSystem kvm;
+  Vm vm;
+  std::vector<Vcpu> vcpus;
+};
+absl::StatusOr<std::unique_ptr<VmParts>> CreateVm(const MachineConfig& config, LoadedGuest& guest);
+
+// The port devices on one bus; they live as long as the vCPU threads.
+struct Devices {
+  Devices(Vm* vm, SerialSink* sink, GuestMemory* mem, bool is_linux);
+  Serial16550 serial;
+  ExitPort exit_port;
+  PostPort post_port;
+  ProbeChannel probe;
+  LinuxLegacyPorts legacy;
+  IoBus bus;
+};
+
+absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig& config,
+                                                             LoadedGuest& guest,
+                                                             TrapSummary& summary);
+v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& kernel,
+                            const v1::KernelIdentity& identity, const TrapEngine* traps,
+                            const TrapSummary& summary);
+
+// The sinks of the event path a run asked for: the trace file, the trap
+// log, and the gRPC service with its retention.
+struct TraceOutputs {
+  std::unique_ptr<Recorder> recorder;
+  std::unique_ptr<TrapLogWriter> trap_log;
+  std::unique_ptr<Retention> retention;
+  std::unique_ptr<TraceServiceImpl> service;
+  std::unique_ptr<RpcServer> server;
+};
+absl::StatusOr<std::unique_ptr<TraceOutputs>> StartOutputs(const MachineConfig& config,
+                                                           const v1::TraceHeader& header,
+                                                           TracePipeline& trace);
+// After the trace's end: subscribers get --linger to catch up; write
+// failures become output errors.
+void FinishOutputs(const MachineConfig& config, TraceOutputs& outputs, const SerialSink& sink,
+                   RunOutcome& out);
+
+// Runs the vCPUs until the first stop, the timeout or a signal; fills in
+// first_stop, vcpu_stops and duration.
+void RunVcpus(const MachineConfig& config, std::vector<Vcpu>& vcpus, IoBus& bus,
+              TrapExitHandler* handler, TrapEngine* traps, TracePipeline& trace,
+              TraceServiceImpl* service, RunOutcome& out);
+
+}  // namespace tlbscope
