@@ -34,6 +34,8 @@ enum class BreakpointPolicy {
 // kept per vCPU; only that vCPU's thread touches its part.
 class TrapEngine : public TrapExitHandler {
  public:
+  static constexpr uint8_t kInt3 = 0xcc;
+
   TrapEngine(const HostCaps& caps, std::vector<TlbSite> sites, GuestMemory* mem, int num_vcpus,
              BreakpointPolicy policy = BreakpointPolicy::kAuto);
 
