@@ -98,9 +98,9 @@ void BuildGeneric(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
   if (mask_field >= 1 && mask_field <= kGenericFields) e->generic.f[mask_field - 1] = s.mask;
 }
 
-void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
+// The named members of trapped instructions; false for other kinds.
+bool BuildTrapped(Kind k, const Fields& s, CEvent* e) {
   const uint64_t* f = s.f;
-  e->kind = k;
   switch (k) {
     case Kind::kCr3Write:
       e->cr3.old_cr3 = Get<v1::Cr3Write::kOldCr3FieldNumber>(f);
@@ -121,6 +121,16 @@ void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
       e->invpcid.address = Get<v1::Invpcid::kLinearAddressFieldNumber>(f);
       e->invpcid.faulted = Get<v1::Invpcid::kFaultedFieldNumber>(f);
       break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+// The named members of flush requests, their IPIs and acknowledgements; false for other kinds.
+bool BuildFlush(Kind k, const Fields& s, CEvent* e) {
+  const uint64_t* f = s.f;
+  switch (k) {
     case Kind::kIpiSent:
       e->ipi_sent.targets = s.mask;
       e->ipi_sent.vector = U32(Get<v1::IpiSent::kVectorFieldNumber>(f));
@@ -150,6 +160,22 @@ void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
       e->flush_func.not_loaded = Get<v1::FlushFunc::kNotLoadedFieldNumber>(f);
       e->flush_func.request_tlb_gen = Get<v1::FlushFunc::kRequestTlbGenFieldNumber>(f);
       break;
+    case Kind::kFlushDone:
+      e->flush_done.mm = Get<v1::FlushDone::kMmFieldNumber>(f);
+      e->flush_done.tlb_gen = Get<v1::FlushDone::kTlbGenFieldNumber>(f);
+      e->flush_done.acked = s.mask;
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+// The named members of switches, lazy mode, returns to user, LAM and membarrier; false for other
+// kinds.
+bool BuildSwitch(Kind k, const Fields& s, CEvent* e) {
+  const uint64_t* f = s.f;
+  switch (k) {
     case Kind::kContextSwitch:
       e->cs.prev_mm = Get<v1::ContextSwitch::kPrevMmFieldNumber>(f);
       e->cs.next_mm = Get<v1::ContextSwitch::kNextMmFieldNumber>(f);
@@ -169,49 +195,6 @@ void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
     case Kind::kLazyExit:
       e->lazy_exit.mm = Get<v1::LazyExit::kMmFieldNumber>(f);
       e->lazy_exit.flushed = Get<v1::LazyExit::kFlushedFieldNumber>(f);
-      break;
-    case Kind::kPageTableFree:
-      e->pt_free.mm = Get<v1::PageTableFree::kMmFieldNumber>(f);
-      e->pt_free.table_address = Get<v1::PageTableFree::kTableAddressFieldNumber>(f);
-      e->pt_free.level = U32(Get<v1::PageTableFree::kLevelFieldNumber>(f));
-      e->pt_free.covering_tlb_gen = Get<v1::PageTableFree::kCoveringTlbGenFieldNumber>(f);
-      break;
-    case Kind::kStaleRead:
-      e->stale.mm = Get<v1::StaleRead::kMmFieldNumber>(f);
-      e->stale.address = Get<v1::StaleRead::kAddressFieldNumber>(f);
-      e->stale.expected = Get<v1::StaleRead::kExpectedFieldNumber>(f);
-      e->stale.observed = Get<v1::StaleRead::kObservedFieldNumber>(f);
-      break;
-    case Kind::kVcpuState:
-      e->vcpu_state.state = U32(Get<v1::VcpuState::kStateFieldNumber>(f));
-      break;
-    case Kind::kFlushDone:
-      e->flush_done.mm = Get<v1::FlushDone::kMmFieldNumber>(f);
-      e->flush_done.tlb_gen = Get<v1::FlushDone::kTlbGenFieldNumber>(f);
-      e->flush_done.acked = s.mask;
-      break;
-    case Kind::kPageFree:
-      e->page_free.mm = Get<v1::PageFree::kMmFieldNumber>(f);
-      e->page_free.address = Get<v1::PageFree::kAddressFieldNumber>(f);
-      e->page_free.physical_address = Get<v1::PageFree::kPhysicalAddressFieldNumber>(f);
-      e->page_free.covering_tlb_gen = Get<v1::PageFree::kCoveringTlbGenFieldNumber>(f);
-      break;
-    case Kind::kGatherStart:
-      e->gather_start.mm = Get<v1::GatherStart::kMmFieldNumber>(f);
-      e->gather_start.start = Get<v1::GatherStart::kStartFieldNumber>(f);
-      e->gather_start.end = Get<v1::GatherStart::kEndFieldNumber>(f);
-      e->gather_start.pending = Get<v1::GatherStart::kPendingFieldNumber>(f);
-      break;
-    case Kind::kGatherEnd:
-      e->gather_end.mm = Get<v1::GatherEnd::kMmFieldNumber>(f);
-      e->gather_end.flushed_start = Get<v1::GatherEnd::kFlushedStartFieldNumber>(f);
-      e->gather_end.flushed_end = Get<v1::GatherEnd::kFlushedEndFieldNumber>(f);
-      e->gather_end.flush_tlb_gen = Get<v1::GatherEnd::kFlushTlbGenFieldNumber>(f);
-      e->gather_end.levels = U32(Get<v1::GatherEnd::kLevelsFieldNumber>(f));
-      e->gather_end.pending_seen = Get<v1::GatherEnd::kPendingSeenFieldNumber>(f);
-      e->gather_end.nested = Get<v1::GatherEnd::kNestedFieldNumber>(f);
-      e->gather_end.freed_tables = Get<v1::GatherEnd::kFreedTablesFieldNumber>(f);
-      e->gather_end.own_freed_tables = Get<v1::GatherEnd::kOwnFreedTablesFieldNumber>(f);
       break;
     case Kind::kLamSet:
       e->lam_set.mm = Get<v1::LamSet::kMmFieldNumber>(f);
@@ -238,10 +221,66 @@ void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
       e->cpumask.cpu = U32(Get<v1::CpumaskChange::kCpuFieldNumber>(f));
       e->cpumask.set = Get<v1::CpumaskChange::kSetFieldNumber>(f);
       break;
-    default:  // a kind without a named member
-      BuildGeneric(k, mask_field, s, e);
-      break;
+    default:
+      return false;
   }
+  return true;
+}
+
+// The named members of frees, gathers, stale reads and vCPU states; false for other kinds.
+bool BuildFree(Kind k, const Fields& s, CEvent* e) {
+  const uint64_t* f = s.f;
+  switch (k) {
+    case Kind::kPageTableFree:
+      e->pt_free.mm = Get<v1::PageTableFree::kMmFieldNumber>(f);
+      e->pt_free.table_address = Get<v1::PageTableFree::kTableAddressFieldNumber>(f);
+      e->pt_free.level = U32(Get<v1::PageTableFree::kLevelFieldNumber>(f));
+      e->pt_free.covering_tlb_gen = Get<v1::PageTableFree::kCoveringTlbGenFieldNumber>(f);
+      break;
+    case Kind::kStaleRead:
+      e->stale.mm = Get<v1::StaleRead::kMmFieldNumber>(f);
+      e->stale.address = Get<v1::StaleRead::kAddressFieldNumber>(f);
+      e->stale.expected = Get<v1::StaleRead::kExpectedFieldNumber>(f);
+      e->stale.observed = Get<v1::StaleRead::kObservedFieldNumber>(f);
+      break;
+    case Kind::kVcpuState:
+      e->vcpu_state.state = U32(Get<v1::VcpuState::kStateFieldNumber>(f));
+      break;
+    case Kind::kPageFree:
+      e->page_free.mm = Get<v1::PageFree::kMmFieldNumber>(f);
+      e->page_free.address = Get<v1::PageFree::kAddressFieldNumber>(f);
+      e->page_free.physical_address = Get<v1::PageFree::kPhysicalAddressFieldNumber>(f);
+      e->page_free.covering_tlb_gen = Get<v1::PageFree::kCoveringTlbGenFieldNumber>(f);
+      break;
+    case Kind::kGatherStart:
+      e->gather_start.mm = Get<v1::GatherStart::kMmFieldNumber>(f);
+      e->gather_start.start = Get<v1::GatherStart::kStartFieldNumber>(f);
+      e->gather_start.end = Get<v1::GatherStart::kEndFieldNumber>(f);
+      e->gather_start.pending = Get<v1::GatherStart::kPendingFieldNumber>(f);
+      break;
+    case Kind::kGatherEnd:
+      e->gather_end.mm = Get<v1::GatherEnd::kMmFieldNumber>(f);
+      e->gather_end.flushed_start = Get<v1::GatherEnd::kFlushedStartFieldNumber>(f);
+      e->gather_end.flushed_end = Get<v1::GatherEnd::kFlushedEndFieldNumber>(f);
+      e->gather_end.flush_tlb_gen = Get<v1::GatherEnd::kFlushTlbGenFieldNumber>(f);
+      e->gather_end.levels = U32(Get<v1::GatherEnd::kLevelsFieldNumber>(f));
+      e->gather_end.pending_seen = Get<v1::GatherEnd::kPendingSeenFieldNumber>(f);
+      e->gather_end.nested = Get<v1::GatherEnd::kNestedFieldNumber>(f);
+      e->gather_end.freed_tables = Get<v1::GatherEnd::kFreedTablesFieldNumber>(f);
+      e->gather_end.own_freed_tables = Get<v1::GatherEnd::kOwnFreedTablesFieldNumber>(f);
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+void Build(Kind k, uint32_t mask_field, const Fields& s, CEvent* e) {
+  e->kind = k;
+  if (BuildTrapped(k, s, e) || BuildFlush(k, s, e) || BuildSwitch(k, s, e) || BuildFree(k, s, e)) {
+    return;
+  }
+  BuildGeneric(k, mask_field, s, e);  // a kind without a named member
 }
 
 template <bool kNamed>
