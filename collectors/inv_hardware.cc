@@ -38,28 +38,7 @@ class HardwareInvariant : public Invariant {
     bool talking = vm != nullptr && vm->guest_events;
     switch (e.kind) {
       case Kind::kCr3Write:
-        if (s.cs_pending) {
-          s.cs_pending = false;
-          s.last_cs_wrote = true;
-          if (e.cr3.new_cr3 != s.cs_cr3) {
-            Report(out, "cr3-write-unannounced", e, vm, s.cs_seq,
-                   absl::StrFormat("the context_switch announced CR3 %#x, vcpu %d wrote %#x",
-                                   s.cs_cr3, e.vcpu, e.cr3.new_cr3));
-          }
-        } else if (talking && !e.boot_site) {
-          // Unannounced so far: the announcement may still come right after
-          // (a guest record published later than the sequencer's hold-back).
-          if (s.orphan) ReportOrphan(e, vm, out, s);
-          s.orphan = true;
-          s.orphan_cr3 = e.cr3.new_cr3;
-          s.orphan_seq = e.seq;
-          s.orphan_rip = e.rip;
-        }
-        if (!e.cr3.noflush) {
-          s.full = true;
-          s.full_seq = e.seq;
-          s.full_ns = e.host_ns;
-        }
+        OnCr3Write(e, vm, talking, out, s);
         return;
       case Kind::kInvlpg:
         AddPage(s, e.invlpg.address, e.host_ns);
@@ -75,22 +54,7 @@ class HardwareInvariant : public Invariant {
         }
         return;
       case Kind::kContextSwitch:
-        if (s.orphan && e.cs.cr3 == s.orphan_cr3) {
-          s.orphan = false;  // its CR3 write was sequenced just before it
-          ++reordered_;
-          s.last_cs_seq = e.seq;
-          s.last_cs_wrote = true;
-          return;
-        }
-        if (s.orphan) ReportOrphan(e, vm, out, s);
-        Resolve(e, vm, out, s);
-        s.last_cs_seq = e.seq;
-        s.last_cs_wrote = false;
-        if (e.cs.cr3 != 0 && before.trapping().cr3) {
-          s.cs_pending = true;
-          s.cs_cr3 = e.cs.cr3;
-          s.cs_seq = e.seq;
-        }
+        OnContextSwitch(e, before, vm, out, s);
         return;
       case Kind::kLazyExit:
         if (s.orphan) ReportOrphan(e, vm, out, s);
@@ -155,6 +119,53 @@ class HardwareInvariant : public Invariant {
     std::vector<Page> pages;
     bool overflow = false;
   };
+
+  // A trapped CR3 write: the one its context_switch announced, or one
+  // not announced (yet).
+  void OnCr3Write(const CEvent& e, const VcpuModel* vm, bool talking, ViolationSink& out, V& s) {
+    if (s.cs_pending) {
+      s.cs_pending = false;
+      s.last_cs_wrote = true;
+      if (e.cr3.new_cr3 != s.cs_cr3) {
+        Report(out, "cr3-write-unannounced", e, vm, s.cs_seq,
+               absl::StrFormat("the context_switch announced CR3 %#x, vcpu %d wrote %#x", s.cs_cr3,
+                               e.vcpu, e.cr3.new_cr3));
+      }
+    } else if (talking && !e.boot_site) {
+      // Unannounced so far: the announcement may still come right after
+      // (a guest record published later than the sequencer's hold-back).
+      if (s.orphan) ReportOrphan(e, vm, out, s);
+      s.orphan = true;
+      s.orphan_cr3 = e.cr3.new_cr3;
+      s.orphan_seq = e.seq;
+      s.orphan_rip = e.rip;
+    }
+    if (!e.cr3.noflush) {
+      s.full = true;
+      s.full_seq = e.seq;
+      s.full_ns = e.host_ns;
+    }
+  }
+
+  void OnContextSwitch(const CEvent& e, const StateModel& before, const VcpuModel* vm,
+                       ViolationSink& out, V& s) {
+    if (s.orphan && e.cs.cr3 == s.orphan_cr3) {
+      s.orphan = false;  // its CR3 write was sequenced just before it
+      ++reordered_;
+      s.last_cs_seq = e.seq;
+      s.last_cs_wrote = true;
+      return;
+    }
+    if (s.orphan) ReportOrphan(e, vm, out, s);
+    Resolve(e, vm, out, s);
+    s.last_cs_seq = e.seq;
+    s.last_cs_wrote = false;
+    if (e.cs.cr3 != 0 && before.trapping().cr3) {
+      s.cs_pending = true;
+      s.cs_cr3 = e.cs.cr3;
+      s.cs_seq = e.seq;
+    }
+  }
 
   static void AddPage(V& s, uint64_t address, int64_t ns) {
     if (s.pages.size() >= kMaxPages) {
