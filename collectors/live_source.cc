@@ -45,6 +45,25 @@ std::string NormalizeAddress(const std::string& addr) {
   return addr;
 }
 
+namespace {
+
+// The channel's credentials: TLS with --tls-ca, else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(const LiveOptions& o) {
+  if (o.tls_ca.empty()) return grpc::InsecureChannelCredentials();
+  absl::StatusOr<std::string> ca = ReadWholeFile("--tls-ca", o.tls_ca);
+  if (!ca.ok()) return ca.status();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = *ca;
+  return grpc::SslCredentials(ssl);
+}
+
+std::chrono::system_clock::time_point In(double s) {
+  return std::chrono::system_clock::now() +
+         std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+}  // namespace
+
 absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()>& tick) {
   std::string addr = NormalizeAddress(o.address);
   std::string token;
@@ -53,20 +72,10 @@ absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()
     if (!t.ok()) return t.status();
     token = *t;
   }
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!o.tls_ca.empty()) {
-    absl::StatusOr<std::string> ca = ReadWholeFile("--tls-ca", o.tls_ca);
-    if (!ca.ok()) return ca.status();
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = *ca;
-    creds = grpc::SslCredentials(ssl);
-  }
-  auto channel = grpc::CreateChannel(addr, creds);
-  auto deadline = [&](double s) {
-    return std::chrono::system_clock::now() +
-           std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
-  };
-  if (!channel->WaitForConnected(deadline(o.connect_timeout_s))) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds = Credentials(o);
+  if (!creds.ok()) return creds.status();
+  auto channel = grpc::CreateChannel(addr, *creds);
+  if (!channel->WaitForConnected(In(o.connect_timeout_s))) {
     return absl::UnavailableError(absl::StrFormat(
         "cannot reach %s: no TraceService connection within %g s", addr, o.connect_timeout_s));
   }
@@ -77,7 +86,7 @@ absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()
   {
     grpc::ClientContext ctx;
     with_token(ctx);
-    ctx.set_deadline(deadline(o.connect_timeout_s + 5));
+    ctx.set_deadline(In(o.connect_timeout_s + 5));
     v1::Session session;
     grpc::Status s = stub->GetSession(&ctx, v1::GetSessionRequest(), &session);
     if (!s.ok()) return FromGrpc(addr, s, "GetSession on");
@@ -109,7 +118,7 @@ absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()
       return FromGrpc(addr, s, "Subscribe to");
     }
     reconnects = progressed ? 0 : reconnects + 1;
-    if (!channel->WaitForConnected(deadline(o.connect_timeout_s))) {
+    if (!channel->WaitForConnected(In(o.connect_timeout_s))) {
       c.Finish(false);
       return absl::UnavailableError(
           absl::StrFormat("lost %s after %d events and could not reconnect within %g s", addr, next,
@@ -119,7 +128,7 @@ absl::Status Live(const LiveOptions& o, Collector& c, const std::function<void()
   // The stream ended: the guest stopped and every event was sent.
   grpc::ClientContext ctx;
   with_token(ctx);
-  ctx.set_deadline(deadline(5));
+  ctx.set_deadline(In(5));
   v1::Session session;
   if (stub->GetSession(&ctx, v1::GetSessionRequest(), &session).ok() && session.has_end()) {
     c.SetEnd(session.end());

@@ -73,6 +73,43 @@ class Reader {
 
 }  // namespace
 
+namespace {
+
+// TraceRecord: one of header = 1, event = 2, end = 3 (length-delimited).
+struct RecordBody {
+  uint32_t which = 0;  // 0: none
+  const uint8_t* body = nullptr;
+  uint64_t len = 0;
+};
+
+bool FindRecordBody(const uint8_t* r, const uint8_t* rend, RecordBody* out) {
+  while (r < rend) {
+    uint64_t tag;
+    if (!ReadVarint(r, rend, &tag)) return false;
+    uint32_t num = static_cast<uint32_t>(tag >> 3), wire = tag & 7;
+    if (wire != 2) {
+      uint64_t skip;
+      if (wire == 0 && ReadVarint(r, rend, &skip)) continue;
+      if (wire == 1 && rend - r >= 8) {
+        r += 8;
+        continue;
+      }
+      if (wire == 5 && rend - r >= 4) {
+        r += 4;
+        continue;
+      }
+      return false;
+    }
+    uint64_t l;
+    if (!ReadVarint(r, rend, &l) || l > static_cast<uint64_t>(rend - r)) return false;
+    if (num >= 1 && num <= 3) *out = {num, r, l};
+    r += l;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<TraceFileInfo> DecodeTraceFile(
     const std::string& path, const std::function<void(const v1::TraceHeader&)>& on_header,
     const std::function<void(const CEvent&)>& on_event) {
@@ -106,38 +143,11 @@ absl::StatusOr<TraceFileInfo> DecodeTraceFile(
     if (!ReadVarint(p, lim, &len) || len > kMaxRecord) return corrupt();
     size_t hdr = static_cast<size_t>(p - in.data());
     if (!in.Ensure(hdr + len)) return corrupt();
-    const uint8_t* r = in.data() + hdr;
-    const uint8_t* rend = r + len;
-    // TraceRecord: one of header = 1, event = 2, end = 3 (length-delimited).
-    uint32_t which = 0;
-    const uint8_t* body = nullptr;
-    uint64_t body_len = 0;
-    while (r < rend) {
-      uint64_t tag;
-      if (!ReadVarint(r, rend, &tag)) return corrupt();
-      uint32_t num = static_cast<uint32_t>(tag >> 3), wire = tag & 7;
-      if (wire != 2) {
-        uint64_t skip;
-        if (wire == 0 && ReadVarint(r, rend, &skip)) continue;
-        if (wire == 1 && rend - r >= 8) {
-          r += 8;
-          continue;
-        }
-        if (wire == 5 && rend - r >= 4) {
-          r += 4;
-          continue;
-        }
-        return corrupt();
-      }
-      uint64_t l;
-      if (!ReadVarint(r, rend, &l) || l > static_cast<uint64_t>(rend - r)) return corrupt();
-      if (num >= 1 && num <= 3) {
-        which = num;
-        body = r;
-        body_len = l;
-      }
-      r += l;
-    }
+    RecordBody rec;
+    if (!FindRecordBody(in.data() + hdr, in.data() + hdr + len, &rec)) return corrupt();
+    const uint32_t which = rec.which;
+    const uint8_t* body = rec.body;
+    const uint64_t body_len = rec.len;
     if (records == 0) {
       if (which != 1) return bad("not a tlbscope trace (the first record is not a header)");
       if (!out.header.ParseFromArray(body, static_cast<int>(body_len))) return corrupt();
