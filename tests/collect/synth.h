@@ -75,4 +75,13 @@ class Synth {
   int64_t ns_ = 1'000'000;
 };
 
+// n vCPUs booted (boot CR3 loads), each switched from init_mm to `mm`,
+// running it (not lazy).
+inline Synth BootedInto(int n, uint64_t mm) {
+  Synth s;
+  for (int v = 0; v < n; ++v) s.Cr3(v, RootOf(kInit), /*boot=*/true);
+  for (int v = 0; v < n; ++v) s.SwitchTo(v, kInit, mm);
+  return s;
+}
+
 }  // namespace tlbscope::collect::testing
