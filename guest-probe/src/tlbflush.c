@@ -6,27 +6,10 @@
 #include "probe.h"
 #include "tlb.h"
 
-struct mm init_mm = {1, 1, 0, 0, 0, ~0ull, 0, 0, SPINLOCK_INIT};
 struct tlb_state cpu_tlbstate[MAX_CPUS];
 struct tlb_bugs tlb_bugs;
 volatile uint32_t flush_waiting, flush_returned;
 int tlb_pcid_enabled;
-static uint64_t last_mm_ctx_id = 1;
-
-void mm_init(struct mm* mm, struct aspace* as) {
-  mm->ctx_id = __atomic_add_fetch(&last_mm_ctx_id, 1, __ATOMIC_RELAXED);
-  mm->tlb_gen = 1;
-  mm->cpumask = 0;
-  mm->as = as;
-  mm->lam_cr3_mask = 0;
-  mm->untag_mask = ~0ull;
-  mm->tlb_flush_pending = 0;
-  mm->membarrier_sync_core = 0;
-  mm->page_table_lock.locked = 0;
-  mm->page_table_lock.owner = -1;
-}
-
-uint64_t mm_cr3(const struct mm* mm) { return mm->as ? aspace_cr3(mm->as) : kernel_cr3(); }
 
 // CPUID once per CPU at bring-up (CPUID may exit to the hypervisor; every
 // switch asks).
@@ -222,11 +205,6 @@ void mm_enable_lam(struct mm* mm) {
                  mm->ctx_id, ts->loaded_mm_asid, ts->lam, mm->lam_cr3_mask);
   }
   restore_flags(flags);
-}
-
-void mm_register_sync_core(struct mm* mm) {
-  WRITE_ONCE(mm->membarrier_sync_core, 1);
-  event_emit(TLBSCOPE_EV_MEMBARRIER_REGISTER, 0, mm->ctx_id, 0, 0, 0);
 }
 
 uint64_t current_mm_id(void) {

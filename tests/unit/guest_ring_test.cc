@@ -30,7 +30,7 @@ tlbscope_ring_record Rec(uint16_t kind, uint16_t flags, std::initializer_list<ui
   return r;
 }
 
-TEST(GuestRecordToEventTest, EveryKind) {
+TEST(GuestRecordToEventTest, EveryKindSwitchesAndFlushes) {
   v1::Event e = GuestRecordToEvent(Rec(TLBSCOPE_EV_IPI_SENT, 0, {0b1010, 0x40}));
   ASSERT_TRUE(e.has_ipi_sent());
   EXPECT_THAT(e.ipi_sent().target_cpus(), ::testing::ElementsAre(1, 3));
@@ -68,6 +68,10 @@ TEST(GuestRecordToEventTest, EveryKind) {
   EXPECT_FALSE(e.context_switch().raw());
   EXPECT_EQ(e.context_switch().cpu_lam(), 1ull << 61);
   EXPECT_EQ(e.context_switch().mm_lam(), 1ull << 61);
+}
+
+TEST(GuestRecordToEventTest, EveryKindFreesGathersAndFlags) {
+  v1::Event e;
   tlbscope_ring_record ff = Rec(TLBSCOPE_EV_FLUSH_FUNC, 0, {9});
   ff.aux = 44;
   EXPECT_EQ(GuestRecordToEvent(ff).flush_func().request_tlb_gen(), 44u);
