@@ -7,20 +7,15 @@
 #include "absl/status/statusor.h"
 #include "collectors/event.h"
 #include "tlbscope/v1/trace.pb.h"
+#include "tracefile/trace_file.h"
 
 namespace tlbscope::collect {
 
-struct TraceFileInfo {
-  v1::TraceHeader header;
-  std::optional<v1::TraceEnd> end;  // absent: the trace was cut short
-  uint64_t events = 0;
-};
+using TraceFileInfo = tracefile::TraceSummary;
 
-// Reads a trace file (length-delimited TraceRecords, docs/stream.md) with a
-// fixed-size buffer, decoding events straight into CEvents (wire_decode.h):
-// the same checks and messages as tlbscope's ReadTrace (not a trace,
-// schema version, record N at byte B truncated or corrupt, sequence gaps,
-// events after the end), at replay speed. Events before an error have been
+// Reads a trace file through the shared reader (tracefile/trace_file.h:
+// its checks and messages), decoding events straight into CEvents
+// (wire_decode.h) at replay speed. Events before an error have been
 // delivered when it is returned.
 absl::StatusOr<TraceFileInfo> DecodeTraceFile(
     const std::string& path, const std::function<void(const v1::TraceHeader&)>& on_header,

@@ -16,27 +16,7 @@ struct Fields {
   bool boot;  // trap context: site_class == "boot"
 };
 
-bool SkipField(const uint8_t*& p, const uint8_t* end, uint32_t wire) {
-  uint64_t v;
-  switch (wire) {
-    case 0:
-      return ReadVarint(p, end, &v);
-    case 1:
-      if (end - p < 8) return false;
-      p += 8;
-      return true;
-    case 2:
-      if (!ReadVarint(p, end, &v) || v > static_cast<uint64_t>(end - p)) return false;
-      p += v;
-      return true;
-    case 5:
-      if (end - p < 4) return false;
-      p += 4;
-      return true;
-    default:
-      return false;
-  }
-}
+using tracefile::SkipField;
 
 void AddCpu(CpuMask& m, uint64_t cpu) {
   if (cpu < 64) m |= 1ull << cpu;

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "collectors/event.h"
+#include "tracefile/varint.h"
 
 namespace tlbscope::collect {
 
@@ -19,21 +20,6 @@ bool DecodeEventGeneric(const uint8_t* p, size_t n, CEvent* out);
 
 // Reads a base-128 varint at *p (< end); false if it runs past end or is
 // longer than 10 bytes.
-inline bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* v) {
-  if (p < end && *p < 0x80) {  // most tags and small values: one byte
-    *v = *p++;
-    return true;
-  }
-  uint64_t r = 0;
-  for (int shift = 0; shift < 70 && p < end; shift += 7) {
-    uint8_t b = *p++;
-    r |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (!(b & 0x80)) {
-      *v = r;
-      return true;
-    }
-  }
-  return false;
-}
+using tracefile::ReadVarint;
 
 }  // namespace tlbscope::collect

@@ -14,7 +14,7 @@ struct Field {
   uint32_t offset = 0;
   uint8_t bit = 0;
   uint8_t bits = 0;
-  uint32_t size = 0;  // bytes of the member's type (of the unit, for a bitfield)
+  uint32_t size = 0;   // bytes of the member's type (of the unit, for a bitfield)
   bool found = false;  // the kernel has this member
 };
 

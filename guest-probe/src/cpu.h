@@ -49,7 +49,9 @@ static inline uint64_t read_cr4(void) {
   __asm__ volatile("mov %%cr4, %0" : "=r"(v));
   return v;
 }
-static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+static inline void write_cr4(uint64_t v) {
+  __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }

@@ -24,7 +24,8 @@ static const struct scenario scenarios[] = {
     {"triple-fault", "empty IDT, then fault: shutdown", scenario_triple_fault, 0},
     {"bad-port", "out to unassigned port 0x1234", scenario_bad_port, 0},
     {"exit-code", "exit with code 7", scenario_exit_code, 0},
-    {"hostile-ring", "corrupt own event ring header (nslots, tail, head)", scenario_hostile_ring, 0},
+    {"hostile-ring", "corrupt own event ring header (nslots, tail, head)", scenario_hostile_ring,
+     0},
 };
 
 const struct scenario* scenario_find(const char* name) {

@@ -2,12 +2,13 @@
 // CPU lists from the descriptor, and a kind with no named CEvent member is
 // still decoded by field number (issue 12: a new kind needs no collector
 // decode code).
+#include "collectors/kind_table.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "collectors/event.h"
-#include "collectors/kind_table.h"
 #include "collectors/wire_decode.h"
 
 namespace tlbscope::collect {

@@ -299,7 +299,6 @@ TEST(LegacyPortsTest, OpenBusCmosAndI8042Reset) {
   EXPECT_EQ(out->guest_code, 0);
 }
 
-
 }  // namespace
 }  // namespace tlbscope
 

@@ -8,10 +8,10 @@
 
 // Port map (all port I/O; the in-kernel irqchip and PIT own 0x20/0x21,
 // 0x40-0x43 and 0xa0/0xa1).
-#define TLBSCOPE_COM1_PORT 0x3f8   // 16550 UART, 8 registers.
-#define TLBSCOPE_PROBE_PORT 0xf0   // outl(GPA of a tlbscope_probe_msg).
-#define TLBSCOPE_EXIT_PORT 0xf4    // isa-debug-exit: out(code) ends the VM.
-#define TLBSCOPE_POST_PORT 0x80    // POST / io_delay: accepted, ignored.
+#define TLBSCOPE_COM1_PORT 0x3f8  // 16550 UART, 8 registers.
+#define TLBSCOPE_PROBE_PORT 0xf0  // outl(GPA of a tlbscope_probe_msg).
+#define TLBSCOPE_EXIT_PORT 0xf4   // isa-debug-exit: out(code) ends the VM.
+#define TLBSCOPE_POST_PORT 0x80   // POST / io_delay: accepted, ignored.
 
 #define TLBSCOPE_PROBE_MAGIC 0x504c4254u  // "TBLP" little-endian.
 #define TLBSCOPE_PROBE_ABI_VERSION 1
@@ -69,28 +69,28 @@ struct tlbscope_probe_msg {
 // contract collectors read (what each field means, in which order the
 // records of one operation come).
 enum tlbscope_ring_kind {
-  TLBSCOPE_EV_IPI_SENT = 1,        // a[0] = target CPU mask, a[1] = vector
-  TLBSCOPE_EV_IPI_RECEIVED = 2,    // a[0] = vector
+  TLBSCOPE_EV_IPI_SENT = 1,      // a[0] = target CPU mask, a[1] = vector
+  TLBSCOPE_EV_IPI_RECEIVED = 2,  // a[0] = vector
   // switch_mm_irqs_off(), and every other CR3 write, just before it:
   // a[0] = prev mm, a[1] = next mm, a[2] = CR3 to be written (0 = none),
   // a[3] = ASID, a[4] = the CPU's LAM CR3 bits after the switch,
   // a[5] = next mm's LAM CR3 bits as the switch read them.
   // flags: TLBSCOPE_CS_* below.
   TLBSCOPE_EV_CONTEXT_SWITCH = 3,
-  TLBSCOPE_EV_LAZY_ENTER = 4,      // a[0] = mm
-  TLBSCOPE_EV_LAZY_EXIT = 5,       // a[0] = mm; flags bit 0 = flushed (CR3 written)
-  TLBSCOPE_EV_FLUSH_REQUEST = 6,   // a[0] = mm, a[1] = start, a[2] = end, a[3] = stride shift,
-                                   // a[4] = new tlb_gen, a[5] = CPUs asked to run
-                                   // flush_tlb_func (the initiator included when it has
-                                   // the mm loaded); flags bit 0 = freed_tables
-  TLBSCOPE_EV_FLUSH_FUNC = 7,      // after the flush: a[0] = mm, a[1] = local gen before,
-                                   // a[2] = after, a[3] = mm gen, a[4] = start, a[5] = end;
-                                   // flags: TLBSCOPE_FF_* below; aux = the new_tlb_gen
-                                   // of the request it serves (low 32 bits; 0: unknown)
-  TLBSCOPE_EV_PAGE_TABLE_FREE = 8, // a[0] = mm, a[1] = table's physical address,
-                                   // a[2] = level (1 = PT, 2 = PD, 3 = PDPT),
-                                   // a[3] = tlb_gen of the flush that covered its unlink
-  TLBSCOPE_EV_STALE_READ = 9,      // a[0] = mm, a[1] = address, a[2] = expected, a[3] = observed
+  TLBSCOPE_EV_LAZY_ENTER = 4,       // a[0] = mm
+  TLBSCOPE_EV_LAZY_EXIT = 5,        // a[0] = mm; flags bit 0 = flushed (CR3 written)
+  TLBSCOPE_EV_FLUSH_REQUEST = 6,    // a[0] = mm, a[1] = start, a[2] = end, a[3] = stride shift,
+                                    // a[4] = new tlb_gen, a[5] = CPUs asked to run
+                                    // flush_tlb_func (the initiator included when it has
+                                    // the mm loaded); flags bit 0 = freed_tables
+  TLBSCOPE_EV_FLUSH_FUNC = 7,       // after the flush: a[0] = mm, a[1] = local gen before,
+                                    // a[2] = after, a[3] = mm gen, a[4] = start, a[5] = end;
+                                    // flags: TLBSCOPE_FF_* below; aux = the new_tlb_gen
+                                    // of the request it serves (low 32 bits; 0: unknown)
+  TLBSCOPE_EV_PAGE_TABLE_FREE = 8,  // a[0] = mm, a[1] = table's physical address,
+                                    // a[2] = level (1 = PT, 2 = PD, 3 = PDPT),
+                                    // a[3] = tlb_gen of the flush that covered its unlink
+  TLBSCOPE_EV_STALE_READ = 9,       // a[0] = mm, a[1] = address, a[2] = expected, a[3] = observed
   // flush_tlb_mm_range() returns: a[0] = mm, a[1] = the request's new
   // tlb_gen, a[2] = CPUs whose flush_tlb_func the initiator saw finish.
   TLBSCOPE_EV_FLUSH_DONE = 10,
@@ -145,10 +145,10 @@ enum tlbscope_ring_kind {
 #define TLBSCOPE_LEVEL_P4D 0x8
 
 struct tlbscope_ring_record {  // 64 bytes
-  uint16_t kind;   // enum tlbscope_ring_kind
+  uint16_t kind;               // enum tlbscope_ring_kind
   uint16_t flags;
-  uint32_t aux;    // kind-specific (FLUSH_FUNC: the request it serves), else 0
-  uint64_t tsc;    // the CPU's TSC when it wrote the record
+  uint32_t aux;  // kind-specific (FLUSH_FUNC: the request it serves), else 0
+  uint64_t tsc;  // the CPU's TSC when it wrote the record
   uint64_t a[6];
 };
 
@@ -165,7 +165,7 @@ struct tlbscope_ring {
   // published is never overtaken, however long the vCPU stalls.
   uint64_t writing_tsc;
   uint8_t pad0[32];
-  uint64_t tail;         // records consumed: the VMM's (offset 64)
+  uint64_t tail;  // records consumed: the VMM's (offset 64)
   uint8_t pad1[56];
   // struct tlbscope_ring_record slots[nslots] follows (offset 128).
 };
