@@ -19,12 +19,7 @@ void StateModel::OnIpiSent(const CEvent& e, VcpuModel& v) {
     for (uint32_t t = 0; t < kMaxVcpus && newly; ++t) {
       if (!(newly & Bit(t))) continue;
       newly &= ~Bit(t);
-      VcpuModel& tv = Vcpu(t);
-      if (tv.ipi_count == tv.ipi_queue.size()) {  // never received: drop the oldest
-        tv.ipi_head = (tv.ipi_head + 1) % tv.ipi_queue.size();
-        --tv.ipi_count;
-      }
-      tv.ipi_queue[(tv.ipi_head + tv.ipi_count++) % tv.ipi_queue.size()] = {f.mm, f.id};
+      Vcpu(t).ipi_queue.Push({f.mm, f.id});
     }
   }
 }
@@ -35,10 +30,9 @@ void StateModel::OnIpiReceived(const CEvent& e, VcpuModel& v) {
   if (v.ipis_unserved < 64) ++v.ipis_unserved;
   // It is the IPI of the oldest request sent here and not delivered yet
   // (an IPI is received after it is sent).
-  while (v.ipi_count > 0) {
-    VcpuModel::IpiFor q = v.ipi_queue[v.ipi_head];
-    v.ipi_head = (v.ipi_head + 1) % v.ipi_queue.size();
-    --v.ipi_count;
+  while (!v.ipi_queue.empty()) {
+    VcpuModel::IpiFor q = v.ipi_queue.front();
+    v.ipi_queue.PopFront();
     auto it = mms_.find(q.mm);
     if (it == mms_.end()) continue;
     bool found = false;

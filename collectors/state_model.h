@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/bounded_queue.h"
 #include "collectors/event.h"
 
 namespace tlbscope::collect {
@@ -98,12 +99,12 @@ struct VcpuModel {
   uint64_t user_mm = 0;
   uint32_t ipis_unserved = 0;  // call IPIs received whose flush_tlb_func has not run yet
   uint64_t last_request_mm = 0, last_request_id = 0;  // its newest flush_request
-  // Call IPIs sent to this CPU for flush requests, not yet received: FIFO.
+  // Call IPIs sent to this CPU for flush requests, not yet received: FIFO
+  // (a guest that never receives them loses the oldest).
   struct IpiFor {
     uint64_t mm, id;
   };
-  std::array<IpiFor, 64> ipi_queue{};
-  uint32_t ipi_head = 0, ipi_count = 0;
+  BoundedQueue<IpiFor> ipi_queue{64};
   uint64_t last_full_flush_seq = 0;
   bool any_full_flush = false;
   // Counts.

@@ -5,12 +5,8 @@ namespace tlbscope {
 void Retention::OnEvents(const std::vector<v1::Event>& events) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::Event& e : events) {
-    events_.push_back(e);
+    if (events_.Push(e)) ++first_;  // the oldest went
     ++total_;
-  }
-  while (events_.size() > capacity_) {
-    events_.pop_front();
-    ++first_;
   }
   cv_.notify_all();
 }

@@ -2,10 +2,10 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <optional>
 
+#include "base/bounded_queue.h"
 #include "vmm/trace/pipeline.h"
 
 namespace tlbscope {
@@ -14,7 +14,7 @@ namespace tlbscope {
 // own pace: the sequencer appends and never waits on a reader.
 class Retention : public EventSink {
  public:
-  explicit Retention(size_t capacity) : capacity_(capacity) {}
+  explicit Retention(size_t capacity) : events_(capacity) {}
   void OnEvents(const std::vector<v1::Event>& events) override;
   void OnEnd(const v1::TraceEnd& end) override;
 
@@ -32,10 +32,9 @@ class Retention : public EventSink {
   std::optional<v1::TraceEnd> end() const;
 
  private:
-  const size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<v1::Event> events_;
+  BoundedQueue<v1::Event> events_;
   uint64_t first_ = 0;  // sequence of events_.front()
   uint64_t total_ = 0;
   std::optional<v1::TraceEnd> end_;
