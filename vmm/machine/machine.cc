@@ -236,7 +236,8 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     initrd = std::move(*bytes);
   }
   absl::StatusOr<LoadedKernel> kernel =
-      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem, initrd);
+      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem,
+                      InitrdFile{initrd, config.initrd_path});
   if (!kernel.ok()) return kernel.status();
   const bool emulated_cpl0 = DetectKvmModule() == "kvm_pvm";
   if (kernel->is_linux && emulated_cpl0 && config.linux_cpu_fixups) {
