@@ -14,6 +14,7 @@
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
 #include "common/output_file.h"
+#include "vmm/cli/scenario_names.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/collect_sink.h"
 #include "vmm/cli/linux_console.h"
@@ -438,6 +439,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     if (!o.help) {
       if (absl::Status s = ApplyLinuxRun(linux_args, &o.machine); !s.ok()) return s;
     }
+  }
+  if (!scenario.empty()) {
+    if (absl::Status s = CheckScenario(scenario, inject_bug); !s.ok()) return s;
   }
   if (absl::Status s = AddScenarioArgs(scenario, inject_bug, seed, &o.machine.cmdline); !s.ok()) {
     return s;
