@@ -22,6 +22,7 @@
 #include "vmm/rpc/retention.h"
 #include "vmm/rpc/server.h"
 #include "vmm/rpc/trace_service.h"
+#include "vmm/trace/proto_text.h"
 #include "vmm/trace/recorder.h"
 #include "vmm/trace/trace_reader.h"
 #include "vmm/trace/trap_log.h"
@@ -156,7 +157,9 @@ v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& ker
   v1::VmConfig* vm = h.mutable_vm();
   vm->set_smp(config.smp);
   vm->set_mem_mib(config.mem_mib);
-  vm->set_cmdline(config.cmdline);
+  SetTextAndBytes(
+      config.cmdline, [&](std::string s) { vm->set_cmdline(s); },
+      [&](std::string b) { vm->set_cmdline_bytes(b); });
   vm->set_boot_protocol(BootProtocolName(kernel.protocol));
   *h.mutable_kernel() = identity;
   if (traps != nullptr) {
