@@ -10,6 +10,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "vmm/boot/bzimage_crc.h"
+
 namespace tlbscope::testing {
 namespace {
 
@@ -103,6 +105,11 @@ std::vector<uint8_t> MakeBzImage(const BzImageSpec& s, const std::vector<uint8_t
   Put<uint32_t>(b, 0x260, s.init_size);
   b.insert(b.end(), payload.begin(), payload.end());
   b.resize(b.size() + 16, 0);
+  // As build.c ends it: padded so that the protected-mode part plus the
+  // CRC-32 is syssize * 16 bytes, then the CRC of everything before it.
+  while ((b.size() - setup + 4) % 16 != 0) b.push_back(0);
+  Put<uint32_t>(b, 0x1f4, static_cast<uint32_t>((b.size() - setup + 4) / 16));
+  PutLe32(b, BzImageCrc(b));
   return b;
 }
 

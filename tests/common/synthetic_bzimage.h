@@ -33,7 +33,8 @@ struct BzImageSpec {
 };
 
 // setup_sects * 512 + 512 bytes of setup, then 0x100 bytes of "code", the
-// payload, 16 bytes of padding.
+// payload, 16+ bytes of padding and the CRC-32 that build.c appends (syssize
+// at 0x1f4 says where it ends).
 std::vector<uint8_t> MakeBzImage(const BzImageSpec& spec, const std::vector<uint8_t>& payload);
 
 std::vector<uint8_t> ReadAll(const std::string& path);

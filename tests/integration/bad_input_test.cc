@@ -109,6 +109,11 @@ TEST(BadInputTest, DevicesAndSymlinksAsOutputsAreRefused) {
   std::remove(target.c_str());
 }
 
+TEST(BadInputTest, UnknownScenarioIsRefusedBeforeBoot) {
+  ExpectBadInput({"run", "--scenario", "no-such-scenario"},
+                 "--scenario 'no-such-scenario': no such guest-probe scenario");
+}
+
 TEST(BadInputTest, TraceInfoOfADirectorySaysSo) {
   ProcResult r = RunTlbscope({"trace-info", ::testing::TempDir()});
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "vmm/cli/run_command.h"
+#include "vmm/cli/scenario_names.h"
 
 namespace tlbscope {
 namespace {
@@ -65,10 +66,25 @@ TEST(ParseRunArgsTest, ScenarioOptionErrors) {
   EXPECT_EQ(ParseError({"--inject-bug"}), "--inject-bug needs --scenario NAME");
   EXPECT_THAT(ParseError({"--scenario", "Lazy_Free"}),
               HasSubstr("--scenario 'Lazy_Free': a name is lowercase letters, digits and '-'"));
-  EXPECT_THAT(ParseError({"--scenario", "a", "--cmdline", "scenario=b"}),
+  EXPECT_THAT(ParseError({"--scenario", "selftest", "--cmdline", "scenario=b"}),
               HasSubstr("--cmdline already sets scenario=; give it there or with the option"));
   EXPECT_THAT(ParseError({"--seed", "-1"}), HasSubstr("--seed"));
   EXPECT_THAT(ParseError({"--scenario"}), HasSubstr("--scenario needs a value"));
+}
+
+// An unknown --scenario (or a bug variant a scenario lacks) is bad input,
+// refused before anything boots; every name guest-probe knows is accepted.
+TEST(ParseRunArgsTest, UnknownScenarioOrBugVariantIsRefused) {
+  EXPECT_THAT(ParseError({"--scenario", "no-such-scenario"}),
+              HasSubstr("--scenario 'no-such-scenario': no such guest-probe scenario (known: "
+                        "selftest, invpcid, "));
+  EXPECT_THAT(ParseError({"--scenario", "munmap-storm", "--inject-bug"}),
+              HasSubstr("--inject-bug: scenario 'munmap-storm' has no bug variant (these have: "
+                        "lazy-free, async-flush, lam-lazy, nested-gather, unlazy-sync)"));
+  ASSERT_EQ(GuestProbeScenarios().size(), 19u);
+  for (const std::string& name : GuestProbeScenarios()) {
+    EXPECT_TRUE(ParseRunArgs({"--scenario", name}, "/default.elf").ok()) << name;
+  }
 }
 
 TEST(ParseRunArgsTest, SmpRange) {

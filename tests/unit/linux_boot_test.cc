@@ -39,7 +39,7 @@ class LinuxBootTest : public ::testing::Test {
   absl::StatusOr<LoadedKernel> Load(const std::vector<uint8_t>& bytes,
                                     BootProtocol p = BootProtocol::kAuto,
                                     const std::vector<uint8_t>& initrd = {}) {
-    return LoadKernelBytes(bytes, "bz", p, "console=ttyS0", *mem_, initrd);
+    return LoadKernelBytes(bytes, "bz", p, "console=ttyS0", *mem_, InitrdFile{initrd, "rd.img"});
   }
   // The one-line error for `bytes`, which must start "kernel bz: ".
   std::string Error(const std::vector<uint8_t>& bytes, BootProtocol p = BootProtocol::kAuto) {
@@ -190,14 +190,15 @@ TEST_F(LinuxBootTest, InitrdTooBig) {
   std::vector<uint8_t> initrd(70 << 20, 1);
   absl::StatusOr<LoadedKernel> k = Load(HelloElf(), BootProtocol::kAuto, initrd);
   ASSERT_FALSE(k.ok());
-  EXPECT_THAT(k.status().message(), HasSubstr("initrd bz: too big"));
+  EXPECT_THAT(k.status().message(), HasSubstr("initrd rd.img: too big"));
   EXPECT_THAT(k.status().message(), HasSubstr("raise --mem"));
 }
 
 TEST_F(LinuxBootTest, InitrdNeedsALinuxProtocol) {
   const std::vector<uint8_t> initrd = {1, 2, 3};
-  absl::StatusOr<LoadedKernel> k = LoadKernel(std::string(TEST_KERNELS_DIR) + "/mb_elf32.elf32",
-                                              BootProtocol::kAuto, "", *mem_, initrd);
+  absl::StatusOr<LoadedKernel> k =
+      LoadKernel(std::string(TEST_KERNELS_DIR) + "/mb_elf32.elf32", BootProtocol::kAuto, "", *mem_,
+                 InitrdFile{initrd, "rd.img"});
   ASSERT_FALSE(k.ok());
   EXPECT_THAT(k.status().message(), HasSubstr("--initrd needs a Linux kernel"));
 }

@@ -1,8 +1,11 @@
 #include "vmm/boot/bzimage.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_format.h"
+#include "vmm/boot/bzimage_crc.h"
 #include "vmm/boot/decompress.h"
 
 namespace tlbscope {
@@ -13,7 +16,6 @@ constexpr uint32_t kHdrS = 0x53726448;    // "HdrS"
 constexpr uint16_t kMinVersion = 0x0208;  // payload_offset / payload_length
 constexpr uint16_t kXlfKernel64 = 1u << 0;
 constexpr uint8_t kLoadedHigh = 1u << 0;
-constexpr uint64_t kMaxVmlinux = 1ull << 30;
 
 template <typename T>
 T At(std::span<const uint8_t> b, uint64_t off) {
@@ -99,15 +101,48 @@ absl::StatusOr<BzImage> ParseBzImage(std::span<const uint8_t> bytes, const std::
                                      img.payload_file_offset + h.payload_length, bytes.size()));
   }
   img.payload = bytes.subspan(img.payload_file_offset, h.payload_length);
+  // Last: a damaged payload is named by its decompressor's finer error
+  // when its CRC was rewritten to match.
+  if (absl::Status s = CheckBzImageCrc(bytes, img.setup_size, what); !s.ok()) return s;
   return img;
 }
 
-absl::StatusOr<std::vector<uint8_t>> ExtractVmlinux(const BzImage& image, const std::string& what) {
+absl::StatusOr<std::vector<uint8_t>> ExtractVmlinux(const BzImage& image, const std::string& what,
+                                                    uint64_t max_bytes) {
   Compression c = DetectCompression(image.payload);
-  absl::StatusOr<std::vector<uint8_t>> out = Decompress(c, image.payload, kMaxVmlinux);
-  if (!out.ok()) {
+  auto bad = [&](std::string_view detail) {
     return Bad(what, absl::StrFormat("%s payload at file offset %#x: %s", CompressionName(c),
-                                     image.payload_file_offset, out.status().message()));
+                                     image.payload_file_offset, detail));
+  };
+  uint64_t max_out = std::min(max_bytes, kMaxVmlinux);
+  std::optional<uint64_t> stated;  // the size trailer; an uncompressed ELF has none
+  const bool has_trailer = c == Compression::kGzip || c == Compression::kXz ||
+                           c == Compression::kLz4Legacy || c == Compression::kZstd;
+  if (has_trailer && image.payload.size() >= 4) {
+    stated = At<uint32_t>(image.payload, image.payload.size() - 4);
+    if (*stated > max_out) {
+      return bad(
+          absl::StrFormat("its size trailer states %d bytes, more than the %d MiB it may "
+                          "expand to (guest memory or the loader's limit)",
+                          *stated, max_out >> 20));
+    }
+    max_out = *stated + 1;  // one byte of slack: the stream's end may come after a full buffer
+  }
+  absl::StatusOr<std::vector<uint8_t>> out = Decompress(c, image.payload, max_out);
+  if (!out.ok()) {
+    if (stated && absl::IsOutOfRange(out.status())) {
+      return bad(
+          absl::StrFormat("expands past the %d bytes its size trailer states (corrupt "
+                          "payload)",
+                          *stated));
+    }
+    return bad(std::string(out.status().message()));
+  }
+  if (stated && out->size() != *stated) {
+    return bad(
+        absl::StrFormat("expands to %d bytes, not the %d its size trailer states (corrupt "
+                        "payload)",
+                        out->size(), *stated));
   }
   if (out->size() < 4 || (*out)[0] != 0x7f || (*out)[1] != 'E' || (*out)[2] != 'L' ||
       (*out)[3] != 'F') {

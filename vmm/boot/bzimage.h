@@ -49,9 +49,20 @@ bool HasBzImageMagic(std::span<const uint8_t> bytes);
 // are InvalidArgument "kernel <what>: ..." naming the field and offset.
 absl::StatusOr<BzImage> ParseBzImage(std::span<const uint8_t> bytes, const std::string& what);
 
+// The most a payload may expand to when nothing smaller bounds it.
+inline constexpr uint64_t kMaxVmlinux = 1ull << 30;
+
 // Decompresses the payload (gzip, xz, lz4 legacy frames, zstd, or an
 // uncompressed ELF) into the vmlinux ELF image. Errors name the format and
 // the file offset of the payload.
-absl::StatusOr<std::vector<uint8_t>> ExtractVmlinux(const BzImage& image, const std::string& what);
+//
+// The payload is untrusted: Linux's build ends every compressed payload
+// with the uncompressed size (size_append; gzip's own ISIZE), so the
+// expansion stops as soon as it passes min(that size, `max_bytes`) and a
+// result of any other size is refused (a corrupt lz4 block, which carries
+// no checksum, mostly shows as a wrong size). A trailer above `max_bytes`
+// (the guest's memory when loading) is refused before anything expands.
+absl::StatusOr<std::vector<uint8_t>> ExtractVmlinux(const BzImage& image, const std::string& what,
+                                                    uint64_t max_bytes = kMaxVmlinux);
 
 }  // namespace tlbscope

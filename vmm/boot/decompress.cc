@@ -5,6 +5,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -26,8 +27,7 @@ absl::Status Corrupt(std::string_view detail) {
 }
 
 absl::Status TooBig(uint64_t max_out) {
-  return absl::InvalidArgumentError(
-      absl::StrFormat("decompresses to more than %d MiB", max_out >> 20));
+  return absl::OutOfRangeError(absl::StrFormat("decompresses to more than %d MiB", max_out >> 20));
 }
 
 // Grows `out` so that at least one more chunk fits.
@@ -119,11 +119,14 @@ absl::StatusOr<std::vector<uint8_t>> Unlz4Legacy(std::span<const uint8_t> data, 
                           word > data.size() - pos ? "runs past the end (truncated)"
                                                    : "is larger than lz4 allows"));
     }
-    if (used + kLz4LegacyBlock > max_out) return TooBig(max_out);
-    out.resize(used + kLz4LegacyBlock);
+    // A block may expand to 8 MiB, but never past max_out.
+    const uint64_t room = std::min<uint64_t>(kLz4LegacyBlock, max_out - used);
+    if (room == 0) return TooBig(max_out);
+    out.resize(used + room);
     int n = LZ4_decompress_safe(reinterpret_cast<const char*>(data.data() + pos),
                                 reinterpret_cast<char*>(out.data() + used), static_cast<int>(word),
-                                static_cast<int>(kLz4LegacyBlock));
+                                static_cast<int>(room));
+    if (n < 0 && room < kLz4LegacyBlock) return TooBig(max_out);
     if (n < 0) {
       return Corrupt(
           absl::StrFormat("corrupt lz4 data in the block at compressed byte %d", pos - 4));

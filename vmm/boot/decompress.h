@@ -20,7 +20,8 @@ Compression DetectCompression(std::span<const uint8_t> data);
 
 // Decompresses one stream of `format`. Bytes after the end of the stream
 // (Linux appends the uncompressed size as 4 bytes) are ignored. Fails with
-// InvalidArgument on corrupt or truncated data, or output beyond `max_out`.
+// InvalidArgument on corrupt or truncated data, OutOfRange as soon as the
+// output passes `max_out` (the expansion stops there).
 absl::StatusOr<std::vector<uint8_t>> Decompress(Compression format, std::span<const uint8_t> data,
                                                 uint64_t max_out);
 

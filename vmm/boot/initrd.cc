@@ -4,9 +4,10 @@
 
 namespace tlbscope {
 
-absl::StatusOr<InitrdPlacement> PlaceInitrd(GuestMemory& mem, std::span<const uint8_t> initrd,
-                                            uint64_t kernel_end, uint64_t addr_max,
-                                            const std::string& what) {
+absl::StatusOr<InitrdPlacement> PlaceInitrd(GuestMemory& mem, const InitrdFile& file,
+                                            uint64_t kernel_end, uint64_t addr_max) {
+  std::span<const uint8_t> initrd = file.bytes;
+  const std::string& what = file.path;
   constexpr uint64_t kPage = 4096;
   uint64_t top = std::min<uint64_t>(mem.size(), addr_max + 1);
   uint64_t low = (kernel_end + kPage - 1) & ~(kPage - 1);

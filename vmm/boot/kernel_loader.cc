@@ -119,7 +119,7 @@ absl::StatusOr<BootProtocol> ParseBootProtocol(std::string_view name) {
 
 absl::StatusOr<LoadedKernel> LoadKernel(const std::string& path, BootProtocol protocol,
                                         const std::string& cmdline, GuestMemory& mem,
-                                        std::span<const uint8_t> initrd) {
+                                        const InitrdFile& initrd) {
   absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
   if (!bytes.ok()) return bytes.status();
   return LoadKernelBytes(*bytes, path, protocol, cmdline, mem, initrd);
@@ -127,7 +127,7 @@ absl::StatusOr<LoadedKernel> LoadKernel(const std::string& path, BootProtocol pr
 
 absl::StatusOr<LoadedKernel> LoadPvhElf(std::span<const uint8_t> bytes, const ElfFile& elf,
                                         const std::string& what, GuestMemory& mem,
-                                        std::span<const uint8_t> initrd) {
+                                        const InitrdFile& initrd) {
   LoadedKernel out{};
   out.protocol = BootProtocol::kPvh;
   out.symbols = elf.symbols;
@@ -137,8 +137,8 @@ absl::StatusOr<LoadedKernel> LoadPvhElf(std::span<const uint8_t> bytes, const El
   absl::Status s = LoadElfSegments(what, bytes, elf, mem, out);
   if (s.ok()) s = CheckEntry(what, mem, *elf.pvh_entry, out);
   if (!s.ok()) return s;
-  if (!initrd.empty()) {
-    absl::StatusOr<InitrdPlacement> p = PlaceInitrd(mem, initrd, out.load_end, UINT32_MAX, what);
+  if (!initrd.bytes.empty()) {
+    absl::StatusOr<InitrdPlacement> p = PlaceInitrd(mem, initrd, out.load_end, UINT32_MAX);
     if (!p.ok()) return p.status();
     out.initrd = *p;
   }
@@ -160,7 +160,7 @@ absl::StatusOr<LoadedKernel> LoadPvhElf(std::span<const uint8_t> bytes, const El
 absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
                                              const std::string& what, BootProtocol protocol,
                                              const std::string& cmdline, GuestMemory& mem,
-                                             std::span<const uint8_t> initrd) {
+                                             const InitrdFile& initrd) {
   if (HasBzImageMagic(bytes)) {
     if (protocol == BootProtocol::kMultiboot) {
       return Bad(what, "--boot multiboot: this is a Linux bzImage (use auto, pvh or linux)");
@@ -208,7 +208,7 @@ absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
     if (!elf) return Bad(what, "--boot pvh needs an ELF file");
     return LoadPvhElf(bytes, *elf, what, mem, initrd);
   }
-  if (!initrd.empty()) {
+  if (!initrd.bytes.empty()) {
     return Bad(what, "--initrd needs a Linux kernel (bzImage or a PVH ELF), not Multiboot");
   }
 

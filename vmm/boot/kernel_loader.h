@@ -60,24 +60,24 @@ struct LoadedKernel {
 // InvalidArgument and names the file.
 absl::StatusOr<LoadedKernel> LoadKernel(const std::string& path, BootProtocol protocol,
                                         const std::string& cmdline, GuestMemory& mem,
-                                        std::span<const uint8_t> initrd = {});
+                                        const InitrdFile& initrd = {});
 
 // Same, from bytes already in memory (`what` names them in errors).
 absl::StatusOr<LoadedKernel> LoadKernelBytes(std::span<const uint8_t> bytes,
                                              const std::string& what, BootProtocol protocol,
                                              const std::string& cmdline, GuestMemory& mem,
-                                             std::span<const uint8_t> initrd = {});
+                                             const InitrdFile& initrd = {});
 
 // The PVH load of a parsed ELF (segments, entry, start_info, initrd).
 absl::StatusOr<LoadedKernel> LoadPvhElf(std::span<const uint8_t> bytes, const ElfFile& elf,
                                         const std::string& what, GuestMemory& mem,
-                                        std::span<const uint8_t> initrd);
+                                        const InitrdFile& initrd);
 
 // A bzImage (HasBzImageMagic): kAuto/kPvh extract the vmlinux and boot it
 // through PVH; kLinux loads the protected-mode kernel at code32_start with
 // a zero page. The command line must already be written.
 absl::StatusOr<LoadedKernel> LoadBzImage(std::span<const uint8_t> bytes, const std::string& what,
                                          BootProtocol protocol, GuestMemory& mem,
-                                         std::span<const uint8_t> initrd);
+                                         const InitrdFile& initrd);
 
 }  // namespace tlbscope

@@ -19,8 +19,7 @@ absl::Status Bad(const std::string& what, std::string_view detail) {
 
 absl::StatusOr<LoadedKernel> LoadWithBootProtocol(std::span<const uint8_t> bytes,
                                                   const BzImage& img, const std::string& what,
-                                                  GuestMemory& mem,
-                                                  std::span<const uint8_t> initrd) {
+                                                  GuestMemory& mem, const InitrdFile& initrd) {
   const SetupHeader& h = img.header;
   // The decompressor runs where the protected-mode code is loaded and writes
   // the kernel at pref_address (or, relocated, above it): init_size bytes.
@@ -41,9 +40,8 @@ absl::StatusOr<LoadedKernel> LoadWithBootProtocol(std::span<const uint8_t> bytes
   out.protocol = BootProtocol::kLinux;
   out.load_start = load;
   out.load_end = kernel_end;
-  if (!initrd.empty()) {
-    absl::StatusOr<InitrdPlacement> p =
-        PlaceInitrd(mem, initrd, kernel_end, h.initrd_addr_max, what);
+  if (!initrd.bytes.empty()) {
+    absl::StatusOr<InitrdPlacement> p = PlaceInitrd(mem, initrd, kernel_end, h.initrd_addr_max);
     if (!p.ok()) return p.status();
     out.initrd = *p;
   }
@@ -57,10 +55,10 @@ absl::StatusOr<LoadedKernel> LoadWithBootProtocol(std::span<const uint8_t> bytes
 
 absl::StatusOr<LoadedKernel> LoadBzImage(std::span<const uint8_t> bytes, const std::string& what,
                                          BootProtocol protocol, GuestMemory& mem,
-                                         std::span<const uint8_t> initrd) {
+                                         const InitrdFile& initrd) {
   absl::StatusOr<BzImage> img = ParseBzImage(bytes, what);
   if (!img.ok()) return img.status();
-  absl::StatusOr<std::vector<uint8_t>> vmlinux = ExtractVmlinux(*img, what);
+  absl::StatusOr<std::vector<uint8_t>> vmlinux = ExtractVmlinux(*img, what, mem.size());
   if (!vmlinux.ok()) return vmlinux.status();
   std::string inner = absl::StrFormat("%s (vmlinux from its payload)", what);
   absl::StatusOr<ElfFile> elf = ParseElf(*vmlinux, inner);

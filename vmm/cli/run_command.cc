@@ -14,6 +14,8 @@
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
 #include "common/output_file.h"
+#include "vmm/cli/scenario_names.h"
+#include "vmm/trace/proto_text.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/collect_sink.h"
 #include "vmm/cli/linux_console.h"
@@ -50,11 +52,15 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
                           const CollectSink* collector, const LinuxConsoleReport& linux_report) {
   tlbscope::v1::RunResult pb;
   if (collector != nullptr) *pb.mutable_collector() = collector->Verdict();
-  pb.set_kernel_path(o.machine.kernel_path);
+  SetTextAndBytes(
+      o.machine.kernel_path, [&](std::string s) { pb.set_kernel_path(s); },
+      [&](std::string b) { pb.set_kernel_path_bytes(b); });
   pb.set_boot_protocol(BootProtocolName(r.kernel.protocol));
   pb.set_smp(o.machine.smp);
   pb.set_mem_mib(o.machine.mem_mib);
-  pb.set_cmdline(o.machine.cmdline);
+  SetTextAndBytes(
+      o.machine.cmdline, [&](std::string s) { pb.set_cmdline(s); },
+      [&](std::string b) { pb.set_cmdline_bytes(b); });
   pb.set_stop_reason(std::string(StopReasonName(r.first_stop.request.reason)));
   pb.set_stop_message(r.first_stop.Describe());
   pb.set_exit_code(r.exit_code);  // before the collector's verdict (status 8)
@@ -438,6 +444,9 @@ absl::StatusOr<RunOptions> ParseRunArgs(const std::vector<std::string>& args,
     if (!o.help) {
       if (absl::Status s = ApplyLinuxRun(linux_args, &o.machine); !s.ok()) return s;
     }
+  }
+  if (!scenario.empty()) {
+    if (absl::Status s = CheckScenario(scenario, inject_bug); !s.ok()) return s;
   }
   if (absl::Status s = AddScenarioArgs(scenario, inject_bug, seed, &o.machine.cmdline); !s.ok()) {
     return s;

@@ -4,13 +4,15 @@
 
 #include "absl/strings/str_format.h"
 #include "vmm/boot/elf_file.h"
+#include "vmm/trace/proto_text.h"
 
 namespace tlbscope {
 
 absl::StatusOr<v1::KernelIdentity> IdentifyKernel(std::span<const uint8_t> bytes,
                                                   const std::string& path) {
   v1::KernelIdentity id;
-  id.set_path(path);
+  SetTextAndBytes(
+      path, [&](std::string s) { id.set_path(s); }, [&](std::string b) { id.set_path_bytes(b); });
   id.set_size(bytes.size());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -41,7 +41,8 @@ absl::StatusOr<std::unique_ptr<LoadedGuest>> LoadGuest(const MachineConfig& conf
     initrd = std::move(*bytes);
   }
   absl::StatusOr<LoadedKernel> kernel =
-      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem, initrd);
+      LoadKernelBytes(*kernel_bytes, config.kernel_path, config.boot, config.cmdline, *mem,
+                      InitrdFile{initrd, config.initrd_path});
   if (!kernel.ok()) return kernel.status();
   auto guest = std::unique_ptr<LoadedGuest>(
       new LoadedGuest{std::move(*mem), std::move(*kernel_bytes), std::move(*kernel), false});

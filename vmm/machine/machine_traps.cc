@@ -1,6 +1,7 @@
 // The trap plan of a run and the trace header that records it.
 #include "absl/strings/str_format.h"
 #include "vmm/machine/machine_parts.h"
+#include "vmm/trace/proto_text.h"
 #include "vmm/trace/trace_reader.h"
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/site_scanner.h"
@@ -77,7 +78,9 @@ v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& ker
   v1::VmConfig* vm = h.mutable_vm();
   vm->set_smp(config.smp);
   vm->set_mem_mib(config.mem_mib);
-  vm->set_cmdline(config.cmdline);
+  SetTextAndBytes(
+      config.cmdline, [&](std::string s) { vm->set_cmdline(s); },
+      [&](std::string b) { vm->set_cmdline_bytes(b); });
   vm->set_boot_protocol(BootProtocolName(kernel.protocol));
   *h.mutable_kernel() = identity;
   if (traps != nullptr) {

@@ -27,8 +27,11 @@ std::string EventKindName(const v1::Event& e) {
   return f != nullptr ? f->name() : "none";
 }
 
-TracePipeline::TracePipeline(int num_vcpus, size_t ring_capacity)
-    : vcpu_seq_(num_vcpus, 0), tsc0_(__rdtsc()), ns0_(NowNs()) {
+TracePipeline::TracePipeline(int num_vcpus, size_t ring_capacity, const TraceClock& clock)
+    : clock_(clock), vcpu_seq_(num_vcpus, 0) {
+  TscNsPair start = ReadTscNsPair(clock_);
+  tsc0_ = start.tsc;
+  ns0_ = start.ns;
   for (int i = 0; i < num_vcpus; ++i) {
     rings_.push_back(std::make_unique<EventRing<v1::Event>>(ring_capacity));
     appending_since_.push_back(std::make_unique<std::atomic<int64_t>>(kNone));
@@ -49,9 +52,9 @@ void TracePipeline::Start() {
 void TracePipeline::Append(int vcpu, v1::Event event) {
   // Published before the stamp, so the sequencer holds back anything
   // stamped later than this until the push below is done.
-  appending_since_[vcpu]->store(NowNs());
+  appending_since_[vcpu]->store(clock_.Ns());
   event.set_vcpu(vcpu);
-  event.set_host_time_ns(NowNs());
+  event.set_host_time_ns(clock_.Ns());
   // A full ring means the sequencer is behind on this machine's own work:
   // wait for it (it never waits on a subscriber or the network).
   while (!rings_[vcpu]->TryPush(std::move(event))) std::this_thread::yield();
@@ -87,7 +90,7 @@ void TracePipeline::Drain(bool all) {
   // The order matters: the cutoff first, then the rings. Anything stamped
   // at or before the cutoff is then either in a ring already or held back
   // by its producer's appending_since_.
-  int64_t cutoff = all ? kNone : NowNs();
+  int64_t cutoff = all ? kNone : clock_.Ns();
   for (const auto& since : appending_since_) cutoff = std::min(cutoff, since->load() - 1);
   if (!all) cutoff = std::min(cutoff, GuestWritingCutoff());
   for (auto& ring : rings_) {
@@ -141,14 +144,13 @@ int64_t TracePipeline::GuestTscToNs(uint64_t tsc, uint64_t tsc1, int64_t ns1) co
 int64_t TracePipeline::GuestWritingCutoff() {
   std::lock_guard<std::mutex> lock(guest_rings_mu_);
   int64_t cutoff = kNone;
-  uint64_t tsc1 = __rdtsc();
-  int64_t ns1 = NowNs();
+  const auto [tsc1, ns1, tsc_max] = ReadTscNsPair(clock_);
   for (GuestRing& g : guest_rings_) {
     if (g.refused) continue;
     uint64_t w = __atomic_load_n(&g.ring->writing_tsc, __ATOMIC_ACQUIRE);
     // A stamp from before the pipeline started or from the future is no
     // record in progress (a guest could otherwise hold back every event).
-    if (w == 0 || w < tsc0_ || w > tsc1) continue;
+    if (w == 0 || w < tsc0_ || w > tsc_max) continue;
     cutoff = std::min(cutoff, GuestTscToNs(w, tsc1, ns1) - 1);
   }
   return cutoff;
@@ -157,9 +159,11 @@ int64_t TracePipeline::GuestWritingCutoff() {
 void TracePipeline::DrainGuestRings() {
   std::lock_guard<std::mutex> lock(guest_rings_mu_);
   if (guest_rings_.empty()) return;
-  // Host time of a record from its TSC, by the calibration from the start.
-  uint64_t tsc1 = __rdtsc();
-  int64_t ns1 = NowNs();
+  // Host time of a record from its TSC, by the calibration from the start
+  // (a pair read together: see trace_clock.h).
+  const TscNsPair now = ReadTscNsPair(clock_);
+  const uint64_t tsc1 = now.tsc;
+  const int64_t ns1 = now.ns;
   for (GuestRing& g : guest_rings_) {
     if (g.refused) continue;
     // head is read once per pass; nslots and tail are the host's own.

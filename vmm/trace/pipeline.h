@@ -13,6 +13,7 @@
 #include "tlbscope/probe_abi.h"
 #include "tlbscope/v1/trace.pb.h"
 #include "vmm/trace/event_ring.h"
+#include "vmm/trace/trace_clock.h"
 
 namespace tlbscope {
 
@@ -33,7 +34,9 @@ class EventSink {
 // never on a sink.
 class TracePipeline {
  public:
-  explicit TracePipeline(int num_vcpus, size_t ring_capacity = 1 << 16);
+  // `clock`: the TSC and host clock (tests pass a fake one).
+  explicit TracePipeline(int num_vcpus, size_t ring_capacity = 1 << 16,
+                         const TraceClock& clock = RealTraceClock());
   ~TracePipeline();
 
   void AddSink(EventSink* sink);  // before Start()
@@ -85,6 +88,7 @@ class TracePipeline {
   // No event newer than a record a guest is writing now may be released.
   int64_t GuestWritingCutoff();
 
+  const TraceClock& clock_;
   std::vector<uint64_t> vcpu_seq_;  // sequencer thread only
   std::mutex guest_rings_mu_;
   std::vector<GuestRing> guest_rings_;
