@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -35,7 +36,8 @@ class Fd {
 // A forward-only window over the file.
 class Reader {
  public:
-  explicit Reader(int fd) : fd_(fd), buf_(kBuffer) {}
+  // `size`: the buffer, at most kBuffer (a small file needs no zero-filled MiB).
+  Reader(int fd, size_t size) : fd_(fd), buf_(std::clamp<size_t>(size, 4096, kBuffer)) {}
   // Makes at least `n` bytes available from the cursor; false at EOF / error.
   bool Ensure(size_t n) {
     if (end_ - pos_ >= n) return true;
@@ -81,10 +83,12 @@ absl::StatusOr<TraceFileInfo> DecodeTraceFile(
   };
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return bad(std::strerror(errno));
-  if (struct stat st; ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return bad("is a directory, not a trace file");
+  size_t buffer = kBuffer;
+  if (struct stat st; ::fstat(fd.get(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return bad("is a directory, not a trace file");
+    if (S_ISREG(st.st_mode)) buffer = static_cast<size_t>(std::min<off_t>(st.st_size, kBuffer));
   }
-  Reader in(fd.get());
+  Reader in(fd.get(), buffer);
   TraceFileInfo out;
   uint64_t records = 0;
   CEvent e;
