@@ -31,7 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr uint64_t kMem = 64 << 10;
   tlbscope::GuestMemory& mem = tlbscope::fuzz::SharedGuestMemory(kMem);
   std::memset(mem.host_base(), 0, kMem);
-  tlbscope::TracePipeline trace(4, 64);
+  // Not started: the vCPU rings hold every LOG the input can send (a step
+  // is 4 bytes at least), or Append would wait for a sequencer.
+  tlbscope::TracePipeline trace(4, size / 4 + 1);
   CountSink sink;
   trace.AddSink(&sink);
   tlbscope::ProbeChannel channel(&mem);
