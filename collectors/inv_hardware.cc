@@ -230,14 +230,18 @@ class HardwareInvariant : public Invariant {
       }
     }
     if (stride < 12 || stride > 40) stride = 12;
-    uint64_t pages = (f.end - f.start + (1ull << stride) - 1) >> stride;
+    // Pages by index, never by address: a range reaching 2^64 would wrap
+    // both the rounding and the address (the loop then never ends).
+    uint64_t span = f.end - f.start;
+    uint64_t pages = (span >> stride) + ((span & ((1ull << stride) - 1)) != 0);
     if (pages > kMaxPages) return;
     std::vector<uint64_t> seen;
     seen.reserve(s.pages.size());
     for (const Page& p : s.pages) seen.push_back(p.address);
     std::sort(seen.begin(), seen.end());
     uint64_t missing = 0, first_missing = 0;
-    for (uint64_t a = f.start; a < f.end; a += 1ull << stride) {
+    for (uint64_t i = 0; i < pages; ++i) {
+      uint64_t a = f.start + (i << stride);
       if (!std::binary_search(seen.begin(), seen.end(), a & ~0xfffull)) {
         if (missing++ == 0) first_missing = a;
       }

@@ -12,6 +12,7 @@ PACKAGES=(
   libabsl-dev libvirt-dev libssl-dev libxml2-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format openssl
+  clang libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
   zlib1g-dev liblzma-dev liblz4-dev libzstd-dev
   cpio
   linux-source-6.12 bc bison flex dwarves

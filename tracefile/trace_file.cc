@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -20,7 +21,8 @@ constexpr size_t kBuffer = 1 << 20;
 // A forward-only window over the file.
 class Reader {
  public:
-  explicit Reader(int fd) : fd_(fd), buf_(kBuffer) {}
+  // `size`: the buffer, at most kBuffer (a small file needs no zero-filled MiB).
+  Reader(int fd, size_t size) : fd_(fd), buf_(std::clamp<size_t>(size, 4096, kBuffer)) {}
   // Makes at least `n` bytes available from the cursor; false at EOF / error.
   bool Ensure(size_t n) {
     if (end_ - pos_ >= n) return true;
@@ -82,7 +84,7 @@ bool FindRecordBody(const uint8_t* r, const uint8_t* rend, RecordBody* out) {
 
 class Scanner {
  public:
-  Scanner(const std::string& path, int fd) : path_(path), in_(fd) {}
+  Scanner(const std::string& path, int fd, size_t buffer) : path_(path), in_(fd, buffer) {}
 
   absl::Status Bad(std::string_view what) const {
     return absl::InvalidArgumentError(absl::StrFormat("trace %s: %s", path_, what));
@@ -158,11 +160,13 @@ absl::StatusOr<TraceSummary> ScanTrace(const std::string& path,
                                        absl::FunctionRef<void(const v1::TraceHeader&)> on_header,
                                        const EventHandler& on_event) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  Scanner s(path, fd.get());
-  if (!fd.ok()) return s.Bad(std::strerror(errno));
-  if (struct stat st; ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return s.Bad("is a directory, not a trace file");
-  }
+  int open_errno = errno;
+  struct stat st {};
+  bool stat_ok = fd.ok() && ::fstat(fd.get(), &st) == 0;
+  size_t buffer = stat_ok && S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : kBuffer;
+  Scanner s(path, fd.get(), buffer);
+  if (!fd.ok()) return s.Bad(std::strerror(open_errno));
+  if (stat_ok && S_ISDIR(st.st_mode)) return s.Bad("is a directory, not a trace file");
   TraceSummary out;
   for (;;) {
     absl::Status status;

@@ -240,6 +240,23 @@ TEST(GuestRingDrainTest, AHostileHeaderAfterRegistrationIsRefusedNotFollowed) {
   EXPECT_EQ(ring->tail, 4u);
 }
 
+// A guest stamps its records with any TSC it likes, and the calibration
+// right after the start can be far off (a vCPU thread preempted between
+// the two clock reads): the host time stays in [0, now], with no
+// float-to-int overflow (found by tests/fuzz's guest_ring target).
+TEST(GuestTscToHostNsTest, AnyGuestStampMapsIntoZeroToNow) {
+  // 3 TSC ticks per ns.
+  EXPECT_EQ(GuestTscToHostNs(1'500'000'000, 0, 0, 3'000'000'000, 1'000'000'000), 500'000'000);
+  // 10 TSC ticks over 1 ms: 100,000 ns per tick.
+  constexpr uint64_t kTsc0 = 1000, kTsc1 = 1010;
+  constexpr int64_t kNs1 = 1'000'000;
+  EXPECT_EQ(GuestTscToHostNs(1005, kTsc0, 0, kTsc1, kNs1), 500'000);
+  EXPECT_EQ(GuestTscToHostNs(UINT64_MAX, kTsc0, 0, kTsc1, kNs1), kNs1) << "from the future";
+  EXPECT_EQ(GuestTscToHostNs(kTsc1 + 1, kTsc0, 0, kTsc1, kNs1), kNs1);
+  EXPECT_EQ(GuestTscToHostNs(0, kTsc0, 0, kTsc1, kNs1), 0) << "before the clock's start";
+  EXPECT_EQ(GuestTscToHostNs(0, 0, 0, 0, kNs1), kNs1) << "no calibration yet";
+}
+
 // head running backwards is as corrupt as head running away.
 TEST(GuestRingDrainTest, AHeadThatRunsBackwardsIsRefused) {
   constexpr uint32_t kSlots = 4;

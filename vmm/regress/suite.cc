@@ -28,7 +28,9 @@ const std::set<std::string>& RunKeys() {
 // `smps` collects smp when it is a list.
 absl::Status Apply(const std::string& path, const toml::table& t, RunSpec* r,
                    std::vector<int>* smps, bool is_defaults) {
-  for (const auto& [key, node] : t) {
+  for (const auto& entry : t) {  // no structured binding: clang 14 lambdas cannot capture one
+    const auto& key = entry.first;
+    const auto& node = entry.second;
     std::string k(key.str());
     if (!RunKeys().contains(k) || (is_defaults && (k == "name" || k == "expect"))) {
       return Bad(

@@ -135,10 +135,18 @@ void TracePipeline::AddGuestRing(int vcpu, tlbscope_ring* ring, uint32_t nslots)
   guest_rings_.push_back({vcpu, ring, nslots, __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE)});
 }
 
+int64_t GuestTscToHostNs(uint64_t tsc, uint64_t tsc0, int64_t ns0, uint64_t tsc1, int64_t ns1) {
+  if (tsc >= tsc1) return ns1;  // from the future: no later than now
+  double ns_per_tsc = tsc1 > tsc0 ? static_cast<double>(ns1 - ns0) / (tsc1 - tsc0) : 0;
+  // The guest picks tsc, and a calibration taken over microseconds can be
+  // far off: bound `back` before it becomes an integer.
+  double back = static_cast<double>(tsc1 - tsc) * ns_per_tsc;
+  if (!(back < static_cast<double>(ns1))) return 0;  // before the host clock's start
+  return ns1 - static_cast<int64_t>(back);
+}
+
 int64_t TracePipeline::GuestTscToNs(uint64_t tsc, uint64_t tsc1, int64_t ns1) const {
-  double ns_per_tsc = tsc1 > tsc0_ ? static_cast<double>(ns1 - ns0_) / (tsc1 - tsc0_) : 0;
-  int64_t back = static_cast<int64_t>((static_cast<double>(tsc1) - tsc) * ns_per_tsc);
-  return std::min(ns1, ns1 - back);
+  return GuestTscToHostNs(tsc, tsc0_, ns0_, tsc1, ns1);
 }
 
 int64_t TracePipeline::GuestWritingCutoff() {

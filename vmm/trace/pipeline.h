@@ -110,4 +110,9 @@ class TracePipeline {
 // "cr3_write", "guest_log", ... (the oneof field name).
 std::string EventKindName(const v1::Event& e);
 
+// Host time of a guest TSC stamp, by the calibration pairs (tsc0, ns0) and
+// (tsc1, ns1) (ns1 >= 0): at most ns1 (a stamp from the future is now), at
+// least 0, whatever the guest wrote and however coarse the calibration.
+int64_t GuestTscToHostNs(uint64_t tsc, uint64_t tsc0, int64_t ns0, uint64_t tsc1, int64_t ns1);
+
 }  // namespace tlbscope
