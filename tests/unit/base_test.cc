@@ -1,11 +1,16 @@
 // The base library's owners and containers.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "base/bounded_queue.h"
 #include "base/unique_file.h"
+#include "common/log.h"
 
 namespace tlbscope {
 namespace {
@@ -48,6 +53,31 @@ TEST(UniqueFileTest, ClosesAndReleases) {
   EXPECT_EQ(std::fclose(r.release()), 0);
   EXPECT_EQ(r, nullptr);
   std::remove(path.c_str());
+}
+
+// What Log and LogError write to stderr, captured in a file.
+std::string CapturedStderr(void (*write)()) {
+  std::string path = ::testing::TempDir() + "/log_test";
+  int saved = ::dup(STDERR_FILENO);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+  write();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(path.c_str());
+  return text.str();
+}
+
+TEST(LogTest, OneLineInTheProjectsFormat) {
+  EXPECT_EQ(CapturedStderr([] { Log("serving on %s, %d events", "[::1]:7", 42); }),
+            "tlbscope: serving on [::1]:7, 42 events\n");
+  EXPECT_EQ(CapturedStderr([] { LogError("run", "--smp must be between 1 and 64"); }),
+            "tlbscope run: error: --smp must be between 1 and 64\n");
+  EXPECT_EQ(CapturedStderr([] { LogError("", "no command"); }), "tlbscope: error: no command\n");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "vmm/machine/machine_parts.h"
 
 namespace tlbscope {
@@ -35,7 +36,7 @@ absl::StatusOr<std::unique_ptr<TraceOutputs>> StartOutputs(const MachineConfig& 
   absl::StatusOr<std::unique_ptr<RpcServer>> s = RpcServer::Start(config.serve, o->service.get());
   if (!s.ok()) return s.status();
   o->server = std::move(*s);
-  std::fprintf(stderr, "tlbscope: serving TraceService on %s\n", o->server->address().c_str());
+  Log("serving TraceService on %s", o->server->address());
   return o;
 }
 

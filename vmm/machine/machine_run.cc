@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "vmm/machine/machine_parts.h"
 
 namespace tlbscope {
@@ -113,7 +114,7 @@ void RunVcpus(const MachineConfig& config, std::vector<Vcpu>& vcpus, IoBus& bus,
   VcpuRunner::InstallKickHandler();
   InterruptScope interrupts;
   if (config.wait_for_subscriber) {
-    std::fprintf(stderr, "tlbscope: waiting for the first subscriber\n");
+    Log("waiting for the first subscriber");
     service->WaitForSubscriber([] { return g_interrupt_signal.load() != 0; });
   }
   std::vector<std::unique_ptr<VcpuRunner>> runners;

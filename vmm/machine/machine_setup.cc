@@ -1,6 +1,7 @@
 // Loading the guest, creating the VM and building the devices.
 #include <cstdio>
 
+#include "common/log.h"
 #include "tlbscope/probe_abi.h"
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/cpu_setup.h"
@@ -18,11 +19,9 @@ absl::Status AppendPvmLinuxOptions(const MachineConfig& config, GuestMemory& mem
   std::string cmdline = config.cmdline.empty() ? std::string(kPvmLinuxOptions)
                                                : config.cmdline + " " + kPvmLinuxOptions;
   if (absl::Status s = WriteCmdline(mem, cmdline); !s.ok()) return s;
-  std::fprintf(stderr,
-               "tlbscope: kvm_pvm: appended \"%s\" to the Linux command line (the guest sees "
-               "the host's CPUID; KVM's emulator cannot run XSAVE or SIMD code; "
-               "--no-linux-cpu-fixups to leave it alone)\n",
-               kPvmLinuxOptions);
+  Log("kvm_pvm: appended \"%s\" to the Linux command line (the guest sees the host's CPUID; "
+      "KVM's emulator cannot run XSAVE or SIMD code; --no-linux-cpu-fixups to leave it alone)",
+      kPvmLinuxOptions);
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
 #include "vmm/trace/convert.h"
 
 namespace tlbscope {
@@ -182,11 +183,9 @@ void TracePipeline::DrainGuestRings() {
         std::lock_guard<std::mutex> c(counters_mu_);
         ++counters_.guest_rings_refused;
       }
-      std::fprintf(stderr,
-                   "tlbscope: vcpu %d: guest event ring is corrupt (head %lu, consumed %lu, %u "
-                   "slots): no longer drained, its %lu records so far are kept\n",
-                   g.vcpu, static_cast<unsigned long>(head), static_cast<unsigned long>(g.tail),
-                   g.nslots, static_cast<unsigned long>(g.tail));
+      Log("vcpu %d: guest event ring is corrupt (head %d, consumed %d, %d slots): no longer "
+          "drained, its %d records so far are kept",
+          g.vcpu, head, g.tail, g.nslots, g.tail);
       continue;
     }
     size_t run = pending_.size();
