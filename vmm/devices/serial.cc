@@ -20,28 +20,25 @@ constexpr uint8_t kMsrDcdDsrCts = 0xb0;
 
 absl::StatusOr<std::unique_ptr<SerialSink>> SerialSink::Create(bool to_stdout,
                                                                const std::string& log_path) {
-  FILE* log = nullptr;
+  UniqueFile log;
   if (!log_path.empty()) {
     if (absl::Status s = CheckOutputPath("--serial-log", log_path); !s.ok()) {
       return absl::InvalidArgumentError(s.message());
     }
-    log = std::fopen(log_path.c_str(), "we");
+    log.reset(std::fopen(log_path.c_str(), "we"));
     if (log == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrFormat("--serial-log %s: %s", log_path, std::strerror(errno)));
     }
   }
-  return std::unique_ptr<SerialSink>(new SerialSink(to_stdout, log));
+  return std::unique_ptr<SerialSink>(new SerialSink(to_stdout, std::move(log)));
 }
 
-SerialSink::~SerialSink() {
-  Flush();
-  if (log_ != nullptr) std::fclose(log_);
-}
+SerialSink::~SerialSink() { Flush(); }
 
 void SerialSink::Put(uint8_t c) {
   transcript_.push_back(static_cast<char>(c));
-  if (log_ != nullptr && std::fputc(c, log_) == EOF) log_ok_ = false;
+  if (log_ != nullptr && std::fputc(c, log_.get()) == EOF) log_ok_ = false;
   if (to_stdout_) line_.push_back(static_cast<char>(c));
   if (c == '\n') Flush();
 }
@@ -56,7 +53,7 @@ void SerialSink::Flush() {
     }
     line_.clear();
   }
-  if (log_ != nullptr && std::fflush(log_) != 0) log_ok_ = false;
+  if (log_ != nullptr && std::fflush(log_.get()) != 0) log_ok_ = false;
 }
 
 uint8_t Serial16550::Iir() const {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/unique_file.h"
 #include "vmm/vcpu/io_bus.h"
 
 namespace tlbscope {
@@ -26,9 +27,9 @@ class SerialSink {
   bool log_ok() const { return log_ok_; }
 
  private:
-  SerialSink(bool to_stdout, FILE* log) : to_stdout_(to_stdout), log_(log) {}
+  SerialSink(bool to_stdout, UniqueFile log) : to_stdout_(to_stdout), log_(std::move(log)) {}
   bool to_stdout_;
-  FILE* log_;
+  UniqueFile log_;
   bool log_ok_ = true;
   std::string line_;
   std::string transcript_;  // everything, for the results file and tests
