@@ -7,12 +7,12 @@
 #include "absl/strings/str_format.h"
 #include "collectors/json_writer.h"
 #include "collectors/perfetto_proto_export.h"
+#include "common/output_file.h"
 
 namespace tlbscope::collect {
 namespace {
 
 constexpr int kPid = 1;
-constexpr int64_t kSliceNs = 1000;  // slices last 1 us, or until the vCPU's next event
 
 }  // namespace
 
@@ -112,15 +112,13 @@ absl::StatusOr<std::unique_ptr<PerfettoExport>> CreatePerfettoExport(const std::
 }
 
 absl::StatusOr<std::unique_ptr<PerfettoWriter>> PerfettoWriter::Create(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--perfetto %s: %s", path, std::strerror(errno)));
-  }
-  return std::unique_ptr<PerfettoWriter>(new PerfettoWriter(path, f));
+  absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Open("--perfetto", path);
+  if (!out.ok()) return out.status();
+  return std::unique_ptr<PerfettoWriter>(new PerfettoWriter(std::move(*out)));
 }
 
-PerfettoWriter::PerfettoWriter(std::string path, FILE* f) : path_(std::move(path)), f_(f) {
+PerfettoWriter::PerfettoWriter(std::unique_ptr<OutputFile> out)
+    : out_(std::move(out)), timeline_(this) {
   buf_ = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   Emit(absl::StrFormat(
       "{\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":"
@@ -140,8 +138,8 @@ void PerfettoWriter::Emit(const std::string& json) {
 }
 
 void PerfettoWriter::Pump() {
-  if (buf_.empty() || f_ == nullptr) return;
-  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) write_error_ = true;
+  if (buf_.empty()) return;
+  out_->Write(buf_.data(), buf_.size());  // the first error is kept for Close
   buf_.clear();
 }
 
@@ -170,69 +168,31 @@ void PerfettoWriter::Counter(const std::string& name, int64_t ns, uint64_t value
 }
 
 void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const ApplyNotes& notes) {
-  if (e.vcpu >= kMaxVcpus) return;
-  if (!have_t0_) {
-    t0_ = e.host_ns;
-    have_t0_ = true;
-  }
-  int64_t ns = std::max(e.host_ns, t0_);
-  last_ns_ = std::max(last_ns_, ns);
-  uint32_t v = e.vcpu;
-  if (v >= held_.size()) {
-    held_.resize(v + 1);
-    named_.resize(v + 1);
-  }
-  if (!named_[v]) {
-    named_[v] = true;
-    Emit(absl::StrFormat(
-        "{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":\"vCPU "
-        "%d\"}}",
-        kPid, v, v));
-    Emit(absl::StrFormat(
-        "{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"thread_sort_index\",\"args\":"
-        "{\"sort_index\":%d}}",
-        kPid, v, v));
-  }
-  Held& h = held_[v];
-  if (h.valid) {
-    int64_t dur = std::clamp<int64_t>(e.host_ns - h.e.host_ns, 0, kSliceNs);
-    Slice(v, h.e, dur, h.name, h.args);
-  }
-  h.valid = true;
-  h.e = e;
-  h.e.host_ns = ns;
-  h.name = DescribeEvent(e, &h.args);
+  timeline_.OnEvent(e, after, notes);
+}
 
-  // Flows: request -> IPI -> flush_tlb_func (shootdown), flush_tlb_func ->
-  // flush_done (ack), each written once it is complete.
-  done_.clear();
-  flows_.OnEvent(e, ns, notes, &done_);
-  for (const FlowTracker::Flow& f : done_) {
-    const char* cat = FlowTracker::Name(f.kind);
-    for (size_t i = 0; i < f.steps.size(); ++i) {
-      char phase = i == 0 ? 's' : (i + 1 == f.steps.size() ? 'f' : 't');
-      Flow(phase, cat, f.id, f.steps[i].vcpu, f.steps[i].ns);
-    }
-  }
-  switch (e.kind) {
-    case Kind::kFlushRequest: {
-      const MmModel* m = after.mm(e.flush_request.mm);
-      if (m != nullptr) Counter(absl::StrFormat("mm %d tlb_gen", m->ctx_id), ns, m->tlb_gen);
-      break;
-    }
-    case Kind::kFlushFunc:
-      if (const VcpuModel* vm = after.vcpu(v); vm != nullptr) {
-        Counter(absl::StrFormat("vCPU %d local gen", v), ns, vm->slot().tlb_gen);
-      }
-      break;
-    case Kind::kContextSwitch:
-      if (const VcpuModel* vm = after.vcpu(v); vm != nullptr && !e.cs.raw) {
-        Counter(absl::StrFormat("vCPU %d local gen", v), ns, vm->slot().tlb_gen);
-      }
-      break;
-    default:
-      break;
-  }
+void PerfettoWriter::NewVcpu(uint32_t v) {
+  Emit(absl::StrFormat(
+      "{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":\"vCPU "
+      "%d\"}}",
+      kPid, v, v));
+  Emit(
+      absl::StrFormat("{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"thread_sort_index\",\"args\":"
+                      "{\"sort_index\":%d}}",
+                      kPid, v, v));
+}
+
+void PerfettoWriter::FlowStep(const FlowTracker::Flow& f, size_t i) {
+  char phase = i == 0 ? 's' : (i + 1 == f.steps.size() ? 'f' : 't');
+  Flow(phase, FlowTracker::Name(f.kind), f.id, f.steps[i].vcpu, f.steps[i].ns);
+}
+
+void PerfettoWriter::MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) {
+  Counter(absl::StrFormat("mm %d tlb_gen", mm), ns, tlb_gen);
+}
+
+void PerfettoWriter::VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) {
+  Counter(absl::StrFormat("vCPU %d local gen", v), ns, local_gen);
 }
 
 void PerfettoWriter::OnViolation(const Violation& v) {
@@ -242,21 +202,17 @@ void PerfettoWriter::OnViolation(const Violation& v) {
   Emit(absl::StrFormat(
       "{\"ph\":\"i\",\"s\":\"g\",\"pid\":%d,\"tid\":0,\"ts\":%.3f,\"name\":%s,\"cat\":"
       "\"violation\",\"args\":{\"message\":%s,\"mm\":%d,\"first_seq\":%d,\"last_seq\":%d}}",
-      kPid, Us(have_t0_ ? last_ns_ : 0), name, msg, v.mm, v.first_seq, v.last_seq));
+      kPid, timeline_.started() ? Us(timeline_.last_ns()) : 0.0, name, msg, v.mm, v.first_seq,
+      v.last_seq));
 }
 
 absl::Status PerfettoWriter::Close() {
   if (closed_) return absl::OkStatus();
   closed_ = true;
-  for (uint32_t v = 0; v < held_.size(); ++v) {
-    if (held_[v].valid) Slice(v, held_[v].e, kSliceNs, held_[v].name, held_[v].args);
-  }
+  timeline_.Finish();
   buf_ += "\n]}\n";
   Pump();
-  bool ok = std::fclose(f_) == 0 && !write_error_;
-  f_ = nullptr;
-  if (!ok) return absl::InternalError(absl::StrFormat("--perfetto %s: write failed", path_));
-  return absl::OkStatus();
+  return out_->Close();
 }
 
 }  // namespace tlbscope::collect

@@ -9,6 +9,8 @@
 #include "absl/status/statusor.h"
 #include "collectors/collector.h"
 #include "collectors/flow_tracker.h"
+#include "collectors/perfetto_timeline.h"
+#include "common/output_file.h"
 
 namespace tlbscope::collect {
 
@@ -41,7 +43,7 @@ std::string DescribeEvent(const CEvent& e, std::string* args);
 // initiator's flush_done; a flow is written once complete, so none
 // dangles (FlowTracker). Violations are global instant events. Written
 // as events arrive (memory does not grow with the trace).
-class PerfettoWriter : public PerfettoExport {
+class PerfettoWriter : public PerfettoExport, private TimelineSink {
  public:
   static absl::StatusOr<std::unique_ptr<PerfettoWriter>> Create(const std::string& path);
   ~PerfettoWriter() override;
@@ -52,32 +54,24 @@ class PerfettoWriter : public PerfettoExport {
   absl::Status Close() override;
 
  private:
-  PerfettoWriter(std::string path, FILE* f);
+  explicit PerfettoWriter(std::unique_ptr<OutputFile> out);
+  // TimelineSink: what the shared timeline draws, in Chrome JSON.
+  void NewVcpu(uint32_t v) override;
   void Slice(uint32_t vcpu, const CEvent& e, int64_t dur_ns, const std::string& name,
-             const std::string& args);
+             const std::string& args) override;
+  void FlowStep(const FlowTracker::Flow& f, size_t i) override;
+  void MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) override;
+  void VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) override;
   void Flow(char phase, const char* cat, uint64_t id, uint32_t vcpu, int64_t ns);
   void Counter(const std::string& name, int64_t ns, uint64_t value);
   void Emit(const std::string& json);  // one trace event object
   void Pump();
-  double Us(int64_t ns) const { return static_cast<double>(ns - t0_) / 1000.0; }
+  double Us(int64_t ns) const { return static_cast<double>(ns - timeline_.first_ns()) / 1000.0; }
 
-  struct Held {  // the last event of a vCPU, written when the next one gives its duration
-    bool valid = false;
-    CEvent e;
-    std::string name, args;
-  };
-
-  std::string path_;
-  FILE* f_;
+  std::unique_ptr<OutputFile> out_;  // the output-file policy: common/output_file.h
   std::string buf_;
-  bool first_ = true, closed_ = false, write_error_ = false;
-  int64_t t0_ = 0;
-  bool have_t0_ = false;
-  int64_t last_ns_ = 0;
-  std::vector<Held> held_;
-  std::vector<bool> named_;
-  FlowTracker flows_;
-  std::vector<FlowTracker::Flow> done_;
+  bool first_ = true, closed_ = false;
+  Timeline timeline_;
 };
 
 }  // namespace tlbscope::collect

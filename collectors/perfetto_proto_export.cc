@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "common/output_file.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -13,7 +14,6 @@ namespace {
 
 namespace pp = ::perfetto::protos;
 
-constexpr int64_t kSliceNs = 1000;      // slices last 1 us, or until the vCPU's next event
 constexpr uint32_t kSequence = 1;       // every packet is on one sequence
 constexpr uint32_t kClockBoottime = 6;  // Perfetto's BUILTIN_CLOCK_BOOTTIME
 constexpr int kTracePacketField = 1;    // Trace.packet
@@ -23,16 +23,12 @@ constexpr size_t kFlushBytes = 1 << 16;
 
 absl::StatusOr<std::unique_ptr<PerfettoProtoWriter>> PerfettoProtoWriter::Create(
     const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--perfetto %s: %s", path, std::strerror(errno)));
-  }
-  return std::unique_ptr<PerfettoProtoWriter>(new PerfettoProtoWriter(path, f));
+  absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Open("--perfetto", path);
+  if (!out.ok()) return out.status();
+  return std::unique_ptr<PerfettoProtoWriter>(new PerfettoProtoWriter(std::move(*out)));
 }
 
-PerfettoProtoWriter::PerfettoProtoWriter(std::string path, FILE* f)
-    : path_(std::move(path)), f_(f) {
+PerfettoProtoWriter::PerfettoProtoWriter(std::unique_ptr<OutputFile> out) : out_(std::move(out)) {
   pp::TrackDescriptor* d = Packet(0).mutable_track_descriptor();
   packet_.clear_timestamp();
   packet_.clear_timestamp_clock_id();
@@ -71,13 +67,13 @@ void PerfettoProtoWriter::Write() {
 }
 
 void PerfettoProtoWriter::Pump() {
-  if (buf_.empty() || f_ == nullptr) return;
-  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size()) write_error_ = true;
+  if (buf_.empty()) return;
+  out_->Write(buf_.data(), buf_.size());  // the first error is kept for Close
   buf_.clear();
 }
 
 void PerfettoProtoWriter::NewVcpu(uint32_t v) {
-  pp::TrackDescriptor* d = Packet(last_ns_).mutable_track_descriptor();
+  pp::TrackDescriptor* d = Packet(timeline_.last_ns()).mutable_track_descriptor();
   d->set_uuid(VcpuTrack(v));
   d->set_parent_uuid(kProcessTrack);
   d->set_name(absl::StrFormat("vCPU %d", v));
@@ -90,7 +86,7 @@ void PerfettoProtoWriter::NewVcpu(uint32_t v) {
 
 void PerfettoProtoWriter::CounterTrack(uint64_t uuid, const std::string& name) {
   if (!counter_tracks_.insert(uuid).second) return;
-  pp::TrackDescriptor* d = Packet(last_ns_).mutable_track_descriptor();
+  pp::TrackDescriptor* d = Packet(timeline_.last_ns()).mutable_track_descriptor();
   d->set_uuid(uuid);
   d->set_parent_uuid(kProcessTrack);
   d->set_name(name);
@@ -146,51 +142,20 @@ void PerfettoProtoWriter::FlowStep(const FlowTracker::Flow& f, size_t i) {
 
 void PerfettoProtoWriter::OnEvent(const CEvent& e, const StateModel& after,
                                   const ApplyNotes& notes) {
-  uint32_t v = e.vcpu;
-  if (v >= kMaxVcpus) return;
-  int64_t ns = std::max(e.host_ns, last_ns_);  // never back in time on the sequence
-  last_ns_ = ns;
-  if (v >= held_.size()) {
-    held_.resize(v + 1);
-    named_.resize(v + 1);
-  }
-  if (!named_[v]) {
-    named_[v] = true;
-    NewVcpu(v);
-  }
-  Held& h = held_[v];
-  if (h.valid) Slice(v, h.e, std::clamp<int64_t>(ns - h.e.host_ns, 0, kSliceNs), h.name, h.args);
-  h.valid = true;
-  h.e = e;
-  h.e.host_ns = ns;
-  h.name = DescribeEvent(e, &h.args);
+  timeline_.OnEvent(e, after, notes);
+}
 
-  done_.clear();
-  flows_.OnEvent(e, ns, notes, &done_);
-  for (const FlowTracker::Flow& f : done_) {
-    for (size_t i = 0; i < f.steps.size(); ++i) FlowStep(f, i);
-  }
-  switch (e.kind) {
-    case Kind::kFlushRequest:
-      if (const MmModel* m = after.mm(e.flush_request.mm); m != nullptr) {
-        CounterTrack(MmGenTrack(m->ctx_id), absl::StrFormat("mm %d tlb_gen", m->ctx_id));
-        Counter(MmGenTrack(m->ctx_id), ns, m->tlb_gen);
-      }
-      break;
-    case Kind::kFlushFunc:
-    case Kind::kContextSwitch:
-      if (const VcpuModel* vm = after.vcpu(v);
-          vm != nullptr && !(e.kind == Kind::kContextSwitch && e.cs.raw)) {
-        Counter(VcpuGenTrack(v), ns, vm->slot().tlb_gen);
-      }
-      break;
-    default:
-      break;
-  }
+void PerfettoProtoWriter::MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) {
+  CounterTrack(MmGenTrack(mm), absl::StrFormat("mm %d tlb_gen", mm));
+  Counter(MmGenTrack(mm), ns, tlb_gen);
+}
+
+void PerfettoProtoWriter::VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) {
+  Counter(VcpuGenTrack(v), ns, local_gen);
 }
 
 void PerfettoProtoWriter::OnViolation(const Violation& v) {
-  pp::TrackEvent* t = Packet(last_ns_).mutable_track_event();
+  pp::TrackEvent* t = Packet(timeline_.last_ns()).mutable_track_event();
   t->set_type(pp::TrackEvent::TYPE_INSTANT);
   t->set_track_uuid(kProcessTrack);
   t->set_name("VIOLATION " + v.invariant);
@@ -210,14 +175,9 @@ void PerfettoProtoWriter::OnViolation(const Violation& v) {
 absl::Status PerfettoProtoWriter::Close() {
   if (closed_) return absl::OkStatus();
   closed_ = true;
-  for (uint32_t v = 0; v < held_.size(); ++v) {
-    if (held_[v].valid) Slice(v, held_[v].e, kSliceNs, held_[v].name, held_[v].args);
-  }
+  timeline_.Finish();
   Pump();
-  bool ok = std::fclose(f_) == 0 && !write_error_;
-  f_ = nullptr;
-  if (!ok) return absl::InternalError(absl::StrFormat("--perfetto %s: write failed", path_));
-  return absl::OkStatus();
+  return out_->Close();
 }
 
 }  // namespace tlbscope::collect

@@ -9,6 +9,8 @@
 #include "absl/status/statusor.h"
 #include "collectors/flow_tracker.h"
 #include "collectors/perfetto_export.h"
+#include "collectors/perfetto_timeline.h"
+#include "common/output_file.h"
 #include "perfetto/perfetto_trace.pb.h"
 
 namespace tlbscope::collect {
@@ -23,7 +25,7 @@ namespace tlbscope::collect {
 // flush_done ("ack"), as instant events carrying flow_ids, the last one
 // terminating_flow_ids; written once complete, so every flow that starts
 // ends. Memory does not grow with the trace.
-class PerfettoProtoWriter : public PerfettoExport {
+class PerfettoProtoWriter : public PerfettoExport, private TimelineSink {
  public:
   static absl::StatusOr<std::unique_ptr<PerfettoProtoWriter>> Create(const std::string& path);
   ~PerfettoProtoWriter() override;
@@ -43,34 +45,26 @@ class PerfettoProtoWriter : public PerfettoExport {
   }
 
  private:
-  PerfettoProtoWriter(std::string path, FILE* f);
+  explicit PerfettoProtoWriter(std::unique_ptr<OutputFile> out);
   perfetto::protos::TracePacket& Packet(int64_t ns);  // a fresh packet, written by Write()
   void Write();
   void Pump();
-  void NewVcpu(uint32_t v);
+  // TimelineSink: what the shared timeline draws, as TracePackets.
+  void NewVcpu(uint32_t v) override;
   void CounterTrack(uint64_t uuid, const std::string& name);
   void Counter(uint64_t uuid, int64_t ns, uint64_t value);
   void Slice(uint32_t v, const CEvent& e, int64_t dur_ns, const std::string& name,
-             const std::string& args);
-  void FlowStep(const FlowTracker::Flow& f, size_t i);
+             const std::string& args) override;
+  void FlowStep(const FlowTracker::Flow& f, size_t i) override;
+  void MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) override;
+  void VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) override;
 
-  struct Held {  // the last event of a vCPU, written when the next one gives its duration
-    bool valid = false;
-    CEvent e;
-    std::string name, args;
-  };
-
-  std::string path_;
-  FILE* f_;
+  std::unique_ptr<OutputFile> out_;  // the output-file policy: common/output_file.h
   std::string buf_;
   perfetto::protos::TracePacket packet_;
-  bool first_packet_ = true, closed_ = false, write_error_ = false;
-  int64_t last_ns_ = 0;
-  std::vector<Held> held_;
-  std::vector<bool> named_;
+  bool first_packet_ = true, closed_ = false;
   absl::flat_hash_set<uint64_t> counter_tracks_;
-  FlowTracker flows_;
-  std::vector<FlowTracker::Flow> done_;
+  Timeline timeline_{this};
 };
 
 }  // namespace tlbscope::collect

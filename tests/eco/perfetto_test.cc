@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "collectors/perfetto_export.h"
 #include "collectors/tlbcollect_cli.h"
 #include "tests/collect/synth.h"
@@ -114,6 +116,30 @@ TEST(PerfettoExportTest, FormatByExtensionOrFlag) {
       RunTlbcollect({"replay", trace, "--perfetto", a, "--perfetto-format", "xml"}, stdout, err),
       kExitUsage);
   EXPECT_THAT(eco::ReadAll(err), HasSubstr("--perfetto-format 'xml': must be json, proto or auto"));
+}
+
+// --perfetto goes through the output-file policy (common/output_file.h):
+// a device node or a symlink is refused with one line naming it, in both
+// formats, and nothing is written through it.
+TEST(PerfettoExportTest, DeviceNodesAndSymlinksAreRefused) {
+  std::string trace = Temp("policy.trace");
+  AsyncFlushOnThree().WriteTrace(trace, 3);
+  std::string target = Temp("policy-target.json"), link = Temp("policy-link.json");
+  std::remove(link.c_str());
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  for (const char* format : {"json", "proto"}) {
+    for (const std::string& path : {std::string("/dev/null"), link}) {
+      FILE* err = std::tmpfile();
+      EXPECT_EQ(RunTlbcollect({"replay", trace, "--perfetto", path, "--perfetto-format", format},
+                              stdout, err),
+                kExitUsage)
+          << path;
+      std::string text = eco::ReadAll(err);
+      EXPECT_THAT(text, HasSubstr("--perfetto " + path)) << text;
+      EXPECT_THAT(text, HasSubstr("tlbscope writes only regular files")) << text;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(target)) << "nothing written through the link";
 }
 
 TEST(PerfettoExportTest, RunTakesTheFormatToo) {
