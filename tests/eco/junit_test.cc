@@ -1,6 +1,6 @@
 // JUnit XML against docs/schema/junit.xsd (libxml2's XML Schema
 // validator), with <error>, <failure> and hostile names.
-#include "vmm/regress/junit.h"
+#include "regress/junit.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 
 #include "tests/eco/process.h"
 #include "tests/eco/xsd.h"
-#include "vmm/regress/xml_text.h"
+#include "regress/xml_text.h"
 
 namespace tlbscope::regress {
 namespace {

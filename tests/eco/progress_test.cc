@@ -9,10 +9,10 @@
 #include <fstream>
 
 #include "tests/eco/process.h"
-#include "vmm/progress/regress_progress.h"
+#include "regress/progress.h"
 #include "vmm/progress/run_progress.h"
-#include "vmm/progress/status_line.h"
-#include "vmm/regress/runner.h"
+#include "common/status_line.h"
+#include "regress/runner.h"
 
 namespace tlbscope {
 namespace {

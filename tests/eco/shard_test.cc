@@ -1,6 +1,6 @@
 // regress --shard over the default suite (--list: no VM), shards from CI
 // environment variables, the balance by baseline times, and regress merge.
-#include "vmm/regress/shard.h"
+#include "regress/shard.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "tests/eco/process.h"
-#include "vmm/regress/junit.h"
-#include "vmm/regress/report.h"
+#include "regress/junit.h"
+#include "regress/report.h"
 
 namespace tlbscope::regress {
 namespace {

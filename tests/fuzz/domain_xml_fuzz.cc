@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "vmm/regress/domain_xml.h"
+#include "regress/domain_xml.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string xml(reinterpret_cast<const char*>(data), size);

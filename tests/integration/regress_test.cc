@@ -3,6 +3,7 @@
 // reads.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -238,6 +239,29 @@ TEST_F(RegressTest, BadInputIsOneLineAndStatus2) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: --out /proc/no/such/dir: "));
   EXPECT_EQ(CountLines(r.err), 1) << r.err;
+}
+
+// Without --out the runs go to the user's cache, one folder per suite
+// ($XDG_CACHE_HOME/tlbscope/regress/SUITE), never the folder regress was
+// started from. Without KVM the run fails, but its folder and the report
+// are still written there.
+TEST_F(RegressTest, DefaultOutIsTheUsersCacheNotTheCurrentFolder) {
+  std::string suite = Write("cached.toml", "[[run]]\nname = \"a\"\nexpect = \"clean\"\n");
+  std::string cache = dir_ + "/cache";
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  std::string saved = old ? old : "";
+  ::setenv("XDG_CACHE_HOME", cache.c_str(), 1);
+  ProcResult r = RunTlbscope({"regress", suite, "--jobs", "1"}, 300);
+  if (old) {
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  } else {
+    ::unsetenv("XDG_CACHE_HOME");
+  }
+  std::string out = cache + "/tlbscope/regress/cached";
+  EXPECT_THAT(r.err, HasSubstr("output in " + out)) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(out + "/report.json")) << r.err;
+  EXPECT_TRUE(std::filesystem::is_directory(out + "/a")) << r.err;
+  EXPECT_FALSE(std::filesystem::exists("regress-out"));
 }
 
 // A run name is one file name below --out: `..`, `../../x` and `a/b` refuse

@@ -14,8 +14,8 @@
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/run_command.h"
-#include "vmm/regress/runner.h"
-#include "vmm/regress/suite.h"
+#include "regress/runner.h"
+#include "regress/suite.h"
 
 namespace tlbscope {
 namespace {

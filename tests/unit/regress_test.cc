@@ -10,11 +10,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "vmm/regress/baseline.h"
-#include "vmm/regress/domain_xml.h"
-#include "vmm/regress/junit.h"
-#include "vmm/regress/runner.h"
-#include "vmm/regress/suite.h"
+#include "regress/baseline.h"
+#include "regress/domain_xml.h"
+#include "regress/junit.h"
+#include "regress/runner.h"
+#include "regress/suite.h"
 
 namespace tlbscope::regress {
 namespace {

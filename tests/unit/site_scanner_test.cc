@@ -8,7 +8,7 @@
 #include <map>
 
 #include "absl/strings/match.h"
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 
 namespace tlbscope {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 
 namespace tlbscope {
 namespace {

@@ -4,7 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/bzimage.h"
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 #include "vmm/boot/layout.h"
 
 namespace tlbscope {

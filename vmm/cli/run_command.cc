@@ -21,7 +21,7 @@
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/linux_guest.h"
 #include "vmm/progress/run_progress.h"
-#include "vmm/progress/status_line.h"
+#include "common/status_line.h"
 #include "vmm/machine/trap_coverage.h"
 
 namespace tlbscope {

@@ -8,7 +8,7 @@
 #include "introspect/knowledge.h"
 #include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 #include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/progress/status_line.h"
+#include "common/status_line.h"
 #include "vmm/trace/pipeline.h"
 
 namespace tlbscope {

@@ -1,4 +1,4 @@
-#include "vmm/progress/regress_progress.h"
+#include "regress/progress.h"
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"

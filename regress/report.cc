@@ -1,4 +1,4 @@
-#include "vmm/regress/report.h"
+#include "regress/report.h"
 
 #include <unistd.h>
 

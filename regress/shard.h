@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "tlbscope/v1/regress.pb.h"
-#include "vmm/regress/suite.h"
+#include "regress/suite.h"
 
 namespace tlbscope::regress {
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include "vmm/progress/status_line.h"
+#include "common/status_line.h"
 
 namespace tlbscope {
 

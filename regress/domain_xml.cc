@@ -1,4 +1,4 @@
-#include "vmm/regress/domain_xml.h"
+#include "regress/domain_xml.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 
 namespace tlbscope::regress {
 namespace {

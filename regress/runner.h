@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "vmm/progress/status_line.h"
-#include "vmm/regress/suite.h"
-#include "vmm/regress/verdict.h"
+#include "common/status_line.h"
+#include "regress/suite.h"
+#include "regress/verdict.h"
 
 namespace tlbscope::regress {
 

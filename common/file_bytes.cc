@@ -1,4 +1,4 @@
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "vmm/progress/status_line.h"
+#include "common/status_line.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "vmm/regress/baseline.h"
+#include "regress/baseline.h"
 
 #include <cmath>
 #include <fstream>

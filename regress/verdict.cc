@@ -1,4 +1,4 @@
-#include "vmm/regress/verdict.h"
+#include "regress/verdict.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "vmm/regress/suite.h"
+#include "regress/suite.h"
 
 #include <filesystem>
 #include <map>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_names.h"
 #include "toml++/toml.h"
-#include "vmm/boot/file_bytes.h"
+#include "common/file_bytes.h"
 
 namespace tlbscope::regress {
 namespace {

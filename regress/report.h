@@ -5,9 +5,9 @@
 
 #include "absl/status/statusor.h"
 #include "tlbscope/v1/regress.pb.h"
-#include "vmm/regress/shard.h"
-#include "vmm/regress/suite.h"
-#include "vmm/regress/verdict.h"
+#include "regress/shard.h"
+#include "regress/suite.h"
+#include "regress/verdict.h"
 
 namespace tlbscope::regress {
 

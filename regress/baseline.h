@@ -5,7 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "tlbscope/v1/regress.pb.h"
-#include "vmm/regress/verdict.h"
+#include "regress/verdict.h"
 
 namespace tlbscope::regress {
 

@@ -1,13 +1,13 @@
-#include "vmm/cli/regress_merge_command.h"
+#include "regress/merge_command.h"
 
 #include <cstdio>
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "vmm/regress/baseline.h"
-#include "vmm/regress/junit.h"
-#include "vmm/regress/report.h"
+#include "regress/baseline.h"
+#include "regress/junit.h"
+#include "regress/report.h"
 
 namespace tlbscope {
 namespace {

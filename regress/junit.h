@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "vmm/regress/verdict.h"
+#include "regress/verdict.h"
 
 namespace tlbscope::regress {
 

@@ -1,4 +1,4 @@
-#include "vmm/regress/xml_text.h"
+#include "regress/xml_text.h"
 
 #include <libxml/chvalid.h>
 #include <libxml/xmlstring.h>

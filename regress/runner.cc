@@ -1,4 +1,4 @@
-#include "vmm/regress/runner.h"
+#include "regress/runner.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/file_names.h"
-#include "vmm/progress/regress_progress.h"
-#include "vmm/regress/domain_xml.h"
+#include "regress/progress.h"
+#include "regress/domain_xml.h"
 
 namespace tlbscope::regress {
 namespace {

@@ -1,4 +1,4 @@
-#include "vmm/regress/junit.h"
+#include "regress/junit.h"
 
 #include <libxml/xmlwriter.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "vmm/regress/xml_text.h"
+#include "regress/xml_text.h"
 
 namespace tlbscope::regress {
 namespace {

@@ -1,4 +1,4 @@
-#include "vmm/regress/shard.h"
+#include "regress/shard.h"
 
 #include <algorithm>
 #include <cmath>

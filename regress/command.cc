@@ -1,4 +1,4 @@
-#include "vmm/cli/regress_command.h"
+#include "regress/command.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,15 +8,16 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "common/file_names.h"
 #include "common/output_file.h"
-#include "vmm/cli/regress_merge_command.h"
-#include "vmm/progress/status_line.h"
-#include "vmm/regress/baseline.h"
-#include "vmm/regress/junit.h"
-#include "vmm/regress/report.h"
-#include "vmm/regress/runner.h"
-#include "vmm/regress/shard.h"
-#include "vmm/regress/suite.h"
+#include "regress/merge_command.h"
+#include "common/status_line.h"
+#include "regress/baseline.h"
+#include "regress/junit.h"
+#include "regress/report.h"
+#include "regress/runner.h"
+#include "regress/shard.h"
+#include "regress/suite.h"
 
 namespace tlbscope {
 namespace {
@@ -26,7 +27,8 @@ const char kUsage[] =
     "  SUITE                 a suite file (TOML; docs/regress.md)\n"
     "  --jobs N              runs at once (default: the number of cores)\n"
     "  --out DIR             one folder per run: trace, serial log, results (default\n"
-    "                        regress-out)\n"
+    "                        $XDG_CACHE_HOME/tlbscope/regress/SUITE, i.e.\n"
+    "                        ~/.cache/tlbscope/regress/SUITE)\n"
     "  --junit FILE          JUnit XML, one testcase per run\n"
     "  --only NAME           run only this run (repeatable)\n"
     "  --baseline FILE       compare counts per event kind and shootdown latency\n"
@@ -47,6 +49,26 @@ int Fail(const std::string& msg) {
   return 2;
 }
 
+// Where runs go without --out: the user's cache, one folder per suite, so
+// a run never litters the folder it was started from (the repo root) and
+// the last run of a suite is easy to find (the start line prints it).
+absl::StatusOr<std::string> DefaultOutDir(const std::string& suite_name) {
+  if (absl::Status s = CheckFileName(suite_name, "suite name"); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s; give --out DIR", s.message()));
+  }
+  const char* cache = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::string base;
+  if (cache != nullptr && cache[0] == '/') {
+    base = cache;
+  } else if (home != nullptr && home[0] == '/') {
+    base = std::string(home) + "/.cache";
+  } else {
+    return absl::InvalidArgumentError("no --out given and no XDG_CACHE_HOME or HOME to put runs in");
+  }
+  return base + "/tlbscope/regress/" + suite_name;
+}
+
 }  // namespace
 
 int RegressCommand(const std::vector<std::string>& args, const std::string& self,
@@ -58,7 +80,6 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
   regress::RunnerOptions o;
   o.tlbscope = self.empty() ? "tlbscope" : self;
   o.default_kernel = default_kernel;
-  o.out_dir = "regress-out";
   o.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   regress::Tolerance tol;
   std::vector<std::string> only;
@@ -165,6 +186,11 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
                   regress::ExpectedText(r).c_str());
     }
     return 0;
+  }
+  if (o.out_dir.empty()) {
+    absl::StatusOr<std::string> dir = DefaultOutDir(suite->name);
+    if (!dir.ok()) return Fail(std::string(dir.status().message()));
+    o.out_dir = *dir;
   }
   std::error_code ec;
   std::filesystem::create_directories(o.out_dir, ec);
