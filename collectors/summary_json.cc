@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "collectors/json_writer.h"
+#include "collectors/violation.h"
 #include "common/output_file.h"
+#include "tlbscope/v1/run_result.pb.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -40,22 +42,27 @@ void Histogram(JsonWriter& w, const Log2Histogram& h) {
   w.EndObject();
 }
 
-void WriteViolation(JsonWriter& w, const Violation& v) {
+// A violation in its one schema (tlbscope.v1.CollectorViolation, the same
+// fields and names as RunResult's collector.found), with numbers as JSON
+// numbers and gens in name order.
+void WriteViolation(JsonWriter& w, const v1::CollectorViolation& v) {
   w.BeginObject();
-  w.Key("invariant").String(v.invariant);
+  w.Key("invariant").String(v.invariant());
   w.Key("vcpus").BeginArray();
-  for (uint32_t c : v.vcpus) w.Uint(c);
+  for (uint32_t c : v.vcpus()) w.Uint(c);
   w.EndArray();
-  w.Key("mm").Uint(v.mm);
+  w.Key("mm").Uint(v.mm());
   w.Key("gens").BeginObject();
-  for (const auto& [k, g] : v.gens) w.Key(k).Uint(g);
+  std::vector<std::pair<std::string, uint64_t>> gens(v.gens().begin(), v.gens().end());
+  std::sort(gens.begin(), gens.end());
+  for (const auto& [k, g] : gens) w.Key(k).Uint(g);
   w.EndObject();
-  w.Key("first_seq").Uint(v.first_seq);
-  w.Key("last_seq").Uint(v.last_seq);
+  w.Key("first_seq").Uint(v.first_seq());
+  w.Key("last_seq").Uint(v.last_seq());
   w.Key("key_seqs").BeginArray();
-  for (uint64_t s : v.key_seqs) w.Uint(s);
+  for (uint64_t s : v.key_seqs()) w.Uint(s);
   w.EndArray();
-  w.Key("message").String(v.message);
+  w.Key("message").String(v.message());
   w.EndObject();
 }
 
@@ -131,7 +138,7 @@ std::string SummaryJson(const Collector& c, const SourceInfo& info) {
   for (const auto& [name, n] : c.per_invariant()) w.Key(name).Uint(n);
   w.EndObject();
   w.Key("violations").BeginArray();
-  for (const Violation& v : c.violations()) WriteViolation(w, v);
+  for (const Violation& v : c.violations()) WriteViolation(w, ViolationToProto(v));
   w.EndArray();
   w.Key("vcpus").BeginArray();
   const auto& vcpus = c.state().vcpus();

@@ -1,6 +1,5 @@
 #include "collectors/tlbcollect_cli.h"
 
-#include <charconv>
 #include <chrono>
 #include <memory>
 
@@ -13,8 +12,9 @@
 #include "collectors/replay_source.h"
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
-#include "version/version.h"
+#include "common/cli.h"
 #include "common/output_file.h"
+#include "version/version.h"
 
 namespace tlbscope::collect {
 namespace {
@@ -31,62 +31,66 @@ struct Options {
   bool quiet = false, help = false, version = false;
 };
 
+// Every option, one CLI11 declaration each (common/cli.h). A value may not
+// be empty ("--json is empty").
+void Declare(CLI::App& app, Options* o, std::vector<std::string>* positional) {
+  cli::Configure(app);
+  app.add_flag("-h,--help", o->help, "this text");
+  app.add_option("COMMAND", *positional,
+                 "replay FILE: rebuild the TLB state from a trace (tlbscope run --record) and "
+                 "check it; live ADDR: the same, subscribed to a running tlbscope (run --listen "
+                 "ADDR); invariants: list the invariants checked; dump FILE [FROM [TO]]: print "
+                 "the trace's records, events FROM..TO, one per line");
+  auto text = [&app](const std::string& name, std::string* out, const std::string& help) {
+    app.add_option_function<std::string>(
+           name,
+           [name, out](const std::string& v) {
+             if (v.empty()) throw CLI::ValidationError(name + " is empty");
+             *out = v;
+           },
+           help)
+        ->type_name("FILE");
+  };
+  text("--json", &o->json, "write the summary (verdict, violations, state, stats) as JSON");
+  text("--perfetto", &o->perfetto,
+       "write a trace for ui.perfetto.dev: a track per vCPU, shootdown flows");
+  app.add_option_function<std::string>(
+         "--perfetto-format",
+         [o](const std::string& v) {
+           absl::StatusOr<PerfettoFormat> f = ParsePerfettoFormat(v);
+           if (!f.ok()) throw CLI::ValidationError(std::string(f.status().message()));
+           o->perfetto_format = *f;
+         },
+         "proto (Perfetto's native trace), json (Chrome JSON) or auto (default: json for a "
+         "FILE ending in .json, else proto)")
+      ->type_name("F");
+  app.add_flag("--quiet", o->quiet, "print only violations and the verdict");
+  app.add_flag("--version", o->version, "print the version, git revision and proto schema version");
+  text("--token-file", &o->token_file, "live: bearer token for the TraceService");
+  text("--tls-ca", &o->tls_ca, "live: TLS, trusting the PEM certificates in F");
+  app.add_option_function<std::string>(
+         "--connect-timeout",
+         [o](const std::string& v) {
+           absl::StatusOr<double> t = cli::ParseNumber<double>(v);
+           if (!t.ok() || *t <= 0) {
+             throw CLI::ValidationError(
+                 absl::StrFormat("--connect-timeout: '%s' is not a positive number", v));
+           }
+           o->connect_timeout_s = *t;
+         },
+         "live: give up connecting after S seconds (default 5)")
+      ->type_name("S");
+  app.footer(
+      "exit status: 0 clean, 1 violations found, 2 bad arguments, 3 the input failed\n"
+      "(unreadable, truncated or cut-short trace; unreachable server; bad token)");
+}
+
 absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
   Options o;
   std::vector<std::string> positional;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i], value;
-    bool inline_value = false;
-    if (size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      inline_value = true;
-    }
-    if (flag == "-h" || flag == "--help") {
-      o.help = true;
-      continue;
-    }
-    if (flag == "--quiet") {
-      o.quiet = true;
-      continue;
-    }
-    if (flag == "--version") {
-      o.version = true;
-      continue;
-    }
-    if (flag.rfind("--", 0) != 0) {
-      positional.push_back(flag);
-      continue;
-    }
-    if (flag != "--json" && flag != "--perfetto" && flag != "--token-file" && flag != "--tls-ca" &&
-        flag != "--connect-timeout" && flag != "--perfetto-format") {
-      return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", args[i]));
-    }
-    if (!inline_value) {
-      if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(absl::StrFormat("%s needs a value", flag));
-      }
-      value = args[++i];
-    }
-    if (value.empty()) return absl::InvalidArgumentError(absl::StrFormat("%s is empty", flag));
-    if (flag == "--json") o.json = value;
-    if (flag == "--perfetto") o.perfetto = value;
-    if (flag == "--perfetto-format") {
-      absl::StatusOr<PerfettoFormat> f = ParsePerfettoFormat(value);
-      if (!f.ok()) return f.status();
-      o.perfetto_format = *f;
-    }
-    if (flag == "--token-file") o.token_file = value;
-    if (flag == "--tls-ca") o.tls_ca = value;
-    if (flag == "--connect-timeout") {
-      auto [p, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), o.connect_timeout_s);
-      if (ec != std::errc() || p != value.data() + value.size() || o.connect_timeout_s <= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("--connect-timeout: '%s' is not a positive number", value));
-      }
-    }
-  }
+  CLI::App app("", "tlbcollect");
+  Declare(app, &o, &positional);
+  if (absl::Status s = cli::ParseArgs(app, args); !s.ok()) return s;
   if (o.help || o.version) return o;
   if (positional.empty()) {
     return absl::InvalidArgumentError(
@@ -100,13 +104,12 @@ absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
     }
     o.target = positional[1];
     for (size_t i = 2; i < positional.size(); ++i) {
-      uint64_t v = 0;
-      const std::string& t = positional[i];
-      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-      if (ec != std::errc() || ptr != t.data() + t.size()) {
-        return absl::InvalidArgumentError(absl::StrFormat("dump: '%s' is not a sequence", t));
+      absl::StatusOr<uint64_t> v = cli::ParseNumber<uint64_t>(positional[i]);
+      if (!v.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("dump: '%s' is not a sequence", positional[i]));
       }
-      (i == 2 ? o.from : o.to) = v;
+      (i == 2 ? o.from : o.to) = *v;
     }
     return o;
   }
@@ -138,25 +141,14 @@ absl::Status CheckWritable(const char* flag, const std::string& path) {
 }  // namespace
 
 const char* TlbcollectUsage() {
-  return "usage: tlbcollect COMMAND [options]\n"
-         "  replay FILE        rebuild the TLB state from a trace (tlbscope run --record) and "
-         "check it\n"
-         "  live ADDR          the same, subscribed to a running tlbscope (run --listen ADDR)\n"
-         "  invariants         list the invariants checked\n"
-         "  dump FILE [FROM [TO]]  print the trace's records, events FROM..TO, one per line\n"
-         "options:\n"
-         "  --json FILE        write the summary (verdict, violations, state, stats) as JSON\n"
-         "  --perfetto FILE    write a trace for ui.perfetto.dev: a track per vCPU, shootdown "
-         "flows\n"
-         "  --perfetto-format F  proto (Perfetto's native trace), json (Chrome JSON) or auto\n"
-         "                     (default: json for a FILE ending in .json, else proto)\n"
-         "  --quiet            print only violations and the verdict\n"
-         "  --version          print the version, git revision and proto schema version\n"
-         "  --token-file F     live: bearer token for the TraceService\n"
-         "  --tls-ca F         live: TLS, trusting the PEM certificates in F\n"
-         "  --connect-timeout S  live: give up connecting after S seconds (default 5)\n"
-         "exit status: 0 clean, 1 violations found, 2 bad arguments, 3 the input failed\n"
-         "(unreadable, truncated or cut-short trace; unreachable server; bad token)\n";
+  static const std::string text = [] {
+    Options o;
+    std::vector<std::string> positional;
+    CLI::App app("", "tlbcollect");
+    Declare(app, &o, &positional);
+    return cli::Help(app);
+  }();
+  return text.c_str();
 }
 
 int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {

@@ -5,6 +5,10 @@
 #include <utility>
 #include <vector>
 
+namespace tlbscope::v1 {
+class CollectorViolation;  // tlbscope/v1/run_result.pb.h
+}
+
 namespace tlbscope::collect {
 
 // One lost-coherence finding: which rule, where, and the smallest window of
@@ -21,6 +25,10 @@ struct Violation {
 
 // "flush-done-before-acks mm 3 vcpus 0,1 gens tlb_gen=4 events 10..17 [10 17]: ..."
 std::string FormatViolation(const Violation& v);
+
+// The violation in its one schema (tlbscope.v1.CollectorViolation), as
+// RunResult and the summary JSON carry it.
+v1::CollectorViolation ViolationToProto(const Violation& v);
 
 class ViolationSink {
  public:

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 
-
 namespace tlbscope {
 
 void LogLine(std::string_view line) {

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tlbscope/v1/regress.pb.h"
 #include "regress/verdict.h"
+#include "tlbscope/v1/regress.pb.h"
 
 namespace tlbscope::regress {
 

@@ -5,18 +5,13 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cli.h"
 #include "regress/baseline.h"
 #include "regress/junit.h"
 #include "regress/report.h"
 
 namespace tlbscope {
 namespace {
-
-const char kUsage[] =
-    "usage: tlbscope regress merge OUT... [options]\n"
-    "  OUT                   a shard's --out DIR (or its report.json)\n"
-    "  --junit FILE          one JUnit XML file for the whole suite\n"
-    "  --write-baseline FILE one baseline for the whole suite\n";
 
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "tlbscope regress merge: error: %s\n", msg.c_str());
@@ -26,27 +21,25 @@ int Fail(const std::string& msg) {
 }  // namespace
 
 int RegressMergeCommand(const std::vector<std::string>& args) {
-  std::vector<std::string> paths;
+  std::vector<std::string> outs;
   std::string junit, write_baseline;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (a.rfind("--", 0) != 0) {
-      std::error_code ec;
-      paths.push_back(std::filesystem::is_directory(a, ec) ? a + "/report.json" : a);
-      continue;
-    }
-    if (i + 1 >= args.size()) return Fail(a + " needs a value");
-    if (a == "--junit") {
-      junit = args[++i];
-    } else if (a == "--write-baseline") {
-      write_baseline = args[++i];
-    } else {
-      return Fail(absl::StrFormat("unknown option '%s'", a));
-    }
+  bool help = false;
+  CLI::App app("", "tlbscope regress merge");
+  cli::Configure(app);
+  app.add_flag("-h,--help", help, "this text");
+  app.add_option("OUT", outs, "a shard's --out DIR (or its report.json)");
+  app.add_option("--junit", junit, "one JUnit XML file for the whole suite")->type_name("FILE");
+  app.add_option("--write-baseline", write_baseline, "one baseline for the whole suite")
+      ->type_name("FILE");
+  if (absl::Status s = cli::ParseArgs(app, args); !s.ok()) return Fail(std::string(s.message()));
+  if (help) {
+    std::fputs(cli::Help(app).c_str(), stdout);
+    return 0;
+  }
+  std::vector<std::string> paths;
+  for (const std::string& out : outs) {
+    std::error_code ec;
+    paths.push_back(std::filesystem::is_directory(out, ec) ? out + "/report.json" : out);
   }
   if (paths.empty()) return Fail("no shard outputs given (tlbscope regress merge OUT...)");
   std::vector<v1::RegressReport> reports;

@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tlbscope/v1/regress.pb.h"
 #include "regress/shard.h"
 #include "regress/suite.h"
 #include "regress/verdict.h"
+#include "tlbscope/v1/regress.pb.h"
 
 namespace tlbscope::regress {
 

@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/file_names.h"
-#include "regress/progress.h"
 #include "regress/domain_xml.h"
+#include "regress/progress.h"
 
 namespace tlbscope::regress {
 namespace {
@@ -142,9 +142,9 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
         v.error = true;
         v.reason = std::string(s.message());
         if (o.progress) {
-          progress.Finished(v.spec.name, false, true,
-                            absl::StrFormat("tlbscope regress: ERROR %s: %s\n", v.spec.name,
-                                            v.reason));
+          progress.Finished(
+              v.spec.name, false, true,
+              absl::StrFormat("tlbscope regress: ERROR %s: %s\n", v.spec.name, v.reason));
         }
         continue;
       }

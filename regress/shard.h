@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tlbscope/v1/regress.pb.h"
 #include "regress/suite.h"
+#include "tlbscope/v1/regress.pb.h"
 
 namespace tlbscope::regress {
 

@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/file_bytes.h"
 #include "common/file_names.h"
 #include "toml++/toml.h"
-#include "common/file_bytes.h"
 
 namespace tlbscope::regress {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "tlbscope/v1/regress.pb.h"
 #include "regress/suite.h"
+#include "tlbscope/v1/regress.pb.h"
 
 namespace tlbscope::regress {
 

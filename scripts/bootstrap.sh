@@ -18,6 +18,7 @@ PACKAGES=(
   linux-source-6.12 bc bison flex dwarves
   libdw-dev libbpf-dev
   tmux
+  libcli11-dev nlohmann-json3-dev
 )
 
 missing=()

@@ -14,7 +14,9 @@
 #include <sstream>
 
 #include "collectors/tlbcollect_cli.h"
+#include "collectors/violation.h"
 #include "tests/collect/synth.h"
+#include "tlbscope/v1/run_result.pb.h"
 
 namespace tlbscope::collect::testing {
 namespace {
@@ -105,6 +107,41 @@ TEST(TlbcollectCliTest, UnwritableOutputIsBadInputBeforeReading) {
   EXPECT_EQ(r.status, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("--json /nonexistent-dir/x.json"));
   EXPECT_THAT(r.out, Not(HasSubstr("VIOLATION")));
+}
+
+// One schema for a violation: the summary JSON's violation has exactly the
+// fields of tlbscope.v1.CollectorViolation (what RunResult's collector.found
+// carries), and the same values as ViolationToProto gives.
+TEST(TlbcollectCliTest, SummaryViolationIsTheRunResultSchema) {
+  std::string trace = Temp("schema.trace"), json = Temp("schema.json");
+  AsyncFlush().WriteTrace(trace, 2);
+  CliRun r = Tlbcollect({"replay", trace, "--json", json, "--quiet"});
+  ASSERT_EQ(r.status, kExitViolations) << r.err;
+  google::protobuf::Struct s = ParseJson(File(json));
+  const auto& v = s.fields().at("violations").list_value().values(0).struct_value().fields();
+  std::set<std::string> json_names, proto_names;
+  for (const auto& [k, unused] : v) json_names.insert(k);
+  const google::protobuf::Descriptor* d = v1::CollectorViolation::descriptor();
+  for (int i = 0; i < d->field_count(); ++i) proto_names.insert(d->field(i)->name());
+  EXPECT_EQ(json_names, proto_names);
+  // The JSON, read back as the proto (numbers accepted for uint64), is the
+  // violation's proto.
+  std::string one;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(
+                  s.fields().at("violations").list_value().values(0), &one)
+                  .ok());
+  v1::CollectorViolation back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(one, &back).ok()) << one;
+  EXPECT_EQ(back.invariant(), "flush-done-before-acks");
+  EXPECT_EQ(back.gens().at("tlb_gen"), 3u);
+  EXPECT_EQ(back.vcpus_size(), 2);
+  EXPECT_FALSE(back.key_seqs().empty());
+  Violation x{"inv", {0, 1}, 7, {{"tlb_gen", 4}, {"local_gen", 2}}, 10, 17, {10, 17}, "m"};
+  v1::CollectorViolation p = ViolationToProto(x);
+  EXPECT_EQ(p.gens().at("local_gen"), 2u);
+  EXPECT_THAT(p.key_seqs(), ::testing::ElementsAre(10u, 17u));
+  EXPECT_EQ(p.first_seq(), 10u);
+  EXPECT_EQ(p.last_seq(), 17u);
 }
 
 TEST(TlbcollectCliTest, ViolationsArePrintedWrittenAndExitStatus1) {

@@ -12,9 +12,9 @@
 #include <cstdarg>
 #include <string>
 
+#include "regress/xml_text.h"
 #include "tests/eco/process.h"
 #include "tests/eco/xsd.h"
-#include "regress/xml_text.h"
 
 namespace tlbscope::regress {
 namespace {

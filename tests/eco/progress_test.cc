@@ -1,5 +1,7 @@
 // The status line (drawn in place, lines printed above it, off when not a
 // terminal), run's status text and milestones, regress's done/running/left.
+#include "regress/progress.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,11 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/eco/process.h"
-#include "regress/progress.h"
-#include "vmm/progress/run_progress.h"
 #include "common/status_line.h"
 #include "regress/runner.h"
+#include "tests/eco/process.h"
+#include "vmm/progress/run_progress.h"
 
 namespace tlbscope {
 namespace {

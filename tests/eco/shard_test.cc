@@ -12,9 +12,9 @@
 #include <set>
 #include <sstream>
 
-#include "tests/eco/process.h"
 #include "regress/junit.h"
 #include "regress/report.h"
+#include "tests/eco/process.h"
 
 namespace tlbscope::regress {
 namespace {

@@ -11,11 +11,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "regress/runner.h"
+#include "regress/suite.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/run_command.h"
-#include "regress/runner.h"
-#include "regress/suite.h"
 
 namespace tlbscope {
 namespace {

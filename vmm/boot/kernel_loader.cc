@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file_bytes.h"
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/bzimage.h"
-#include "common/file_bytes.h"
 #include "vmm/boot/layout.h"
 
 namespace tlbscope {

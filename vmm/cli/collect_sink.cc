@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "collectors/terminal.h"
+#include "collectors/violation.h"
+#include "tlbscope/v1/run_result.pb.h"
 
 namespace tlbscope {
 
@@ -48,15 +50,7 @@ v1::CollectorVerdict CollectSink::Verdict() const {
   v.set_violations(c_.violation_count());
   v.set_events(c_.events());
   for (const auto& [name, n] : c_.per_invariant()) (*v.mutable_per_invariant())[name] = n;
-  for (const collect::Violation& x : c_.violations()) {
-    v1::CollectorViolation* f = v.add_found();
-    f->set_invariant(x.invariant);
-    for (uint32_t c : x.vcpus) f->add_vcpus(c);
-    f->set_mm(x.mm);
-    f->set_first_seq(x.first_seq);
-    f->set_last_seq(x.last_seq);
-    f->set_message(x.message);
-  }
+  for (const collect::Violation& x : c_.violations()) *v.add_found() = collect::ViolationToProto(x);
   return v;
 }
 

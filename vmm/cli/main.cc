@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "regress/command.h"
 #include "version/version.h"
 #include "vmm/cli/probe_host_command.h"
-#include "regress/command.h"
 #include "vmm/cli/run_command.h"
 #include "vmm/cli/sites_command.h"
 #include "vmm/cli/trace_info_command.h"

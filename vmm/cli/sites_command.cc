@@ -4,11 +4,11 @@
 #include <map>
 
 #include "absl/strings/str_format.h"
+#include "common/file_bytes.h"
 #include "introspect/elf_image.h"
 #include "introspect/knowledge.h"
 #include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
-#include "common/file_bytes.h"
 #include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {

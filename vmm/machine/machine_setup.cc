@@ -1,11 +1,11 @@
 // Loading the guest, creating the VM and building the devices.
 #include <cstdio>
 
+#include "common/file_bytes.h"
 #include "common/log.h"
 #include "tlbscope/probe_abi.h"
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/cpu_setup.h"
-#include "vmm/boot/file_bytes.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/trap/host_caps.h"
 

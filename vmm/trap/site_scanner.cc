@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file_bytes.h"
 #include "vmm/boot/bzimage.h"
-#include "vmm/boot/file_bytes.h"
 
 namespace tlbscope {
 namespace {
