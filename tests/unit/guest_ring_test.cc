@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "tests/unit/collect_sink.h"
 #include "tests/unit/fake_run.h"
 #include "tlbscope/probe_abi.h"
 #include "vmm/devices/probe_channel.h"
@@ -117,14 +118,7 @@ TEST(GuestRecordToEventTest, EveryKindFreesGathersAndFlags) {
   EXPECT_EQ(e.guest_log().text(), "event ring record of unknown kind 77") << "never dropped";
 }
 
-class CollectSink : public EventSink {
- public:
-  void OnEvents(const std::vector<v1::Event>& events) override {
-    all.insert(all.end(), events.begin(), events.end());
-  }
-  void OnEnd(const v1::TraceEnd&) override {}
-  std::vector<v1::Event> all;
-};
+using ::tlbscope::test_support::CollectSink;
 
 TEST(GuestRingDrainTest, RecordsBecomeEventsAndTailAdvances) {
   constexpr uint32_t kSlots = 4;

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "tests/unit/collect_sink.h"
 #include "tlbscope/probe_abi.h"
 #include "vmm/trace/pipeline.h"
 #include "vmm/trace/trace_clock.h"
@@ -44,14 +45,7 @@ class StallingClock : public TraceClock {
   mutable int tsc_run_ = 0;
 };
 
-class CollectSink : public EventSink {
- public:
-  void OnEvents(const std::vector<v1::Event>& events) override {
-    all.insert(all.end(), events.begin(), events.end());
-  }
-  void OnEnd(const v1::TraceEnd&) override {}
-  std::vector<v1::Event> all;
-};
+using ::tlbscope::test_support::CollectSink;
 
 TEST(PipelineClockTest, APreemptedSequencerKeepsGuestRecordsBeforeLaterTrappedEvents) {
   StallingClock clock;

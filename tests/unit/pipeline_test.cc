@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "tests/unit/collect_sink.h"
 #include "vmm/rpc/retention.h"
 #include "vmm/trace/event_ring.h"
 
@@ -24,15 +25,7 @@ TEST(EventRingTest, BoundedFifo) {
   EXPECT_FALSE(r.TryPop().has_value());
 }
 
-class CollectSink : public EventSink {
- public:
-  void OnEvents(const std::vector<v1::Event>& events) override {
-    all.insert(all.end(), events.begin(), events.end());
-  }
-  void OnEnd(const v1::TraceEnd& e) override { end = e; }
-  std::vector<v1::Event> all;
-  std::optional<v1::TraceEnd> end;
-};
+using ::tlbscope::test_support::CollectSink;
 
 TEST(TracePipelineTest, MergesRingsInTimeOrderWithGaplessSequences) {
   const int kVcpus = 4, kPer = 5000;
