@@ -201,6 +201,20 @@ TEST(DomainXmlTest, MalformedOrUnsupportedDomainsAreRefused) {
   }
 }
 
+// The test driver's connection is shared by every parse: a domain that was
+// defined and then refused must be gone again, or the next file naming it
+// (with libvirt's fresh random UUID) would fail as a duplicate.
+TEST(DomainXmlTest, EachParseStartsFromAnEmptyDriver) {
+  std::string loader = kDomain;
+  loader.replace(loader.find("<kernel>"), 8,
+                 "<loader>/usr/share/OVMF/OVMF_CODE.fd</loader><kernel>");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_FALSE(ParseDomainXml(loader, "d.xml").ok());
+    absl::StatusOr<DomainVm> vm = ParseDomainXml(kDomain, "d.xml");
+    ASSERT_TRUE(vm.ok()) << "round " << i << ": " << vm.status();
+  }
+}
+
 RunVerdict Verdict(const std::string& name, bool passed, const std::string& reason) {
   RunVerdict v;
   v.spec.name = name;
