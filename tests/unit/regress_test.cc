@@ -193,6 +193,13 @@ TEST(DomainXmlTest, MalformedOrUnsupportedDomainsAreRefused) {
        "devices/disk: tlbscope has no such device"},
       {with("<vcpu>4</vcpu>", "<vcpu>100</vcpu>"), "vcpu 100: tlbscope runs 1 to 64"},
       {with("<memory unit='MiB'>96", "<memory unit='MiB'>8192"), "memory 8192 MiB"},
+      // Read before libvirt sees them: libvirt sized an array of 2^32 vCPUs
+      // from "-4" (tests/fuzz/corpus/domain_xml/vcpu-negative).
+      {with("<vcpu>4</vcpu>", "<vcpu>-4</vcpu>"), "vcpu -4: tlbscope runs 1 to 64"},
+      {with("<vcpu>4</vcpu>", "<vcpu current='4294967295'>4</vcpu>"), "vcpu 4294967295: "},
+      {with("<vcpu>4</vcpu>", "<vcpu>4</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/></cputune>"),
+       "domain d.xml: <cputune>: tlbscope does not read it"},
+      {"<notadomain/>", "domain d.xml: the root element is not <domain>"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<DomainVm> vm = ParseDomainXml(c.xml, "d.xml");
