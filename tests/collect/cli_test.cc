@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "collectors/json.h"
 #include "collectors/tlbcollect_cli.h"
 #include "collectors/violation.h"
 #include "tests/collect/synth.h"
@@ -166,6 +167,23 @@ TEST(TlbcollectCliTest, ViolationsArePrintedWrittenAndExitStatus1) {
   EXPECT_EQ(stats.at("flush_requests").struct_value().fields().at("total").number_value(), 2);
   EXPECT_EQ(stats.at("ipi_fanout").struct_value().fields().at("1").number_value(), 2);
   EXPECT_GT(stats.at("shootdown_latency_ns").struct_value().fields().at("count").number_value(), 0);
+}
+
+// A file name is bytes, not UTF-8: one that is not valid UTF-8 (here in
+// the summary's "source") is written with U+FFFD for its bad bytes, not an
+// exception out of the JSON library.
+TEST(TlbcollectCliTest, ANonUtf8FileNameStillGivesValidJson) {
+  std::string trace = Temp("latin1-\xe9t\xe9.trace"), json = Temp("latin1.json"),
+              pf = Temp("latin1.perfetto.json");
+  AsyncFlush().WriteTrace(trace, 2);
+  CliRun r = Tlbcollect({"replay", trace, "--json", json, "--perfetto", pf, "--quiet"});
+  ASSERT_EQ(r.status, kExitViolations) << r.err;
+  google::protobuf::Struct s = ParseJson(File(json));  // protobuf insists on UTF-8
+  EXPECT_EQ(s.fields().at("source").string_value(),
+            "replay " + Temp("latin1-\xef\xbf\xbdt\xef\xbf\xbd.trace"));
+  ParseJson(File(pf));
+  EXPECT_EQ(DumpJson(Json("a\xff\xfe")), "\"a\xef\xbf\xbd\xef\xbf\xbd\"");
+  std::remove(trace.c_str());
 }
 
 TEST(TlbcollectCliTest, PerfettoTraceHasATrackPerVcpuAndShootdownFlows) {
