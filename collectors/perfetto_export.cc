@@ -1,8 +1,6 @@
 #include "collectors/perfetto_export.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "collectors/perfetto_proto_export.h"
@@ -12,10 +10,6 @@ namespace tlbscope::collect {
 namespace {
 
 constexpr int kPid = 1;
-
-}  // namespace
-
-namespace {
 
 std::string Hex(uint64_t v) { return absl::StrFormat("%#x", v); }
 
