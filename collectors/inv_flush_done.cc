@@ -46,9 +46,7 @@ class FlushDoneInvariant : public Invariant {
       }
       v.mm = d.mm;
       v.gens = {{"tlb_gen", d.tlb_gen}};
-      v.first_seq = f.id;
-      v.last_seq = e.seq;
-      v.key_seqs = {f.id, e.seq};
+      v.SetWindow(f.id, e.seq);
       v.message = absl::StrFormat(
           "flush of mm %d to gen %d (targets %s) completed on vcpu %d while %s had not run "
           "flush_tlb_func (the initiator reported acks from %s)",

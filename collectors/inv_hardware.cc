@@ -264,10 +264,7 @@ class HardwareInvariant : public Invariant {
     v.mm = vm != nullptr ? vm->loaded_mm : 0;
     if (e.kind == Kind::kFlushFunc) v.mm = e.flush_func.mm;
     v.gens = std::move(gens);
-    v.first_seq = std::min(first, e.seq);
-    v.last_seq = e.seq;
-    v.key_seqs = v.first_seq == e.seq ? std::vector<uint64_t>{e.seq}
-                                      : std::vector<uint64_t>{v.first_seq, e.seq};
+    v.SetWindow(std::min(first, e.seq), e.seq);
     v.message = std::move(message);
     out.Report(std::move(v));
   }

@@ -57,10 +57,7 @@ class LamInvariant : public Invariant {
     v.vcpus = {e.vcpu};
     v.mm = mm;
     v.gens = {{"cpu_lam", cpu_lam}, {"mm_lam", mm_lam}};
-    v.first_seq = since;
-    v.last_seq = e.seq;
-    v.key_seqs =
-        since == e.seq ? std::vector<uint64_t>{e.seq} : std::vector<uint64_t>{since, e.seq};
+    v.SetWindow(since, e.seq);
     v.message = std::move(message);
     out.Report(std::move(v));
   }

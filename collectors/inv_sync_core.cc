@@ -48,9 +48,7 @@ class SyncCoreInvariant : public Invariant {
         v.vcpus = {e.vcpu};
         v.mm = e.user_enter.mm;
         v.gens = {{"local_gen", e.user_enter.local_gen}, {"mm_gen", e.user_enter.mm_gen}};
-        v.first_seq = p.seq;
-        v.last_seq = e.seq;
-        v.key_seqs = {p.seq, e.seq};
+        v.SetWindow(p.seq, e.seq);
         v.message = absl::StrFormat(
             "vcpu %d left lazy mode into mm %d (membarrier SYNC_CORE, registered at event %d) and "
             "returned to user mode with no CR3 write or sync_core in between",

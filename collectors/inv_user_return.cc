@@ -26,9 +26,7 @@ class UserReturnInvariant : public Invariant {
       v.gens = {{"local_gen", u.local_gen},
                 {"completed_gen", m->completed_gen},
                 {"mm_gen", std::max(u.mm_gen, m->tlb_gen)}};
-      v.first_seq = m->completed_seq;
-      v.last_seq = e.seq;
-      v.key_seqs = {m->completed_seq, e.seq};
+      v.SetWindow(m->completed_seq, e.seq);
       v.message = absl::StrFormat(
           "vcpu %d entered user mode in mm %d at local gen %d after the flush to gen %d "
           "completed",
@@ -49,10 +47,7 @@ class UserReturnInvariant : public Invariant {
       if (const VcpuModel* vc = before.vcpu(e.vcpu); vc != nullptr) {
         if (auto g = vc->LocalGen(s.mm)) v.gens.push_back({"local_gen", *g});
       }
-      v.first_seq = first;
-      v.last_seq = e.seq;
-      v.key_seqs = {first, e.seq};
-      if (first == e.seq) v.key_seqs = {e.seq};
+      v.SetWindow(first, e.seq);
       v.message = absl::StrFormat("a user read of %#x returned %#x, expected %#x", s.address,
                                   s.observed, s.expected);
       out.Report(std::move(v));

@@ -1,11 +1,8 @@
 #include "collectors/perfetto_export.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <utility>
 
 #include "absl/strings/str_format.h"
-#include "collectors/json_writer.h"
 #include "collectors/perfetto_proto_export.h"
 #include "common/output_file.h"
 
@@ -14,74 +11,120 @@ namespace {
 
 constexpr int kPid = 1;
 
-}  // namespace
+std::string Hex(uint64_t v) { return absl::StrFormat("%#x", v); }
 
-std::string DescribeEvent(const CEvent& e, std::string* args) {
-  auto hex = [](uint64_t v) { return absl::StrFormat("\"%#x\"", v); };
+// Flags as 0/1, as the trace viewers show them.
+int Flag(bool b) { return b ? 1 : 0; }
+
+std::string DescribeFlushRequest(const FlushRequestF& r, Json* args) {
+  *args = std::move(JsonObject(6)
+                        .Add("mm", r.mm)
+                        .Add("start", Hex(r.start))
+                        .Add("end", Hex(r.end))
+                        .Add("new_tlb_gen", r.new_tlb_gen)
+                        .Add("freed_tables", Flag(r.freed_tables))
+                        .Add("targets", Hex(r.targets))
+                        .json());
+  return absl::StrFormat("flush_request mm %d gen %d%s", r.mm, r.new_tlb_gen,
+                         r.end == kFlushAll ? " full" : "");
+}
+
+std::string DescribeFlushFunc(const FlushFuncF& f, Json* args) {
+  *args = std::move(JsonObject(7)
+                        .Add("mm", f.mm)
+                        .Add("local_gen_before", f.local_gen_before)
+                        .Add("local_gen_after", f.local_gen_after)
+                        .Add("mm_gen", f.mm_gen)
+                        .Add("full", Flag(f.full))
+                        .Add("lazy_left", Flag(f.lazy_left))
+                        .Add("not_loaded", Flag(f.not_loaded))
+                        .json());
+  return absl::StrFormat("flush_tlb_func mm %d %d->%d", f.mm, f.local_gen_before,
+                         f.local_gen_after);
+}
+
+std::string DescribeSwitch(const ContextSwitchF& cs, Json* args) {
+  *args = std::move(JsonObject(7)
+                        .Add("prev_mm", cs.prev_mm)
+                        .Add("next_mm", cs.next_mm)
+                        .Add("cr3", Hex(cs.cr3))
+                        .Add("was_lazy", Flag(cs.was_lazy))
+                        .Add("reload", Flag(cs.reload))
+                        .Add("raw", Flag(cs.raw))
+                        .Add("cpu_lam", Hex(cs.cpu_lam))
+                        .json());
+  return absl::StrFormat("switch_mm %d->%d", cs.prev_mm, cs.next_mm);
+}
+
+std::string DescribeFlushDone(const FlushDoneF& d, Json* args) {
+  *args = std::move(
+      JsonObject(3).Add("mm", d.mm).Add("tlb_gen", d.tlb_gen).Add("acked", Hex(d.acked)).json());
+  return absl::StrFormat("flush_done mm %d gen %d", d.mm, d.tlb_gen);
+}
+
+// The arguments of the kinds whose slice is named by the kind.
+Json KindArgs(const CEvent& e) {
   switch (e.kind) {
     case Kind::kCr3Write:
-      *args = absl::StrFormat("\"cr3\":%s,\"noflush\":%d", hex(e.cr3.new_cr3), e.cr3.noflush);
-      return "mov cr3";
+      return JsonObject(2)
+          .Add("cr3", Hex(e.cr3.new_cr3))
+          .Add("noflush", Flag(e.cr3.noflush))
+          .json();
     case Kind::kInvlpg:
-      *args = absl::StrFormat("\"address\":%s", hex(e.invlpg.address));
-      return "invlpg";
+      return JsonObject(1).Add("address", Hex(e.invlpg.address)).json();
     case Kind::kInvpcid:
-      *args = absl::StrFormat("\"type\":%d,\"address\":%s", e.invpcid.type, hex(e.invpcid.address));
-      return "invpcid";
-    case Kind::kFlushRequest: {
-      const FlushRequestF& r = e.flush_request;
-      *args = absl::StrFormat(
-          "\"mm\":%d,\"start\":%s,\"end\":%s,\"new_tlb_gen\":%d,"
-          "\"freed_tables\":%d,\"targets\":%s",
-          r.mm, hex(r.start), hex(r.end), r.new_tlb_gen, r.freed_tables, hex(r.targets));
-      return absl::StrFormat("flush_request mm %d gen %d%s", r.mm, r.new_tlb_gen,
-                             r.end == kFlushAll ? " full" : "");
-    }
-    case Kind::kFlushFunc: {
-      const FlushFuncF& f = e.flush_func;
-      *args = absl::StrFormat(
-          "\"mm\":%d,\"local_gen_before\":%d,\"local_gen_after\":%d,"
-          "\"mm_gen\":%d,\"full\":%d,\"lazy_left\":%d,\"not_loaded\":%d",
-          f.mm, f.local_gen_before, f.local_gen_after, f.mm_gen, f.full, f.lazy_left, f.not_loaded);
-      return absl::StrFormat("flush_tlb_func mm %d %d->%d", f.mm, f.local_gen_before,
-                             f.local_gen_after);
-    }
-    case Kind::kContextSwitch:
-      *args = absl::StrFormat(
-          "\"prev_mm\":%d,\"next_mm\":%d,\"cr3\":%s,\"was_lazy\":%d,"
-          "\"reload\":%d,\"raw\":%d,\"cpu_lam\":%s",
-          e.cs.prev_mm, e.cs.next_mm, hex(e.cs.cr3), e.cs.was_lazy, e.cs.reload, e.cs.raw,
-          hex(e.cs.cpu_lam));
-      return absl::StrFormat("switch_mm %d->%d", e.cs.prev_mm, e.cs.next_mm);
-    case Kind::kFlushDone:
-      *args = absl::StrFormat("\"mm\":%d,\"tlb_gen\":%d,\"acked\":%s", e.flush_done.mm,
-                              e.flush_done.tlb_gen, hex(e.flush_done.acked));
-      return absl::StrFormat("flush_done mm %d gen %d", e.flush_done.mm, e.flush_done.tlb_gen);
+      return JsonObject(2)
+          .Add("type", e.invpcid.type)
+          .Add("address", Hex(e.invpcid.address))
+          .json();
     case Kind::kIpiSent:
-      *args = absl::StrFormat("\"targets\":%s,\"vector\":%d", hex(e.ipi_sent.targets),
-                              e.ipi_sent.vector);
-      return "ipi_sent";
+      return JsonObject(2)
+          .Add("targets", Hex(e.ipi_sent.targets))
+          .Add("vector", e.ipi_sent.vector)
+          .json();
     case Kind::kIpiReceived:
-      *args = absl::StrFormat("\"vector\":%d", e.ipi_received.vector);
-      return "ipi_received";
+      return JsonObject(1).Add("vector", e.ipi_received.vector).json();
     case Kind::kUserEnter:
-      *args = absl::StrFormat("\"mm\":%d,\"local_gen\":%d,\"mm_gen\":%d", e.user_enter.mm,
-                              e.user_enter.local_gen, e.user_enter.mm_gen);
-      return "user_enter";
+      return JsonObject(3)
+          .Add("mm", e.user_enter.mm)
+          .Add("local_gen", e.user_enter.local_gen)
+          .Add("mm_gen", e.user_enter.mm_gen)
+          .json();
     case Kind::kPageTableFree:
-      *args = absl::StrFormat("\"mm\":%d,\"table\":%s,\"level\":%d,\"covering_tlb_gen\":%d",
-                              e.pt_free.mm, hex(e.pt_free.table_address), e.pt_free.level,
-                              e.pt_free.covering_tlb_gen);
-      return "page_table_free";
+      return JsonObject(4)
+          .Add("mm", e.pt_free.mm)
+          .Add("table", Hex(e.pt_free.table_address))
+          .Add("level", e.pt_free.level)
+          .Add("covering_tlb_gen", e.pt_free.covering_tlb_gen)
+          .json();
     case Kind::kGatherEnd:
-      *args = absl::StrFormat(
-          "\"mm\":%d,\"flushed_start\":%s,\"flushed_end\":%s,\"nested\":%d,"
-          "\"freed_tables\":%d",
-          e.gather_end.mm, hex(e.gather_end.flushed_start), hex(e.gather_end.flushed_end),
-          e.gather_end.nested, e.gather_end.freed_tables);
-      return "gather_end";
+      return JsonObject(5)
+          .Add("mm", e.gather_end.mm)
+          .Add("flushed_start", Hex(e.gather_end.flushed_start))
+          .Add("flushed_end", Hex(e.gather_end.flushed_end))
+          .Add("nested", Flag(e.gather_end.nested))
+          .Add("freed_tables", Flag(e.gather_end.freed_tables))
+          .json();
     default:
-      return KindName(e.kind);
+      return Json::object();
+  }
+}
+
+}  // namespace
+
+std::string DescribeEvent(const CEvent& e, Json* args) {
+  switch (e.kind) {
+    case Kind::kFlushRequest:
+      return DescribeFlushRequest(e.flush_request, args);
+    case Kind::kFlushFunc:
+      return DescribeFlushFunc(e.flush_func, args);
+    case Kind::kContextSwitch:
+      return DescribeSwitch(e.cs, args);
+    case Kind::kFlushDone:
+      return DescribeFlushDone(e.flush_done, args);
+    default:
+      *args = KindArgs(e);
+      return e.kind == Kind::kCr3Write ? "mov cr3" : KindName(e.kind);
   }
 }
 
@@ -120,20 +163,18 @@ absl::StatusOr<std::unique_ptr<PerfettoWriter>> PerfettoWriter::Create(const std
 PerfettoWriter::PerfettoWriter(std::unique_ptr<OutputFile> out)
     : out_(std::move(out)), timeline_(this) {
   buf_ = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
-  Emit(absl::StrFormat(
-      "{\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":"
-      "\"tlbscope guest\"}}",
-      kPid));
+  Metadata(0, "process_name", "name", "tlbscope guest");
 }
 
 PerfettoWriter::~PerfettoWriter() {
   if (!closed_) (void)Close();
 }
 
-void PerfettoWriter::Emit(const std::string& json) {
+// One trace event per line: the file streams, no document is held.
+void PerfettoWriter::Emit(const Json& event) {
   if (!first_) buf_ += ",\n";
   first_ = false;
-  buf_ += json;
+  buf_ += DumpJson(event);
   if (buf_.size() > (1 << 16)) Pump();
 }
 
@@ -143,28 +184,54 @@ void PerfettoWriter::Pump() {
   buf_.clear();
 }
 
+void PerfettoWriter::Metadata(uint32_t tid, const char* name, const char* key, Json value) {
+  Emit(JsonObject(5)
+           .Add("ph", "M")
+           .Add("pid", kPid)
+           .Add("tid", tid)
+           .Add("name", name)
+           .Add("args", JsonObject(1).Add(key, std::move(value)).json())
+           .json());
+}
+
 void PerfettoWriter::Slice(uint32_t vcpu, const CEvent& e, int64_t dur_ns, const std::string& name,
-                           const std::string& args) {
-  std::string n;
-  JsonWriter::Escape(name, &n);
-  Emit(absl::StrFormat(
-      "{\"ph\":\"X\",\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"name\":%s,\"cat\":\"%s\","
-      "\"args\":{\"seq\":%d%s%s}}",
-      kPid, vcpu, Us(e.host_ns), static_cast<double>(dur_ns) / 1000.0, n, KindName(e.kind), e.seq,
-      args.empty() ? "" : ",", args));
+                           Json args) {
+  JsonObject a(args.size() + 1);
+  a.Add("seq", e.seq);
+  for (auto& [k, v] : args.get_ref<Json::object_t&>()) a.Add(k.c_str(), std::move(v));
+  Emit(JsonObject(8)
+           .Add("ph", "X")
+           .Add("pid", kPid)
+           .Add("tid", vcpu)
+           .Add("ts", Us(e.host_ns))
+           .Add("dur", static_cast<double>(dur_ns) / 1000.0)
+           .Add("name", name)
+           .Add("cat", KindName(e.kind))
+           .Add("args", std::move(a.json()))
+           .json());
 }
 
 void PerfettoWriter::Flow(char phase, const char* cat, uint64_t id, uint32_t vcpu, int64_t ns) {
-  Emit(absl::StrFormat(
-      "{\"ph\":\"%c\",\"bp\":\"e\",\"pid\":%d,\"tid\":%d,\"ts\":%.3f,\"id\":%d,\"name\":\"%s\","
-      "\"cat\":\"%s\"}",
-      phase, kPid, vcpu, Us(ns), id, cat, cat));
+  Emit(JsonObject(8)
+           .Add("ph", std::string(1, phase))
+           .Add("bp", "e")
+           .Add("pid", kPid)
+           .Add("tid", vcpu)
+           .Add("ts", Us(ns))
+           .Add("id", id)
+           .Add("name", cat)
+           .Add("cat", cat)
+           .json());
 }
 
 void PerfettoWriter::Counter(const std::string& name, int64_t ns, uint64_t value) {
-  Emit(absl::StrFormat(
-      "{\"ph\":\"C\",\"pid\":%d,\"ts\":%.3f,\"name\":\"%s\",\"args\":{\"value\":%d}}", kPid, Us(ns),
-      name, value));
+  Emit(JsonObject(5)
+           .Add("ph", "C")
+           .Add("pid", kPid)
+           .Add("ts", Us(ns))
+           .Add("name", name)
+           .Add("args", JsonObject(1).Add("value", value).json())
+           .json());
 }
 
 void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const ApplyNotes& notes) {
@@ -172,14 +239,8 @@ void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const App
 }
 
 void PerfettoWriter::NewVcpu(uint32_t v) {
-  Emit(absl::StrFormat(
-      "{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":\"vCPU "
-      "%d\"}}",
-      kPid, v, v));
-  Emit(
-      absl::StrFormat("{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"thread_sort_index\",\"args\":"
-                      "{\"sort_index\":%d}}",
-                      kPid, v, v));
+  Metadata(v, "thread_name", "name", absl::StrFormat("vCPU %d", v));
+  Metadata(v, "thread_sort_index", "sort_index", v);
 }
 
 void PerfettoWriter::FlowStep(const FlowTracker::Flow& f, size_t i) {
@@ -196,14 +257,21 @@ void PerfettoWriter::VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) {
 }
 
 void PerfettoWriter::OnViolation(const Violation& v) {
-  std::string name, msg;
-  JsonWriter::Escape("VIOLATION " + v.invariant, &name);
-  JsonWriter::Escape(v.message, &msg);
-  Emit(absl::StrFormat(
-      "{\"ph\":\"i\",\"s\":\"g\",\"pid\":%d,\"tid\":0,\"ts\":%.3f,\"name\":%s,\"cat\":"
-      "\"violation\",\"args\":{\"message\":%s,\"mm\":%d,\"first_seq\":%d,\"last_seq\":%d}}",
-      kPid, timeline_.started() ? Us(timeline_.last_ns()) : 0.0, name, msg, v.mm, v.first_seq,
-      v.last_seq));
+  Emit(JsonObject(8)
+           .Add("ph", "i")
+           .Add("s", "g")
+           .Add("pid", kPid)
+           .Add("tid", 0)
+           .Add("ts", timeline_.started() ? Us(timeline_.last_ns()) : 0.0)
+           .Add("name", "VIOLATION " + v.invariant)
+           .Add("cat", "violation")
+           .Add("args", JsonObject(4)
+                            .Add("message", v.message)
+                            .Add("mm", v.mm)
+                            .Add("first_seq", v.first_seq)
+                            .Add("last_seq", v.last_seq)
+                            .json())
+           .json());
 }
 
 absl::Status PerfettoWriter::Close() {

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "collectors/collector.h"
 #include "collectors/flow_tracker.h"
+#include "collectors/json.h"
 #include "collectors/perfetto_timeline.h"
 #include "common/output_file.h"
 
@@ -32,8 +33,8 @@ PerfettoFormat ResolvePerfettoFormat(const std::string& path, PerfettoFormat f);
 absl::StatusOr<std::unique_ptr<PerfettoExport>> CreatePerfettoExport(const std::string& path,
                                                                      PerfettoFormat f);
 
-// A slice's name for an event, and its arguments as JSON members ("k":v,...).
-std::string DescribeEvent(const CEvent& e, std::string* args);
+// A slice's name for an event, and its arguments (a JSON object).
+std::string DescribeEvent(const CEvent& e, Json* args);
 
 // --perfetto FILE: Chrome Trace Event JSON that ui.perfetto.dev (and
 // chrome://tracing) opens. One track (thread) per vCPU, a slice per event,
@@ -58,13 +59,14 @@ class PerfettoWriter : public PerfettoExport, private TimelineSink {
   // TimelineSink: what the shared timeline draws, in Chrome JSON.
   void NewVcpu(uint32_t v) override;
   void Slice(uint32_t vcpu, const CEvent& e, int64_t dur_ns, const std::string& name,
-             const std::string& args) override;
+             Json args) override;
+  void Metadata(uint32_t tid, const char* name, const char* key, Json value);
   void FlowStep(const FlowTracker::Flow& f, size_t i) override;
   void MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) override;
   void VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) override;
   void Flow(char phase, const char* cat, uint64_t id, uint32_t vcpu, int64_t ns);
   void Counter(const std::string& name, int64_t ns, uint64_t value);
-  void Emit(const std::string& json);  // one trace event object
+  void Emit(const Json& event);  // one trace event object
   void Pump();
   double Us(int64_t ns) const { return static_cast<double>(ns - timeline_.first_ns()) / 1000.0; }
 

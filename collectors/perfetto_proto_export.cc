@@ -104,7 +104,7 @@ void PerfettoProtoWriter::Counter(uint64_t uuid, int64_t ns, uint64_t value) {
 }
 
 void PerfettoProtoWriter::Slice(uint32_t v, const CEvent& e, int64_t dur_ns,
-                                const std::string& name, const std::string& args) {
+                                const std::string& name, Json args) {
   pp::TrackEvent* t = Packet(e.host_ns).mutable_track_event();
   t->set_type(pp::TrackEvent::TYPE_SLICE_BEGIN);
   t->set_track_uuid(VcpuTrack(v));
@@ -116,7 +116,7 @@ void PerfettoProtoWriter::Slice(uint32_t v, const CEvent& e, int64_t dur_ns,
   if (!args.empty()) {
     pp::DebugAnnotation* a = t->add_debug_annotations();
     a->set_name("event");
-    a->set_legacy_json_value("{" + args + "}");
+    a->set_legacy_json_value(DumpJson(args));
   }
   Write();
   pp::TrackEvent* end = Packet(e.host_ns + dur_ns).mutable_track_event();

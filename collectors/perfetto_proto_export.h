@@ -54,7 +54,7 @@ class PerfettoProtoWriter : public PerfettoExport, private TimelineSink {
   void CounterTrack(uint64_t uuid, const std::string& name);
   void Counter(uint64_t uuid, int64_t ns, uint64_t value);
   void Slice(uint32_t v, const CEvent& e, int64_t dur_ns, const std::string& name,
-             const std::string& args) override;
+             Json args) override;
   void FlowStep(const FlowTracker::Flow& f, size_t i) override;
   void MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) override;
   void VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) override;

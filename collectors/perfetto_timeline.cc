@@ -25,7 +25,8 @@ void Timeline::OnEvent(const CEvent& e, const StateModel& after, const ApplyNote
   }
   Held& h = held_[v];
   if (h.valid) {
-    sink_->Slice(v, h.e, std::clamp<int64_t>(ns - h.e.host_ns, 0, kSliceNs), h.name, h.args);
+    sink_->Slice(v, h.e, std::clamp<int64_t>(ns - h.e.host_ns, 0, kSliceNs), h.name,
+                 std::move(h.args));
   }
   h.valid = true;
   h.e = e;
@@ -62,7 +63,8 @@ void Timeline::Counters(const CEvent& e, int64_t ns, const StateModel& after) {
 
 void Timeline::Finish() {
   for (uint32_t v = 0; v < held_.size(); ++v) {
-    if (held_[v].valid) sink_->Slice(v, held_[v].e, kSliceNs, held_[v].name, held_[v].args);
+    if (held_[v].valid)
+      sink_->Slice(v, held_[v].e, kSliceNs, held_[v].name, std::move(held_[v].args));
     held_[v].valid = false;
   }
 }

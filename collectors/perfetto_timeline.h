@@ -14,6 +14,7 @@
 
 #include "collectors/collector.h"
 #include "collectors/flow_tracker.h"
+#include "collectors/json.h"
 
 namespace tlbscope::collect {
 
@@ -24,8 +25,9 @@ class TimelineSink {
   virtual ~TimelineSink() = default;
   virtual void NewVcpu(uint32_t v) = 0;
   // `e.host_ns` is the slice's start (on the timeline).
+  // `args` (an object) is the sink's to keep.
   virtual void Slice(uint32_t v, const CEvent& e, int64_t dur_ns, const std::string& name,
-                     const std::string& args) = 0;
+                     Json args) = 0;
   // Step `i` of a complete flow (0: its start, the last: its end).
   virtual void FlowStep(const FlowTracker::Flow& f, size_t i) = 0;
   virtual void MmGen(uint64_t mm, int64_t ns, uint64_t tlb_gen) = 0;
@@ -46,7 +48,8 @@ class Timeline {
   struct Held {  // the last event of a vCPU, written when the next one gives its duration
     bool valid = false;
     CEvent e;
-    std::string name, args;
+    std::string name;
+    Json args;  // an object
   };
   void Counters(const CEvent& e, int64_t ns, const StateModel& after);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
@@ -151,6 +152,97 @@ const char* TlbcollectUsage() {
   return text.c_str();
 }
 
+namespace {
+
+// One line on `err`: the error's message; returns `status`.
+int Fail(FILE* err, const absl::Status& error, int status) {
+  std::fprintf(err, "tlbcollect: error: %s\n", std::string(error.message()).c_str());
+  return status;
+}
+
+// --version, --help, invariants and dump: what reads no events through the
+// collector. nullopt for replay and live.
+std::optional<int> RunOtherCommand(const Options& o, FILE* out, FILE* err) {
+  if (o.version) {
+    std::fputs(VersionText("tlbcollect").c_str(), out);
+    return kExitClean;
+  }
+  if (o.help) {
+    std::fputs(TlbcollectUsage(), out);
+    return kExitClean;
+  }
+  if (o.command == "invariants") {
+    for (const InvariantInfo& i : InvariantCatalog()) {
+      std::fprintf(out, "%-28s %s\n", i.name, i.summary);
+    }
+    return kExitClean;
+  }
+  if (o.command == "dump") {
+    if (absl::Status s = DumpTrace(o.target, o.from, o.to, out); !s.ok()) {
+      return Fail(err, s, kExitInput);
+    }
+    return kExitClean;
+  }
+  return std::nullopt;
+}
+
+// The outputs are checked (and --perfetto opened) before anything is read;
+// the Perfetto writer, if asked for, observes `c`.
+absl::StatusOr<std::unique_ptr<PerfettoExport>> OpenOutputs(const Options& o, Collector& c) {
+  for (auto [flag, path] : {std::pair{"--json", o.json}, std::pair{"--perfetto", o.perfetto}}) {
+    if (absl::Status s = CheckWritable(flag, path); !s.ok()) return s;
+  }
+  if (o.perfetto.empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<PerfettoExport>> p =
+      CreatePerfettoExport(o.perfetto, o.perfetto_format);
+  if (p.ok()) c.AddObserver(p->get());
+  return p;
+}
+
+// Feeds `c` from the trace file or the live stream (a status line a second
+// on `out` unless --quiet); the input's error, if it stopped early.
+absl::Status ReadInput(const Options& o, Collector& c, SourceInfo* info, FILE* out) {
+  if (o.command == "replay") {
+    info->source = "replay " + o.target;
+    return Replay(o.target, c);
+  }
+  info->source = "live " + NormalizeAddress(o.target);
+  LiveOptions lo{o.target, o.token_file, o.tls_ca, o.connect_timeout_s};
+  auto last = std::chrono::steady_clock::now();
+  return Live(lo, c, [&] {
+    auto now = std::chrono::steady_clock::now();
+    if (o.quiet || now - last < std::chrono::seconds(1)) return;
+    last = now;
+    std::fprintf(out, "%s%s\n", kPrefix, FormatStatusLine(c).c_str());
+    std::fflush(out);
+  });
+}
+
+// The state and the verdict (--quiet: the verdict only).
+void PrintSummary(const Collector& c, bool quiet, FILE* out) {
+  std::string s = FormatSummary(c, kPrefix);
+  size_t v = quiet ? s.rfind(std::string(kPrefix) + "verdict") : std::string::npos;
+  std::fputs(s.substr(v == std::string::npos ? 0 : v).c_str(), out);
+  std::fflush(out);
+}
+
+// Ends --perfetto and writes --json; kExitInput if either failed.
+int FinishOutputs(const Options& o, const Collector& c, const SourceInfo& info,
+                  PerfettoExport* perfetto, FILE* err) {
+  int status = kExitClean;
+  if (perfetto != nullptr) {
+    if (absl::Status s = perfetto->Close(); !s.ok()) status = Fail(err, s, kExitInput);
+  }
+  if (!o.json.empty()) {
+    if (absl::Status s = WriteFileAtomically("--json", o.json, SummaryJson(c, info)); !s.ok()) {
+      status = Fail(err, s, kExitInput);
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
 int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
   absl::StatusOr<Options> o = Parse(args);
   if (!o.ok()) {
@@ -158,95 +250,23 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
                  std::string(o.status().message()).c_str());
     return kExitUsage;
   }
-  if (o->version) {
-    std::fputs(VersionText("tlbcollect").c_str(), out);
-    return kExitClean;
-  }
-  if (o->help) {
-    std::fputs(TlbcollectUsage(), out);
-    return kExitClean;
-  }
-  if (o->command == "invariants") {
-    for (const InvariantInfo& i : InvariantCatalog()) {
-      std::fprintf(out, "%-28s %s\n", i.name, i.summary);
-    }
-    return kExitClean;
-  }
-  if (o->command == "dump") {
-    if (absl::Status s = DumpTrace(o->target, o->from, o->to, out); !s.ok()) {
-      std::fprintf(err, "tlbcollect: error: %s\n", std::string(s.message()).c_str());
-      return kExitInput;
-    }
-    return kExitClean;
-  }
-  for (auto [flag, path] : {std::pair{"--json", o->json}, std::pair{"--perfetto", o->perfetto}}) {
-    if (absl::Status s = CheckWritable(flag, path); !s.ok()) {
-      std::fprintf(err, "tlbcollect: error: %s\n", std::string(s.message()).c_str());
-      return kExitUsage;
-    }
-  }
+  if (std::optional<int> done = RunOtherCommand(*o, out, err)) return *done;
   Collector c;
-  std::unique_ptr<PerfettoExport> perfetto;
-  if (!o->perfetto.empty()) {
-    absl::StatusOr<std::unique_ptr<PerfettoExport>> p =
-        CreatePerfettoExport(o->perfetto, o->perfetto_format);
-    if (!p.ok()) {
-      std::fprintf(err, "tlbcollect: error: %s\n", std::string(p.status().message()).c_str());
-      return kExitUsage;
-    }
-    perfetto = std::move(*p);
-    c.AddObserver(perfetto.get());
-  }
+  absl::StatusOr<std::unique_ptr<PerfettoExport>> perfetto = OpenOutputs(*o, c);
+  if (!perfetto.ok()) return Fail(err, perfetto.status(), kExitUsage);
   c.OnViolation([out](const Violation& v) {
     std::fputs(FormatViolationLine(v, kPrefix).c_str(), out);
     std::fflush(out);
   });
-
-  absl::Status input;
   SourceInfo info;
-  if (o->command == "replay") {
-    info.source = "replay " + o->target;
-    input = Replay(o->target, c);
-  } else {
-    info.source = "live " + NormalizeAddress(o->target);
-    LiveOptions lo{o->target, o->token_file, o->tls_ca, o->connect_timeout_s};
-    auto last = std::chrono::steady_clock::now();
-    bool quiet = o->quiet;
-    input = Live(lo, c, [&] {
-      auto now = std::chrono::steady_clock::now();
-      if (quiet || now - last < std::chrono::seconds(1)) return;
-      last = now;
-      std::fprintf(out, "%s%s\n", kPrefix, FormatStatusLine(c).c_str());
-      std::fflush(out);
-    });
-  }
+  absl::Status input = ReadInput(*o, c, &info, out);
   c.Finish(input.ok());
   if (!input.ok()) info.input_error = std::string(input.message());
-
   // Everything found so far is reported, whatever stopped the input.
-  int status = kExitClean;
-  if (!o->quiet) {
-    std::fputs(FormatSummary(c, kPrefix).c_str(), out);
-  } else {
-    std::string s = FormatSummary(c, kPrefix);
-    size_t v = s.rfind(std::string(kPrefix) + "verdict");
-    std::fputs(s.substr(v == std::string::npos ? 0 : v).c_str(), out);
-  }
-  std::fflush(out);
-  if (perfetto) {
-    if (absl::Status s = perfetto->Close(); !s.ok()) {
-      std::fprintf(err, "tlbcollect: error: %s\n", std::string(s.message()).c_str());
-      status = kExitInput;
-    }
-  }
-  if (!o->json.empty()) {
-    if (absl::Status s = WriteFileAtomically("--json", o->json, SummaryJson(c, info)); !s.ok()) {
-      std::fprintf(err, "tlbcollect: error: %s\n", std::string(s.message()).c_str());
-      status = kExitInput;
-    }
-  }
+  PrintSummary(c, o->quiet, out);
+  int status = FinishOutputs(*o, c, info, perfetto->get(), err);
   if (!input.ok()) {
-    std::fprintf(err, "tlbcollect: error: %s\n", std::string(input.message()).c_str());
+    Fail(err, input, kExitInput);
     if (status == kExitClean) status = kExitInput;
   }
   if (c.violation_count() > 0) status = kExitViolations;

@@ -21,6 +21,13 @@ struct Violation {
   uint64_t first_seq = 0, last_seq = 0;                // the window, inclusive
   std::vector<uint64_t> key_seqs;                      // the events in it that matter
   std::string message;                                 // one line, what happened
+
+  // The window `first`..`last`, both its key events (one if they are the same).
+  void SetWindow(uint64_t first, uint64_t last) {
+    first_seq = first;
+    last_seq = last;
+    key_seqs = first == last ? std::vector<uint64_t>{last} : std::vector<uint64_t>{first, last};
+  }
 };
 
 // "flush-done-before-acks mm 3 vcpus 0,1 gens tlb_gen=4 events 10..17 [10 17]: ..."

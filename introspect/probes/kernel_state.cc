@@ -11,6 +11,16 @@ absl::StatusOr<uint64_t> KernelState::Field(uint64_t base, const introspect::Fie
   return (*v >> f.bit) & ((1ull << f.bits) - 1);
 }
 
+absl::Status KernelState::Read(uint64_t base, std::initializer_list<FieldRead> reads) {
+  for (const FieldRead& r : reads) {
+    if (r.optional && !r.field.found) continue;
+    absl::StatusOr<uint64_t> v = Field(base, r.field);
+    if (!v.ok()) return v.status();
+    *r.out = *v;
+  }
+  return absl::OkStatus();
+}
+
 #define READ_OR_RETURN(var, expr)               \
   absl::StatusOr<uint64_t> var##_or = expr;     \
   if (!var##_or.ok()) return var##_or.status(); \
@@ -21,12 +31,9 @@ absl::StatusOr<MmState> KernelState::Mm(uint64_t address) {
   m.address = address;
   if (address == 0) return m;
   const KernelLayout& l = k_.layout;
-  READ_OR_RETURN(ctx_id, Field(address, l.mm_ctx_id));
-  READ_OR_RETURN(gen, Field(address, l.mm_tlb_gen));
-  READ_OR_RETURN(pgd, Field(address, l.mm_pgd));
-  m.ctx_id = ctx_id;
-  m.tlb_gen = gen;
-  m.pgd = pgd;
+  absl::Status s =
+      Read(address, {{l.mm_ctx_id, &m.ctx_id}, {l.mm_tlb_gen, &m.tlb_gen}, {l.mm_pgd, &m.pgd}});
+  if (!s.ok()) return s;
   return m;
 }
 
@@ -40,20 +47,18 @@ absl::StatusOr<CpuTlbState> KernelState::Cpu(uint32_t cpu) {
   READ_OR_RETURN(base, PerCpuBase(cpu));
   uint64_t ts = base + l.pcpu_cpu_tlbstate;
   CpuTlbState s;
-  READ_OR_RETURN(loaded, Field(ts, l.ts_loaded_mm));
-  READ_OR_RETURN(asid, Field(ts, l.ts_loaded_mm_asid));
-  s.loaded_mm = loaded;
+  uint64_t asid = 0;
+  absl::Status st = Read(ts, {{l.ts_loaded_mm, &s.loaded_mm}, {l.ts_loaded_mm_asid, &asid}});
+  if (!st.ok()) return st;
   s.asid = static_cast<uint16_t>(asid);
   if (s.asid >= l.ts_ctxs_count || l.tlb_context_size == 0) {
     return absl::OutOfRangeError(absl::StrFormat("cpu %u: loaded_mm_asid %u outside ctxs[%u]", cpu,
                                                  s.asid, l.ts_ctxs_count));
   }
   uint64_t ctx = ts + l.ts_ctxs.offset + uint64_t{s.asid} * l.tlb_context_size;
-  READ_OR_RETURN(ctx_id, Field(ctx, l.tc_ctx_id));
-  READ_OR_RETURN(gen, Field(ctx, l.tc_tlb_gen));
+  st = Read(ctx, {{l.tc_ctx_id, &s.local_ctx_id}, {l.tc_tlb_gen, &s.local_gen}});
+  if (!st.ok()) return st;
   READ_OR_RETURN(lazy, Field(base + l.pcpu_cpu_tlbstate_shared, l.tss_is_lazy));
-  s.local_ctx_id = ctx_id;
-  s.local_gen = gen;
   s.is_lazy = lazy != 0;
   return s;
 }
@@ -61,38 +66,34 @@ absl::StatusOr<CpuTlbState> KernelState::Cpu(uint32_t cpu) {
 absl::StatusOr<FlushInfo> KernelState::Flush(uint64_t info) {
   const KernelLayout& l = k_.layout;
   FlushInfo f;
-  READ_OR_RETURN(mm, Field(info, l.fi_mm));
-  READ_OR_RETURN(start, Field(info, l.fi_start));
-  READ_OR_RETURN(end, Field(info, l.fi_end));
-  READ_OR_RETURN(gen, Field(info, l.fi_new_tlb_gen));
-  READ_OR_RETURN(stride, Field(info, l.fi_stride_shift));
-  READ_OR_RETURN(freed, Field(info, l.fi_freed_tables));
-  f.mm = mm, f.start = start, f.end = end, f.new_tlb_gen = gen;
+  uint64_t stride = 0, freed = 0, init = 0;
+  absl::Status s = Read(info, {{l.fi_mm, &f.mm},
+                               {l.fi_start, &f.start},
+                               {l.fi_end, &f.end},
+                               {l.fi_new_tlb_gen, &f.new_tlb_gen},
+                               {l.fi_stride_shift, &stride},
+                               {l.fi_freed_tables, &freed},
+                               {l.fi_initiating_cpu, &init, /*optional=*/true}});
+  if (!s.ok()) return s;
   f.stride_shift = static_cast<uint32_t>(stride);
   f.freed_tables = freed != 0;
-  if (l.fi_initiating_cpu.found) {
-    READ_OR_RETURN(init, Field(info, l.fi_initiating_cpu));
-    f.initiating_cpu = static_cast<uint32_t>(init);
-    f.has_initiating_cpu = true;
-  }
+  f.has_initiating_cpu = l.fi_initiating_cpu.found;
+  f.initiating_cpu = static_cast<uint32_t>(init);
   return f;
 }
 
 absl::StatusOr<GatherState> KernelState::Gather(uint64_t tlb) {
   const KernelLayout& l = k_.layout;
   GatherState g;
-  READ_OR_RETURN(mm, Field(tlb, l.mg_mm));
-  READ_OR_RETURN(start, Field(tlb, l.mg_start));
-  READ_OR_RETURN(end, Field(tlb, l.mg_end));
-  g.mm = mm, g.start = start, g.end = end;
-  if (l.mg_fullmm.found) {
-    READ_OR_RETURN(full, Field(tlb, l.mg_fullmm));
-    g.fullmm = full != 0;
-  }
-  if (l.mg_freed_tables.found) {
-    READ_OR_RETURN(freed, Field(tlb, l.mg_freed_tables));
-    g.freed_tables = freed != 0;
-  }
+  uint64_t full = 0, freed = 0;  // members a kernel may not have
+  absl::Status s = Read(tlb, {{l.mg_mm, &g.mm},
+                              {l.mg_start, &g.start},
+                              {l.mg_end, &g.end},
+                              {l.mg_fullmm, &full, /*optional=*/true},
+                              {l.mg_freed_tables, &freed, /*optional=*/true}});
+  if (!s.ok()) return s;
+  g.fullmm = full != 0;
+  g.freed_tables = freed != 0;
   return g;
 }
 

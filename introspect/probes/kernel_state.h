@@ -5,6 +5,7 @@
 // flush_tlb_info and mmu_gather contents. Per-CPU data is found through
 // __per_cpu_offset[cpu].
 #include <cstdint>
+#include <initializer_list>
 
 #include "absl/status/statusor.h"
 #include "introspect/knowledge.h"
@@ -61,6 +62,14 @@ class KernelState {
 
  private:
   absl::StatusOr<uint64_t> Field(uint64_t base, const introspect::Field& f);
+  // One member to read into `*out`; an optional one the kernel lacks is skipped.
+  struct FieldRead {
+    const introspect::Field& field;
+    uint64_t* out;
+    bool optional = false;
+  };
+  // Reads each of `reads` of the struct at `base`; the first error.
+  absl::Status Read(uint64_t base, std::initializer_list<FieldRead> reads);
   const KernelKnowledge& k_;
   GuestReader& mem_;
 };

@@ -11,11 +11,13 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "collectors/json.h"
 #include "collectors/tlbcollect_cli.h"
 #include "collectors/violation.h"
 #include "tests/collect/synth.h"
+#include "tests/collect/tlbcollect_run.h"
+#include "tests/common/text_file.h"
 #include "tlbscope/v1/run_result.pb.h"
 
 namespace tlbscope::collect::testing {
@@ -23,35 +25,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct CliRun {
-  int status;
-  std::string out, err;
-};
-
-std::string ReadAll(FILE* f) {
-  std::string s;
-  std::rewind(f);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
-CliRun Tlbcollect(const std::vector<std::string>& args) {
-  FILE* out = std::tmpfile();
-  FILE* err = std::tmpfile();
-  int status = RunTlbcollect(args, out, err);
-  return {status, ReadAll(out), ReadAll(err)};
-}
-
-std::string File(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using ::tlbscope::testing::ReadFile;
 
 std::string Temp(const std::string& name) { return ::testing::TempDir() + "/cli_" + name; }
 
@@ -63,21 +37,7 @@ google::protobuf::Struct ParseJson(const std::string& text) {
 }
 
 // Two vCPUs; an asynchronous flush (flush_done before vCPU 1's ack).
-Synth AsyncFlush() {
-  Synth s;
-  for (int v = 0; v < 2; ++v) s.Cr3(v, RootOf(kInit), true);
-  for (int v = 0; v < 2; ++v) s.SwitchTo(v, kInit, 2);
-  s.Shootdown(0, 2, 0x8000001000, 0x8000003000, 2, 0b11);
-  s.FlushRequest(0, 2, 0x8000001000, 0x8000002000, 3, 0b11);
-  s.IpiSent(0, 1);
-  s.Invlpg(0, 0x8000001000);
-  s.FlushFunc(0, 2, 2, 3, 3, 0x8000001000, 0x8000002000);
-  s.FlushDone(0, 2, 3, 0b01);
-  s.IpiReceived(1);
-  s.Invlpg(1, 0x8000001000);
-  s.FlushFunc(1, 2, 2, 3, 3, 0x8000001000, 0x8000002000);
-  return s;
-}
+Synth AsyncFlush() { return AsyncFlushAfterShootdown(2); }
 
 TEST(TlbcollectCliTest, BadArgumentsAreOneLineAndStatus2) {
   for (const auto& args :
@@ -117,7 +77,7 @@ TEST(TlbcollectCliTest, SummaryViolationIsTheRunResultSchema) {
   AsyncFlush().WriteTrace(trace, 2);
   CliRun r = Tlbcollect({"replay", trace, "--json", json, "--quiet"});
   ASSERT_EQ(r.status, kExitViolations) << r.err;
-  google::protobuf::Struct s = ParseJson(File(json));
+  google::protobuf::Struct s = ParseJson(ReadFile(json));
   const auto& v = s.fields().at("violations").list_value().values(0).struct_value().fields();
   std::set<std::string> json_names, proto_names;
   for (const auto& [k, unused] : v) json_names.insert(k);
@@ -153,7 +113,7 @@ TEST(TlbcollectCliTest, ViolationsArePrintedWrittenAndExitStatus1) {
   EXPECT_THAT(r.out, HasSubstr("tlbcollect: VIOLATION flush-done-before-acks: mm 2, vcpu 0,1"));
   EXPECT_THAT(r.out, HasSubstr("verdict: 1 violations: flush-done-before-acks 1"));
   EXPECT_EQ(r.err, "");
-  google::protobuf::Struct s = ParseJson(File(json));
+  google::protobuf::Struct s = ParseJson(ReadFile(json));
   const auto& f = s.fields();
   EXPECT_EQ(f.at("verdict").string_value(), "violations");
   EXPECT_TRUE(f.at("complete").bool_value());
@@ -168,11 +128,28 @@ TEST(TlbcollectCliTest, ViolationsArePrintedWrittenAndExitStatus1) {
   EXPECT_GT(stats.at("shootdown_latency_ns").struct_value().fields().at("count").number_value(), 0);
 }
 
+// A file name is bytes, not UTF-8: one that is not valid UTF-8 (here in
+// the summary's "source") is written with U+FFFD for its bad bytes, not an
+// exception out of the JSON library.
+TEST(TlbcollectCliTest, ANonUtf8FileNameStillGivesValidJson) {
+  std::string trace = Temp("latin1-\xe9t\xe9.trace"), json = Temp("latin1.json"),
+              pf = Temp("latin1.perfetto.json");
+  AsyncFlush().WriteTrace(trace, 2);
+  CliRun r = Tlbcollect({"replay", trace, "--json", json, "--perfetto", pf, "--quiet"});
+  ASSERT_EQ(r.status, kExitViolations) << r.err;
+  google::protobuf::Struct s = ParseJson(ReadFile(json));  // protobuf insists on UTF-8
+  EXPECT_EQ(s.fields().at("source").string_value(),
+            "replay " + Temp("latin1-\xef\xbf\xbdt\xef\xbf\xbd.trace"));
+  ParseJson(ReadFile(pf));
+  EXPECT_EQ(DumpJson(Json("a\xff\xfe")), "\"a\xef\xbf\xbd\xef\xbf\xbd\"");
+  std::remove(trace.c_str());
+}
+
 TEST(TlbcollectCliTest, PerfettoTraceHasATrackPerVcpuAndShootdownFlows) {
   std::string trace = Temp("flows.trace"), pf = Temp("flows.perfetto.json");
   AsyncFlush().WriteTrace(trace, 2);
   ASSERT_EQ(Tlbcollect({"replay", trace, "--perfetto", pf}).status, kExitViolations);
-  google::protobuf::Struct s = ParseJson(File(pf));
+  google::protobuf::Struct s = ParseJson(ReadFile(pf));
   const auto& events = s.fields().at("traceEvents").list_value().values();
   std::set<int> named, sliced;
   std::map<std::string, std::map<std::string, std::set<int>>> flows;  // cat -> ph -> tids
@@ -227,14 +204,14 @@ TEST(TlbcollectCliTest, MissingAndTruncatedTracesKeepWhatWasFound) {
   Synth s = AsyncFlush();
   s.UserEnter(0, 2, 3, 3);  // one more event after the violation
   s.WriteTrace(trace, 2, /*with_end=*/false);
-  std::string bytes = File(trace);
+  std::string bytes = ReadFile(trace);
   std::ofstream(trace, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 2);
   CliRun r = Tlbcollect({"replay", trace, "--json", json});
   EXPECT_EQ(r.status, kExitViolations) << "the violation found before the cut decides";
   EXPECT_THAT(r.out, HasSubstr("VIOLATION flush-done-before-acks"));
   EXPECT_THAT(r.out, HasSubstr("(the stream ended early)"));
   EXPECT_THAT(r.err, HasSubstr("is truncated or corrupt"));
-  google::protobuf::Struct j = ParseJson(File(json));
+  google::protobuf::Struct j = ParseJson(ReadFile(json));
   EXPECT_FALSE(j.fields().at("complete").bool_value());
   EXPECT_THAT(j.fields().at("input_error").string_value(), HasSubstr("truncated or corrupt"));
   EXPECT_EQ(j.fields().at("violation_count").number_value(), 1);
@@ -272,7 +249,7 @@ TEST(TlbcollectCliTest, ADeviceOrASymlinkAsJsonIsRefusedAndLeftAlone) {
   EXPECT_THAT(r.err, HasSubstr("--json " + link + ": is a symlink"));
   ASSERT_EQ(::lstat(link.c_str(), &st), 0);
   EXPECT_TRUE(S_ISLNK(st.st_mode));
-  EXPECT_EQ(File(target), "precious\n");
+  EXPECT_EQ(ReadFile(target), "precious\n");
   std::remove(link.c_str());
   std::remove(target.c_str());
 }

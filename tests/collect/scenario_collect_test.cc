@@ -8,11 +8,12 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "collectors/replay_source.h"
 #include "collectors/terminal.h"
 #include "collectors/tlbcollect_cli.h"
+#include "tests/collect/tlbcollect_run.h"
+#include "tests/common/text_file.h"
 #include "tests/integration/run_helper.h"
 #include "tlbscope/v1/run_result.pb.h"
 
@@ -71,12 +72,7 @@ std::vector<Param> Params() {
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using ::tlbscope::testing::ReadFile;
 
 std::string Violations(const Collector& c) {
   std::string s;
@@ -196,27 +192,6 @@ TEST(InProcessCollectTest, PrintsTheStateAndWritesItsFiles) {
   EXPECT_THAT(missing.err, ::testing::HasSubstr("--collect-perfetto needs a value"));
 }
 
-struct CliOut {
-  int status;
-  std::string out, err;
-};
-
-CliOut Tlbcollect(const std::vector<std::string>& args) {
-  FILE* out = std::tmpfile();
-  FILE* err = std::tmpfile();
-  int status = RunTlbcollect(args, out, err);
-  auto read = [](FILE* f) {
-    std::string s;
-    std::rewind(f);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    std::fclose(f);
-    return s;
-  };
-  return {status, read(out), read(err)};
-}
-
 // tlbcollect live against a running tlbscope, with a token: the same
 // verdict as a replay; a wrong token is one line and status 3.
 TEST(LiveCollectTest, SubscribesWithATokenAndReportsTheBug) {
@@ -229,11 +204,11 @@ TEST(LiveCollectTest, SubscribesWithATokenAndReportsTheBug) {
                         "--listen", "127.0.0.1:0", "--token-file", token, "--wait-for-subscriber",
                         "--linger", "5"});
   std::string addr = t.WaitForLine("serving TraceService on ");
-  CliOut refused = Tlbcollect({"live", addr, "--token-file", bad});
+  CliRun refused = Tlbcollect({"live", addr, "--token-file", bad});
   EXPECT_EQ(refused.status, kExitInput);
   EXPECT_THAT(refused.err, ::testing::HasSubstr("refused the token"));
   EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
-  CliOut live = Tlbcollect({"live", addr, "--token-file", token, "--json", json});
+  CliRun live = Tlbcollect({"live", addr, "--token-file", token, "--json", json});
   EXPECT_EQ(live.status, kExitViolations) << live.err;
   EXPECT_THAT(live.out, ::testing::HasSubstr("VIOLATION table-freed-while-walkable"));
   EXPECT_THAT(live.out, ::testing::HasSubstr("tlbcollect: vcpu"));
@@ -254,11 +229,11 @@ TEST(LiveCollectTest, TlsWithACaFile) {
                         "--wait-for-subscriber", "--linger", "5"});
   std::string addr = t.WaitForLine("serving TraceService on ");
   std::string port = addr.substr(addr.rfind(':') + 1);
-  CliOut plain =
+  CliRun plain =
       Tlbcollect({"live", "127.0.0.1:" + port, "--token-file", token, "--connect-timeout", "1"});
   EXPECT_EQ(plain.status, kExitInput);
   EXPECT_EQ(std::count(plain.err.begin(), plain.err.end(), '\n'), 1) << plain.err;
-  CliOut tls = Tlbcollect({"live", "127.0.0.1:" + port, "--tls-ca", cert, "--token-file", token});
+  CliRun tls = Tlbcollect({"live", "127.0.0.1:" + port, "--tls-ca", cert, "--token-file", token});
   EXPECT_EQ(tls.status, kExitClean) << tls.err << tls.out;
   EXPECT_THAT(tls.out, ::testing::HasSubstr("verdict: clean"));
   EXPECT_EQ(t.Wait(), 0) << t.err();

@@ -84,4 +84,22 @@ inline Synth BootedInto(int n, uint64_t mm) {
   return s;
 }
 
+// n (>= 2) vCPUs in mm 2: a clean shootdown to all of them (gen 2), then
+// an asynchronous flush to vCPUs 0 and 1 (gen 3) whose flush_done comes
+// before vCPU 1's ack (the async-flush seed bug's shape); vCPU 1 flushes
+// late. One flush-done-before-acks violation.
+inline Synth AsyncFlushAfterShootdown(int n) {
+  Synth s = BootedInto(n, 2);
+  s.Shootdown(0, 2, 0x8000001000, 0x8000003000, 2, (1ull << n) - 1);
+  s.FlushRequest(0, 2, 0x8000001000, 0x8000002000, 3, 0b011);
+  s.IpiSent(0, 1);
+  s.Invlpg(0, 0x8000001000);
+  s.FlushFunc(0, 2, 2, 3, 3, 0x8000001000, 0x8000002000);
+  s.FlushDone(0, 2, 3, 0b01);
+  s.IpiReceived(1);
+  s.Invlpg(1, 0x8000001000);
+  s.FlushFunc(1, 2, 2, 3, 3, 0x8000001000, 0x8000002000);
+  return s;
+}
+
 }  // namespace tlbscope::collect::testing

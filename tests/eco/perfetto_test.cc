@@ -12,6 +12,7 @@
 #include "collectors/perfetto_export.h"
 #include "collectors/tlbcollect_cli.h"
 #include "tests/collect/synth.h"
+#include "tests/collect/tlbcollect_run.h"
 #include "tests/eco/perfetto_check.h"
 #include "tests/eco/process.h"
 #include "vmm/cli/run_command.h"
@@ -26,31 +27,13 @@ std::string Temp(const std::string& name) {
 }
 
 // Three vCPUs: a clean shootdown to all three, then an asynchronous flush
-// whose flush_done comes before vCPU 1's ack (the async-flush seed bug's
-// shape), then vCPU 1 flushes late.
-Synth AsyncFlushOnThree() {
-  Synth s;
-  for (int v = 0; v < 3; ++v) s.Cr3(v, RootOf(kInit), true);
-  for (int v = 0; v < 3; ++v) s.SwitchTo(v, kInit, 2);
-  s.Shootdown(0, 2, 0x8000001000, 0x8000003000, 2, 0b111);
-  s.FlushRequest(0, 2, 0x8000001000, 0x8000002000, 3, 0b011);
-  s.IpiSent(0, 1);
-  s.Invlpg(0, 0x8000001000);
-  s.FlushFunc(0, 2, 2, 3, 3, 0x8000001000, 0x8000002000);
-  s.FlushDone(0, 2, 3, 0b01);
-  s.IpiReceived(1);
-  s.Invlpg(1, 0x8000001000);
-  s.FlushFunc(1, 2, 2, 3, 3, 0x8000001000, 0x8000002000);
-  return s;
-}
+// whose flush_done comes before vCPU 1's ack, then vCPU 1 flushes late.
+Synth AsyncFlushOnThree() { return AsyncFlushAfterShootdown(3); }
 
 int Replay(const std::string& trace, const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"replay", trace, "--quiet"};
   args.insert(args.end(), extra.begin(), extra.end());
-  FILE* out = std::tmpfile();
-  int status = RunTlbcollect(args, out, out);
-  std::fclose(out);
-  return status;
+  return Tlbcollect(args).status;
 }
 
 TEST(PerfettoExportTest, NativeTraceDecodesWithProtocAndEveryFlowEnds) {

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/common/text_file.h"
+
 namespace tlbscope::eco {
 
 struct Output {
@@ -14,8 +16,7 @@ struct Output {
 // Runs a shell command; stdout captured, stderr captured into err.
 Output Run(const std::string& command);
 
-// Reads a tmpfile from its start, and closes it.
-std::string ReadAll(FILE* f);
-std::string ReadFile(const std::string& path);
+using ::tlbscope::testing::ReadAll;
+using ::tlbscope::testing::ReadFile;
 
 }  // namespace tlbscope::eco

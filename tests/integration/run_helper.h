@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/text_file.h"  // ReadFile
+
 namespace tlbscope::testing {
 
 struct ProcResult {
@@ -50,7 +52,6 @@ class BackgroundTlbscope {
 
 std::string GuestProbe();
 std::string TestKernel(const std::string& name);
-std::string ReadFile(const std::string& path);
 int CountLines(const std::string& text);
 // A self-signed certificate for localhost and 127.0.0.1 (openssl), its key,
 // and a token file holding "tls-token", at PREFIX.crt, .key and .token.
