@@ -6,7 +6,7 @@
 
 namespace tlbscope {
 
-void LogLine(std::string_view line) {
+void LogLine(absl::string_view line) {
   std::string out(line);
   out += '\n';
   size_t done = 0;
@@ -18,11 +18,8 @@ void LogLine(std::string_view line) {
   }
 }
 
-void LogError(std::string_view command, std::string_view message) {
-  std::string line = "tlbscope";
-  if (!command.empty()) line.append(" ").append(command);
-  line.append(": error: ").append(message);
-  LogLine(line);
+void LogError(absl::string_view command, absl::string_view message) {
+  LogLine(absl::StrCat("tlbscope", command.empty() ? "" : " ", command, ": error: ", message));
 }
 
 }  // namespace tlbscope

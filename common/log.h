@@ -7,14 +7,15 @@
 // the status line never interleave mid-line.
 
 #include <string>
-#include <string_view>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace tlbscope {
 
 // Writes `line` and a newline to stderr in one write.
-void LogLine(std::string_view line);
+void LogLine(absl::string_view line);
 
 // "tlbscope: " + the formatted text.
 template <typename... Args>
@@ -22,7 +23,15 @@ void Log(const absl::FormatSpec<Args...>& format, const Args&... args) {
   LogLine("tlbscope: " + absl::StrFormat(format, args...));
 }
 
+// "tlbscope CMD: " + the formatted text: a command's own notes
+// ("tlbscope regress: suite ...").
+template <typename... Args>
+void LogFor(absl::string_view command, const absl::FormatSpec<Args...>& format,
+            const Args&... args) {
+  LogLine(absl::StrCat("tlbscope ", command, ": ", absl::StrFormat(format, args...)));
+}
+
 // "tlbscope CMD: error: MESSAGE" (CMD empty: "tlbscope: error: MESSAGE").
-void LogError(std::string_view command, std::string_view message);
+void LogError(absl::string_view command, absl::string_view message);
 
 }  // namespace tlbscope

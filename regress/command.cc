@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/cli.h"
 #include "common/file_names.h"
+#include "common/log.h"
 #include "common/output_file.h"
 #include "common/status_line.h"
 #include "regress/baseline.h"
@@ -24,7 +25,7 @@ namespace tlbscope {
 namespace {
 
 int Fail(const std::string& msg) {
-  std::fprintf(stderr, "tlbscope regress: error: %s\n", msg.c_str());
+  LogError("regress", msg);
   return 2;
 }
 
@@ -190,8 +191,8 @@ int RunPlan(const RegressArgs& a, regress::RunnerOptions o, Plan& plan) {
                          ? ""
                          : absl::StrFormat(" (shard %d/%d of %zu, from %s)", shard.index,
                                            shard.total, plan.whole.size(), shard.source);
-  std::fprintf(stderr, "tlbscope regress: suite %s, %zu runs%s, %d at once, output in %s\n",
-               suite.name.c_str(), suite.runs.size(), part.c_str(), o.jobs, o.out_dir.c_str());
+  LogFor("regress", "suite %s, %zu runs%s, %d at once, output in %s", suite.name, suite.runs.size(),
+         part, o.jobs, o.out_dir);
   StatusLine status_line(stderr, StatusLine::IsTerminal(stderr));
   o.status = &status_line;
   std::vector<regress::RunVerdict> verdicts = regress::RunSuite(suite, o);
@@ -207,7 +208,7 @@ int RunPlan(const RegressArgs& a, regress::RunnerOptions o, Plan& plan) {
   }
   for (const absl::Status& s : written) {
     if (s.ok()) continue;
-    std::fprintf(stderr, "tlbscope regress: error: %s\n", std::string(s.message()).c_str());
+    LogError("regress", s.message());
     status = 1;
   }
   return status;

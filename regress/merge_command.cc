@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/cli.h"
+#include "common/log.h"
 #include "regress/baseline.h"
 #include "regress/junit.h"
 #include "regress/report.h"
@@ -14,7 +15,7 @@ namespace tlbscope {
 namespace {
 
 int Fail(const std::string& msg) {
-  std::fprintf(stderr, "tlbscope regress merge: error: %s\n", msg.c_str());
+  LogError("regress merge", msg);
   return 2;
 }
 
@@ -51,8 +52,8 @@ int RegressMergeCommand(const std::vector<std::string>& args) {
   absl::StatusOr<regress::Merged> m = regress::MergeReports(paths, reports);
   if (!m.ok()) return Fail(std::string(m.status().message()));
 
-  std::fprintf(stderr, "tlbscope regress merge: suite %s, %zu shards, %zu runs\n", m->suite.c_str(),
-               reports.size(), m->runs.size());
+  LogFor("regress merge", "suite %s, %zu shards, %zu runs", m->suite, reports.size(),
+         m->runs.size());
   std::fputs(regress::SummaryTable(m->runs).c_str(), stdout);
   int status = 0;
   for (const regress::RunVerdict& v : m->runs) status |= !v.passed;
@@ -64,13 +65,13 @@ int RegressMergeCommand(const std::vector<std::string>& args) {
       js.properties.emplace_back(absl::StrFormat("shard.%d.hostname", k + 1), m->hostnames[k]);
     }
     if (absl::Status s = regress::WriteJunit(junit, js, m->runs); !s.ok()) {
-      std::fprintf(stderr, "tlbscope regress merge: error: %s\n", std::string(s.message()).c_str());
+      LogError("regress merge", s.message());
       status = 1;
     }
   }
   if (!write_baseline.empty()) {
     if (absl::Status s = regress::WriteBaseline(write_baseline, m->suite, m->runs); !s.ok()) {
-      std::fprintf(stderr, "tlbscope regress merge: error: %s\n", std::string(s.message()).c_str());
+      LogError("regress merge", s.message());
       status = 1;
     }
   }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/file_bytes.h"
 #include "common/file_names.h"
+#include "common/scenario_names.h"
 #include "toml++/toml.h"
 
 namespace tlbscope::regress {
@@ -24,13 +25,128 @@ const std::set<std::string>& RunKeys() {
   return k;
 }
 
+// One key of a suite table: its value node, and what an error names.
+struct Field {
+  const std::string& path;
+  const std::string& key;
+  const toml::node& node;
+
+  absl::Status Error(const std::string& what) const { return Bad(path, node.source(), what); }
+
+  absl::Status String(std::string* out) const {
+    const auto* v = node.as_string();
+    if (!v) return Error(absl::StrFormat("'%s' must be a string", key));
+    *out = v->get();
+    return absl::OkStatus();
+  }
+
+  absl::Status Int(int64_t lo, int64_t hi, int64_t* out) const {
+    const auto* v = node.as_integer();
+    if (!v || v->get() < lo || v->get() > hi) {
+      return Error(absl::StrFormat("'%s' must be an integer from %d to %d", key, lo, hi));
+    }
+    *out = v->get();
+    return absl::OkStatus();
+  }
+};
+
+// The keys whose value is a string kept as it is.
+std::string* StringKey(const std::string& key, RunSpec* r) {
+  static const std::map<std::string, std::string RunSpec::*> k = {
+      {"name", &RunSpec::name},         {"kernel", &RunSpec::kernel},
+      {"initrd", &RunSpec::initrd},     {"domain", &RunSpec::domain},
+      {"scenario", &RunSpec::scenario}, {"cmdline", &RunSpec::cmdline},
+      {"workload", &RunSpec::workload}};
+  auto it = k.find(key);
+  return it == k.end() ? nullptr : &(r->*(it->second));
+}
+
+absl::Status ApplyVariant(const Field& f, RunSpec* r) {
+  if (absl::Status s = f.String(&r->variant); !s.ok()) return s;
+  if (r->variant != "correct" && r->variant != "bug") {
+    return f.Error("'variant' must be \"correct\" or \"bug\"");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyTimeout(const Field& f, RunSpec* r) {
+  const auto* i = f.node.as_integer();
+  const auto* d = f.node.as_floating_point();
+  double v = i ? static_cast<double>(i->get()) : d ? d->get() : -1;
+  if (!(v > 0 && v <= 365.0 * 24 * 3600)) {
+    return f.Error("'timeout' must be a positive number of seconds, at most a year");
+  }
+  r->timeout_s = v;
+  return absl::OkStatus();
+}
+
+// smp = N, or a list: one run per value.
+absl::Status ApplySmp(const Field& f, std::vector<int>* smps) {
+  smps->clear();
+  const auto* list = f.node.as_array();
+  if (!list) {
+    int64_t n = 0;
+    if (absl::Status s = f.Int(1, 64, &n); !s.ok()) return s;
+    smps->push_back(static_cast<int>(n));
+    return absl::OkStatus();
+  }
+  for (const auto& e : *list) {
+    const auto* v = e.as_integer();
+    if (!v || v->get() < 1 || v->get() > 64) {
+      return Bad(f.path, e.source(), "'smp' values must be integers from 1 to 64");
+    }
+    smps->push_back(static_cast<int>(v->get()));
+  }
+  if (smps->empty()) return f.Error("'smp' list is empty");
+  return absl::OkStatus();
+}
+
+// expect = "clean", or a non-empty list of invariant names.
+absl::Status ApplyExpect(const Field& f, RunSpec* r) {
+  r->expect_violations.clear();
+  if (const auto* v = f.node.as_string(); v && v->get() == "clean") {
+    r->expect_clean = true;
+    return absl::OkStatus();
+  }
+  const auto* list = f.node.as_array();
+  if (!list || list->empty()) {
+    return f.Error("'expect' must be \"clean\" or a non-empty list of invariant names");
+  }
+  r->expect_clean = false;
+  for (const auto& e : *list) {
+    const auto* name = e.as_string();
+    if (!name || name->get().empty()) {
+      return Bad(f.path, e.source(), "'expect' lists invariant names (strings)");
+    }
+    r->expect_violations.insert(name->get());
+  }
+  return absl::OkStatus();
+}
+
+// One known key's value into `r` (`smps`: smp, which may be a list).
+absl::Status ApplyKey(const Field& f, RunSpec* r, std::vector<int>* smps) {
+  int64_t n = 0;
+  absl::Status s;
+  if (std::string* out = StringKey(f.key, r)) return f.String(out);
+  if (f.key == "variant") return ApplyVariant(f, r);
+  if (f.key == "timeout") return ApplyTimeout(f, r);
+  if (f.key == "smp") return ApplySmp(f, smps);
+  if (f.key == "expect") return ApplyExpect(f, r);
+  if (f.key == "mem") {
+    s = f.Int(2, 3072, &n);
+    r->mem_mib = static_cast<uint64_t>(n);
+  } else if (f.key == "seed") {
+    s = f.Int(0, INT64_MAX, &n);
+    r->seed = static_cast<uint64_t>(n);
+  }
+  return s;
+}
+
 // Applies one table's keys to `r` (the defaults, then a run's own).
 // `smps` collects smp when it is a list.
 absl::Status Apply(const std::string& path, const toml::table& t, RunSpec* r,
                    std::vector<int>* smps, bool is_defaults) {
-  for (const auto& entry : t) {  // no structured binding: clang 14 lambdas cannot capture one
-    const auto& key = entry.first;
-    const auto& node = entry.second;
+  for (const auto& [key, node] : t) {
     std::string k(key.str());
     if (!RunKeys().contains(k) || (is_defaults && (k == "name" || k == "expect"))) {
       return Bad(
@@ -38,91 +154,22 @@ absl::Status Apply(const std::string& path, const toml::table& t, RunSpec* r,
           absl::StrFormat("unknown key '%s'%s (known: %s)", k, is_defaults ? " in [defaults]" : "",
                           absl::StrJoin(RunKeys(), ", ")));
     }
-    auto want_string = [&](std::string* out) -> absl::Status {
-      const auto* v = node.as_string();
-      if (!v) return Bad(path, node.source(), absl::StrFormat("'%s' must be a string", k));
-      *out = v->get();
-      return absl::OkStatus();
-    };
-    auto want_int = [&](int64_t lo, int64_t hi, int64_t* out) -> absl::Status {
-      const auto* v = node.as_integer();
-      if (!v || v->get() < lo || v->get() > hi) {
-        return Bad(path, node.source(),
-                   absl::StrFormat("'%s' must be an integer from %d to %d", k, lo, hi));
-      }
-      *out = v->get();
-      return absl::OkStatus();
-    };
-    absl::Status s;
-    int64_t n = 0;
-    if (k == "name") {
-      s = want_string(&r->name);
-    } else if (k == "kernel") {
-      s = want_string(&r->kernel);
-    } else if (k == "initrd") {
-      s = want_string(&r->initrd);
-    } else if (k == "domain") {
-      s = want_string(&r->domain);
-    } else if (k == "scenario") {
-      s = want_string(&r->scenario);
-    } else if (k == "cmdline") {
-      s = want_string(&r->cmdline);
-    } else if (k == "workload") {
-      s = want_string(&r->workload);
-    } else if (k == "variant") {
-      s = want_string(&r->variant);
-      if (s.ok() && r->variant != "correct" && r->variant != "bug") {
-        s = Bad(path, node.source(), "'variant' must be \"correct\" or \"bug\"");
-      }
-    } else if (k == "mem") {
-      s = want_int(2, 3072, &n);
-      r->mem_mib = static_cast<uint64_t>(n);
-    } else if (k == "seed") {
-      s = want_int(0, INT64_MAX, &n);
-      r->seed = static_cast<uint64_t>(n);
-    } else if (k == "timeout") {
-      const auto* i = node.as_integer();
-      const auto* f = node.as_floating_point();
-      double v = i ? static_cast<double>(i->get()) : f ? f->get() : -1;
-      if (!(v > 0 && v <= 365.0 * 24 * 3600)) {
-        return Bad(path, node.source(),
-                   "'timeout' must be a positive number of seconds, at most a year");
-      }
-      r->timeout_s = v;
-    } else if (k == "smp") {
-      smps->clear();
-      if (const auto* list = node.as_array()) {
-        for (const auto& e : *list) {
-          const auto* v = e.as_integer();
-          if (!v || v->get() < 1 || v->get() > 64) {
-            return Bad(path, e.source(), "'smp' values must be integers from 1 to 64");
-          }
-          smps->push_back(static_cast<int>(v->get()));
-        }
-        if (smps->empty()) return Bad(path, node.source(), "'smp' list is empty");
-      } else {
-        s = want_int(1, 64, &n);
-        smps->push_back(static_cast<int>(n));
-      }
-    } else if (k == "expect") {
-      r->expect_violations.clear();
-      if (const auto* v = node.as_string(); v && v->get() == "clean") {
-        r->expect_clean = true;
-      } else if (const auto* list = node.as_array(); list && !list->empty()) {
-        r->expect_clean = false;
-        for (const auto& e : *list) {
-          const auto* name = e.as_string();
-          if (!name || name->get().empty()) {
-            return Bad(path, e.source(), "'expect' lists invariant names (strings)");
-          }
-          r->expect_violations.insert(name->get());
-        }
-      } else {
-        return Bad(path, node.source(),
-                   "'expect' must be \"clean\" or a non-empty list of invariant names");
-      }
-    }
-    if (!s.ok()) return s;
+    if (absl::Status s = ApplyKey(Field{path, k, node}, r, smps); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The run's guest-probe scenario, checked against the list `tlbscope run`
+// knows (common/scenario_names.h), so a typo fails the suite at load
+// rather than booting a guest that runs nothing.
+absl::Status CheckRunScenario(const std::string& path, const toml::node& run, const RunSpec& r) {
+  if (r.scenario.empty()) return absl::OkStatus();
+  if (absl::Status s = CheckScenarioName(r.scenario); !s.ok()) {
+    return Bad(path, run.source(), absl::StrFormat("run '%s': scenario %s", r.name, s.message()));
+  }
+  if (absl::Status s = CheckBugVariant(r.scenario); r.variant == "bug" && !s.ok()) {
+    return Bad(path, run.source(),
+               absl::StrFormat("run '%s': variant \"bug\": %s", r.name, s.message()));
   }
   return absl::OkStatus();
 }
@@ -176,6 +223,7 @@ absl::StatusOr<Suite> ParseSuite(const std::string& text, const std::string& pat
     if (!t->contains("expect")) {
       return Bad(path, n.source(), absl::StrFormat("run '%s' needs an expect", r.name));
     }
+    if (absl::Status s = CheckRunScenario(path, n, r); !s.ok()) return s;
     for (int smp : smps) {
       RunSpec one = r;
       one.smp = smp;

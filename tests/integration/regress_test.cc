@@ -222,6 +222,16 @@ TEST_F(RegressTest, BadInputIsOneLineAndStatus2) {
   r = RunTlbscope({"regress"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("no suite given"));
+  // An unknown scenario is refused at load, before any run (no --out made).
+  std::string typo = Write("t.toml",
+                           "[[run]]\nname = \"a\"\nscenario = \"lazy-fre\"\n"
+                           "expect = \"clean\"\n");
+  r = Regress(typo);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("tlbscope regress: error: suite " + typo +
+                               ":1: run 'a': scenario 'lazy-fre': no such guest-probe scenario"));
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/out"));
   r = RunTlbscope({"regress", dir_ + "/none.toml"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("suite " + dir_ + "/none.toml"));

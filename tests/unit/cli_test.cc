@@ -1,8 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/scenario_names.h"
 #include "vmm/cli/run_command.h"
-#include "vmm/cli/scenario_names.h"
 
 namespace tlbscope {
 namespace {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/scenario_names.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "regress/baseline.h"
@@ -117,6 +118,31 @@ TEST(SuiteTest, BadSuitesNameTheLineAndTheKey) {
   absl::StatusOr<Suite> missing = LoadSuite("/nonexistent/suite.toml");
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("suite /nonexistent/suite.toml"));
+}
+
+// A suite's scenario is checked when it is loaded, against the list
+// `tlbscope run --scenario` knows: a typo is one line naming the file, the
+// run and the name, not a guest booted to run nothing.
+TEST(SuiteTest, UnknownScenarioIsRefusedAtLoad) {
+  auto error = [](const std::string& text) {
+    absl::StatusOr<Suite> s = ParseSuite(text, "s.toml");
+    return s.ok() ? std::string("ok") : std::string(s.status().message());
+  };
+  EXPECT_THAT(error("[[run]]\nname = \"a\"\nscenario = \"lazy-fre\"\nexpect = \"clean\"\n"),
+              HasSubstr("suite s.toml:1: run 'a': scenario 'lazy-fre': no such guest-probe "
+                        "scenario (known: selftest, invpcid, "));
+  // From [defaults] too, named by the run that uses it.
+  EXPECT_THAT(error("[defaults]\nscenario = \"nope\"\n[[run]]\nname = \"b\"\n"
+                    "expect = \"clean\"\n"),
+              HasSubstr("suite s.toml:3: run 'b': scenario 'nope': no such guest-probe scenario"));
+  EXPECT_THAT(error("[[run]]\nname = \"c\"\nscenario = \"munmap-storm\"\nvariant = \"bug\"\n"
+                    "expect = \"clean\"\n"),
+              HasSubstr("suite s.toml:1: run 'c': variant \"bug\": scenario 'munmap-storm' has no "
+                        "bug variant (these have: lazy-free, "));
+  for (const std::string& name : GuestProbeScenarios()) {
+    EXPECT_EQ(error("[[run]]\nname = \"a\"\nexpect = \"clean\"\nscenario = \"" + name + "\"\n"),
+              "ok");
+  }
 }
 
 TEST(SuiteTest, TheShippedDefaultSuiteCoversEveryScenarioAtSmp2And4) {

@@ -2,8 +2,10 @@
 
 #include <cstdio>
 
+#include "absl/strings/strip.h"
 #include "collectors/terminal.h"
 #include "collectors/violation.h"
+#include "common/log.h"
 #include "tlbscope/v1/run_result.pb.h"
 
 namespace tlbscope {
@@ -25,7 +27,7 @@ void CollectSink::OnEvents(const std::vector<v1::Event>& events) {
       if (printer_) {
         printer_(line);
       } else {
-        std::fputs(line.c_str(), stderr);
+        LogLine(absl::StripSuffix(line, "\n"));
       }
     });
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "regress/command.h"
 #include "version/version.h"
 #include "vmm/cli/probe_host_command.h"
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") {
     absl::StatusOr<tlbscope::RunOptions> o = tlbscope::ParseRunArgs(args, DefaultKernel());
     if (!o.ok()) {
-      std::fprintf(stderr, "tlbscope run: error: %s\n", std::string(o.status().message()).c_str());
+      tlbscope::LogError("run", o.status().message());
       return 2;
     }
     if (o->help) {
@@ -90,6 +91,6 @@ int main(int argc, char** argv) {
   if (cmd == "probe-host") return tlbscope::ProbeHostCommand(args);
   if (cmd == "trace-info") return tlbscope::TraceInfoCommand(args);
   if (cmd == "regress") return tlbscope::RegressCommand(args, SelfExe(), DefaultKernel());
-  std::fprintf(stderr, "tlbscope: unknown command '%s' (try `tlbscope help`)\n", cmd.c_str());
+  tlbscope::Log("unknown command '%s' (try `tlbscope help`)", cmd);
   return 2;
 }

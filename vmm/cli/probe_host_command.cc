@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/log.h"
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/strategy.h"
 
@@ -16,14 +17,13 @@ int ProbeHostCommand(const std::vector<std::string>& args) {
     if (args[i] == "--kvm-device" && i + 1 < args.size()) {
       device = args[++i];
     } else {
-      std::fprintf(stderr, "tlbscope probe-host: error: unknown argument '%s'\n", args[i].c_str());
+      LogError("probe-host", "unknown argument '" + args[i] + "'");
       return 2;
     }
   }
   absl::StatusOr<HostCaps> c = ProbeHost(device);
   if (!c.ok()) {
-    std::fprintf(stderr, "tlbscope probe-host: error: %s\n",
-                 std::string(c.status().message()).c_str());
+    LogError("probe-host", c.status().message());
     return 5;
   }
   std::printf("kvm module:              %s (cpu flags: vmx %s, svm %s)\n", c->kvm_module.c_str(),

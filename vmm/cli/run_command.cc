@@ -8,8 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "collectors/summary_json.h"
 #include "collectors/terminal.h"
+#include "common/log.h"
 #include "common/output_file.h"
 #include "common/status_line.h"
 #include "vmm/cli/collect_sink.h"
@@ -22,7 +24,7 @@ namespace {
 
 // Bad usage: one line, exit status 2.
 int UsageError(const absl::Status& s) {
-  std::fprintf(stderr, "tlbscope: error: %s\n", std::string(s.message()).c_str());
+  LogError("", s.message());
   return 2;
 }
 
@@ -86,9 +88,10 @@ absl::StatusOr<RunOutcome> RunWithProgress(const RunOptions& o, MachineConfig ma
 // passed but lost coherence by the collector's rules.
 int FinishCollector(const RunOptions& o, CollectSink& collector, int exit_code, RunOutcome* r) {
   absl::Status closed = collector.Finish();
-  std::fputs(collect::FormatSummary(collector.collector(), "tlbscope: collect: ").c_str(), stderr);
+  LogLine(absl::StripSuffix(collect::FormatSummary(collector.collector(), "tlbscope: collect: "),
+                            "\n"));
   if (!closed.ok()) {
-    std::fprintf(stderr, "tlbscope: error: %s\n", std::string(closed.message()).c_str());
+    LogError("", closed.message());
   }
   if (!o.collect_json.empty()) {
     collect::SourceInfo info{"tlbscope run", ""};
@@ -111,7 +114,7 @@ int RunCommand(const RunOptions& o) {
   if (!collector.ok()) return UsageError(collector.status());
   absl::StatusOr<RunOutcome> r = RunWithProgress(o, std::move(machine), collector->get());
   if (!r.ok()) {
-    std::fprintf(stderr, "tlbscope: error: %s\n", std::string(r.status().message()).c_str());
+    LogError("", r.status().message());
     return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 5;
   }
   ReportOutcome(*r, o.machine.smp);
@@ -128,7 +131,7 @@ int RunCommand(const RunOptions& o) {
   // The output policy: every failed output file is one line naming it, and
   // a run that otherwise passed exits 5 (the host failed).
   for (const std::string& e : r->output_errors) {
-    std::fprintf(stderr, "tlbscope: error: %s\n", e.c_str());
+    LogError("", e);
   }
   if (!r->output_errors.empty() && exit_code == 0) exit_code = 5;
   return exit_code;

@@ -3,12 +3,13 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "collectors/perfetto_export.h"
 #include "common/cli.h"
+#include "common/scenario_names.h"
 #include "vmm/cli/linux_guest.h"
 #include "vmm/cli/run_command.h"
-#include "vmm/cli/scenario_names.h"
 
 namespace tlbscope {
 namespace {
@@ -247,7 +248,12 @@ absl::Status Resolve(RunArgs& a, bool smp_given, RunOptions* o) {
     }
   }
   if (!a.scenario.empty()) {
-    if (absl::Status s = CheckScenario(a.scenario, a.inject_bug); !s.ok()) return s;
+    if (absl::Status s = CheckScenarioName(a.scenario); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--scenario ", s.message()));
+    }
+    if (absl::Status s = CheckBugVariant(a.scenario); a.inject_bug && !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--inject-bug: ", s.message()));
+    }
   }
   if (absl::Status s = AddScenarioArgs(a.scenario, a.inject_bug, a.seed, &o->machine.cmdline);
       !s.ok()) {

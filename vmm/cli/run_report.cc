@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "common/output_file.h"
 #include "tlbscope/v1/run_result.pb.h"
 #include "vmm/machine/trap_coverage.h"
@@ -93,54 +94,38 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
 void ReportTraps(const RunOutcome& r) {
   const TrapSummary& t = r.traps;
   if (!t.enabled) {
-    std::fprintf(stderr, "tlbscope: TLB instructions not trapped (--no-trap)\n");
+    Log("TLB instructions not trapped (--no-trap)");
     return;
   }
-  std::fprintf(stderr, "tlbscope: traps: %s; hw breakpoints: %s; int3: %s; uncovered: %s%s%s\n",
-               t.plan.Describe().c_str(), Names(t.armed).c_str(), Names(t.patched).c_str(),
-               Names(t.uncovered).c_str(), t.note.empty() ? "" : "; ", t.note.c_str());
+  Log("traps: %s; hw breakpoints: %s; int3: %s; uncovered: %s%s%s", t.plan.Describe(),
+      Names(t.armed), Names(t.patched), Names(t.uncovered), t.note.empty() ? "" : "; ", t.note);
   for (size_t v = 0; v < t.trapped.size(); ++v) {
     const TlbCounts& c = t.trapped[v];
-    std::fprintf(stderr, "tlbscope:   vcpu %zu trapped %llu mov-cr3, %llu invlpg, %llu invpcid\n",
-                 v, static_cast<unsigned long long>(c.cr3_writes),
-                 static_cast<unsigned long long>(c.invlpgs),
-                 static_cast<unsigned long long>(c.invpcids));
+    Log("  vcpu %zu trapped %llu mov-cr3, %llu invlpg, %llu invpcid", v, c.cr3_writes, c.invlpgs,
+        c.invpcids);
   }
   int failures = 0;
   for (const CoverageRow& row : CompareTrapCoverage(t, r.report)) {
     if (row.matches()) continue;
     ++failures;
-    std::fprintf(stderr,
-                 "tlbscope: trap coverage mismatch on vcpu %d: the guest counted %llu/%llu/%llu "
-                 "mov-cr3/invlpg/invpcid, tlbscope trapped %llu/%llu/%llu\n",
-                 row.vcpu, static_cast<unsigned long long>(row.guest.cr3_writes),
-                 static_cast<unsigned long long>(row.guest.invlpgs),
-                 static_cast<unsigned long long>(row.guest.invpcids),
-                 static_cast<unsigned long long>(row.trapped.cr3_writes),
-                 static_cast<unsigned long long>(row.trapped.invlpgs),
-                 static_cast<unsigned long long>(row.trapped.invpcids));
+    Log("trap coverage mismatch on vcpu %d: the guest counted %llu/%llu/%llu "
+        "mov-cr3/invlpg/invpcid, tlbscope trapped %llu/%llu/%llu",
+        row.vcpu, row.guest.cr3_writes, row.guest.invlpgs, row.guest.invpcids,
+        row.trapped.cr3_writes, row.trapped.invlpgs, row.trapped.invpcids);
   }
   for (size_t v = 0; v < t.windows.size(); ++v) {
     if (!t.windows[v]) continue;
     const TrapEngine::StepWindowReport& w = *t.windows[v];
     bool agree = w.seen == w.trapped;
     failures += agree ? 0 : 1;
-    std::fprintf(stderr,
-                 "tlbscope: step window on vcpu %zu: %llu instructions stepped (%s); saw "
-                 "%llu/%llu/%llu mov-cr3/invlpg/invpcid, trapped %llu/%llu/%llu: %s\n",
-                 v, static_cast<unsigned long long>(w.stepped), w.ended.c_str(),
-                 static_cast<unsigned long long>(w.seen.cr3_writes),
-                 static_cast<unsigned long long>(w.seen.invlpgs),
-                 static_cast<unsigned long long>(w.seen.invpcids),
-                 static_cast<unsigned long long>(w.trapped.cr3_writes),
-                 static_cast<unsigned long long>(w.trapped.invlpgs),
-                 static_cast<unsigned long long>(w.trapped.invpcids), agree ? "agree" : "MISMATCH");
+    Log("step window on vcpu %zu: %llu instructions stepped (%s); saw %llu/%llu/%llu "
+        "mov-cr3/invlpg/invpcid, trapped %llu/%llu/%llu: %s",
+        v, w.stepped, w.ended, w.seen.cr3_writes, w.seen.invlpgs, w.seen.invpcids,
+        w.trapped.cr3_writes, w.trapped.invlpgs, w.trapped.invpcids, agree ? "agree" : "MISMATCH");
   }
   if (!r.report.tlb_counts.empty() && failures == 0) {
-    std::fprintf(stderr,
-                 "tlbscope: trap coverage: every TLB instruction the guest counted on %zu "
-                 "vCPUs was trapped\n",
-                 r.report.tlb_counts.size());
+    Log("trap coverage: every TLB instruction the guest counted on %zu vCPUs was trapped",
+        r.report.tlb_counts.size());
   }
 }
 
@@ -148,33 +133,25 @@ void ReportOutcome(const RunOutcome& r, int smp) {
   const StopRequest& why = r.first_stop.request;
   double secs = std::chrono::duration<double>(r.duration).count();
   if (why.reason == StopReason::kGuestExit) {
-    std::fprintf(stderr, "tlbscope: guest exited with code %d after %.2f s (%s boot, %d vCPUs)\n",
-                 why.guest_code, secs, BootProtocolName(r.kernel.protocol), smp);
+    Log("guest exited with code %d after %.2f s (%s boot, %d vCPUs)", why.guest_code, secs,
+        BootProtocolName(r.kernel.protocol), smp);
   } else {
-    std::fprintf(stderr, "tlbscope: %s\n", r.first_stop.Describe().c_str());
+    Log("%s", r.first_stop.Describe());
     if (why.reason == StopReason::kTimeout || why.reason == StopReason::kInterrupted) {
       for (const VcpuStop& s : r.vcpu_stops) {
-        std::fprintf(stderr, "tlbscope:   vcpu %d was at rip %#llx\n", s.vcpu,
-                     static_cast<unsigned long long>(s.rip));
+        Log("  vcpu %d was at rip %#llx", s.vcpu, s.rip);
       }
     }
   }
   ReportTraps(r);
   if (const FixupCounts& f = r.fixups;
       f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt + f.other > 0) {
-    std::fprintf(stderr,
-                 "tlbscope: emulation failures handled: %llu int3 (#BP injected), %llu "
-                 "cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase/fwait/mxcsr (emulated), %llu "
-                 "xsave-family (#UD injected)\n",
-                 static_cast<unsigned long long>(f.breakpoints),
-                 static_cast<unsigned long long>(f.cmpxchg16b),
-                 static_cast<unsigned long long>(f.popcnt),
-                 static_cast<unsigned long long>(f.other),
-                 static_cast<unsigned long long>(f.invalid_opcodes));
+    Log("emulation failures handled: %llu int3 (#BP injected), %llu cmpxchg16b, %llu popcnt, %llu "
+        "clac/stac/fsgsbase/fwait/mxcsr (emulated), %llu xsave-family (#UD injected)",
+        f.breakpoints, f.cmpxchg16b, f.popcnt, f.other, f.invalid_opcodes);
   }
   if (!r.report.checks.empty()) {
-    std::fprintf(stderr, "tlbscope: guest checks: %d passed, %d failed\n", r.report.passed(),
-                 r.report.failed());
+    Log("guest checks: %d passed, %d failed", r.report.passed(), r.report.failed());
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/file_bytes.h"
+#include "common/log.h"
 #include "introspect/elf_image.h"
 #include "introspect/knowledge.h"
 #include "introspect/probes/entry_plan.h"
@@ -58,14 +59,12 @@ int SitesCommand(const std::vector<std::string>& args) {
     return 0;
   }
   if (args.size() != 1) {
-    std::fprintf(stderr, "tlbscope sites: error: expected one KERNEL argument (got %zu)\n",
-                 args.size());
+    LogError("sites", absl::StrFormat("expected one KERNEL argument (got %zu)", args.size()));
     return 2;
   }
   absl::StatusOr<SiteScan> scan = ScanTlbSitesInFile(args[0]);
   if (!scan.ok()) {
-    std::fprintf(stderr, "tlbscope sites: error: %s\n",
-                 std::string(scan.status().message()).c_str());
+    LogError("sites", scan.status().message());
     return 2;
   }
   std::map<TlbInsn, int> counts;

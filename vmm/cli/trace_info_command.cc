@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "common/log.h"
 #include "vmm/trace/pipeline.h"
 #include "vmm/trace/trace_reader.h"
 
@@ -25,8 +26,7 @@ int TraceInfoCommand(const std::vector<std::string>& args) {
     any = true;
   });
   if (!t.ok()) {
-    std::fprintf(stderr, "tlbscope trace-info: error: %s\n",
-                 std::string(t.status().message()).c_str());
+    LogError("trace-info", t.status().message());
     return 2;
   }
   const v1::TraceHeader& h = t->header;

@@ -1,4 +1,4 @@
-#include "vmm/cli/scenario_names.h"
+#include "common/scenario_names.h"
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -24,23 +24,24 @@ std::vector<std::string> GuestProbeScenarios() {
   return out;
 }
 
-absl::Status CheckScenario(const std::string& name, bool inject_bug) {
+absl::Status CheckScenarioName(const std::string& name) {
   for (const Known& k : kScenarios) {
-    if (name != k.name) continue;
-    if (inject_bug && !k.has_bug_variant) {
-      std::vector<std::string> with_bug;
-      for (const Known& b : kScenarios) {
-        if (b.has_bug_variant) with_bug.push_back(b.name);
-      }
-      return absl::InvalidArgumentError(
-          absl::StrFormat("--inject-bug: scenario '%s' has no bug variant (these have: %s)", name,
-                          absl::StrJoin(with_bug, ", ")));
-    }
-    return absl::OkStatus();
+    if (name == k.name) return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
-      absl::StrFormat("--scenario '%s': no such guest-probe scenario (known: %s)", name,
+      absl::StrFormat("'%s': no such guest-probe scenario (known: %s)", name,
                       absl::StrJoin(GuestProbeScenarios(), ", ")));
+}
+
+absl::Status CheckBugVariant(const std::string& name) {
+  std::vector<std::string> with_bug;
+  for (const Known& k : kScenarios) {
+    if (!k.has_bug_variant) continue;
+    if (name == k.name) return absl::OkStatus();
+    with_bug.push_back(k.name);
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "scenario '%s' has no bug variant (these have: %s)", name, absl::StrJoin(with_bug, ", ")));
 }
 
 }  // namespace tlbscope
