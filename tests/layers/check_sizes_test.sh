@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests scripts/check_sizes.py on made-up trees: a function (or a member
-# function in a class body) of 81 lines and a file of 401 lines each fail, naming the place; 80 and 400 pass; an
-# untracked file (build output, generated code) is not read.
+# function in a class body) of 81 lines and a file of 401 lines each fail,
+# naming the place; 80 and 400 pass; an untracked file (build output,
+# generated code) is not read.
 set -u
 src=${1:?usage: check_sizes_test.sh SOURCE_ROOT}
 check=$src/scripts/check_sizes.py
