@@ -43,4 +43,20 @@ class JsonObject {
   Json j_;
 };
 
+inline void AddMembers(JsonObject&) {}
+template <typename V, typename... Rest>
+void AddMembers(JsonObject& o, const char* key, V&& value, Rest&&... rest) {
+  o.Add(key, std::forward<V>(value));
+  AddMembers(o, std::forward<Rest>(rest)...);
+}
+
+// The object of `key, value, key, value, ...`, in that order (JsonObject).
+template <typename... KeyValues>
+Json JsonMembers(KeyValues&&... kv) {
+  static_assert(sizeof...(KeyValues) % 2 == 0, "key, value pairs");
+  JsonObject o(sizeof...(KeyValues) / 2);
+  AddMembers(o, std::forward<KeyValues>(kv)...);
+  return std::move(o.json());
+}
+
 }  // namespace tlbscope::collect

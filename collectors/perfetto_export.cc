@@ -17,48 +17,30 @@ std::string Hex(uint64_t v) { return absl::StrFormat("%#x", v); }
 int Flag(bool b) { return b ? 1 : 0; }
 
 std::string DescribeFlushRequest(const FlushRequestF& r, Json* args) {
-  *args = std::move(JsonObject(6)
-                        .Add("mm", r.mm)
-                        .Add("start", Hex(r.start))
-                        .Add("end", Hex(r.end))
-                        .Add("new_tlb_gen", r.new_tlb_gen)
-                        .Add("freed_tables", Flag(r.freed_tables))
-                        .Add("targets", Hex(r.targets))
-                        .json());
+  *args =
+      JsonMembers("mm", r.mm, "start", Hex(r.start), "end", Hex(r.end), "new_tlb_gen",
+                  r.new_tlb_gen, "freed_tables", Flag(r.freed_tables), "targets", Hex(r.targets));
   return absl::StrFormat("flush_request mm %d gen %d%s", r.mm, r.new_tlb_gen,
                          r.end == kFlushAll ? " full" : "");
 }
 
 std::string DescribeFlushFunc(const FlushFuncF& f, Json* args) {
-  *args = std::move(JsonObject(7)
-                        .Add("mm", f.mm)
-                        .Add("local_gen_before", f.local_gen_before)
-                        .Add("local_gen_after", f.local_gen_after)
-                        .Add("mm_gen", f.mm_gen)
-                        .Add("full", Flag(f.full))
-                        .Add("lazy_left", Flag(f.lazy_left))
-                        .Add("not_loaded", Flag(f.not_loaded))
-                        .json());
+  *args = JsonMembers("mm", f.mm, "local_gen_before", f.local_gen_before, "local_gen_after",
+                      f.local_gen_after, "mm_gen", f.mm_gen, "full", Flag(f.full), "lazy_left",
+                      Flag(f.lazy_left), "not_loaded", Flag(f.not_loaded));
   return absl::StrFormat("flush_tlb_func mm %d %d->%d", f.mm, f.local_gen_before,
                          f.local_gen_after);
 }
 
 std::string DescribeSwitch(const ContextSwitchF& cs, Json* args) {
-  *args = std::move(JsonObject(7)
-                        .Add("prev_mm", cs.prev_mm)
-                        .Add("next_mm", cs.next_mm)
-                        .Add("cr3", Hex(cs.cr3))
-                        .Add("was_lazy", Flag(cs.was_lazy))
-                        .Add("reload", Flag(cs.reload))
-                        .Add("raw", Flag(cs.raw))
-                        .Add("cpu_lam", Hex(cs.cpu_lam))
-                        .json());
+  *args = JsonMembers("prev_mm", cs.prev_mm, "next_mm", cs.next_mm, "cr3", Hex(cs.cr3), "was_lazy",
+                      Flag(cs.was_lazy), "reload", Flag(cs.reload), "raw", Flag(cs.raw), "cpu_lam",
+                      Hex(cs.cpu_lam));
   return absl::StrFormat("switch_mm %d->%d", cs.prev_mm, cs.next_mm);
 }
 
 std::string DescribeFlushDone(const FlushDoneF& d, Json* args) {
-  *args = std::move(
-      JsonObject(3).Add("mm", d.mm).Add("tlb_gen", d.tlb_gen).Add("acked", Hex(d.acked)).json());
+  *args = JsonMembers("mm", d.mm, "tlb_gen", d.tlb_gen, "acked", Hex(d.acked));
   return absl::StrFormat("flush_done mm %d gen %d", d.mm, d.tlb_gen);
 }
 
@@ -66,45 +48,30 @@ std::string DescribeFlushDone(const FlushDoneF& d, Json* args) {
 Json KindArgs(const CEvent& e) {
   switch (e.kind) {
     case Kind::kCr3Write:
-      return JsonObject(2)
-          .Add("cr3", Hex(e.cr3.new_cr3))
-          .Add("noflush", Flag(e.cr3.noflush))
-          .json();
+      return JsonMembers("cr3", Hex(e.cr3.new_cr3), "noflush", Flag(e.cr3.noflush));
     case Kind::kInvlpg:
-      return JsonObject(1).Add("address", Hex(e.invlpg.address)).json();
+      return JsonMembers("address", Hex(e.invlpg.address));
     case Kind::kInvpcid:
-      return JsonObject(2)
-          .Add("type", e.invpcid.type)
-          .Add("address", Hex(e.invpcid.address))
-          .json();
+      return JsonMembers("type", e.invpcid.type, "address", Hex(e.invpcid.address));
     case Kind::kIpiSent:
-      return JsonObject(2)
-          .Add("targets", Hex(e.ipi_sent.targets))
-          .Add("vector", e.ipi_sent.vector)
-          .json();
+      return JsonMembers("targets", Hex(e.ipi_sent.targets), "vector", e.ipi_sent.vector);
     case Kind::kIpiReceived:
-      return JsonObject(1).Add("vector", e.ipi_received.vector).json();
-    case Kind::kUserEnter:
-      return JsonObject(3)
-          .Add("mm", e.user_enter.mm)
-          .Add("local_gen", e.user_enter.local_gen)
-          .Add("mm_gen", e.user_enter.mm_gen)
-          .json();
-    case Kind::kPageTableFree:
-      return JsonObject(4)
-          .Add("mm", e.pt_free.mm)
-          .Add("table", Hex(e.pt_free.table_address))
-          .Add("level", e.pt_free.level)
-          .Add("covering_tlb_gen", e.pt_free.covering_tlb_gen)
-          .json();
-    case Kind::kGatherEnd:
-      return JsonObject(5)
-          .Add("mm", e.gather_end.mm)
-          .Add("flushed_start", Hex(e.gather_end.flushed_start))
-          .Add("flushed_end", Hex(e.gather_end.flushed_end))
-          .Add("nested", Flag(e.gather_end.nested))
-          .Add("freed_tables", Flag(e.gather_end.freed_tables))
-          .json();
+      return JsonMembers("vector", e.ipi_received.vector);
+    case Kind::kUserEnter: {
+      const UserEnterF& u = e.user_enter;
+      return JsonMembers("mm", u.mm, "local_gen", u.local_gen, "mm_gen", u.mm_gen);
+    }
+    case Kind::kPageTableFree: {
+      const PageTableFreeF& p = e.pt_free;
+      return JsonMembers("mm", p.mm, "table", Hex(p.table_address), "level", p.level,
+                         "covering_tlb_gen", p.covering_tlb_gen);
+    }
+    case Kind::kGatherEnd: {
+      const GatherEndF& g = e.gather_end;
+      return JsonMembers("mm", g.mm, "flushed_start", Hex(g.flushed_start), "flushed_end",
+                         Hex(g.flushed_end), "nested", Flag(g.nested), "freed_tables",
+                         Flag(g.freed_tables));
+    }
     default:
       return Json::object();
   }
@@ -185,53 +152,28 @@ void PerfettoWriter::Pump() {
 }
 
 void PerfettoWriter::Metadata(uint32_t tid, const char* name, const char* key, Json value) {
-  Emit(JsonObject(5)
-           .Add("ph", "M")
-           .Add("pid", kPid)
-           .Add("tid", tid)
-           .Add("name", name)
-           .Add("args", JsonObject(1).Add(key, std::move(value)).json())
-           .json());
+  Emit(JsonMembers("ph", "M", "pid", kPid, "tid", tid, "name", name, "args",
+                   JsonMembers(key, std::move(value))));
 }
 
 void PerfettoWriter::Slice(uint32_t vcpu, const CEvent& e, int64_t dur_ns, const std::string& name,
                            Json args) {
-  JsonObject a(args.size() + 1);
+  JsonObject a(args.size() + 1);  // seq, then the event's own
   a.Add("seq", e.seq);
   for (auto& [k, v] : args.get_ref<Json::object_t&>()) a.Add(k.c_str(), std::move(v));
-  Emit(JsonObject(8)
-           .Add("ph", "X")
-           .Add("pid", kPid)
-           .Add("tid", vcpu)
-           .Add("ts", Us(e.host_ns))
-           .Add("dur", static_cast<double>(dur_ns) / 1000.0)
-           .Add("name", name)
-           .Add("cat", KindName(e.kind))
-           .Add("args", std::move(a.json()))
-           .json());
+  Emit(JsonMembers("ph", "X", "pid", kPid, "tid", vcpu, "ts", Us(e.host_ns), "dur",
+                   static_cast<double>(dur_ns) / 1000.0, "name", name, "cat", KindName(e.kind),
+                   "args", std::move(a.json())));
 }
 
 void PerfettoWriter::Flow(char phase, const char* cat, uint64_t id, uint32_t vcpu, int64_t ns) {
-  Emit(JsonObject(8)
-           .Add("ph", std::string(1, phase))
-           .Add("bp", "e")
-           .Add("pid", kPid)
-           .Add("tid", vcpu)
-           .Add("ts", Us(ns))
-           .Add("id", id)
-           .Add("name", cat)
-           .Add("cat", cat)
-           .json());
+  Emit(JsonMembers("ph", std::string(1, phase), "bp", "e", "pid", kPid, "tid", vcpu, "ts", Us(ns),
+                   "id", id, "name", cat, "cat", cat));
 }
 
 void PerfettoWriter::Counter(const std::string& name, int64_t ns, uint64_t value) {
-  Emit(JsonObject(5)
-           .Add("ph", "C")
-           .Add("pid", kPid)
-           .Add("ts", Us(ns))
-           .Add("name", name)
-           .Add("args", JsonObject(1).Add("value", value).json())
-           .json());
+  Emit(JsonMembers("ph", "C", "pid", kPid, "ts", Us(ns), "name", name, "args",
+                   JsonMembers("value", value)));
 }
 
 void PerfettoWriter::OnEvent(const CEvent& e, const StateModel& after, const ApplyNotes& notes) {
@@ -257,21 +199,11 @@ void PerfettoWriter::VcpuGen(uint32_t v, int64_t ns, uint64_t local_gen) {
 }
 
 void PerfettoWriter::OnViolation(const Violation& v) {
-  Emit(JsonObject(8)
-           .Add("ph", "i")
-           .Add("s", "g")
-           .Add("pid", kPid)
-           .Add("tid", 0)
-           .Add("ts", timeline_.started() ? Us(timeline_.last_ns()) : 0.0)
-           .Add("name", "VIOLATION " + v.invariant)
-           .Add("cat", "violation")
-           .Add("args", JsonObject(4)
-                            .Add("message", v.message)
-                            .Add("mm", v.mm)
-                            .Add("first_seq", v.first_seq)
-                            .Add("last_seq", v.last_seq)
-                            .json())
-           .json());
+  Emit(JsonMembers("ph", "i", "s", "g", "pid", kPid, "tid", 0, "ts",
+                   timeline_.started() ? Us(timeline_.last_ns()) : 0.0, "name",
+                   "VIOLATION " + v.invariant, "cat", "violation", "args",
+                   JsonMembers("message", v.message, "mm", v.mm, "first_seq", v.first_seq,
+                               "last_seq", v.last_seq)));
 }
 
 absl::Status PerfettoWriter::Close() {

@@ -4,22 +4,7 @@
 set -u
 src=${1:?usage: check_layers_test.sh SOURCE_ROOT}
 check=$src/scripts/check_layers.sh
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-status=0
-expect() {  # expect NAME WANT_RC WANT_LINE -- command...
-  local name=$1 want_rc=$2 want=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$want_rc" ] || ! grep -qF -- "$want" <<<"$out"; then
-    echo "FAIL $name: rc $rc (want $want_rc), output: $out (want a line with: $want)"
-    status=1
-  else
-    echo "ok   $name"
-  fi
-}
+. "$(dirname "$0")/expect.sh"
 
 expect "the tree follows ARCHITECTURE.md" 0 "" -- "$check" "$src"
 
