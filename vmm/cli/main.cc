@@ -46,7 +46,7 @@ void Usage(FILE* out) {
                "instruction\n"
                "  trace-info  summarize a trace recorded with `run --record`\n"
                "  regress     run a suite of guest runs against expected verdicts (JUnit XML)\n"
-               "  help        this text; `tlbscope run --help` for run's options\n"
+               "  help        this text; `tlbscope COMMAND --help` for a command's options\n"
                "`--version` (alone, or after any command) prints the version\n");
 }
 
