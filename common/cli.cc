@@ -1,7 +1,10 @@
 #include "common/cli.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <memory>
+
+#include "common/log.h"
 
 namespace tlbscope::cli {
 
@@ -34,6 +37,19 @@ absl::Status ParseArgs(CLI::App& app, const std::vector<std::string>& args) {
     return absl::InvalidArgumentError(absl::StrFormat("unknown option '%s'", extra.front()));
   }
   return absl::OkStatus();
+}
+
+std::optional<int> ParseCommandArgs(CLI::App& app, const std::vector<std::string>& args,
+                                    absl::string_view command) {
+  if (absl::Status s = ParseArgs(app, args); !s.ok()) {
+    LogError(command, s.message());
+    return 2;
+  }
+  if (app.get_option_no_throw("--help") != nullptr && app.count("--help") > 0) {
+    std::fputs(Help(app).c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::string Help(const CLI::App& app) { return app.help(); }

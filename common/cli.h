@@ -6,6 +6,7 @@
 // wording (one line naming the option; the caller prints it and exits 2).
 
 #include <charconv>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,13 @@ void Configure(CLI::App& app);
 // InvalidArgument, one line: "unknown option '--x'", "--kernel needs a
 // value", "--smp: 'four' is not a valid number", or the option's own check.
 absl::Status ParseArgs(CLI::App& app, const std::vector<std::string>& args);
+
+// Parses a command's arguments the way every command ends them: bad usage
+// prints "tlbscope CMD: error: ..." (one line) and gives 2; -h/--help (the
+// command declares it) prints the help to stdout and gives 0; nullopt: the
+// command goes on.
+std::optional<int> ParseCommandArgs(CLI::App& app, const std::vector<std::string>& args,
+                                    absl::string_view command);
 
 // The text is a whole number of type T (from_chars: no sign for unsigned,
 // no blanks, nothing after it), else "'TEXT' is not a valid number".

@@ -1,8 +1,12 @@
 #include "regress/command.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <thread>
@@ -216,7 +220,7 @@ int RunPlan(const RegressArgs& a, regress::RunnerOptions o, Plan& plan) {
 
 }  // namespace
 
-int RegressCommand(const std::vector<std::string>& args, const std::string& self,
+int RegressCommand(const std::vector<std::string>& args, const std::string& tlbscope,
                    const std::string& default_kernel) {
   if (!args.empty() && args[0] == "merge") {
     return RegressMergeCommand(std::vector<std::string>(args.begin() + 1, args.end()));
@@ -228,7 +232,7 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
     return 0;
   }
   regress::RunnerOptions o = a->runner;
-  o.tlbscope = self.empty() ? "tlbscope" : self;
+  o.tlbscope = tlbscope;
   o.default_kernel = default_kernel;
   absl::StatusOr<Plan> plan = MakePlan(*a);
   if (!plan.ok()) return Fail(std::string(plan.status().message()));
@@ -239,6 +243,13 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& self
                   regress::ExpectedText(r).c_str());
     }
     return 0;
+  }
+  if (tlbscope.empty() || ::access(tlbscope.c_str(), X_OK) != 0) {
+    LogError("regress", absl::StrFormat("cannot run %s: %s (each run starts the tlbscope "
+                                        "installed beside tlbscope-regress)",
+                                        tlbscope.empty() ? "tlbscope" : tlbscope,
+                                        std::strerror(tlbscope.empty() ? ENOENT : errno)));
+    return 5;
   }
   if (o.out_dir.empty()) {
     absl::StatusOr<std::string> dir = DefaultOutDir(plan->suite.name);

@@ -24,19 +24,14 @@ int Fail(const std::string& msg) {
 int RegressMergeCommand(const std::vector<std::string>& args) {
   std::vector<std::string> outs;
   std::string junit, write_baseline;
-  bool help = false;
   CLI::App app("", "tlbscope regress merge");
   cli::Configure(app);
-  app.add_flag("-h,--help", help, "this text");
+  app.add_flag("-h,--help")->description("this text");
   app.add_option("OUT", outs, "a shard's --out DIR (or its report.json)");
   app.add_option("--junit", junit, "one JUnit XML file for the whole suite")->type_name("FILE");
   app.add_option("--write-baseline", write_baseline, "one baseline for the whole suite")
       ->type_name("FILE");
-  if (absl::Status s = cli::ParseArgs(app, args); !s.ok()) return Fail(std::string(s.message()));
-  if (help) {
-    std::fputs(cli::Help(app).c_str(), stdout);
-    return 0;
-  }
+  if (std::optional<int> done = cli::ParseCommandArgs(app, args, "regress merge")) return *done;
   std::vector<std::string> paths;
   for (const std::string& out : outs) {
     std::error_code ec;

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -20,29 +22,89 @@ std::string ThisHost() {
   return name;
 }
 
+// The fields a RunReport carries as a RunVerdict holds them, each named
+// once with its report field: ToReport and FromReport copy them through
+// protobuf's reflection, one direction each.
+template <typename T>
+using Fields = std::initializer_list<std::pair<const char*, T RunVerdict::*>>;
+const Fields<std::string> kStrings = {
+    {"problem", &RunVerdict::problem},           {"reason", &RunVerdict::reason},
+    {"observed", &RunVerdict::observed_text},    {"stop_reason", &RunVerdict::stop_reason},
+    {"stop_message", &RunVerdict::stop_message}, {"first_violation", &RunVerdict::first_violation},
+    {"out_dir", &RunVerdict::out_dir},           {"trace_path", &RunVerdict::trace_path},
+    {"serial_path", &RunVerdict::serial_path},   {"log_path", &RunVerdict::log_path}};
+const Fields<bool> kBools = {{"passed", &RunVerdict::passed}, {"error", &RunVerdict::error}};
+const Fields<int> kInt32s = {{"exit_status", &RunVerdict::exit_status}};
+const Fields<int64_t> kInt64s = {{"started_unix", &RunVerdict::started_unix}};
+const Fields<double> kDoubles = {{"seconds", &RunVerdict::seconds}};
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Reflection;
+
+void Set(const Reflection& r, v1::RunReport* m, const FieldDescriptor* f, const std::string& x) {
+  r.SetString(m, f, x);
+}
+void Set(const Reflection& r, v1::RunReport* m, const FieldDescriptor* f, bool x) {
+  r.SetBool(m, f, x);
+}
+void Set(const Reflection& r, v1::RunReport* m, const FieldDescriptor* f, int x) {
+  r.SetInt32(m, f, x);
+}
+void Set(const Reflection& r, v1::RunReport* m, const FieldDescriptor* f, int64_t x) {
+  r.SetInt64(m, f, x);
+}
+void Set(const Reflection& r, v1::RunReport* m, const FieldDescriptor* f, double x) {
+  r.SetDouble(m, f, x);
+}
+void Get(const Reflection& r, const v1::RunReport& m, const FieldDescriptor* f, std::string* x) {
+  *x = r.GetString(m, f);
+}
+void Get(const Reflection& r, const v1::RunReport& m, const FieldDescriptor* f, bool* x) {
+  *x = r.GetBool(m, f);
+}
+void Get(const Reflection& r, const v1::RunReport& m, const FieldDescriptor* f, int* x) {
+  *x = r.GetInt32(m, f);
+}
+void Get(const Reflection& r, const v1::RunReport& m, const FieldDescriptor* f, int64_t* x) {
+  *x = r.GetInt64(m, f);
+}
+void Get(const Reflection& r, const v1::RunReport& m, const FieldDescriptor* f, double* x) {
+  *x = r.GetDouble(m, f);
+}
+
+// Copies `fields` from a verdict into its report, or back.
+template <typename T>
+void Copy(const Fields<T>& fields, const RunVerdict& v, v1::RunReport* to) {
+  for (const auto& [name, member] : fields) {
+    Set(*to->GetReflection(), to, to->GetDescriptor()->FindFieldByName(name), v.*member);
+  }
+}
+template <typename T>
+void Copy(const Fields<T>& fields, const v1::RunReport& from, RunVerdict* into) {
+  for (const auto& [name, member] : fields) {
+    Get(*from.GetReflection(), from, from.GetDescriptor()->FindFieldByName(name), &(into->*member));
+  }
+}
+
+// Every field of the tables, in the direction the arguments say.
+template <typename From, typename To>
+void CopyAll(const From& from, To* to) {
+  Copy(kStrings, from, to);
+  Copy(kBools, from, to);
+  Copy(kInt32s, from, to);
+  Copy(kInt64s, from, to);
+  Copy(kDoubles, from, to);
+}
+
 v1::RunReport ToReport(const RunVerdict& v, uint32_t position) {
   v1::RunReport r;
+  CopyAll(v, &r);
   r.set_name(v.spec.name);
   r.set_suite_position(position);
-  r.set_passed(v.passed);
-  r.set_error(v.error);
-  r.set_problem(v.problem);
-  r.set_reason(v.reason);
   r.set_expect_clean(v.spec.expect_clean);
   for (const std::string& e : v.spec.expect_violations) r.add_expect_violations(e);
-  r.set_observed(v.observed_text);
-  r.set_exit_status(v.exit_status);
-  r.set_stop_reason(v.stop_reason);
-  r.set_stop_message(v.stop_message);
   for (const std::string& c : v.failed_checks) r.add_failed_checks(c);
   for (const auto& [k, n] : v.violations) (*r.mutable_violations())[k] = n;
-  r.set_first_violation(v.first_violation);
-  r.set_seconds(v.seconds);
-  r.set_started_unix(v.started_unix);
-  r.set_out_dir(v.out_dir);
-  r.set_trace_path(v.trace_path);
-  r.set_serial_path(v.serial_path);
-  r.set_log_path(v.log_path);
   *r.mutable_measured() = v.measured;
   return r;
 }
@@ -100,26 +162,12 @@ absl::StatusOr<v1::RegressReport> ReadReport(const std::string& path) {
 
 RunVerdict FromReport(const v1::RunReport& r) {
   RunVerdict v;
+  CopyAll(r, &v);
   v.spec.name = r.name();
   v.spec.expect_clean = r.expect_clean();
   v.spec.expect_violations = {r.expect_violations().begin(), r.expect_violations().end()};
-  v.passed = r.passed();
-  v.error = r.error();
-  v.problem = r.problem();
-  v.reason = r.reason();
-  v.observed_text = r.observed();
-  v.exit_status = r.exit_status();
-  v.stop_reason = r.stop_reason();
-  v.stop_message = r.stop_message();
   v.failed_checks = {r.failed_checks().begin(), r.failed_checks().end()};
   for (const auto& [k, n] : r.violations()) v.violations[k] = n;
-  v.first_violation = r.first_violation();
-  v.seconds = r.seconds();
-  v.started_unix = r.started_unix();
-  v.out_dir = r.out_dir();
-  v.trace_path = r.trace_path();
-  v.serial_path = r.serial_path();
-  v.log_path = r.log_path();
   v.measured = r.measured();
   return v;
 }

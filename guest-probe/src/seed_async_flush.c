@@ -52,12 +52,7 @@ static void async_thread(void* unused) {
     flag_wait(&remapped, 1);
     again[c] = uread(va);
   } else if (c == 0) {
-    flag_wait(&held, 1);
-    wait_for_bystanders(&others_idle);
-    usys(SYS_MUNMAP, va, 1, 0);
-    usys(SYS_MMAP, va, 1, VAL_NEW);
-    flag_add(&remapped);
-    again[c] = uread(va);
+    again[c] = remap_when_ready(&held, &others_idle, va, 1, 1, VAL_NEW, &remapped);
   } else {
     bystander_go_idle(&others_idle);
     return;

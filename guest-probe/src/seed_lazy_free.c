@@ -32,13 +32,8 @@ static void lazy_free_thread(void* unused) {
     thread_switch(&w.mm);  // back to the user thread
     again[c] = uread(va);
   } else if (c == 0) {
-    flag_wait(&victim_lazy, 1);
-    wait_for_bystanders(&others_idle);
     // The whole 2 MiB slot: munmap frees its page table too.
-    usys(SYS_MUNMAP, va, 512, 0);
-    usys(SYS_MMAP, va, npages, VAL_NEW);
-    flag_add(&remapped);
-    again[c] = uread(va);
+    again[c] = remap_when_ready(&victim_lazy, &others_idle, va, 512, npages, VAL_NEW, &remapped);
   } else {
     bystander_go_idle(&others_idle);
     return;

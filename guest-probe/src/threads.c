@@ -6,6 +6,7 @@
 #include "events.h"
 #include "probe.h"
 #include "user.h"
+#include "user_abi.h"
 
 int scenario_bug;
 uint64_t scenario_seed = 1;
@@ -134,6 +135,17 @@ void bystander_go_idle(volatile uint32_t* idle) {
 }
 
 void wait_for_bystanders(volatile uint32_t* idle) { flag_wait(idle, online_cpus() - 2); }
+
+uint64_t remap_when_ready(volatile uint32_t* ready, volatile uint32_t* idle, uint64_t va,
+                          uint64_t unmap_pages, uint64_t map_pages, uint64_t now,
+                          volatile uint32_t* remapped) {
+  flag_wait(ready, 1);
+  wait_for_bystanders(idle);
+  usys(SYS_MUNMAP, va, unmap_pages, 0);
+  usys(SYS_MMAP, va, map_pages, now);
+  flag_add(remapped);
+  return uread(va);
+}
 
 void report_reread(const char* name, struct mm* mm, uint64_t va, const uint64_t* first,
                    const uint64_t* again, uint32_t reader, uint64_t old, uint64_t now,

@@ -68,6 +68,14 @@ void stale_read_event(struct mm* mm, uint64_t va, uint64_t expected, uint64_t ob
 void bystander_go_idle(volatile uint32_t* idle);
 void wait_for_bystanders(volatile uint32_t* idle);
 
+// The BSP's part in a remap race (lazy-free, async-flush): once *ready is
+// set and the bystanders are idle, it munmaps `unmap_pages` at va (in CPL3),
+// maps `map_pages` pages holding `now` there, sets *remapped, and returns
+// what it then reads at va.
+uint64_t remap_when_ready(volatile uint32_t* ready, volatile uint32_t* idle, uint64_t va,
+                          uint64_t unmap_pages, uint64_t map_pages, uint64_t now,
+                          volatile uint32_t* remapped);
+
 // `name`: every online CPU first read `old` at va; the BSP and `reader`
 // then read `now` (after the remap). A wrong second read is a
 // stale_read_event. Reports "G/N CPUs read the old page, then <what>".

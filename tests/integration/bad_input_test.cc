@@ -121,6 +121,27 @@ TEST(BadInputTest, TraceInfoOfADirectorySaysSo) {
   EXPECT_EQ(CountLines(r.err), 1) << r.err;
 }
 
+// trace-info, sites and probe-host parse with the library run and regress
+// use (common/cli.h): a bad option or a wrong number of arguments is one
+// line naming it and exit 2, before any file or /dev/kvm is touched;
+// --help is the generated help on stdout.
+TEST(BadInputTest, TraceInfoSitesAndProbeHostRefuseBadOptions) {
+  for (std::string cmd : {"trace-info", "sites", "probe-host"}) {
+    ExpectBadInput({cmd, "--bogus"}, "tlbscope " + cmd + ": error: unknown option '--bogus'");
+    ExpectBadInput({cmd, "--help=yes"}, "tlbscope " + cmd + ": error: --help takes no value");
+    ProcResult help = RunTlbscope({cmd, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << help.err;
+    EXPECT_THAT(help.out, HasSubstr("tlbscope " + cmd + " [OPTIONS]"));
+    EXPECT_EQ(help.err, "");
+  }
+  ExpectBadInput({"trace-info"}, "tlbscope trace-info: error: expected one FILE argument (got 0)");
+  ExpectBadInput({"trace-info", "a", "b"}, "expected one FILE argument (got 2)");
+  ExpectBadInput({"sites"}, "tlbscope sites: error: expected one KERNEL argument (got 0)");
+  ExpectBadInput({"probe-host", "--kvm-device"},
+                 "tlbscope probe-host: error: --kvm-device needs a value");
+  ExpectBadInput({"probe-host", "extra"}, "tlbscope probe-host: error: unknown option 'extra'");
+}
+
 TEST(BadInputTest, TimeoutsThatAreNoDurationAreRefused) {
   for (const char* t : {"inf", "1e10", "nan"}) {
     ExpectBadInput({"run", "--timeout", t}, "--timeout must be >= 0 and at most");

@@ -14,6 +14,7 @@
 #include "regress/baseline.h"
 #include "regress/domain_xml.h"
 #include "regress/junit.h"
+#include "regress/report.h"
 #include "regress/runner.h"
 #include "regress/suite.h"
 
@@ -118,6 +119,50 @@ TEST(SuiteTest, BadSuitesNameTheLineAndTheKey) {
   absl::StatusOr<Suite> missing = LoadSuite("/nonexistent/suite.toml");
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("suite /nonexistent/suite.toml"));
+}
+
+// A verdict and its report.json entry carry the same fields both ways
+// (report.cc names each field once for both directions).
+TEST(ReportTest, EveryFieldOfAVerdictSurvivesItsReport) {
+  RunVerdict v;
+  v.spec.name = "a";
+  v.spec.expect_clean = false;
+  v.spec.expect_violations = {"x", "y"};
+  v.out_dir = "/o", v.trace_path = "/o/t", v.serial_path = "/o/s", v.log_path = "/o/l";
+  v.passed = true, v.error = true;
+  v.problem = "timeout", v.reason = "why", v.observed_text = "x";
+  v.exit_status = 7;
+  v.stop_reason = "guest-exit", v.stop_message = "bye";
+  v.failed_checks = {"c1"};
+  v.violations = {{"x", 3}};
+  v.first_violation = "first";
+  v.seconds = 1.5;
+  v.started_unix = 1700000000;
+  v.measured.set_flush_requests(42);
+  v1::RegressReport r = MakeReport("s", Shard{1, 1, "default"}, {v.spec}, {v});
+  ASSERT_EQ(r.runs_size(), 1);
+  RunVerdict back = FromReport(r.runs(0));
+  EXPECT_EQ(back.spec.name, "a");
+  EXPECT_FALSE(back.spec.expect_clean);
+  EXPECT_EQ(back.spec.expect_violations, v.spec.expect_violations);
+  EXPECT_EQ(back.out_dir, "/o");
+  EXPECT_EQ(back.trace_path, "/o/t");
+  EXPECT_EQ(back.serial_path, "/o/s");
+  EXPECT_EQ(back.log_path, "/o/l");
+  EXPECT_TRUE(back.passed);
+  EXPECT_TRUE(back.error);
+  EXPECT_EQ(back.problem, "timeout");
+  EXPECT_EQ(back.reason, "why");
+  EXPECT_EQ(back.observed_text, "x");
+  EXPECT_EQ(back.exit_status, 7);
+  EXPECT_EQ(back.stop_reason, "guest-exit");
+  EXPECT_EQ(back.stop_message, "bye");
+  EXPECT_EQ(back.failed_checks, v.failed_checks);
+  EXPECT_EQ(back.violations, v.violations);
+  EXPECT_EQ(back.first_violation, "first");
+  EXPECT_DOUBLE_EQ(back.seconds, 1.5);
+  EXPECT_EQ(back.started_unix, 1700000000);
+  EXPECT_EQ(back.measured.flush_requests(), 42u);
 }
 
 // A suite's scenario is checked when it is loaded, against the list

@@ -8,17 +8,19 @@ namespace {
 constexpr uint16_t kCodeSelector = 0x08, kDataSelector = 0x10, kTssSelector = 0x18;
 constexpr uint64_t kCr0Pe = 1u << 0, kCr0Et = 1u << 4;
 
-kvm_segment FlatSegment(uint16_t selector, uint8_t type) {
+// A present ring-0 segment at base 0: flat 4 GiB code or data (`flat`:
+// S, D/B and G set), or a system segment such as the TSS.
+kvm_segment Segment(uint16_t selector, uint8_t type, uint32_t limit, bool flat) {
   return kvm_segment{.base = 0,
-                     .limit = 0xffffffff,
+                     .limit = limit,
                      .selector = selector,
                      .type = type,
                      .present = 1,
                      .dpl = 0,
-                     .db = 1,
-                     .s = 1,
+                     .db = flat,
+                     .s = flat,
                      .l = 0,
-                     .g = 1,
+                     .g = flat,
                      .avl = 0,
                      .unusable = 0,
                      .padding = 0};
@@ -78,21 +80,9 @@ absl::Status SetupBootCpu(Vcpu& vcpu, const LoadedKernel& kernel) {
   kvm_sregs& s = *sregs;
   const bool linux = kernel.protocol == BootProtocol::kLinux;
   const uint16_t shift = linux ? 8 : 0;  // selectors one slot up in the Linux GDT
-  s.cs = FlatSegment(kCodeSelector + shift, 0xb);
-  s.ds = s.es = s.fs = s.gs = s.ss = FlatSegment(kDataSelector + shift, 0x3);
-  s.tr = kvm_segment{.base = 0,
-                     .limit = 0x67,
-                     .selector = static_cast<uint16_t>(kTssSelector + shift),
-                     .type = 0xb,
-                     .present = 1,
-                     .dpl = 0,
-                     .db = 0,
-                     .s = 0,
-                     .l = 0,
-                     .g = 0,
-                     .avl = 0,
-                     .unusable = 0,
-                     .padding = 0};
+  s.cs = Segment(kCodeSelector + shift, 0xb, 0xffffffff, true);
+  s.ds = s.es = s.fs = s.gs = s.ss = Segment(kDataSelector + shift, 0x3, 0xffffffff, true);
+  s.tr = Segment(kTssSelector + shift, 0xb, 0x67, false);
   s.gdt.base = linux ? layout::kLinuxGdt : layout::kGdt;
   s.gdt.limit = (linux ? 5 : 4) * 8 - 1;
   s.idt.base = 0;

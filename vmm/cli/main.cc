@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "common/log.h"
-#include "regress/command.h"
+#include "common/self_exe.h"
 #include "version/version.h"
 #include "vmm/cli/probe_host_command.h"
 #include "vmm/cli/run_command.h"
@@ -16,23 +19,23 @@
 
 namespace {
 
-// This executable's path, or "" if /proc cannot say.
-std::string SelfExe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-}
-
 // The bundled guest-probe: next to the build tree's tlbscope, or installed.
-std::string DefaultKernel() {
-  if (std::string exe = SelfExe(); !exe.empty()) {
-    std::string dir = exe.substr(0, exe.rfind('/'));
-    for (const std::string& candidate :
-         {dir + "/../guest-probe/guest-probe.elf", dir + "/../share/tlbscope/guest-probe.elf"}) {
-      if (::access(candidate.c_str(), R_OK) == 0) return candidate;
-    }
-  }
-  return TLBSCOPE_DEFAULT_KERNEL;
+std::string DefaultKernel() { return tlbscope::BundledGuestProbe(TLBSCOPE_DEFAULT_KERNEL); }
+
+// `tlbscope regress ARGS`: exec tlbscope-regress ARGS, the program installed
+// beside this one (regress links libvirt, libxml2 and toml++, which the
+// binary that runs guests as root does not). Returns only on failure: 5.
+int ExecRegress(const std::vector<std::string>& args) {
+  std::string path = tlbscope::SiblingPath("tlbscope-regress");
+  if (path.empty()) path = "tlbscope-regress";
+  std::vector<char*> argv = {path.data()};
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execv(path.c_str(), argv.data());
+  tlbscope::LogError("regress", absl::StrFormat("cannot run %s: %s (tlbscope-regress is installed "
+                                                "beside tlbscope)",
+                                                path, std::strerror(errno)));
+  return 5;
 }
 
 void Usage(FILE* out) {
@@ -46,7 +49,7 @@ void Usage(FILE* out) {
                "instruction\n"
                "  trace-info  summarize a trace recorded with `run --record`\n"
                "  regress     run a suite of guest runs against expected verdicts (JUnit XML)\n"
-               "  help        this text; `tlbscope run --help` for run's options\n"
+               "  help        this text; `tlbscope COMMAND --help` for a command's options\n"
                "`--version` (alone, or after any command) prints the version\n");
 }
 
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   if (cmd == "sites") return tlbscope::SitesCommand(args);
   if (cmd == "probe-host") return tlbscope::ProbeHostCommand(args);
   if (cmd == "trace-info") return tlbscope::TraceInfoCommand(args);
-  if (cmd == "regress") return tlbscope::RegressCommand(args, SelfExe(), DefaultKernel());
+  if (cmd == "regress") return ExecRegress(args);
   tlbscope::Log("unknown command '%s' (try `tlbscope help`)", cmd);
   return 2;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/cli.h"
 #include "common/log.h"
 #include "vmm/trap/host_caps.h"
 #include "vmm/trap/strategy.h"
@@ -13,14 +14,14 @@ const char* YesNo(bool b) { return b ? "yes" : "no"; }
 
 int ProbeHostCommand(const std::vector<std::string>& args) {
   std::string device = "/dev/kvm";
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--kvm-device" && i + 1 < args.size()) {
-      device = args[++i];
-    } else {
-      LogError("probe-host", "unknown argument '" + args[i] + "'");
-      return 2;
-    }
-  }
+  CLI::App app(
+      "what this host's KVM supports for trapping TLB instructions, and the strategy "
+      "each instruction will use",
+      "tlbscope probe-host");
+  cli::Configure(app);
+  app.add_flag("-h,--help")->description("this text");
+  app.add_option("--kvm-device", device, "the KVM device (default /dev/kvm)")->type_name("PATH");
+  if (std::optional<int> done = cli::ParseCommandArgs(app, args, "probe-host")) return *done;
   absl::StatusOr<HostCaps> c = ProbeHost(device);
   if (!c.ok()) {
     LogError("probe-host", c.status().message());

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_format.h"
+#include "common/cli.h"
 #include "common/file_bytes.h"
 #include "common/log.h"
 #include "introspect/elf_image.h"
@@ -51,18 +52,22 @@ void PrintKernelKnowledge(const std::string& path) {
 }  // namespace
 
 int SitesCommand(const std::vector<std::string>& args) {
-  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
-    std::printf(
-        "usage: tlbscope sites KERNEL\n"
-        "  lists every MOV-to-CR3, INVLPG and INVPCID in KERNEL's executable sections:\n"
-        "  address, instruction, symbol+offset (when the ELF has symbols), class\n");
-    return 0;
-  }
-  if (args.size() != 1) {
-    LogError("sites", absl::StrFormat("expected one KERNEL argument (got %zu)", args.size()));
+  std::vector<std::string> kernels;
+  CLI::App app(
+      "lists every MOV-to-CR3, INVLPG and INVPCID in KERNEL's executable sections: "
+      "address, instruction, symbol+offset (when the ELF has symbols), class; for a "
+      "Linux kernel, what tlbscope knows of it and where each probe's breakpoint goes",
+      "tlbscope sites");
+  cli::Configure(app);
+  app.add_flag("-h,--help")->description("this text");
+  app.add_option("KERNEL", kernels, "an ELF kernel or a Linux bzImage");
+  if (std::optional<int> done = cli::ParseCommandArgs(app, args, "sites")) return *done;
+  if (kernels.size() != 1) {
+    LogError("sites", absl::StrFormat("expected one KERNEL argument (got %zu)", kernels.size()));
     return 2;
   }
-  absl::StatusOr<SiteScan> scan = ScanTlbSitesInFile(args[0]);
+  const std::string& kernel = kernels[0];
+  absl::StatusOr<SiteScan> scan = ScanTlbSitesInFile(kernel);
   if (!scan.ok()) {
     LogError("sites", scan.status().message());
     return 2;
@@ -81,7 +86,7 @@ int SitesCommand(const std::vector<std::string>& args) {
       scan->sites.size(), counts[TlbInsn::kMovCr3], counts[TlbInsn::kInvlpg],
       counts[TlbInsn::kInvpcid], scan->sections_scanned,
       static_cast<unsigned long long>(scan->bytes_scanned));
-  PrintKernelKnowledge(args[0]);
+  PrintKernelKnowledge(kernel);
   return 0;
 }
 

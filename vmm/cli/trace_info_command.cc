@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <map>
 
+#include "absl/strings/str_format.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "vmm/trace/pipeline.h"
 #include "vmm/trace/trace_reader.h"
@@ -10,15 +12,26 @@
 namespace tlbscope {
 
 int TraceInfoCommand(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0] == "-h" || args[0] == "--help") {
-    std::fprintf(args.size() == 1 ? stdout : stderr, "usage: tlbscope trace-info FILE\n");
-    return args.size() == 1 ? 0 : 2;
+  std::vector<std::string> files;
+  CLI::App app(
+      "summarize a trace recorded with `tlbscope run --record FILE`: the header, "
+      "counts per event kind and per vCPU, the first and last sequence, and how the "
+      "run ended",
+      "tlbscope trace-info");
+  cli::Configure(app);
+  app.add_flag("-h,--help")->description("this text");
+  app.add_option("FILE", files, "a trace file");
+  if (std::optional<int> done = cli::ParseCommandArgs(app, args, "trace-info")) return *done;
+  if (files.size() != 1) {
+    LogError("trace-info", absl::StrFormat("expected one FILE argument (got %zu)", files.size()));
+    return 2;
   }
+  const std::string& path = files[0];
   std::map<std::string, uint64_t> per_kind;
   std::map<uint32_t, uint64_t> per_vcpu;
   uint64_t first = 0, last = 0;
   bool any = false;
-  absl::StatusOr<TraceSummary> t = ReadTrace(args[0], [&](const v1::Event& e) {
+  absl::StatusOr<TraceSummary> t = ReadTrace(path, [&](const v1::Event& e) {
     ++per_kind[EventKindName(e)];
     ++per_vcpu[e.vcpu()];
     if (!any) first = e.sequence();
@@ -30,7 +43,7 @@ int TraceInfoCommand(const std::vector<std::string>& args) {
     return 2;
   }
   const v1::TraceHeader& h = t->header;
-  std::printf("trace:      %s (schema %u, tlbscope %s)\n", args[0].c_str(), h.schema_version(),
+  std::printf("trace:      %s (schema %u, tlbscope %s)\n", path.c_str(), h.schema_version(),
               h.tlbscope_version().c_str());
   std::printf("kernel:     %s, %llu bytes, sha256 %s, build id %s\n", h.kernel().path().c_str(),
               static_cast<unsigned long long>(h.kernel().size()), h.kernel().sha256().c_str(),

@@ -11,10 +11,7 @@ TrapOutcome HandleCr3Write(const TlbSite& site, VcpuStateView& state, bool emula
   TrapOutcome out;
   kvm_regs* regs;
   kvm_sregs* sregs;
-  if (absl::Status s = state.Load(&regs, &sregs); !s.ok()) {
-    out.message = std::string(s.message());
-    return out;
-  }
+  if (!LoadTrapRegs(state, &regs, &sregs, &out)) return out;
   std::optional<uint64_t> value = RegisterValue(*regs, site.reg);
   if (!value) {
     out.message = absl::StrFormat("cannot read the source register of '%s'", site.text);

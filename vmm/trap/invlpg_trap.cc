@@ -8,10 +8,7 @@ TrapOutcome HandleInvlpg(const TlbSite& site, VcpuStateView& state) {
   TrapOutcome out;
   kvm_regs* regs;
   kvm_sregs* sregs;
-  if (absl::Status s = state.Load(&regs, &sregs); !s.ok()) {
-    out.message = std::string(s.message());
-    return out;
-  }
+  if (!LoadTrapRegs(state, &regs, &sregs, &out)) return out;
   std::optional<uint64_t> linear = EffectiveAddress(site, *regs, *sregs);
   if (!linear) {
     out.message = absl::StrFormat("cannot compute the address of '%s'", site.text);

@@ -33,10 +33,7 @@ TrapOutcome HandleInvpcid(const TlbSite& site, VcpuStateView& state, const Guest
   TrapOutcome out;
   kvm_regs* regs;
   kvm_sregs* sregs;
-  if (absl::Status s = state.Load(&regs, &sregs); !s.ok()) {
-    out.message = std::string(s.message());
-    return out;
-  }
+  if (!LoadTrapRegs(state, &regs, &sregs, &out)) return out;
   std::optional<uint64_t> type = RegisterValue(*regs, site.reg);
   std::optional<uint64_t> gva = EffectiveAddress(site, *regs, *sregs);
   if (!type || !gva) {

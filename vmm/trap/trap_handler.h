@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "vmm/kvm/guest_memory.h"
 #include "vmm/trap/site_scanner.h"
 #include "vmm/trap/trap_event.h"
@@ -25,6 +26,15 @@ struct TrapOutcome {
   TrapEvent event;
   std::string message;
 };
+
+// Every handler's start: the vCPU's registers. False when they cannot be
+// read, and `out` then says why (and stops).
+inline bool LoadTrapRegs(VcpuStateView& state, kvm_regs** regs, kvm_sregs** sregs,
+                         TrapOutcome* out) {
+  absl::Status s = state.Load(regs, sregs);
+  if (!s.ok()) out->message = std::string(s.message());
+  return s.ok();
+}
 
 // MOV-to-CR3. With `emulate`, performed through vCPU state when that is
 // exact: a new CR3 value (KVM_SET_SREGS reloads the MMU only on a change)
