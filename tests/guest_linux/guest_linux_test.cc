@@ -81,6 +81,37 @@ TEST_P(GuestLinuxTest, EveryWorkloadExitsZeroWithTheKernelsCounters) {
 INSTANTIATE_TEST_SUITE_P(Smp, GuestLinuxTest, ::testing::Values(2, 4),
                          [](const auto& info) { return "smp" + std::to_string(info.param); });
 
+// The Linux probes (issue 14) on the test kernel: its System.map and BTF
+// beside the bzImage make the knowledge complete, so the probes are on by
+// default; the kernel's context switches and flushes reach the trace and
+// the in-process collector rebuilds them with a clean verdict.
+TEST(GuestLinuxProbesTest, ContextSwitchesAndFlushesReachTheTraceAndTheVerdictIsClean) {
+  std::string kernel = LinuxKernelDir() + "/bzImage";
+  ASSERT_EQ(::access(kernel.c_str(), R_OK), 0) << kernel << " is missing";
+  REQUIRE_KVM();
+  std::string trace = ::testing::TempDir() + "/guest-linux-probes.trace";
+  ProcResult r = RunTlbscope({"run", "--linux", "--workload", "munmap", "--iterations", "5",
+                              "--smp", "2", "--timeout", "600", "--record", trace},
+                             700);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 7 breakpoints"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("trapped instructions only")));
+  ProcResult info = RunTlbscope({"trace-info", trace}, 60);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  for (const char* kind : {"context_switch", "flush_request", "flush_func", "flush_done"}) {
+    EXPECT_THAT(info.out, HasSubstr(kind)) << info.out;
+  }
+  // --no-linux-probes: trapped instructions only, and none of those events.
+  ProcResult off =
+      RunTlbscope({"run", "--linux", "--workload", "munmap", "--iterations", "2", "--smp", "2",
+                   "--timeout", "600", "--no-linux-probes", "--record", trace},
+                  700);
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_THAT(off.err, ::testing::Not(HasSubstr("linux probes:")));
+  info = RunTlbscope({"trace-info", trace}, 60);
+  EXPECT_THAT(info.out, ::testing::Not(HasSubstr("flush_func")));
+}
+
 // A workload name the guest does not know (given on the kernel command line,
 // past tlbscope's own check): the guest says so and exits 2.
 TEST(GuestLinuxBadInputTest, UnknownWorkloadInTheGuestExitsTwo) {
