@@ -32,5 +32,40 @@ TEST(CreateLinuxProbesTest, IncompleteKnowledgeIsOneLineNamingWhatIsMissing) {
   EXPECT_THAT(why, ::testing::StartsWith("kernel knowledge: "));
 }
 
+// The probes' int3s: counted per address, the original byte back with the
+// last Remove, a lifted int3 not rewritten once removed, and never over an
+// int3 that is not ours.
+TEST(ProbePointsTest, CountsLiftsAndRefusals) {
+  GuestMemory mem = *GuestMemory::Create(1 << 20);
+  ASSERT_TRUE(mem.WriteObject<uint8_t>(0x1000, 0x55).ok());
+  ASSERT_TRUE(mem.WriteObject<uint8_t>(0x2000, 0xcc).ok());
+  ProbePoints p(&mem);
+  auto byte = [&](uint64_t gpa) { return *mem.ReadObject<uint8_t>(gpa); };
+  ASSERT_TRUE(p.Place(0xa000, 0x1000).ok());
+  ASSERT_TRUE(p.Place(0xa000, 0x1000).ok());  // a second vCPU waits there too
+  EXPECT_EQ(byte(0x1000), 0xcc);
+  EXPECT_EQ(p.placed_total(), 1u);
+  p.Remove(0xa000);
+  EXPECT_EQ(byte(0x1000), 0xcc);
+  EXPECT_TRUE(p.Contains(0xa000));
+  ASSERT_TRUE(p.Lift(0xa000).ok());
+  EXPECT_EQ(byte(0x1000), 0x55);
+  EXPECT_TRUE(p.WasOursAndIsGone(0xa000));  // lifted: a hit now runs the original
+  ASSERT_TRUE(p.Rearm(0xa000).ok());
+  EXPECT_EQ(byte(0x1000), 0xcc);
+  ASSERT_TRUE(p.Lift(0xa000).ok());
+  p.Remove(0xa000);  // the last one, while lifted
+  ASSERT_TRUE(p.Rearm(0xa000).ok());
+  EXPECT_EQ(byte(0x1000), 0x55);
+  EXPECT_FALSE(p.Contains(0xa000));
+  EXPECT_TRUE(p.WasOursAndIsGone(0xa000));
+  EXPECT_FALSE(p.WasOursAndIsGone(0xb000));  // never ours: the guest's own int3
+  EXPECT_FALSE(p.Place(0xb000, 0x2000).ok());
+  EXPECT_EQ(byte(0x2000), 0xcc);
+  EXPECT_THAT(std::string(p.Place(0xc000, 1 << 20).message()),
+              ::testing::HasSubstr("outside guest memory"));
+  EXPECT_EQ(p.size(), 0u);
+}
+
 }  // namespace
 }  // namespace tlbscope
