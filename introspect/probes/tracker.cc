@@ -1,6 +1,13 @@
 #include "introspect/probes/tracker.h"
 
 namespace tlbscope::introspect {
+namespace {
+
+// Farther apart than this, two stack pointers are on different stacks:
+// Linux's task and IRQ stacks are 16 KiB (32 KiB with KASAN).
+constexpr uint64_t kSameStack = 32 * 1024;
+
+}  // namespace
 
 uint64_t CtxId(KernelState& state, uint64_t address) {
   absl::StatusOr<MmState> m = state.Mm(address);
@@ -36,8 +43,13 @@ bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader
   if (cpu >= frames_.size()) return false;
   KernelState state(k_, mem);
   std::vector<Frame>& frames = frames_[cpu];
-  // Frames the stack has unwound past (their return was never seen) go.
-  while (!frames.empty() && frames.back().rsp_after < regs.rsp) frames.pop_back();
+  // Frames the stack has unwound past (their return was never seen) go;
+  // a hit on another stack (an interrupt's, which Linux runs on a per-CPU
+  // IRQ stack anywhere in memory) says nothing about them.
+  while (!frames.empty() && frames.back().rsp_after < regs.rsp &&
+         regs.rsp - frames.back().rsp_after < kSameStack) {
+    frames.pop_back();
+  }
   if (!frames.empty() && frames.back().return_address == regs.rip &&
       frames.back().rsp_after == regs.rsp) {
     Frame f = frames.back();

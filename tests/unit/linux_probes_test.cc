@@ -186,6 +186,7 @@ class LinuxProbesTest : public ::testing::Test {
   // A call of kFns[fn] on `cpu`: entry hit, `body`, return hit.
   void Call(uint32_t cpu, int fn, std::vector<uint64_t> args, const std::function<void()>& body) {
     uint64_t rsp = kDirectMap + 0x2000000 + 0x100000ull * cpu - 0x100 * depth_[cpu];
+    if (fn == 4 && irq_stack_) rsp += 0x400000;  // flush_tlb_func from an IPI
     Put(rsp, ret_[fn]);
     Hit(cpu, IntAddress(kFns[fn]), rsp, args);
     ++depth_[cpu];
@@ -257,6 +258,7 @@ class LinuxProbesTest : public ::testing::Test {
   test_support::CollectSink sink_;
   std::function<void(const TrapEvent&)> path_;
   std::map<uint32_t, int> depth_;
+  bool irq_stack_ = false;
 };
 
 TEST_F(LinuxProbesTest, PlanPlacesAnInt3AtEachEntryAndSaysHowToGetPast) {
@@ -375,6 +377,19 @@ TEST_F(LinuxProbesTest, SwitchesAndAShootdownReachTheSinkInOrderAndTheCollectorI
   EXPECT_GT(n.events, 0u);
   // Entries: 2 switches (emulated), range (push), multi (stepped), 2 funcs.
   EXPECT_EQ(n.emulated, 2u + 1 + 2);
+}
+
+// While CPU 0 waits in flush_tlb_mm_range it runs a flush_tlb_func on its
+// IRQ stack, far above the task's: the waiting frames stay, so their
+// returns still make flush_done.
+TEST_F(LinuxProbesTest, AFlushOnTheIrqStackLeavesTheWaitingFramesAlone) {
+  irq_stack_ = true;
+  SwitchToA(0, 0x1);
+  SwitchToA(1, 0x3);
+  Shootdown(2, 0x400000, 0x402000);
+  std::vector<std::string> kinds = Kinds(Finish(), 0);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "flush_done"), 1) << kinds.size();
+  EXPECT_EQ(probes_->counts().unmatched, 0u);
 }
 
 }  // namespace
