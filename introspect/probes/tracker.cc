@@ -6,6 +6,9 @@ namespace {
 // Farther apart than this, two stack pointers are on different stacks:
 // Linux's task and IRQ stacks are 16 KiB (32 KiB with KASAN).
 constexpr uint64_t kSameStack = 32 * 1024;
+// Returns waited for per CPU, at most: a task that sleeps inside a probed
+// function and wakes on another CPU leaves its frame behind for good.
+constexpr size_t kMaxFrames = 16;
 
 }  // namespace
 
@@ -68,6 +71,7 @@ bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader
         env_.read_failures.fetch_add(1);
         return true;  // without its return the entry would leave a half
       }
+      if (frames.size() == kMaxFrames) frames.erase(frames.begin());
       frames.push_back({*ret, regs.rsp + 8, p});
     }
     p->OnEntry(env_, state, cpu, regs);
