@@ -10,8 +10,12 @@ namespace tlbscope {
 namespace {
 
 // Why the probes cannot run here, or "" when they can.
-std::string Unavailable(const LoadedGuest& guest, const TrapEngine* engine) {
+std::string Unavailable(const MachineConfig& config, const LoadedGuest& guest,
+                        const TrapEngine* engine) {
   if (engine == nullptr) return "off with --no-trap (they use the trap engine)";
+  if (config.breakpoints == BreakpointPolicy::kHardwareOnly) {
+    return "off with --breakpoints hw (the probes are int3s)";
+  }
   if (guest.kernel.protocol == BootProtocol::kLinux) {
     return "off with --boot linux (the guest decompresses its own kernel: no text to patch "
            "before it runs)";
@@ -27,7 +31,7 @@ std::string Unavailable(const LoadedGuest& guest, const TrapEngine* engine) {
 std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGuest& guest,
                                           TrapEngine* engine, ProbeSummary& summary) {
   if (!config.linux_probes || !guest.kernel.is_linux) return nullptr;
-  summary.note = Unavailable(guest, engine);
+  summary.note = Unavailable(config, guest, engine);
   std::unique_ptr<LinuxProbes> probes;
   if (summary.note.empty()) {
     probes = CreateLinuxProbes({config.system_map, config.kernel_btf}, guest.image(), &guest.mem,
