@@ -4,6 +4,7 @@
 
 #include "common/file_bytes.h"
 #include "vmm/linux/linux_probes.h"
+#include "vmm/machine/machine_parts.h"
 
 namespace tlbscope {
 namespace {
@@ -65,6 +66,48 @@ TEST(ProbePointsTest, CountsLiftsAndRefusals) {
   EXPECT_THAT(std::string(p.Place(0xc000, 1 << 20).message()),
               ::testing::HasSubstr("outside guest memory"));
   EXPECT_EQ(p.size(), 0u);
+}
+
+// When a run gets probes: only a Linux kernel, only with the trap engine
+// and an int3 the host traps; otherwise one note saying why, no probes.
+TEST(CreateProbesTest, EachReasonToRunWithoutProbesIsANote) {
+  std::vector<uint8_t> elf =
+      *ReadFileBytes(std::string(TEST_KERNELS_DIR) + "/linux_probe_fns.elf", "test");
+  LoadedGuest guest{*GuestMemory::Create(4 << 20), elf, LoadedKernel{}, false};
+  guest.kernel.protocol = BootProtocol::kPvh;
+  guest.kernel.is_linux = true;
+  HostCaps caps;
+  caps.hw_breakpoints = 4;
+  caps.hw_breakpoint_fires = true;
+  caps.single_step_works = true;
+  caps.cap_guest_debug = true;
+  caps.int3_emulation_failure = true;
+  TrapEngine engine(caps, {}, &guest.mem, 1);
+  MachineConfig config;
+  auto note = [&](const MachineConfig& c, TrapEngine* e) {
+    ProbeSummary s;
+    EXPECT_EQ(CreateProbes(c, guest, e, s), nullptr);
+    EXPECT_FALSE(s.enabled);
+    return s.note;
+  };
+  // Knowledge: symbols, but no layouts in this ELF.
+  EXPECT_THAT(note(config, &engine), ::testing::StartsWith("kernel knowledge: missing"));
+  EXPECT_THAT(note(config, nullptr), ::testing::HasSubstr("--no-trap"));
+  MachineConfig hw = config;
+  hw.breakpoints = BreakpointPolicy::kHardwareOnly;
+  EXPECT_THAT(note(hw, &engine), ::testing::HasSubstr("--breakpoints hw"));
+  MachineConfig off = config;
+  off.linux_probes = false;
+  EXPECT_EQ(note(off, &engine), "");
+  guest.kernel.protocol = BootProtocol::kLinux;
+  EXPECT_THAT(note(config, &engine), ::testing::HasSubstr("--boot linux"));
+  guest.kernel.protocol = BootProtocol::kPvh;
+  caps.int3_emulation_failure = false;
+  TrapEngine no_int3(caps, {}, &guest.mem, 1);
+  EXPECT_THAT(note(config, &no_int3), ::testing::HasSubstr("cannot trap an int3"));
+  guest.kernel.is_linux = false;
+  EXPECT_EQ(note(config, &engine), "");  // not Linux: nothing to say
+  EXPECT_EQ(engine.probe_points().size(), 0u);
 }
 
 }  // namespace
