@@ -4,6 +4,7 @@
 
 #include "common/file_bytes.h"
 #include "vmm/linux/linux_probes.h"
+#include "vmm/linux/skip_emulation.h"
 #include "vmm/machine/machine_parts.h"
 
 namespace tlbscope {
@@ -66,6 +67,26 @@ TEST(ProbePointsTest, CountsLiftsAndRefusals) {
   EXPECT_THAT(std::string(p.Place(0xc000, 1 << 20).message()),
               ::testing::HasSubstr("outside guest memory"));
   EXPECT_EQ(p.size(), 0u);
+}
+
+// A push whose stack slot does not translate (paging on, no tables):
+// nothing changes, the caller steps.
+TEST(EmulateSkipTest, AnUntranslatableStackChangesNothing) {
+  GuestMemory mem = *GuestMemory::Create(1 << 20);
+  kvm_regs r{};
+  r.rsp = 0x1000;
+  r.rip = 7;
+  introspect::EntryPlan push;
+  push.skip = introspect::EntryPlan::Skip::kEmulatePush;
+  push.length = 1;
+  PagingMode mode{(1ull << 31) | 1, 0x10000, 1 << 5, (1 << 8) | (1 << 10)};  // empty PML4
+  EXPECT_FALSE(EmulateSkip(push, r, mem, mode).ok());
+  EXPECT_EQ(r.rsp, 0x1000u);
+  EXPECT_EQ(r.rip, 7u);
+  EXPECT_EQ(RegisterByNumber(r, 4), 0x1000u);  // rsp is register 4
+  introspect::EntryPlan step;                  // kStep: not emulated
+  EXPECT_FALSE(EmulateSkip(step, r, mem, mode).ok());
+  EXPECT_EQ(r.rip, 7u);
 }
 
 // When a run gets probes: only a Linux kernel, only with the trap engine

@@ -14,7 +14,6 @@
 #include "common/file_bytes.h"
 #include "tests/unit/collect_sink.h"
 #include "vmm/boot/elf_file.h"
-#include "vmm/linux/skip_emulation.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/trace/pipeline.h"
 
@@ -328,17 +327,6 @@ TEST_F(LinuxProbesTest, PushIsEmulatedExactly) {
   EXPECT_EQ(vcpus_[0].regs().rip, fn_["flush_tlb_mm_range"] + 2);
   EXPECT_EQ(vcpus_[0].regs().rsp, rsp - 8);
   EXPECT_EQ(*mem_->ReadObject<uint64_t>(rsp - 8 - kDirectMap), 0x1122334455667788ull);
-  // A stack slot that does not translate: nothing changes, the caller steps.
-  kvm_regs r{};
-  r.rsp = 0x1000;  // not mapped by these tables
-  r.rip = 7;
-  introspect::EntryPlan push;
-  push.skip = introspect::EntryPlan::Skip::kEmulatePush;
-  push.length = 1;
-  EXPECT_FALSE(EmulateSkip(push, r, *mem_, {kCr0PgPe, kPml4, kCr4Pae, kEferLmeLma}).ok());
-  EXPECT_EQ(r.rsp, 0x1000u);
-  EXPECT_EQ(r.rip, 7u);
-  EXPECT_EQ(RegisterByNumber(r, 4), 0x1000u);  // rsp is register 4
 }
 
 TEST_F(LinuxProbesTest, SwitchesAndAShootdownReachTheSinkInOrderAndTheCollectorIsClean) {
@@ -355,6 +343,17 @@ TEST_F(LinuxProbesTest, SwitchesAndAShootdownReachTheSinkInOrderAndTheCollectorI
   ASSERT_GE(v1k.size(), 3u);
   EXPECT_THAT(std::vector<std::string>(v1k.begin(), v1k.begin() + 3),
               ElementsAre("cpumask", "context_switch", "cr3_write"));
+  // Read through the old root's page walk: mm A's cpumask and ctx_ids.
+  for (const v1::Event& e : all) {
+    if (e.vcpu() != 1) continue;
+    if (e.has_cpumask()) EXPECT_THAT(e.cpumask().cpus(), ElementsAre(0, 1));
+    if (e.has_context_switch()) {
+      EXPECT_EQ(e.context_switch().prev_mm(), 1u);
+      EXPECT_EQ(e.context_switch().next_mm(), 5u);
+      EXPECT_EQ(e.context_switch().cr3(), 0x710000u);
+      break;
+    }
+  }
   collect::Collector c;
   c.SetTrapping({true, true, true});
   for (const v1::Event& e : all) c.Observe(e);
