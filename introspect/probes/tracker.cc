@@ -1,6 +1,16 @@
 #include "introspect/probes/tracker.h"
 
 namespace tlbscope::introspect {
+namespace {
+
+// Farther apart than this, two stack pointers are on different stacks:
+// Linux's task and IRQ stacks are 16 KiB (32 KiB with KASAN).
+constexpr uint64_t kSameStack = 32 * 1024;
+// Returns waited for per CPU, at most: a task that sleeps inside a probed
+// function and wakes on another CPU leaves its frame behind for good.
+constexpr size_t kMaxFrames = 16;
+
+}  // namespace
 
 uint64_t CtxId(KernelState& state, uint64_t address) {
   absl::StatusOr<MmState> m = state.Mm(address);
@@ -36,8 +46,13 @@ bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader
   if (cpu >= frames_.size()) return false;
   KernelState state(k_, mem);
   std::vector<Frame>& frames = frames_[cpu];
-  // Frames the stack has unwound past (their return was never seen) go.
-  while (!frames.empty() && frames.back().rsp_after < regs.rsp) frames.pop_back();
+  // Frames the stack has unwound past (their return was never seen) go;
+  // a hit on another stack (an interrupt's, which Linux runs on a per-CPU
+  // IRQ stack anywhere in memory) says nothing about them.
+  while (!frames.empty() && frames.back().rsp_after < regs.rsp &&
+         regs.rsp - frames.back().rsp_after < kSameStack) {
+    frames.pop_back();
+  }
   if (!frames.empty() && frames.back().return_address == regs.rip &&
       frames.back().rsp_after == regs.rsp) {
     Frame f = frames.back();
@@ -56,6 +71,7 @@ bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader
         env_.read_failures.fetch_add(1);
         return true;  // without its return the entry would leave a half
       }
+      if (frames.size() == kMaxFrames) frames.erase(frames.begin());
       frames.push_back({*ret, regs.rsp + 8, p});
     }
     p->OnEntry(env_, state, cpu, regs);

@@ -13,7 +13,9 @@
 
 #include "tests/integration/run_helper.h"
 #include "tlbscope/v1/run_result.pb.h"
+#include "vmm/boot/kernel_loader.h"
 #include "vmm/cli/linux_guest.h"
+#include "vmm/linux/linux_probes.h"
 
 namespace tlbscope::testing {
 namespace {
@@ -80,6 +82,93 @@ TEST_P(GuestLinuxTest, EveryWorkloadExitsZeroWithTheKernelsCounters) {
 
 INSTANTIATE_TEST_SUITE_P(Smp, GuestLinuxTest, ::testing::Values(2, 4),
                          [](const auto& info) { return "smp" + std::to_string(info.param); });
+
+// No KVM needed: the test kernel loaded into guest memory as a run loads
+// it, and its probes planned from its own System.map and BTF. Every probed
+// function of the issue has a symbol, each int3 lands on the bytes the
+// entry plan read (no IBT and no ftrace in this config: a push is
+// emulated, anything else stepped).
+TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) {
+  std::string dir = LinuxKernelDir();
+  std::string kernel = dir + "/bzImage";
+  ASSERT_EQ(::access(kernel.c_str(), R_OK), 0) << kernel << " is missing";
+  std::string bytes = ReadFile(kernel);
+  std::span<const uint8_t> image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  absl::StatusOr<GuestMemory> mem = GuestMemory::Create(256 << 20);
+  ASSERT_TRUE(mem.ok());
+  absl::StatusOr<LoadedKernel> k = LoadKernelBytes(image, kernel, BootProtocol::kAuto, "", *mem);
+  ASSERT_TRUE(k.ok()) << k.status();
+  ASSERT_FALSE(k->vmlinux.empty());
+  // The bytes before the int3s, to compare with what the plan read.
+  std::vector<uint8_t> before(mem->host_base(), mem->host_base() + mem->size());
+  ProbePoints points(&*mem);
+  std::string why;
+  std::unique_ptr<LinuxProbes> probes = CreateLinuxProbes(
+      {dir + "/System.map", dir + "/vmlinux.btf"}, k->vmlinux, &*mem, &points, 2, &why);
+  ASSERT_NE(probes, nullptr) << why;
+  for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
+  EXPECT_EQ(probes->plan().probes.size(), 7u);
+  int emulated = 0;
+  for (const PlannedProbe& p : probes->plan().probes) {
+    SCOPED_TRACE(p.Describe());
+    EXPECT_EQ(*mem->ReadObject<uint8_t>(p.paddr), 0xcc);
+    EXPECT_FALSE(p.plan.after_ftrace);  // this config has no ftrace
+    EXPECT_EQ(p.plan.address, p.function_address);
+    // The loaded bytes under the int3 are the ones the plan was made from.
+    const uint8_t* was = &before[p.paddr];
+    using Skip = introspect::EntryPlan::Skip;
+    if (p.plan.skip == Skip::kEmulatePush) {
+      ++emulated;
+      bool rex = p.plan.length == 2;
+      EXPECT_EQ(rex, was[0] == 0x41);
+      EXPECT_EQ(was[rex ? 1 : 0], 0x50 + (p.plan.push_reg & 7));
+    } else if (p.plan.skip == Skip::kEmulateNop) {
+      ++emulated;
+      EXPECT_TRUE(was[0] == 0xf3 || was[0] == 0x0f);  // endbr64 or the 5-byte NOP
+    }
+  }
+  // Measured on this config: switch_mm_irqs_off, flush_tlb_func and
+  // tlb_finish_mmu start with a push; the other four are stepped.
+  EXPECT_GE(emulated, 3);
+  EXPECT_EQ(points.size(), probes->plan().probes.size());
+  // Without the BTF file the layouts are missing (the payload is stripped
+  // and has no .BTF): one line, no probes.
+  ProbePoints none(&*mem);
+  EXPECT_EQ(CreateLinuxProbes({dir + "/System.map", ""}, k->vmlinux, &*mem, &none, 2, &why),
+            nullptr);
+  EXPECT_THAT(why, HasSubstr("struct layouts"));
+}
+
+// The Linux probes (issue 14) on the test kernel: its System.map and BTF
+// beside the bzImage make the knowledge complete, so the probes are on by
+// default; the kernel's context switches and flushes reach the trace and
+// the in-process collector rebuilds them with a clean verdict.
+TEST(GuestLinuxProbesTest, ContextSwitchesAndFlushesReachTheTraceAndTheVerdictIsClean) {
+  std::string kernel = LinuxKernelDir() + "/bzImage";
+  ASSERT_EQ(::access(kernel.c_str(), R_OK), 0) << kernel << " is missing";
+  REQUIRE_KVM();
+  std::string trace = ::testing::TempDir() + "/guest-linux-probes.trace";
+  ProcResult r = RunTlbscope({"run", "--linux", "--workload", "munmap", "--iterations", "5",
+                              "--smp", "2", "--timeout", "600", "--record", trace},
+                             700);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 7 breakpoints"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("trapped instructions only")));
+  ProcResult info = RunTlbscope({"trace-info", trace}, 60);
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  for (const char* kind : {"context_switch", "flush_request", "flush_func", "flush_done"}) {
+    EXPECT_THAT(info.out, HasSubstr(kind)) << info.out;
+  }
+  // --no-linux-probes: trapped instructions only, and none of those events.
+  ProcResult off =
+      RunTlbscope({"run", "--linux", "--workload", "munmap", "--iterations", "2", "--smp", "2",
+                   "--timeout", "600", "--no-linux-probes", "--record", trace},
+                  700);
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_THAT(off.err, ::testing::Not(HasSubstr("linux probes:")));
+  info = RunTlbscope({"trace-info", trace}, 60);
+  EXPECT_THAT(info.out, ::testing::Not(HasSubstr("flush_func")));
+}
 
 // A workload name the guest does not know (given on the kernel command line,
 // past tlbscope's own check): the guest says so and exits 2.

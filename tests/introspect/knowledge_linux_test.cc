@@ -19,6 +19,8 @@
 #include "introspect/knowledge.h"
 #include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/linux/linux_probes.h"
 
 namespace tlbscope::introspect {
 namespace {
@@ -157,6 +159,34 @@ TEST(DebianKnowledgeTest, ProbeBreakpointsAvoidTheFtraceSite) {
     EXPECT_TRUE(p.after_ftrace) << fn;
     EXPECT_EQ(p.address, *a + 5) << fn;
     std::cout << fn << ": " << p.Describe() << "\n";
+  }
+}
+
+// What a run does with Debian's bzImage, no KVM: loaded as a run loads it,
+// knowledge from its kallsyms and .BTF alone, an int3 right after each
+// function's ftrace site (a `call __fentry__` in the image, which ftrace
+// rewrites at boot) and none on it.
+TEST(DebianKnowledgeTest, RunPlacesEveryProbePastTheFtraceSite) {
+  std::vector<uint8_t> bz = ReadAll(kBzImage);
+  ASSERT_FALSE(bz.empty());
+  absl::StatusOr<GuestMemory> mem = GuestMemory::Create(256 << 20);
+  ASSERT_TRUE(mem.ok());
+  absl::StatusOr<LoadedKernel> k = LoadKernelBytes(bz, kBzImage, BootProtocol::kAuto, "", *mem);
+  ASSERT_TRUE(k.ok()) << k.status();
+  std::vector<uint8_t> before(mem->host_base(), mem->host_base() + mem->size());
+  ProbePoints points(&*mem);
+  std::string why;
+  std::unique_ptr<LinuxProbes> probes = CreateLinuxProbes({}, k->vmlinux, &*mem, &points, 2, &why);
+  ASSERT_NE(probes, nullptr) << why;
+  EXPECT_EQ(probes->plan().probes.size(), 7u);
+  for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
+  for (const PlannedProbe& p : probes->plan().probes) {
+    SCOPED_TRACE(p.Describe());
+    EXPECT_TRUE(p.plan.after_ftrace);
+    uint64_t site = p.paddr - 5;  // the 5-byte call before the int3
+    EXPECT_EQ(before[site], 0xe8);
+    for (uint64_t b = site; b < p.paddr; ++b) EXPECT_EQ(before[b], mem->host_base()[b]);
+    EXPECT_EQ(mem->host_base()[p.paddr], 0xcc);
   }
 }
 

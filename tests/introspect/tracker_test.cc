@@ -290,5 +290,21 @@ TEST_F(TrackerTest, UnreadableStateCountsAFailureAndEmitsNothing) {
   EXPECT_FALSE(tracker_->OnBreakpoint(7, r, g_));  // no such CPU
 }
 
+// Frames left behind (a task that slept in a probed function and returned
+// on another CPU) are bounded: the oldest go first.
+TEST_F(TrackerTest, ReturnsWaitedForAreBounded) {
+  for (int i = 0; i < 40; ++i) {
+    ProbeRegs r;
+    r.rip = kFn + 0x1000 * 6;  // tlb_finish_mmu, which waits for its return
+    r.rsp = kDirectMap + 0x40000000 - 0x100 * i;
+    g_.Put(r.rsp, kRet + i);
+    ASSERT_TRUE(tracker_->OnBreakpoint(0, r, g_));
+  }
+  std::vector<uint64_t> rets = tracker_->ReturnAddresses(0);
+  ASSERT_EQ(rets.size(), 16u);
+  EXPECT_EQ(rets.front(), kRet + 24);
+  EXPECT_EQ(rets.back(), kRet + 39);
+}
+
 }  // namespace
 }  // namespace tlbscope::introspect

@@ -96,6 +96,9 @@ TEST(DebianKernelTest, BootsOnTwoVcpusAndTrapsEveryCr3Write) {
   // Two CPUs from the ACPI MADT (Debian's kernel has no MP-table parser).
   EXPECT_THAT(console, HasSubstr("smpboot: Allowing 2 CPUs"));
   EXPECT_THAT(r.err, HasSubstr("int3 on every site"));
+  // The Linux probes, from its kallsyms and .BTF (issue 14).
+  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 7 breakpoints"));
+  EXPECT_THAT(r.err, HasSubstr("(after the ftrace site)"));
 
   std::vector<std::string> cr3 = Lines(ReadFile(traps), " mov-cr3 ");
   // pvh_start_xen, startup_64 (early_top_pgt), then init_top_pgt.
@@ -122,6 +125,7 @@ TEST(DebianKernelTest, BootProtocolRunsTheKernelsDecompressor) {
   EXPECT_TRUE(r.exit_code == 4 || r.exit_code == 0) << r.err;
   EXPECT_THAT(ReadFile(serial), HasSubstr("KASLR disabled: 'nokaslr' on cmdline."));
   EXPECT_THAT(r.err, HasSubstr("--boot linux: debug registers only"));
+  EXPECT_THAT(r.err, HasSubstr("linux probes: off with --boot linux"));
 }
 
 // The long run: busybox's init on two vCPUs up to its reboot.

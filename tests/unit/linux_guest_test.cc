@@ -145,6 +145,32 @@ TEST_F(LinuxRunTest, LinuxFillsKernelInitrdCmdlineAndSmp) {
   EXPECT_EQ(o->machine.smp, 2);
 }
 
+// The test kernel's own System.map and BTF go to the Linux probes; a
+// kernel of one's own gets neither, and the options set them.
+TEST_F(LinuxRunTest, ProbesGetTheTestKernelsSystemMapAndBtf) {
+  absl::StatusOr<RunOptions> o = ParseRunArgs({"--linux"}, "probe");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->machine.linux_probes);
+  EXPECT_EQ(o->machine.system_map, "");  // absent beside this bzImage
+  std::ofstream(dir_ / "kernel" / "System.map") << "x";
+  std::ofstream(dir_ / "kernel" / "vmlinux.btf") << "x";
+  o = ParseRunArgs({"--linux"}, "probe");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.system_map, (dir_ / "kernel" / "System.map").string());
+  EXPECT_EQ(o->machine.kernel_btf, (dir_ / "kernel" / "vmlinux.btf").string());
+  o = ParseRunArgs({"--linux", "--kernel", "/my/bzImage"}, "probe");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.system_map, "");
+  EXPECT_EQ(o->machine.kernel_btf, "");
+  o = ParseRunArgs(
+      {"--linux", "--system-map", "/my/map", "--kernel-btf", "/my/btf", "--no-linux-probes"},
+      "probe");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.system_map, "/my/map");
+  EXPECT_EQ(o->machine.kernel_btf, "/my/btf");
+  EXPECT_FALSE(o->machine.linux_probes);
+}
+
 TEST_F(LinuxRunTest, OwnKernelInitrdAndCmdlineAreKept) {
   absl::StatusOr<RunOptions> o =
       ParseRunArgs({"--workload", "fork", "--kernel", "/my/bzImage", "--initrd", "/my/initrd",

@@ -90,6 +90,13 @@ absl::Status ApplyLinuxRun(const LinuxRunArgs& a, MachineConfig* m) {
           m->kernel_path));
     }
   }
+  if (!a.kernel_given) {
+    // The test kernel's own System.map and BTF, for the Linux probes.
+    std::string dir = LinuxKernelDir();
+    if (m->system_map.empty() && Readable(dir + "/System.map")) m->system_map = dir + "/System.map";
+    if (m->kernel_btf.empty() && Readable(dir + "/vmlinux.btf"))
+      m->kernel_btf = dir + "/vmlinux.btf";
+  }
   if (!a.initrd_given) {
     m->initrd_path = TlbworkInitramfs();
     if (!Readable(m->initrd_path)) {

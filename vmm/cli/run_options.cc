@@ -169,6 +169,15 @@ void AddTrapOptions(CLI::App& app, RunOptions* o) {
       "--no-trap-entry-text", [m] { m->trap_entry_text = false; },
       "leave the PTI CR3 switches (.entry.text, or recognised by their and/or of the PTI bits) "
       "untraced");
+  app.add_flag_callback(
+      "--no-linux-probes", [m] { m->linux_probes = false; },
+      "do not place the Linux probes (context switches, flushes, tlb_gen from the kernel's own "
+      "state; on by default for a Linux kernel whose symbols and layouts are known)");
+  app.add_option("--system-map", m->system_map, "the Linux kernel's System.map (for the probes)")
+      ->type_name("FILE");
+  app.add_option("--kernel-btf", m->kernel_btf,
+                 "the Linux kernel's BTF as a detached file (for the probes)")
+      ->type_name("FILE");
   app.add_option("--trap-log", m->trap_log, "write every trapped TLB instruction, one line each")
       ->type_name("FILE");
   cli::AddNumber(app, "--step-window", &m->step_window,

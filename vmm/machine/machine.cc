@@ -5,7 +5,6 @@
 #include "vmm/machine/kernel_identity.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/machine/trap_coverage.h"
-#include "vmm/trap/trap_event_proto.h"
 
 // RunMachine: load the guest, create the VM, build the devices, plan the
 // traps, start the outputs, run the vCPUs, collect the outcome. Each step
@@ -39,12 +38,19 @@ void CollectOutcome(const MachineConfig& config, LoadedGuest& guest, const Devic
   out.trace = trace.counters();
 }
 
+// The trap engine and, for a Linux kernel, its probes (placed before the
+// vCPUs are armed).
 absl::StatusOr<std::unique_ptr<TrapEngine>> PlanTraps(const MachineConfig& config,
                                                       LoadedGuest& guest, VmParts& vm,
-                                                      RunOutcome& out) {
-  if (!config.trap) return nullptr;
+                                                      RunOutcome& out,
+                                                      std::unique_ptr<LinuxProbes>* probes) {
+  if (!config.trap) {
+    *probes = CreateProbes(config, guest, nullptr, out.probes);
+    return nullptr;
+  }
   absl::StatusOr<std::unique_ptr<TrapEngine>> engine = CreateTrapEngine(config, guest, out.traps);
   if (!engine.ok()) return engine.status();
+  *probes = CreateProbes(config, guest, engine->get(), out.probes);
   for (Vcpu& v : vm.vcpus) {
     if (absl::Status s = (*engine)->Arm(v); !s.ok()) return s;
   }
@@ -96,7 +102,9 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   Devices devices(&(*vm)->vm, sink->get(), &(*guest)->mem, (*guest)->kernel.is_linux);
 
   RunOutcome out;
-  absl::StatusOr<std::unique_ptr<TrapEngine>> traps = PlanTraps(config, **guest, **vm, out);
+  std::unique_ptr<LinuxProbes> probes;
+  absl::StatusOr<std::unique_ptr<TrapEngine>> traps =
+      PlanTraps(config, **guest, **vm, out, &probes);
   if (!traps.ok()) return traps.status();
 
   // The event path: vCPU threads -> per-vCPU rings -> sequencer -> sinks.
@@ -109,8 +117,11 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   absl::StatusOr<std::unique_ptr<TraceOutputs>> outputs = StartOutputs(config, header, trace);
   if (!outputs.ok()) return outputs.status();
   if (*traps) {
-    (*traps)->SetEventCallback(
-        [&trace](const TrapEvent& e) { trace.Append(e.vcpu, TrapEventToProto(e)); });
+    (*traps)->SetEventCallback(TrapEventPath(trace, probes.get()));
+  }
+  if (probes) {
+    // The tracker's events join the hitting vCPU's own order.
+    probes->SetEmit([&trace](uint32_t cpu, v1::Event e) { trace.Append(cpu, std::move(e)); });
   }
   devices.probe.SetTrace(&trace);
   trace.Start();
@@ -118,6 +129,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   EmulationFixups fixups(traps->get(), &(*guest)->mem, config.smp);
   RunVcpus(config, (*vm)->vcpus, devices.bus, &fixups, traps->get(), trace,
            (*outputs)->service.get(), out);
+  if (probes) SummarizeProbes(*probes, out.probes);
   CollectOutcome(config, **guest, devices, traps->get(), fixups, **sink, trace, out);
   FinishOutputs(config, **outputs, **sink, out);
   return out;

@@ -44,6 +44,11 @@ struct MachineConfig {
   uint64_t step_window = 0;      // single-step each vCPU's first N kernel instructions
   std::string record_path;       // --record FILE
   std::string trap_log;          // --trap-log FILE: one line per trapped instruction
+  // Linux probes (vmm/linux): on for a Linux kernel whose knowledge is
+  // complete (--no-linux-probes: off); extra sources of that knowledge.
+  bool linux_probes = true;
+  std::string system_map;  // --system-map FILE
+  std::string kernel_btf;  // --kernel-btf FILE (detached BTF)
   // TraceService (gRPC): on when `serve.listen` is set.
   ServeOptions serve;
   bool wait_for_subscriber = false;
@@ -75,12 +80,22 @@ struct TrapSummary {
 // The plan as the trace header and the results file record it.
 v1::TrapPlan TrapPlanToProto(const TrapSummary& summary);
 
+// What the Linux probes did (vmm/linux), copied out after the run.
+struct ProbeSummary {
+  bool enabled = false;
+  std::string note;               // why they are off, or what of the plan failed
+  std::vector<std::string> plan;  // one line per entry breakpoint
+  uint64_t hits = 0, unmatched = 0, events = 0, read_failures = 0, emulated = 0, stepped = 0,
+           return_place_failures = 0;
+};
+
 struct RunOutcome {
   VcpuStop first_stop;               // why the VM stopped
   std::vector<VcpuStop> vcpu_stops;  // why each vCPU stopped, by index
   LoadedKernel kernel;
   GuestReport report;
   TrapSummary traps;
+  ProbeSummary probes;
   std::string serial;  // the whole serial transcript
   std::chrono::nanoseconds duration{};
   int exit_code = 0;

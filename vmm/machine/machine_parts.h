@@ -13,6 +13,7 @@
 #include "vmm/devices/legacy_ports.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
+#include "vmm/linux/linux_probes.h"
 #include "vmm/machine/machine.h"
 #include "vmm/rpc/retention.h"
 #include "vmm/rpc/trace_service.h"
@@ -56,6 +57,18 @@ struct Devices {
 absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig& config,
                                                              LoadedGuest& guest,
                                                              TrapSummary& summary);
+// The Linux probes for a Linux guest when the config and the host allow
+// them and the kernel's knowledge is complete; else nullptr, and
+// summary.note says why (printed as one line). Registers them with the
+// engine; call before the vCPUs are armed.
+std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGuest& guest,
+                                          TrapEngine* engine, ProbeSummary& summary);
+// What the trap engine does with each trapped instruction: for a CR3
+// write the probes' context_switch first, then the event, both into the
+// vCPU's own order on `trace`.
+std::function<void(const TrapEvent&)> TrapEventPath(TracePipeline& trace, LinuxProbes* probes);
+// The probes' counts into the summary, and one line saying them.
+void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& summary);
 v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& kernel,
                             const v1::KernelIdentity& identity, const TrapEngine* traps,
                             const TrapSummary& summary);

@@ -105,10 +105,12 @@ std::optional<ExitAction> TrapEngine::OnTrapExit(Vcpu& vcpu) {
       if (!regs.ok()) return std::nullopt;
       int index = FindSoftwareSite((*regs)->rip);
       if (index >= 0) return OnSoftwareBreakpoint(vcpu, index, (*regs)->rip);
+      if (std::optional<ExitAction> a = OnProbeInt3(vcpu, (*regs)->rip)) return a;
     }
     return OnEmulationFailure(vcpu);
   }
   if (run->exit_reason != KVM_EXIT_DEBUG) return std::nullopt;
+  if (pv.stepping_probe) return OnProbeStepDone(vcpu);
   if (pv.stepping_slot >= 0 || pv.stepping_sw >= 0) return OnStepDone(vcpu);
   uint64_t pc = run->debug.arch.pc;
   if (run->debug.arch.exception == kBreakpointVector) {
@@ -117,7 +119,8 @@ std::optional<ExitAction> TrapEngine::OnTrapExit(Vcpu& vcpu) {
     int index = FindSoftwareSite(at);
     if (index < 0) index = FindSoftwareSite(--at);
     if (index >= 0) return OnSoftwareBreakpoint(vcpu, index, at);
-    return std::nullopt;
+    if (std::optional<ExitAction> a = OnProbeInt3(vcpu, pc)) return a;
+    return OnProbeInt3(vcpu, pc - 1);
   }
   for (size_t i = 0; i < armed_.size(); ++i) {
     if (armed_[i]->address == pc && (run->debug.arch.dr6 & kDr6BreakpointMask & (1ull << i))) {

@@ -12,6 +12,8 @@
 #include "vmm/kvm/guest_memory.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/trap/host_caps.h"
+#include "vmm/trap/probe_client.h"
+#include "vmm/trap/probe_points.h"
 #include "vmm/trap/strategy.h"
 #include "vmm/trap/trap_event.h"
 #include "vmm/trap/trap_handler.h"
@@ -65,6 +67,13 @@ class TrapEngine : public TrapExitHandler {
   // kernel page table maps, e.g. Linux's startup_64) and the result recorded.
   void SetRootProbe(uint64_t vaddr) { root_probe_ = vaddr; }
 
+  // The guest-kernel probes' int3s (vmm/linux): placed through
+  // probe_points() (before Arm() for those present from the start), each
+  // hit handed to `client`. Needs a host where int3 traps
+  // (plan().software_breakpoints).
+  void SetProbeClient(ProbeClient* client) { probe_client_ = client; }
+  ProbePoints& probe_points() { return probe_points_; }
+
   // Needed with more than one vCPU and any software breakpoint.
   void SetVmControl(VmControl* control) { control_ = control; }
   // Installs the breakpoints on one vCPU; call before it first runs.
@@ -91,8 +100,12 @@ class TrapEngine : public TrapExitHandler {
     uint8_t original;
   };
   struct PerVcpu {
-    int stepping_slot = -1;            // hardware breakpoint disarmed for a step
-    int stepping_sw = -1;              // software breakpoint lifted for a step
+    int stepping_slot = -1;                  // hardware breakpoint disarmed for a step
+    int stepping_sw = -1;                    // software breakpoint lifted for a step
+    std::optional<uint64_t> stepping_probe;  // probe int3 (its address) lifted for a step
+    // A probe hit already handed to the client whose step had to wait for
+    // another vCPU's: its retry steps without a second report.
+    std::optional<std::pair<uint64_t, uint64_t>> probe_reported;  // (rip, rsp)
     uint64_t step_end = 0;             // RIP after the stepped instruction
     std::optional<TrapEvent> pending;  // recorded once the step completes
     uint64_t recorded = 0;
@@ -120,6 +133,10 @@ class TrapEngine : public TrapExitHandler {
   // `at`: the site's address or its physical alias, where the vCPU is.
   std::optional<ExitAction> OnSoftwareBreakpoint(Vcpu& vcpu, int index, uint64_t at);
   std::optional<ExitAction> OnStepDone(Vcpu& vcpu);
+  // probe_breakpoint.cc: an int3 of probe_points_ (or one just removed).
+  std::optional<ExitAction> OnProbeInt3(Vcpu& vcpu, uint64_t at);
+  std::optional<ExitAction> OnProbeStepDone(Vcpu& vcpu);
+  bool HasSoftwareBreakpoints() const;
   std::optional<ExitAction> OnEmulationFailure(Vcpu& vcpu);
   std::optional<ExitAction> InjectGp(Vcpu& vcpu);
   void Record(Vcpu& vcpu, TrapEvent e, const TlbSite& site, TrapStrategy strategy);
@@ -138,6 +155,8 @@ class TrapEngine : public TrapExitHandler {
   std::atomic<int> stepper_{-1};  // the vCPU stepping over a lifted int3
   uint64_t window_ = 0;
   uint64_t root_probe_ = 0;
+  ProbePoints probe_points_;
+  ProbeClient* probe_client_ = nullptr;
 };
 
 }  // namespace tlbscope

@@ -40,7 +40,8 @@ TrapEngine::TrapEngine(const HostCaps& caps, std::vector<TlbSite> sites, GuestMe
       plan_(PlanTraps(caps)),
       sites_(std::move(sites)),
       mem_(mem),
-      per_vcpu_(num_vcpus) {
+      per_vcpu_(num_vcpus),
+      probe_points_(mem) {
   // Sites that need a breakpoint (an instruction the CPU model lacks traps
   // by itself), best first.
   std::vector<const TlbSite*> want;
@@ -93,7 +94,9 @@ kvm_guest_debug TrapEngine::DebugState(const PerVcpu& pv, int disarmed_slot,
                                        bool single_step) const {
   kvm_guest_debug d{};
   d.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
-  if (!sw_.empty() && !plan_.int3_is_emulation_failure) d.control |= KVM_GUESTDBG_USE_SW_BP;
+  if (HasSoftwareBreakpoints() && !plan_.int3_is_emulation_failure) {
+    d.control |= KVM_GUESTDBG_USE_SW_BP;
+  }
   // The window covers code that runs with interrupts disabled (it closes
   // when RFLAGS.IF is set), so no interrupt frame can save the stepping TF
   // on the guest's stack; BLOCKIRQ keeps NMIs and the like out too.
@@ -116,9 +119,12 @@ kvm_guest_debug TrapEngine::DebugState(const PerVcpu& pv, int disarmed_slot,
   return d;
 }
 
+bool TrapEngine::HasSoftwareBreakpoints() const { return !sw_.empty() || probe_client_ != nullptr; }
+
 absl::Status TrapEngine::Arm(Vcpu& vcpu) {
   const PerVcpu& pv = per_vcpu_[vcpu.index()];
-  if (armed_.empty() && (sw_.empty() || plan_.int3_is_emulation_failure) && pv.window_left == 0) {
+  if (armed_.empty() && (!HasSoftwareBreakpoints() || plan_.int3_is_emulation_failure) &&
+      pv.window_left == 0) {
     return absl::OkStatus();
   }
   return vcpu.SetGuestDebug(DebugState(pv, -1, false));

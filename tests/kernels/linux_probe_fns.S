@@ -1,0 +1,40 @@
+/* Linux-shaped function entries for the Linux probe tests
+ * (tests/unit/linux_probes_test.cc): each starts the way a real kernel's
+ * can, so each entry plan is exercised; ret_* are return addresses the
+ * tests "call" from. Linked high (linux_probe_fns.ld) like a vmlinux. */
+	.text
+	.globl switch_mm_irqs_off, enter_lazy_tlb, flush_tlb_mm_range
+	.globl native_flush_tlb_multi, flush_tlb_func, tlb_gather_mmu, tlb_finish_mmu
+	.globl ret_0, ret_1, ret_2, ret_3, ret_4, ret_5, ret_6
+switch_mm_irqs_off:          /* IBT: endbr64, emulated as a 4-byte no-op */
+	endbr64
+	push %rbp
+	ret
+enter_lazy_tlb:              /* push %rbx: emulated */
+	push %rbx
+	ret
+flush_tlb_mm_range:          /* push %r12 (REX.B): emulated */
+	push %r12
+	ret
+native_flush_tlb_multi:      /* ftrace's NOP, then a mov: stepped */
+	.byte 0x0f, 0x1f, 0x44, 0x00, 0x00  /* nopl 0x0(%rax,%rax,1) */
+	mov %rdi, %rax
+	ret
+flush_tlb_func:
+	endbr64
+	ret
+tlb_gather_mmu:
+	endbr64
+	ret
+tlb_finish_mmu:
+	endbr64
+	ret
+ret_0:	nop
+ret_1:	nop
+ret_2:	nop
+ret_3:	nop
+ret_4:	nop
+ret_5:	nop
+ret_6:	nop
+	ret
+	.fill 16, 1, 0xcc  /* padding: an entry plan reads 16 bytes */

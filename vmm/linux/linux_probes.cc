@@ -1,0 +1,136 @@
+#include "vmm/linux/linux_probes.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "absl/strings/str_format.h"
+#include "vmm/linux/page_walk_reader.h"
+#include "vmm/linux/skip_emulation.h"
+
+namespace tlbscope {
+
+LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
+                         std::span<const uint8_t> vmlinux, GuestMemory* mem, ProbePoints* points,
+                         int num_vcpus)
+    : k_(std::move(knowledge)), mem_(mem), points_(points), per_vcpu_(num_vcpus) {
+  tracker_ =
+      std::make_unique<introspect::LinuxTracker>(*k_, num_vcpus, [this](uint32_t cpu, v1::Event e) {
+        events_.fetch_add(1, std::memory_order_relaxed);
+        if (emit_) emit_(cpu, std::move(e));
+      });
+  for (const std::string& f : tracker_->skipped()) {
+    plan_.problems.push_back(absl::StrFormat("%s: no symbol in this kernel", f));
+  }
+  ProbePlan planned = PlanProbes(*tracker_, *k_, vmlinux);
+  plan_.problems.insert(plan_.problems.end(), planned.problems.begin(), planned.problems.end());
+  for (PlannedProbe& p : planned.probes) {
+    if (absl::Status s = points_->Place(p.plan.address, p.paddr); !s.ok()) {
+      plan_.problems.push_back(absl::StrFormat("%s: %s", p.function, s.message()));
+      continue;
+    }
+    plan_.probes.push_back(std::move(p));
+  }
+  for (const PlannedProbe& p : plan_.probes) by_address_[p.plan.address] = &p;
+}
+
+ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
+  kvm_regs* r = nullptr;
+  kvm_sregs* s = nullptr;
+  if (!state.Load(&r, &s).ok() || vcpu < 0 || vcpu >= static_cast<int>(per_vcpu_.size())) {
+    stepped_.fetch_add(1, std::memory_order_relaxed);
+    return Next::kStep;
+  }
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  per_vcpu_[vcpu].cr4 = s->cr4;
+  PagingMode mode{s->cr0, s->cr3, s->cr4, s->efer};
+  PageWalkReader reader(*mem_, mode);
+  auto it = by_address_.find(r->rip);
+  const PlannedProbe* entry = it == by_address_.end() ? nullptr : it->second;
+  introspect::ProbeRegs regs;
+  // The tracker knows an entry by its function's address; the int3 may sit
+  // past the ftrace site, where RSP and the arguments are still the entry's.
+  regs.rip = entry != nullptr ? entry->function_address : r->rip;
+  regs.rsp = r->rsp;
+  regs.rax = r->rax;
+  const uint64_t args[6] = {r->rdi, r->rsi, r->rdx, r->rcx, r->r8, r->r9};
+  std::copy(std::begin(args), std::end(args), regs.arg);
+  regs.cr3 = s->cr3;
+  if (!tracker_->OnBreakpoint(static_cast<uint32_t>(vcpu), regs, reader)) {
+    unmatched_.fetch_add(1, std::memory_order_relaxed);
+  }
+  SyncReturns(vcpu, mode);
+  if (entry != nullptr && EmulateSkip(entry->plan, *r, *mem_, mode).ok()) {
+    state.MarkRegsDirty();
+    emulated_.fetch_add(1, std::memory_order_relaxed);
+    return Next::kResume;
+  }
+  stepped_.fetch_add(1, std::memory_order_relaxed);
+  return Next::kStep;
+}
+
+void LinuxProbes::SyncReturns(int vcpu, const PagingMode& mode) {
+  std::vector<uint64_t> want = tracker_->ReturnAddresses(static_cast<uint32_t>(vcpu));
+  std::sort(want.begin(), want.end());
+  std::vector<uint64_t>& have = per_vcpu_[vcpu].returns;
+  std::vector<uint64_t> gone, added;
+  std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::back_inserter(gone));
+  std::set_difference(want.begin(), want.end(), have.begin(), have.end(),
+                      std::back_inserter(added));
+  for (uint64_t a : gone) {
+    points_->Remove(a);
+    have.erase(std::find(have.begin(), have.end(), a));
+  }
+  for (uint64_t a : added) {
+    absl::StatusOr<uint64_t> pa = TranslateGva(*mem_, mode, a);
+    if (!pa.ok() || !points_->Place(a, *pa).ok()) {
+      return_place_failures_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    have.insert(std::upper_bound(have.begin(), have.end(), a), a);
+  }
+}
+
+void LinuxProbes::BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3) {
+  if (vcpu < 0 || vcpu >= static_cast<int>(per_vcpu_.size())) return;
+  PageWalkReader reader(*mem_, LongModeWith(old_cr3, per_vcpu_[vcpu].cr4));
+  tracker_->OnCr3Write(static_cast<uint32_t>(vcpu), new_cr3, reader);
+}
+
+LinuxProbes::Counts LinuxProbes::counts() const {
+  Counts c;
+  c.hits = hits_.load();
+  c.unmatched = unmatched_.load();
+  c.events = events_.load();
+  c.read_failures = tracker_->read_failures();
+  c.emulated = emulated_.load();
+  c.stepped = stepped_.load();
+  c.return_place_failures = return_place_failures_.load();
+  return c;
+}
+
+std::unique_ptr<LinuxProbes> CreateLinuxProbes(const LinuxProbeSources& sources,
+                                               std::span<const uint8_t> vmlinux, GuestMemory* mem,
+                                               ProbePoints* points, int num_vcpus,
+                                               std::string* why) {
+  absl::StatusOr<introspect::KernelKnowledge> k =
+      introspect::LoadKernelKnowledge(vmlinux, {sources.system_map, sources.kernel_btf});
+  if (!k.ok()) {
+    *why = absl::StrFormat("kernel knowledge: %s", k.status().message());
+    return nullptr;
+  }
+  if (!k->complete()) {
+    *why = k->Summary();
+    return nullptr;
+  }
+  auto probes =
+      std::make_unique<LinuxProbes>(std::make_unique<introspect::KernelKnowledge>(*std::move(k)),
+                                    vmlinux, mem, points, num_vcpus);
+  if (probes->plan().probes.empty()) {
+    *why = "no probe could be placed";
+    for (const std::string& p : probes->plan().problems) *why += "; " + p;
+    return nullptr;
+  }
+  return probes;
+}
+
+}  // namespace tlbscope

@@ -1,0 +1,90 @@
+#pragma once
+
+// The Linux probes of one run: introspect's LinuxTracker driven by the trap
+// engine's probe int3s. Entry breakpoints are placed once before the guest
+// runs; a hit reads the vCPU's registers, hands them with a GuestReader over
+// the guest page walk to the tracker, places or removes the return
+// breakpoints the tracker now waits for on that vCPU, and gets past the
+// instruction as the entry plan says (emulated, or stepped by the engine).
+// Every event the tracker makes goes to `emit` on the hitting vCPU's
+// thread: into that vCPU's own order, like its trapped instructions.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "introspect/knowledge.h"
+#include "introspect/probes/tracker.h"
+#include "vmm/kvm/guest_memory.h"
+#include "vmm/linux/probe_plan.h"
+#include "vmm/trap/guest_walk.h"
+#include "vmm/trap/probe_client.h"
+#include "vmm/trap/probe_points.h"
+
+namespace tlbscope {
+
+struct LinuxProbeSources {
+  std::string system_map;  // --system-map FILE ("" for none)
+  std::string kernel_btf;  // --kernel-btf FILE: detached BTF ("" for none)
+};
+
+class LinuxProbes : public ProbeClient {
+ public:
+  using EmitFn = introspect::ProbeEnv::EmitFn;
+
+  // The knowledge (complete) and the vmlinux the plan is made from; places
+  // every entry breakpoint through `points` (a refused one goes to
+  // plan().problems). `emit` may be set later, before the guest runs.
+  LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
+              std::span<const uint8_t> vmlinux, GuestMemory* mem, ProbePoints* points,
+              int num_vcpus);
+  void SetEmit(EmitFn emit) { emit_ = std::move(emit); }
+
+  Next OnProbeHit(int vcpu, VcpuStateView& state) override;
+  // From the trap engine's event callback, before the trapped CR3 write is
+  // appended: the tracker's context_switch goes right before it.
+  void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);
+
+  const ProbePlan& plan() const { return plan_; }
+  const introspect::LinuxTracker& tracker() const { return *tracker_; }
+  struct Counts {
+    uint64_t hits = 0;           // int3s of ours handed to the tracker
+    uint64_t unmatched = 0;      // ... that were neither its entry nor a waited-for return
+    uint64_t events = 0;         // events the tracker made
+    uint64_t read_failures = 0;  // guest reads that failed
+    uint64_t emulated = 0, stepped = 0;
+    uint64_t return_place_failures = 0;
+  };
+  Counts counts() const;
+
+ private:
+  void SyncReturns(int vcpu, const PagingMode& mode);
+  std::unique_ptr<introspect::KernelKnowledge> k_;
+  GuestMemory* mem_;
+  ProbePoints* points_;
+  EmitFn emit_;
+  std::unique_ptr<introspect::LinuxTracker> tracker_;
+  ProbePlan plan_;
+  std::map<uint64_t, const PlannedProbe*> by_address_;  // int3 address -> its entry
+  struct PerVcpu {
+    std::vector<uint64_t> returns;  // return int3s placed for this vCPU, sorted
+    uint64_t cr4 = 0;               // at its last hit (LA57)
+  };
+  std::vector<PerVcpu> per_vcpu_;  // each touched by its own vCPU's thread only
+  std::atomic<uint64_t> hits_{0}, unmatched_{0}, events_{0}, emulated_{0}, stepped_{0},
+      return_place_failures_{0};
+};
+
+// Loads the kernel's knowledge and builds the probes. nullptr, with `why`
+// set to one line naming what is missing, when the knowledge is incomplete
+// or no entry could get a breakpoint; the run goes on without them.
+std::unique_ptr<LinuxProbes> CreateLinuxProbes(const LinuxProbeSources& sources,
+                                               std::span<const uint8_t> vmlinux, GuestMemory* mem,
+                                               ProbePoints* points, int num_vcpus,
+                                               std::string* why);
+
+}  // namespace tlbscope

@@ -1,0 +1,35 @@
+#pragma once
+
+// Where each of a LinuxTracker's entry breakpoints goes in guest memory:
+// the entry plan (past the ftrace site, how to get past the instruction)
+// from the function's first bytes in the vmlinux, and the physical address
+// of that byte from the vmlinux's loadable segments.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "introspect/knowledge.h"
+#include "introspect/probes/entry_plan.h"
+#include "introspect/probes/tracker.h"
+
+namespace tlbscope {
+
+struct PlannedProbe {
+  std::string function;
+  uint64_t function_address = 0;  // what the tracker knows the entry by
+  introspect::EntryPlan plan;     // plan.address: where the int3 goes
+  uint64_t paddr = 0;
+  std::string Describe() const;  // "switch_mm_irqs_off: 0x...: emulate a 4-byte no-op"
+};
+
+struct ProbePlan {
+  std::vector<PlannedProbe> probes;
+  std::vector<std::string> problems;  // one per entry that got no breakpoint, naming it
+};
+
+ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::KernelKnowledge& k,
+                     std::span<const uint8_t> vmlinux);
+
+}  // namespace tlbscope

@@ -1,0 +1,50 @@
+#include "vmm/linux/skip_emulation.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+
+namespace tlbscope {
+
+uint64_t RegisterByNumber(const kvm_regs& r, uint8_t n) {
+  const uint64_t by_number[16] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+                                  r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  return by_number[n & 15];
+}
+
+absl::Status EmulateSkip(const introspect::EntryPlan& plan, kvm_regs& regs, GuestMemory& mem,
+                         const PagingMode& mode) {
+  using Skip = introspect::EntryPlan::Skip;
+  if (plan.skip == Skip::kEmulateNop) {
+    regs.rip += plan.length;
+    return absl::OkStatus();
+  }
+  if (plan.skip != Skip::kEmulatePush) {
+    return absl::FailedPreconditionError(absl::StrFormat("%#x: stepped", plan.address));
+  }
+  // The value pushed is the register before the push (push rsp too).
+  uint64_t value = RegisterByNumber(regs, plan.push_reg);
+  uint64_t slot = regs.rsp - 8;
+  uint8_t bytes[8];
+  std::memcpy(bytes, &value, 8);
+  // Translate both ends first: nothing is written unless all of it can be.
+  uint64_t first_page_bytes = std::min<uint64_t>(8, 4096 - (slot & 0xfff));
+  absl::StatusOr<uint64_t> lo = TranslateGva(mem, mode, slot);
+  if (!lo.ok()) return lo.status();
+  absl::StatusOr<uint64_t> hi = TranslateGva(mem, mode, slot + first_page_bytes);
+  if (first_page_bytes < 8 && !hi.ok()) return hi.status();
+  if (!mem.Contains(*lo, first_page_bytes) ||
+      (first_page_bytes < 8 && !mem.Contains(*hi, 8 - first_page_bytes))) {
+    return absl::OutOfRangeError(absl::StrFormat("push at %#x: stack outside memory", slot));
+  }
+  (void)mem.Write(*lo, std::span<const uint8_t>(bytes, first_page_bytes));
+  if (first_page_bytes < 8) {
+    (void)mem.Write(*hi, std::span<const uint8_t>(bytes + first_page_bytes, 8 - first_page_bytes));
+  }
+  regs.rsp = slot;
+  regs.rip += plan.length;
+  return absl::OkStatus();
+}
+
+}  // namespace tlbscope
