@@ -192,6 +192,8 @@ TEST_F(HostileTest, StreamOutputsReportAFailedWrite) {
     (*rec)->OnEvents(events);
     (*rec)->OnEnd(v1::TraceEnd());
     EXPECT_FALSE((*rec)->ok());
+    EXPECT_THAT(std::string((*rec)->status().message()),
+                HasSubstr("--record " + dir_ + "/t: write failed: File too large"));
   }
   {
     absl::StatusOr<std::unique_ptr<TrapLogWriter>> log = TrapLogWriter::Create(dir_ + "/l");
@@ -210,6 +212,9 @@ TEST_F(HostileTest, StreamOutputsReportAFailedWrite) {
               HasSubstr("--record /dev/full: is a character device"));
   EXPECT_THAT(std::string(TrapLogWriter::Create("/dev/full").status().message()),
               HasSubstr("--trap-log /dev/full: is a character device"));
+  ASSERT_EQ(symlink((dir_ + "/s").c_str(), (dir_ + "/link").c_str()), 0);
+  EXPECT_THAT(std::string(Recorder::Create(dir_ + "/link", v1::TraceHeader()).status().message()),
+              HasSubstr("--record " + dir_ + "/link: is a symlink"));
 }
 
 TEST(BoundedReadTest, EndlessAndHugeInputsAreRefused) {

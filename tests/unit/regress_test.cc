@@ -193,11 +193,32 @@ TEST(DomainXmlTest, MalformedOrUnsupportedDomainsAreRefused) {
        "devices/disk: tlbscope has no such device"},
       {with("<vcpu>4</vcpu>", "<vcpu>100</vcpu>"), "vcpu 100: tlbscope runs 1 to 64"},
       {with("<memory unit='MiB'>96", "<memory unit='MiB'>8192"), "memory 8192 MiB"},
+      // Read before libvirt sees them: libvirt sized an array of 2^32 vCPUs
+      // from "-4" (tests/fuzz/corpus/domain_xml/vcpu-negative).
+      {with("<vcpu>4</vcpu>", "<vcpu>-4</vcpu>"), "vcpu -4: tlbscope runs 1 to 64"},
+      {with("<vcpu>4</vcpu>", "<vcpu current='4294967295'>4</vcpu>"), "vcpu 4294967295: "},
+      {with("<vcpu>4</vcpu>", "<vcpu>4</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/></cputune>"),
+       "domain d.xml: <cputune>: tlbscope does not read it"},
+      {"<notadomain/>", "domain d.xml: the root element is not <domain>"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<DomainVm> vm = ParseDomainXml(c.xml, "d.xml");
     ASSERT_FALSE(vm.ok()) << c.xml;
     EXPECT_THAT(std::string(vm.status().message()), HasSubstr(c.error)) << c.xml;
+  }
+}
+
+// The test driver's connection is shared by every parse: a domain that was
+// defined and then refused must be gone again, or the next file naming it
+// (with libvirt's fresh random UUID) would fail as a duplicate.
+TEST(DomainXmlTest, EachParseStartsFromAnEmptyDriver) {
+  std::string loader = kDomain;
+  loader.replace(loader.find("<kernel>"), 8,
+                 "<loader>/usr/share/OVMF/OVMF_CODE.fd</loader><kernel>");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_FALSE(ParseDomainXml(loader, "d.xml").ok());
+    absl::StatusOr<DomainVm> vm = ParseDomainXml(kDomain, "d.xml");
+    ASSERT_TRUE(vm.ok()) << "round " << i << ": " << vm.status();
   }
 }
 

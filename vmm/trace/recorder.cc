@@ -1,41 +1,38 @@
 #include "vmm/trace/recorder.h"
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/delimited_message_util.h>
 #include <google/protobuf/wire_format_lite.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include "absl/strings/str_format.h"
-#include "common/output_file.h"
 
 namespace tlbscope {
 
 absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(const std::string& path,
                                                            const v1::TraceHeader& header) {
-  if (absl::Status s = CheckOutputPath("--record", path); !s.ok()) {
-    return absl::InvalidArgumentError(s.message());
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--record %s: %s", path, std::strerror(errno)));
-  }
-  std::unique_ptr<Recorder> r(new Recorder(path, std::move(out)));
+  absl::StatusOr<std::unique_ptr<OutputFile>> out = OutputFile::Open("--record", path);
+  if (!out.ok()) return absl::InvalidArgumentError(out.status().message());
+  std::unique_ptr<Recorder> r(new Recorder(path, std::move(*out)));
   v1::TraceRecord rec;
   *rec.mutable_header() = header;
-  if (!r->Write(rec)) {
-    return absl::InvalidArgumentError(absl::StrFormat("--record %s: write failed", path));
-  }
-  r->out_.flush();
+  if (!r->Write(rec)) return absl::InvalidArgumentError(r->status().message());
   return r;
 }
 
 bool Recorder::Write(const v1::TraceRecord& r) {
-  ok_ = ok_ && google::protobuf::util::SerializeDelimitedToOstream(r, &out_);
-  return ok_;
+  buffer_.clear();
+  {
+    google::protobuf::io::StringOutputStream raw(&buffer_);
+    google::protobuf::util::SerializeDelimitedToZeroCopyStream(r, &raw);
+  }
+  return WriteBuffer();
+}
+
+bool Recorder::WriteBuffer() {
+  bool ok = out_->Write(buffer_.data(), buffer_.size()) && out_->Flush();
+  buffer_.clear();
+  return ok;
 }
 
 // Each event is framed as the TraceRecord it is (varint record size, the
@@ -46,9 +43,10 @@ void Recorder::OnEvents(const std::vector<v1::Event>& events) {
   using google::protobuf::io::CodedOutputStream;
   constexpr uint32_t kTag = WireFormatLite::MakeTag(v1::TraceRecord::kEventFieldNumber,
                                                     WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
-  if (!ok_) return;
+  if (!ok()) return;
+  buffer_.clear();
   {
-    google::protobuf::io::OstreamOutputStream raw(&out_);
+    google::protobuf::io::StringOutputStream raw(&buffer_);
     CodedOutputStream coded(&raw);
     for (const v1::Event& e : events) {
       size_t size = e.ByteSizeLong();
@@ -59,18 +57,14 @@ void Recorder::OnEvents(const std::vector<v1::Event>& events) {
       coded.WriteVarint64(size);
       e.SerializeWithCachedSizes(&coded);
     }
-    ok_ = !coded.HadError();
   }
-  out_.flush();
-  ok_ = ok_ && out_.good();
+  WriteBuffer();
 }
 
 void Recorder::OnEnd(const v1::TraceEnd& end) {
   v1::TraceRecord rec;
   *rec.mutable_end() = end;
-  Write(rec);
-  out_.flush();
-  ok_ = ok_ && out_.good();
+  if (Write(rec)) (void)out_->Close();
 }
 
 }  // namespace tlbscope
