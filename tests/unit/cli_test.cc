@@ -122,3 +122,28 @@ TEST(ParseRunArgsTest, UnknownOptionAndMissingValue) {
 
 }  // namespace
 }  // namespace tlbscope
+
+namespace tlbscope {
+namespace {
+
+TEST(ParseRunArgsTest, HoldIsRepeatableAndCheckedAgainstTheVcpus) {
+  absl::StatusOr<RunOptions> o =
+      ParseRunArgs({"--smp", "2", "--hold", "1:flush_tlb_func,release=0:tlb_finish_mmu%return",
+                    "--hold=0:f,release=1:g,timeout=1s", "--kernel", "/k"},
+                   "/default.elf");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.holds,
+            (std::vector<std::string>{"1:flush_tlb_func,release=0:tlb_finish_mmu%return",
+                                      "0:f,release=1:g,timeout=1s"}));
+  EXPECT_EQ(o->machine.kernel_path, "/k");
+  o = ParseRunArgs({"--hold", "2:f,release=0:g", "--smp", "2"}, "/default.elf");
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(),
+            "--hold 2:f,release=0:g: vCPU 2 does not exist (the guest has 2)");
+  o = ParseRunArgs({"--hold", "1:f,release=0:g", "--smp", "2", "--no-trap"}, "/default.elf");
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(std::string(o.status().message()), HasSubstr("--hold needs the trap engine"));
+}
+
+}  // namespace
+}  // namespace tlbscope

@@ -178,6 +178,13 @@ void AddTrapOptions(CLI::App& app, RunOptions* o) {
   app.add_option("--kernel-btf", m->kernel_btf,
                  "the Linux kernel's BTF as a detached file (for the probes)")
       ->type_name("FILE");
+  app.add_option("--hold", m->holds,
+                 "hold vCPU A at a site until vCPU B reaches another: "
+                 "A:SITE,release=B:SITE[,timeout=5s][,count=1] with SITE = SYMBOL[+OFF][%return] "
+                 "or 0xADDR (docs/hold.md); may be given more than once")
+      ->type_name("SPEC")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--trap-log", m->trap_log, "write every trapped TLB instruction, one line each")
       ->type_name("FILE");
   cli::AddNumber(app, "--step-window", &m->step_window,

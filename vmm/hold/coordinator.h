@@ -37,6 +37,8 @@ class Coordinator {
 
   Coordinator(std::vector<Spec> specs, WhereFn where);
 
+  // Before any vCPU runs.
+  void SetWhere(WhereFn where) { where_ = std::move(where); }
   const std::vector<Spec>& specs() const { return specs_; }
   // specs()[i]'s holding vCPU is at its hold site (`rip`).
   HoldResult AtHoldSite(size_t i, uint64_t rip);

@@ -50,6 +50,7 @@ class LinuxProbes : public ProbeClient {
   void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);
 
   const ProbePlan& plan() const { return plan_; }
+  const introspect::KernelKnowledge& knowledge() const { return *k_; }
   const introspect::LinuxTracker& tracker() const { return *tracker_; }
   struct Counts {
     uint64_t hits = 0;           // int3s of ours handed to the tracker

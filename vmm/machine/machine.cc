@@ -1,7 +1,9 @@
 #include "vmm/machine/machine.h"
 
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "vmm/boot/layout.h"
+#include "vmm/hold/hold_spec.h"
 #include "vmm/machine/kernel_identity.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/machine/trap_coverage.h"
@@ -77,6 +79,12 @@ absl::Status ValidateConfig(const MachineConfig& c) {
         "--timeout must be >= 0 and at most %.0f s, a year (got %g)", kMaxTimeoutS, c.timeout_s));
   }
   if (c.kernel_path.empty()) return absl::InvalidArgumentError("--kernel is empty");
+  for (const std::string& h : c.holds) {
+    if (absl::StatusOr<hold::Spec> s = hold::ParseSpec(h, c.smp); !s.ok()) return s.status();
+  }
+  if (!c.holds.empty() && !c.trap) {
+    return absl::InvalidArgumentError("--hold needs the trap engine's breakpoints: not --no-trap");
+  }
   if (c.wait_for_subscriber && c.serve.listen.empty()) {
     return absl::InvalidArgumentError("--wait-for-subscriber needs --listen");
   }
@@ -106,6 +114,9 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   absl::StatusOr<std::unique_ptr<TrapEngine>> traps =
       PlanTraps(config, **guest, **vm, out, &probes);
   if (!traps.ok()) return traps.status();
+  absl::StatusOr<std::unique_ptr<HoldHandle>> holds =
+      CreateHolds(config, **guest, traps->get(), probes.get());
+  if (!holds.ok()) return holds.status();
 
   // The event path: vCPU threads -> per-vCPU rings -> sequencer -> sinks.
   absl::StatusOr<v1::KernelIdentity> identity =
@@ -128,7 +139,9 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
 
   EmulationFixups fixups(traps->get(), &(*guest)->mem, config.smp);
   RunVcpus(config, (*vm)->vcpus, devices.bus, &fixups, traps->get(), trace,
-           (*outputs)->service.get(), out);
+           (*outputs)->service.get(), holds->get(), out);
+  if (*holds) out.holds = (*holds)->probes->Summaries();
+  for (const std::string& line : out.holds) Log("%s", line);
   if (probes) SummarizeProbes(*probes, out.probes);
   CollectOutcome(config, **guest, devices, traps->get(), fixups, **sink, trace, out);
   FinishOutputs(config, **outputs, **sink, out);

@@ -47,8 +47,9 @@ struct MachineConfig {
   // Linux probes (vmm/linux): on for a Linux kernel whose knowledge is
   // complete (--no-linux-probes: off); extra sources of that knowledge.
   bool linux_probes = true;
-  std::string system_map;  // --system-map FILE
-  std::string kernel_btf;  // --kernel-btf FILE (detached BTF)
+  std::string system_map;          // --system-map FILE
+  std::string kernel_btf;          // --kernel-btf FILE (detached BTF)
+  std::vector<std::string> holds;  // --hold SPEC (vmm/hold/hold_spec.h), as given
   // TraceService (gRPC): on when `serve.listen` is set.
   ServeOptions serve;
   bool wait_for_subscriber = false;
@@ -96,7 +97,8 @@ struct RunOutcome {
   GuestReport report;
   TrapSummary traps;
   ProbeSummary probes;
-  std::string serial;  // the whole serial transcript
+  std::vector<std::string> holds;  // --hold: one summary line each (Coordinator::Summary)
+  std::string serial;              // the whole serial transcript
   std::chrono::nanoseconds duration{};
   int exit_code = 0;
   TracePipeline::Counters trace;  // events through the pipeline

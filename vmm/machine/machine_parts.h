@@ -9,11 +9,13 @@
 #include <span>
 #include <vector>
 
+#include "introspect/symbols.h"
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/legacy_ports.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/linux/linux_probes.h"
+#include "vmm/machine/hold_probes.h"
 #include "vmm/machine/machine.h"
 #include "vmm/rpc/retention.h"
 #include "vmm/rpc/trace_service.h"
@@ -90,10 +92,26 @@ absl::StatusOr<std::unique_ptr<TraceOutputs>> StartOutputs(const MachineConfig& 
 void FinishOutputs(const MachineConfig& config, TraceOutputs& outputs, const SerialSink& sink,
                    RunOutcome& out);
 
+// --hold: the holds' probe int3s (in front of the Linux probes) and the
+// symbols their sites and timeout lines use.
+struct HoldHandle {
+  introspect::KernelSymbols symbols;
+  std::unique_ptr<HoldProbes> probes;
+};
+// nullptr without --hold. Errors name the --hold and what is wrong (an
+// unknown symbol, a host that cannot trap int3s in the kernel).
+absl::StatusOr<std::unique_ptr<HoldHandle>> CreateHolds(const MachineConfig& config,
+                                                        LoadedGuest& guest, TrapEngine* engine,
+                                                        LinuxProbes* probes);
+// "flush_tlb_func+0x12 (rip 0x...)", or "rip 0x..." without a symbol.
+std::string WhereIs(const introspect::KernelSymbols& symbols, uint64_t rip);
+
 // Runs the vCPUs until the first stop, the timeout or a signal; fills in
 // first_stop, vcpu_stops and duration.
+// With `holds`, a held vCPU does not keep the others' steps waiting and
+// every hold ends when the VM stops.
 void RunVcpus(const MachineConfig& config, std::vector<Vcpu>& vcpus, IoBus& bus,
               TrapExitHandler* handler, TrapEngine* traps, TracePipeline& trace,
-              TraceServiceImpl* service, RunOutcome& out);
+              TraceServiceImpl* service, HoldHandle* holds, RunOutcome& out);
 
 }  // namespace tlbscope

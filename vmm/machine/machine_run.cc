@@ -29,6 +29,7 @@ class RunnerControl : public VmControl {
       if (r->index() != self) r->Resume();
     }
   }
+  void SetHeld(int self, bool held) override { (*runners_)[self]->SetHeld(held); }
 
  private:
   std::vector<std::unique_ptr<VcpuRunner>>* runners_;
@@ -105,11 +106,26 @@ std::chrono::steady_clock::time_point Deadline(const MachineConfig& config,
                      std::chrono::duration<double>(config.timeout_s));
 }
 
+// A held vCPU counts as parked; a timeout line says where the releasing
+// vCPU is (parked for the moment it takes to read its RIP).
+void AttachHolds(HoldHandle& holds, RunnerControl& control,
+                 std::vector<std::unique_ptr<VcpuRunner>>& runners, std::vector<Vcpu>& vcpus) {
+  const introspect::KernelSymbols* symbols = &holds.symbols;
+  holds.probes->Attach(&control, [&runners, &vcpus, symbols](uint32_t v) -> std::string {
+    if (v >= runners.size()) return "not a vCPU";
+    runners[v]->Pause();
+    absl::StatusOr<kvm_regs> regs = vcpus[v].GetRegs();
+    runners[v]->Resume();
+    if (!regs.ok()) return absl::StrFormat("unknown (%s)", regs.status().message());
+    return WhereIs(*symbols, regs->rip);
+  });
+}
+
 }  // namespace
 
 void RunVcpus(const MachineConfig& config, std::vector<Vcpu>& vcpus, IoBus& bus,
               TrapExitHandler* handler, TrapEngine* traps, TracePipeline& trace,
-              TraceServiceImpl* service, RunOutcome& out) {
+              TraceServiceImpl* service, HoldHandle* holds, RunOutcome& out) {
   StopLatch latch;
   VcpuRunner::InstallKickHandler();
   InterruptScope interrupts;
@@ -124,11 +140,13 @@ void RunVcpus(const MachineConfig& config, std::vector<Vcpu>& vcpus, IoBus& bus,
   }
   RunnerControl control(&runners);
   if (traps) traps->SetVmControl(&control);
+  if (holds) AttachHolds(*holds, control, runners, vcpus);
   auto start = std::chrono::steady_clock::now();
   for (auto& r : runners) r->Start();
   bool stopped_by_guest = latch.WaitUntil(Deadline(config, start));
   out.duration = std::chrono::steady_clock::now() - start;
   out.first_stop = FirstStop(config, stopped_by_guest, latch);
+  if (holds) holds->probes->Stop(out.first_stop.Describe());
   for (auto& r : runners) {
     r->Stop(StopRequest{
         StopReason::kStoppedByVmm, 0,

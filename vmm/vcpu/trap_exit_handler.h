@@ -27,6 +27,8 @@ class VmControl {
   virtual ~VmControl() = default;
   virtual void PauseOthers(int self) = 0;
   virtual void ResumeOthers(int self) = 0;
+  // `self` waits in a trap handler outside the guest (--hold) or no longer.
+  virtual void SetHeld(int /*self*/, bool /*held*/) {}
 };
 
 }  // namespace tlbscope

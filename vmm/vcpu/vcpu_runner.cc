@@ -17,6 +17,8 @@ const char* VcpuStateName(VcpuState s) {
       return "created";
     case VcpuState::kRunning:
       return "running";
+    case VcpuState::kHeld:
+      return "held";
     case VcpuState::kPaused:
       return "paused";
     case VcpuState::kStopped:
@@ -70,6 +72,13 @@ void VcpuRunner::Pause() {
   want_ = Want::kPause;
   Kick();
   cv_.wait(lock, [this] { return state_ != VcpuState::kRunning; });
+}
+
+void VcpuRunner::SetHeld(bool held) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (held && state_ == VcpuState::kRunning) state_ = VcpuState::kHeld;
+  if (!held && state_ == VcpuState::kHeld) state_ = VcpuState::kRunning;
+  cv_.notify_all();
 }
 
 void VcpuRunner::Resume() {

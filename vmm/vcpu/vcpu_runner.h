@@ -18,13 +18,16 @@ namespace tlbscope {
 // The vCPU thread as an explicit state machine (after Firecracker/crosvm):
 //
 //   kCreated --Start--> kRunning <--Pause/Resume--> kPaused
-//                          |                           |
+//                          |  ^
+//                 SetHeld  v  | SetHeld(false)
+//                         kHeld   (--hold: the thread waits in a trap
+//                          |       handler, outside the guest)
 //                          +------ Stop / exit --------+--> kStopped
 //
 // Pause and Stop are requests: they set kvm_run.immediate_exit and kick the
 // thread with a signal so KVM_RUN returns at once wherever the guest is.
 // The thread reports the one reason it stopped through `on_stop`.
-enum class VcpuState { kCreated, kRunning, kPaused, kStopped };
+enum class VcpuState { kCreated, kRunning, kPaused, kHeld, kStopped };
 const char* VcpuStateName(VcpuState s);
 
 struct VcpuStop {
@@ -56,6 +59,11 @@ class VcpuRunner {
   void Pause();  // returns once the thread is parked (or stopped)
   void Resume();
   void Stop(StopRequest why);  // returns at once; Join() waits
+  // On this vCPU's own thread, from a trap handler that waits outside the
+  // guest (--hold): while held, a Pause() of this vCPU returns at once (it
+  // runs no guest code); after SetHeld(false) the loop honours the pause
+  // before it enters the guest again.
+  void SetHeld(bool held);
   void Join();
 
   VcpuState state() const;

@@ -1,0 +1,164 @@
+// --hold in the VMM (vmm/machine/hold_probes), no KVM: sites resolved from
+// made-up symbols and placed as probe int3s in guest memory, hits as
+// made-up vCPU states, threads standing in for vCPU threads. The Linux
+// probes' place is taken by a recording client, to check the order.
+#include "vmm/machine/hold_probes.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+namespace tlbscope {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Kernel text at 0xffffffff80000000 + physical, one 1 GiB page.
+constexpr uint64_t kKernel = 0xffffffff80000000ull;
+constexpr uint64_t kPml4 = 0x1000, kPdpt = 0x2000;
+constexpr uint64_t kF = kKernel + 0x1000100, kG = kKernel + 0x1000200;
+constexpr uint64_t kCaller = kKernel + 0x1000345, kStack = kKernel + 0x800000;
+
+class FakeVcpu {
+ public:
+  explicit FakeVcpu(int index) {
+    void* p = mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    vcpu_ = std::make_unique<Vcpu>(index, UniqueFd(), UniqueMapping(p, 16384));
+    kvm_sregs& s = vcpu_->run()->s.regs.sregs;
+    s.cr0 = (1ull << 31) | 1;
+    s.cr4 = 1 << 5;
+    s.efer = (1 << 8) | (1 << 10);
+    s.cs.l = 1;
+    s.cr3 = kPml4;
+  }
+  kvm_regs& regs() { return vcpu_->run()->s.regs.regs; }
+  Vcpu& vcpu() { return *vcpu_; }
+
+ private:
+  std::unique_ptr<Vcpu> vcpu_;
+};
+
+// The client behind the holds: records the hits handed on.
+class Recorder : public ProbeClient {
+ public:
+  Next OnProbeHit(int vcpu, VcpuStateView& state) override {
+    std::lock_guard<std::mutex> lock(mu);
+    hits.push_back({vcpu, (*state.regs())->rip});
+    return Next::kResume;
+  }
+  std::mutex mu;
+  std::vector<std::pair<int, uint64_t>> hits;
+};
+
+class HoldProbesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mem_ = std::make_unique<GuestMemory>(*GuestMemory::Create(32 << 20));
+    ASSERT_TRUE(mem_->WriteObject<uint64_t>(kPml4 + 8 * 511, kPdpt | 3).ok());
+    ASSERT_TRUE(mem_->WriteObject<uint64_t>(kPdpt + 8 * 510, 0 | 0x80 | 3).ok());
+    points_ = std::make_unique<ProbePoints>(mem_.get());
+    for (int i = 0; i < 2; ++i) vcpus_.push_back(std::make_unique<FakeVcpu>(i));
+  }
+
+  absl::StatusOr<std::unique_ptr<HoldProbes>> Make(const std::vector<std::string>& texts,
+                                                   ProbeClient* next = nullptr) {
+    std::vector<hold::Spec> specs;
+    for (const std::string& t : texts) specs.push_back(*hold::ParseSpec(t, 2));
+    std::map<std::string, uint64_t> syms = {{"f", kF}, {"g", kG}};
+    std::vector<ElfSegment> loads = {{0x1000000, kKernel + 0x1000000, 0, 0x10000, 0x10000}};
+    return HoldProbes::Create(
+        std::move(specs),
+        [syms](const std::string& n) -> std::optional<uint64_t> {
+          auto it = syms.find(n);
+          if (it == syms.end()) return std::nullopt;
+          return it->second;
+        },
+        loads, mem_.get(), points_.get(), next);
+  }
+
+  ProbeClient::Next Hit(HoldProbes& h, int cpu, uint64_t rip, uint64_t rsp) {
+    vcpus_[cpu]->regs().rip = rip;
+    vcpus_[cpu]->regs().rsp = rsp;
+    VcpuStateView view(vcpus_[cpu]->vcpu(), true);
+    return h.OnProbeHit(cpu, view);
+  }
+  uint8_t Byte(uint64_t gva) { return *mem_->ReadObject<uint8_t>(gva - kKernel); }
+
+  std::unique_ptr<GuestMemory> mem_;
+  std::unique_ptr<ProbePoints> points_;
+  std::vector<std::unique_ptr<FakeVcpu>> vcpus_;
+};
+
+TEST_F(HoldProbesTest, HeldAtEntryUntilTheOtherReturnsFromItsFunction) {
+  absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:f,release=0:g%return,timeout=60s"});
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(Byte(kF), 0xcc);
+  EXPECT_EQ(Byte(kG), 0xcc);
+  std::atomic<bool> done{false};
+  std::thread held([&] {
+    Hit(**h, 1, kF, kStack);
+    done = true;
+  });
+  while ((*h)->coordinator().stats(0).held == 0) std::this_thread::yield();
+  // vCPU 0 enters g (called from kCaller): an int3 goes on the return.
+  ASSERT_TRUE(mem_->WriteObject<uint64_t>(kStack - 0x1000 - kKernel, kCaller).ok());
+  Hit(**h, 0, kG, kStack - 0x1000);
+  EXPECT_EQ(Byte(kCaller), 0xcc);
+  // vCPU 1 at g, or vCPU 0 back at the caller on another stack: not it.
+  Hit(**h, 0, kCaller, kStack - 0x2000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(done);
+  // The return itself releases vCPU 1 and takes its int3 away.
+  Hit(**h, 0, kCaller, kStack - 0x1000 + 8);
+  held.join();
+  EXPECT_NE(Byte(kCaller), 0xcc);
+  EXPECT_EQ((*h)->coordinator().stats(0).released, 1u);
+  EXPECT_THAT((*h)->Summaries(), ElementsAre(HasSubstr("held 1, released 1, timed out 0")));
+}
+
+TEST_F(HoldProbesTest, TheNextClientSeesSharedHitsFirstAndNotTheHoldsOwn) {
+  Recorder next;
+  // A Linux probe already at f.
+  ASSERT_TRUE(points_->Place(kF, kF - kKernel).ok());
+  absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:f,release=0:g,timeout=10ms"}, &next);
+  ASSERT_TRUE(h.ok()) << h.status();
+  // vCPU 1 at f: the Linux probe gets it (and performs the instruction),
+  // then the hold times out.
+  EXPECT_EQ(Hit(**h, 1, kF, kStack), ProbeClient::Next::kResume);
+  EXPECT_EQ((*h)->coordinator().stats(0).timed_out, 1u);
+  // g is the hold's alone: the next client never hears of it.
+  EXPECT_EQ(Hit(**h, 0, kG, kStack), ProbeClient::Next::kStep);
+  // Somewhere else entirely: the next client's.
+  Hit(**h, 0, kKernel + 0x1000400, kStack);
+  EXPECT_THAT(next.hits,
+              ElementsAre(std::make_pair(1, kF), std::make_pair(0, kKernel + 0x1000400)));
+}
+
+TEST_F(HoldProbesTest, UnknownSymbolsAndAddressesOutsideTheKernelAreRefused) {
+  absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:nosuch,release=0:g"});
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().message(),
+            "--hold 1:nosuch,release=0:g: 1:nosuch: no symbol 'nosuch' in this kernel");
+  h = Make({"1:f,release=0:0xffffffff90000000"});
+  ASSERT_FALSE(h.ok());
+  EXPECT_THAT(std::string(h.status().message()),
+              HasSubstr("0:0xffffffff90000000: 0xffffffff90000000 is in no loaded segment"));
+}
+
+TEST_F(HoldProbesTest, StoppingTheVmReleasesAHeldVcpu) {
+  absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:f,release=0:g,timeout=600s"});
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::thread held([&] { Hit(**h, 1, kF, kStack); });
+  while ((*h)->coordinator().stats(0).held == 0) std::this_thread::yield();
+  (*h)->Stop("vcpu 0: guest exit 0");
+  held.join();
+  EXPECT_EQ((*h)->coordinator().stats(0).stopped, 1u);
+}
+
+}  // namespace
+}  // namespace tlbscope
