@@ -137,6 +137,9 @@ std::string SummaryJson(const Collector& c, const SourceInfo& info) {
   w.Key("per_invariant").BeginObject();
   for (const auto& [name, n] : c.per_invariant()) w.Key(name).Uint(n);
   w.EndObject();
+  w.Key("not_checked").BeginObject();
+  for (const auto& [name, why] : c.not_checked()) w.Key(name).String(why);
+  w.EndObject();
   w.Key("violations").BeginArray();
   for (const Violation& v : c.violations()) WriteViolation(w, ViolationToProto(v));
   w.EndArray();

@@ -119,19 +119,22 @@ static void print_irq(const char* label, const uint64_t* v, int n, void* ctx) {
   say("%s\n", line);
 }
 
-// The parseable form tlbscope reads from the console:
+// The parseable form tlbscope reads from the console (`phase` "counter" at
+// the end, "counter-begin" when /init starts; tlbscope compares the end
+// values, counted from boot, with its own counts of the whole run and uses
+// the begin values to say what happened before user space):
 //   TLBWORK counter vmstat NAME VALUE
 //   TLBWORK counter interrupts LABEL VALUE_CPU0 VALUE_CPU1 ...
-void print_counters(void) {
+void print_counters(const char* phase) {
   static char buf[16384];
   if (read_file("/proc/vmstat", buf, sizeof buf) <= 0) {
     say("TLBWORK error: cannot read /proc/vmstat: %s\n", strerror(errno));
   } else {
     char* save = NULL;
     for (char* line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-      if (strncmp(line, "nr_tlb_", 7) == 0) say("TLBWORK counter vmstat %s\n", line);
+      if (strncmp(line, "nr_tlb_", 7) == 0) say("TLBWORK %s vmstat %s\n", phase, line);
   }
-  each_irq_row(print_irq, NULL);
+  if (strcmp(phase, "counter") == 0) each_irq_row(print_irq, NULL);
 }
 
 void vm_exit(int code) {
