@@ -18,6 +18,17 @@ void KernelSymbols::Add(std::string name, uint64_t address) {
   by_name_.emplace(std::move(name), address);
 }
 
+std::vector<std::pair<std::string, uint64_t>> KernelSymbols::Entries() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.reserve(by_name_.size());
+  for (const auto& [address, name] : by_address_) out.emplace_back(name, address);
+  for (const auto& [name, address] : by_name_) {
+    auto it = by_address_.find(address);
+    if (it == by_address_.end() || it->second != name) out.emplace_back(name, address);
+  }
+  return out;
+}
+
 std::optional<uint64_t> KernelSymbols::Find(std::string_view name) const {
   auto it = by_name_.find(std::string(name));
   if (it == by_name_.end()) return std::nullopt;
