@@ -31,8 +31,8 @@ void Collector::SetEventSource(const std::string& source) {
 
 void Collector::UpdateNotChecked() {
   const Trapping& t = state_.trapping();
-  uint32_t supplied = SuppliedBy(event_source_) | (t.cr3 ? kNeedTrappedCr3 : 0) |
-                      (t.cr3 || t.invlpg || t.invpcid ? kNeedTrappedTlb : 0);
+  uint32_t supplied = SuppliedBy(event_source_) | (t.cr3 ? uint32_t{kNeedTrappedCr3} : 0u) |
+                      (t.cr3 || t.invlpg || t.invpcid ? uint32_t{kNeedTrappedTlb} : 0u);
   not_checked_.clear();
   for (const InvariantInfo& i : InvariantCatalog()) {
     uint32_t lacking = i.needs & ~supplied;

@@ -2,6 +2,7 @@
 
 #include <gelf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -22,10 +23,12 @@ std::vector<std::pair<std::string, uint64_t>> KernelSymbols::Entries() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   out.reserve(by_name_.size());
   for (const auto& [address, name] : by_address_) out.emplace_back(name, address);
+  size_t first = out.size();
   for (const auto& [name, address] : by_name_) {
     auto it = by_address_.find(address);
     if (it == by_address_.end() || it->second != name) out.emplace_back(name, address);
   }
+  std::sort(out.begin() + static_cast<ptrdiff_t>(first), out.end());
   return out;
 }
 

@@ -127,8 +127,8 @@ TEST_F(KnowledgeCacheTest, CorruptTruncatedAndForeignFilesAreOneLineAndReplaced)
   std::string flipped = good;
   flipped[good.size() / 2] ^= 0x40;
   const Case cases[] = {
-      {flipped, "checksum"},
-      {good.substr(0, good.size() / 2), "checksum"},
+      {flipped, "corrupt or truncated (checksum)"},
+      {good.substr(0, good.size() / 2), "corrupt or truncated (checksum)"},
       {good.substr(0, 20), "truncated (20 bytes)"},
       {"", "truncated (0 bytes)"},
       {"#!/bin/sh\nrm -rf /\n" + std::string(100, 'x'), "not a tlbscope kernel cache file"},
@@ -201,11 +201,16 @@ TEST_F(KnowledgeCacheTest, NotAFileAndAnUnwritableDirectoryStillLoad) {
   EXPECT_THAT(dir.line, HasSubstr("not a regular file"));
   std::filesystem::remove_all(dir_);
   std::filesystem::create_directories(dir_);
-  std::filesystem::create_symlink("/etc/passwd", File());
+  std::string target = dir_ + "-target";
+  Write(target, "not to be touched");
+  std::filesystem::create_symlink(target, File());
   CacheNote link = Load();
   EXPECT_FALSE(link.hit);
   EXPECT_THAT(link.line, HasSubstr("kernel cache " + File()));
-  EXPECT_TRUE(std::filesystem::is_symlink(File())) << "never written through";
+  EXPECT_EQ(Text(target), "not to be touched") << "never read or written through a link";
+  EXPECT_FALSE(std::filesystem::is_symlink(File())) << "the link itself is replaced";
+  EXPECT_TRUE(Load().hit);
+  std::filesystem::remove(target);
   CacheNote nowhere;
   absl::StatusOr<KernelKnowledge> k =
       LoadKernelKnowledgeCached(elf_, {"", kBtf}, "/proc/self/no-such-cache", &nowhere);
