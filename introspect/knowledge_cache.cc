@@ -234,6 +234,7 @@ absl::StatusOr<KernelKnowledge> DecodeKnowledgeCache(std::string_view bytes, con
   k.build_id = pb.build_id();
   k.banner = pb.banner();
   k.symbols.set_source(pb.symbols_source());
+  k.symbols.Reserve(static_cast<size_t>(pb.symbols_size()));
   for (const v1::CachedSymbol& s : pb.symbols()) k.symbols.Add(s.name(), s.address());
   k.addresses = FindAddresses(k.symbols);
   k.missing.assign(pb.missing().begin(), pb.missing().end());

@@ -22,6 +22,7 @@ class KernelSymbols {
   // The first definition of a name wins (static functions can repeat).
   void Add(std::string name, uint64_t address);
   std::optional<uint64_t> Find(std::string_view name) const;
+  void Reserve(size_t n) { by_name_.reserve(n); }
   // The symbol at or below `address` ("name+0x12"), or "" if none.
   std::string NameAt(uint64_t address) const;
   size_t size() const { return by_name_.size(); }
