@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -189,6 +190,38 @@ TEST(KernelCountersTest, FillsRunResult) {
   EXPECT_EQ(k.verdict(), "mismatch");
   EXPECT_EQ(pb.kernel_counter_checks(5).relation(), "at_most");
   EXPECT_EQ(pb.kernel_counter_checks(5).kernel_at_start(), 300u);
+}
+
+// The guest's printer (guest-linux/workload/report.c) and the host's parser
+// agree: the built tlbwork, run by hand on a made-up vmstat, prints lines
+// the comparison reads, as /init starts and at the end.
+TEST(KernelCountersTest, TlbworksOwnLinesAreWhatTheParserReads) {
+  std::string vmstat = ::testing::TempDir() + "/kc-vmstat-" + std::to_string(::getpid());
+  {
+    std::FILE* f = std::fopen(vmstat.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(
+        "nr_free_pages 1000\nnr_tlb_remote_flush 1210\nnr_tlb_remote_flush_received 858\n"
+        "nr_tlb_local_flush_all 129\nnr_tlb_local_flush_one 18504\nnr_tlb_x_y 3\n",
+        f);
+    std::fclose(f);
+  }
+  std::string cmd = "TLBWORK_VMSTAT=" + vmstat + " " + TLBWORK_BIN + " no-such-workload 2>&1";
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  ::pclose(p);
+  std::remove(vmstat.c_str());
+  LinuxConsoleReport r = ParseLinuxConsole(out);
+  ASSERT_TRUE(r.seen) << out;
+  ASSERT_NE(r.Find("vmstat", "nr_tlb_local_flush_one", /*begin=*/true), nullptr) << out;
+  EXPECT_EQ(r.Find("vmstat", "nr_tlb_local_flush_one", true)->total(), 18504u);
+  EXPECT_EQ(r.Find("vmstat", "nr_free_pages"), nullptr) << "only nr_tlb_*";
+  std::vector<CounterCheck> c = CompareKernelCounters(r, Agreeing());
+  EXPECT_EQ(CountCounterMismatches(c), 0) << out;
+  for (const CounterCheck& x : c) EXPECT_EQ(x.verdict, CounterVerdict::kAgree) << x.counter;
 }
 
 }  // namespace
