@@ -10,6 +10,7 @@
 
 #include "collectors/event.h"
 #include "collectors/invariant.h"
+#include "collectors/kernel_tally.h"
 #include "collectors/state_model.h"
 #include "collectors/stats.h"
 #include "collectors/violation.h"
@@ -34,10 +35,13 @@ class Collector : private ViolationSink {
 
   Collector();
 
-  // Also takes which instructions were trapped from the header's plan.
+  // Also takes which instructions were trapped from the header's plan and
+  // where the guest events come from (event_source).
   void SetHeader(const v1::TraceHeader& header);
-  // Without a header (in-process): which instructions are trapped.
-  void SetTrapping(const Trapping& t) { state_.set_trapping(t); }
+  // Without a header: which instructions are trapped.
+  void SetTrapping(const Trapping& t);
+  // Without a header: TraceHeader.event_source ("guest-rings", "linux").
+  void SetEventSource(const std::string& source);
   void SetEnd(const v1::TraceEnd& end) { end_ = end; }
   void AddObserver(EventObserver* o) { observers_.push_back(o); }
   // Called for each violation as it is found (live printing).
@@ -50,9 +54,14 @@ class Collector : private ViolationSink {
 
   const StateModel& state() const { return state_; }
   const Stats& stats() const { return stats_; }
+  // The stream's counts the way Linux's /proc/vmstat nr_tlb_* counts.
+  const KernelTally& kernel_tally() const { return kernel_tally_; }
   const std::vector<Violation>& violations() const { return violations_; }
   uint64_t violation_count() const { return violation_count_; }
   const std::map<std::string, uint64_t>& per_invariant() const { return per_invariant_; }
+  // The invariants this stream cannot check (their Need is not supplied by
+  // its event source or trapping), name -> why; their reports are dropped.
+  const std::map<std::string, std::string>& not_checked() const { return not_checked_; }
   const std::optional<v1::TraceHeader>& header() const { return header_; }
   const std::optional<v1::TraceEnd>& end() const { return end_; }
   uint64_t events() const { return stats_.events; }
@@ -62,9 +71,11 @@ class Collector : private ViolationSink {
 
  private:
   void Report(Violation v) override;
+  void UpdateNotChecked();
 
   StateModel state_;
   Stats stats_;
+  KernelTally kernel_tally_;
   std::vector<std::unique_ptr<Invariant>> invariants_;
   std::array<std::vector<Invariant*>, 64> by_kind_;  // the invariants each kind goes to
   std::vector<EventObserver*> observers_;
@@ -72,6 +83,8 @@ class Collector : private ViolationSink {
   std::vector<Violation> violations_;
   uint64_t violation_count_ = 0;
   std::map<std::string, uint64_t> per_invariant_;
+  std::string event_source_;
+  std::map<std::string, std::string> not_checked_;
   std::optional<v1::TraceHeader> header_;
   std::optional<v1::TraceEnd> end_;
   bool any_ = false;

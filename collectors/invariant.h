@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +29,38 @@ class Invariant {
 
 constexpr uint64_t KindBit(Kind k) { return 1ull << static_cast<int>(k); }
 
+// What an invariant needs from the stream beyond what every event source
+// gives (docs/events.md). A stream without one of them (a Linux guest's
+// probes supply fewer fields than guest-probe's rings; --no-trap) leaves the
+// invariant "not checked" rather than guessed or passed.
+enum Need : uint32_t {
+  kNeedUserEntry = 1u << 0,   // user_enter / user_exit records (local gen at return to user)
+  kNeedLam = 1u << 1,         // LAM bits: context_switch cpu_lam/mm_lam, lam_set
+  kNeedPageFree = 1u << 2,    // page_free records
+  kNeedTableFree = 1u << 3,   // page_table_free records
+  kNeedMembarrier = 1u << 4,  // membarrier_register / sync_core records
+  kNeedStaleRead = 1u << 5,   // stale_read records (the guest checking its own reads)
+  kNeedTrappedCr3 = 1u << 6,  // trapped CR3 writes
+  kNeedTrappedTlb = 1u << 7,  // some trapped TLB instruction (CR3, INVLPG or INVPCID)
+  kNeedAllGuestFields = (1u << 6) - 1,
+};
+
 struct InvariantInfo {
   const char* name;     // the stable id printed in reports
   const char* summary;  // one line; collectors/README.md has the Linux rule
+  uint32_t needs = 0;   // Need bits
 };
+
+// Where a stream's guest events come from (TraceHeader.event_source) and so
+// which Need bits it can supply: "guest-rings" (guest-probe's shared-memory
+// rings: every field; also an older trace without the field) or "linux"
+// (introspect/'s probes on a Linux kernel: docs/events.md "From a real Linux
+// kernel"). An unknown source supplies none of the optional fields.
+uint32_t SuppliedBy(const std::string& event_source);
+
+// The first Need bit of `needs` that `supplied` lacks, as words for a
+// report ("page_table_free records"); empty if none.
+std::string MissingNeed(uint32_t needs, uint32_t supplied);
 
 // Every invariant the checker knows, in report order.
 const std::vector<InvariantInfo>& InvariantCatalog();

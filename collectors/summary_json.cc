@@ -174,6 +174,8 @@ std::string SummaryJson(const Collector& c, const SourceInfo& info) {
   j["violation_count"] = c.violation_count();
   Json& per = j["per_invariant"] = Json::object();
   for (const auto& [name, n] : c.per_invariant()) per[name] = n;
+  Json& skipped = j["not_checked"] = Json::object();
+  for (const auto& [name, why] : c.not_checked()) skipped[name] = why;
   Json& found = j["violations"] = Json::array();
   for (const Violation& v : c.violations()) found.push_back(ViolationJson(ViolationToProto(v)));
   Json mms;

@@ -98,15 +98,22 @@ std::string FormatSummary(const Collector& c, const std::string& p) {
                         st.lazy_skipped);
   absl::StrAppendFormat(&out, "%sshootdown latency (request to last ack): %s\n", p,
                         Hist(st.ack_latency_ns, 1000, "us"));
+  size_t unchecked = c.not_checked().size();
+  for (const auto& [name, why] : c.not_checked()) {
+    absl::StrAppendFormat(&out, "%snot checked: %s: %s\n", p, name, why);
+  }
+  std::string checked =
+      absl::StrFormat("%d invariants checked", InvariantCatalog().size() - unchecked);
+  if (unchecked > 0) absl::StrAppendFormat(&checked, ", %d not checked", unchecked);
   if (c.violation_count() == 0) {
-    absl::StrAppendFormat(&out, "%sverdict: clean (%d invariants checked)\n", p,
-                          InvariantCatalog().size());
+    absl::StrAppendFormat(&out, "%sverdict: clean (%s)\n", p, checked);
   } else {
     std::string by;
     for (const auto& [name, n] : c.per_invariant()) {
       if (n != 0) absl::StrAppendFormat(&by, "%s%s %d", by.empty() ? "" : ", ", name, n);
     }
-    absl::StrAppendFormat(&out, "%sverdict: %d violations: %s\n", p, c.violation_count(), by);
+    absl::StrAppendFormat(&out, "%sverdict: %d violations: %s (%s)\n", p, c.violation_count(), by,
+                          checked);
   }
   return out;
 }

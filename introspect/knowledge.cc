@@ -75,30 +75,30 @@ void LoadLayout(const ElfImage& image, const KnowledgeSources& sources, KernelKn
   for (std::string& m : btf_missing) k->missing.push_back(std::move(m));
 }
 
+struct Want {
+  const char* name;
+  std::optional<uint64_t> KernelAddresses::*dest;
+  bool required;
+};
+constexpr Want kWants[] = {
+    {"switch_mm_irqs_off", &KernelAddresses::switch_mm_irqs_off, true},
+    {"enter_lazy_tlb", &KernelAddresses::enter_lazy_tlb, false},
+    {"flush_tlb_mm_range", &KernelAddresses::flush_tlb_mm_range, true},
+    {"flush_tlb_func", &KernelAddresses::flush_tlb_func, true},
+    {"native_flush_tlb_multi", &KernelAddresses::native_flush_tlb_multi, true},
+    {"tlb_gather_mmu", &KernelAddresses::tlb_gather_mmu, false},
+    {"tlb_finish_mmu", &KernelAddresses::tlb_finish_mmu, false},
+    {"tlb_remove_table", &KernelAddresses::tlb_remove_table, false},
+    {"__per_cpu_offset", &KernelAddresses::per_cpu_offset, true},
+    {"membarrier_register_private_expedited", &KernelAddresses::membarrier_register, false},
+};
+
 void ResolveAddresses(KernelKnowledge* k) {
   const KernelSymbols& s = k->symbols;
-  KernelAddresses& a = k->addresses;
-  struct Want {
-    const char* name;
-    std::optional<uint64_t>* dest;
-    bool required;
-  };
-  const Want wants[] = {
-      {"switch_mm_irqs_off", &a.switch_mm_irqs_off, true},
-      {"enter_lazy_tlb", &a.enter_lazy_tlb, false},
-      {"flush_tlb_mm_range", &a.flush_tlb_mm_range, true},
-      {"flush_tlb_func", &a.flush_tlb_func, true},
-      {"native_flush_tlb_multi", &a.native_flush_tlb_multi, true},
-      {"tlb_gather_mmu", &a.tlb_gather_mmu, false},
-      {"tlb_finish_mmu", &a.tlb_finish_mmu, false},
-      {"tlb_remove_table", &a.tlb_remove_table, false},
-      {"__per_cpu_offset", &a.per_cpu_offset, true},
-      {"membarrier_register_private_expedited", &a.membarrier_register, false},
-  };
+  k->addresses = FindAddresses(s);
   bool have_symbols = s.size() != 0;
-  for (const Want& w : wants) {
-    *w.dest = s.Find(w.name);
-    if (!*w.dest && w.required && have_symbols)
+  for (const Want& w : kWants) {
+    if (!(k->addresses.*w.dest) && w.required && have_symbols)
       k->missing.push_back(std::string("symbol ") + w.name);
   }
   // Per-CPU offsets: from BTF's DATASEC, else the (zero-based) symbols.
@@ -117,6 +117,12 @@ void ResolveAddresses(KernelKnowledge* k) {
 }
 
 }  // namespace
+
+KernelAddresses FindAddresses(const KernelSymbols& symbols) {
+  KernelAddresses a;
+  for (const Want& w : kWants) a.*w.dest = symbols.Find(w.name);
+  return a;
+}
 
 std::string KernelKnowledge::Summary() const {
   std::string from =

@@ -26,6 +26,9 @@ struct KernelAddresses {
       membarrier_register;
 };
 
+// The probes' functions and data in `symbols` (those it lacks stay empty).
+KernelAddresses FindAddresses(const KernelSymbols& symbols);
+
 struct KernelKnowledge {
   std::string build_id;  // GNU build-id, hex ("" if none)
   std::string banner;    // "Linux version ..." as in the image

@@ -2,6 +2,7 @@
 
 #include <gelf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/status/status.h"
@@ -16,6 +17,19 @@ void KernelSymbols::Add(std::string name, uint64_t address) {
   if (name.empty() || by_name_.contains(name)) return;
   by_address_.emplace(address, name);
   by_name_.emplace(std::move(name), address);
+}
+
+std::vector<std::pair<std::string, uint64_t>> KernelSymbols::Entries() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  out.reserve(by_name_.size());
+  for (const auto& [address, name] : by_address_) out.emplace_back(name, address);
+  size_t first = out.size();
+  for (const auto& [name, address] : by_name_) {
+    auto it = by_address_.find(address);
+    if (it == by_address_.end() || it->second != name) out.emplace_back(name, address);
+  }
+  std::sort(out.begin() + static_cast<ptrdiff_t>(first), out.end());
+  return out;
 }
 
 std::optional<uint64_t> KernelSymbols::Find(std::string_view name) const {

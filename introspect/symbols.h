@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -20,9 +22,13 @@ class KernelSymbols {
   // The first definition of a name wins (static functions can repeat).
   void Add(std::string name, uint64_t address);
   std::optional<uint64_t> Find(std::string_view name) const;
+  void Reserve(size_t n) { by_name_.reserve(n); }
   // The symbol at or below `address` ("name+0x12"), or "" if none.
   std::string NameAt(uint64_t address) const;
   size_t size() const { return by_name_.size(); }
+  // Every (name, address), in an order whose Add()s rebuild this table
+  // exactly: each address's name first, then the other names.
+  std::vector<std::pair<std::string, uint64_t>> Entries() const;
   // Where the symbols came from: "symtab", "System.map FILE", "kallsyms".
   const std::string& source() const { return source_; }
   void set_source(std::string s) { source_ = std::move(s); }

@@ -96,12 +96,13 @@ int main(int argc, char** argv) {
   if (getpid() == 1) setup_console_and_proc();  // by hand, the host's /proc is there
   say("TLBWORK init: guest uptime %.3f s, %ld CPUs online\n", now_s(),
       sysconf(_SC_NPROCESSORS_ONLN));
+  print_counters("counter-begin");
   const char *name = getenv("tlbwork"), *iters = getenv("tlbiters"), *seed = getenv("tlbseed");
   if (argc > 1) name = argv[1];
   if (argc > 2) iters = argv[2];
   if (argc > 3) seed = argv[3];
   int status = run(name, iters, seed);
-  print_counters();
+  print_counters("counter");
   if (getpid() == 1) vm_exit(status);
   return status;
 }

@@ -97,10 +97,17 @@ static uint64_t vmstat_value(const char* all, const char* name) {
   return 0;
 }
 
+// /proc/vmstat; run by hand (not as init), $TLBWORK_VMSTAT may name another
+// file (tlbscope's tests check the printed lines against its parser).
+static const char* vmstat_path(void) {
+  const char* p = getpid() != 1 ? getenv("TLBWORK_VMSTAT") : NULL;
+  return p && *p ? p : "/proc/vmstat";
+}
+
 void read_counters(struct tlb_counters* c) {
   static char buf[16384];
   memset(c, 0, sizeof *c);
-  if (read_file("/proc/vmstat", buf, sizeof buf) > 0) {
+  if (read_file(vmstat_path(), buf, sizeof buf) > 0) {
     c->remote_flush = vmstat_value(buf, "nr_tlb_remote_flush");
     c->remote_flush_received = vmstat_value(buf, "nr_tlb_remote_flush_received");
     c->local_flush_all = vmstat_value(buf, "nr_tlb_local_flush_all");
@@ -119,19 +126,22 @@ static void print_irq(const char* label, const uint64_t* v, int n, void* ctx) {
   say("%s\n", line);
 }
 
-// The parseable form tlbscope reads from the console:
+// The parseable form tlbscope reads from the console (`phase` "counter" at
+// the end, "counter-begin" when /init starts; tlbscope compares the end
+// values, counted from boot, with its own counts of the whole run and uses
+// the begin values to say what happened before user space):
 //   TLBWORK counter vmstat NAME VALUE
 //   TLBWORK counter interrupts LABEL VALUE_CPU0 VALUE_CPU1 ...
-void print_counters(void) {
+void print_counters(const char* phase) {
   static char buf[16384];
-  if (read_file("/proc/vmstat", buf, sizeof buf) <= 0) {
-    say("TLBWORK error: cannot read /proc/vmstat: %s\n", strerror(errno));
+  if (read_file(vmstat_path(), buf, sizeof buf) <= 0) {
+    say("TLBWORK error: cannot read %s: %s\n", vmstat_path(), strerror(errno));
   } else {
     char* save = NULL;
     for (char* line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-      if (strncmp(line, "nr_tlb_", 7) == 0) say("TLBWORK counter vmstat %s\n", line);
+      if (strncmp(line, "nr_tlb_", 7) == 0) say("TLBWORK %s vmstat %s\n", phase, line);
   }
-  each_irq_row(print_irq, NULL);
+  if (strcmp(phase, "counter") == 0) each_irq_row(print_irq, NULL);
 }
 
 void vm_exit(int code) {

@@ -231,12 +231,14 @@ void Synth::Shootdown(uint32_t init, uint64_t mm, uint64_t start, uint64_t end, 
   FlushDone(init, mm, gen, targets);
 }
 
-void Synth::WriteTrace(const std::string& path, int smp, bool with_end) const {
+void Synth::WriteTrace(const std::string& path, int smp, bool with_end,
+                       const std::string& event_source) const {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   v1::TraceRecord h;
   h.mutable_header()->set_schema_version(1);
   h.mutable_header()->mutable_vm()->set_smp(smp);
   h.mutable_header()->mutable_vm()->set_cmdline("scenario=synthetic");
+  h.mutable_header()->set_event_source(event_source);
   h.mutable_header()->mutable_traps()->set_cr3("hw-breakpoint+emulate");
   h.mutable_header()->mutable_traps()->set_invlpg("hw-breakpoint+step");
   h.mutable_header()->mutable_traps()->set_invpcid("emulation-failure");

@@ -62,9 +62,10 @@ class Synth {
                    bool remote);
 
   const std::vector<v1::Event>& events() const { return events_; }
-  // Writes the stream as a trace file (header for `smp` vCPUs, the events,
-  // and the end record when `with_end`).
-  void WriteTrace(const std::string& path, int smp, bool with_end = true) const;
+  // Writes the stream as a trace file (header for `smp` vCPUs and
+  // `event_source`, the events, and the end record when `with_end`).
+  void WriteTrace(const std::string& path, int smp, bool with_end = true,
+                  const std::string& event_source = "") const;
   // Runs the stream through a fresh collector; returns the invariant names reported.
   std::vector<std::string> Check(Collector* out = nullptr) const;
 

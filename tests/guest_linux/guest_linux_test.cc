@@ -78,6 +78,19 @@ TEST_P(GuestLinuxTest, EveryWorkloadExitsZeroWithTheKernelsCounters) {
     EXPECT_EQ(c->per_cpu_size(), smp) << row;
     EXPECT_GT(c->total(), 0u) << row;
   }
+  // The kernel's counters against tlbscope's (docs/linux.md): the trapped
+  // CR3 writes and INVLPGs bound them; the probe rows agree or, where the
+  // trace has no probe events, say why they were not checked.
+  EXPECT_THAT(r.err, HasSubstr("tlbscope: kernel counters: "));
+  ASSERT_EQ(pb.kernel_counter_checks_size(), 6);
+  for (const v1::KernelCounterCheck& k : pb.kernel_counter_checks()) {
+    EXPECT_NE(k.verdict(), "mismatch")
+        << k.counter() << " vs " << k.tlbscope_counts() << ": " << k.reason();
+    if (k.relation() == "at_most") {
+      EXPECT_EQ(k.verdict(), "agree") << k.counter() << " vs " << k.tlbscope_counts();
+    }
+    if (k.verdict() == "not checked") EXPECT_NE(k.reason(), "") << k.counter();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Smp, GuestLinuxTest, ::testing::Values(2, 4),

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -17,6 +18,7 @@
 #include "introspect/elf_image.h"
 #include "introspect/kallsyms.h"
 #include "introspect/knowledge.h"
+#include "introspect/knowledge_cache.h"
 #include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/kernel_loader.h"
@@ -141,6 +143,31 @@ TEST(DebianKnowledgeTest, KallsymsAndPayloadBtf) {
 
 // Debian's functions start with the ftrace site: every probe's breakpoint
 // goes right after it, never on the bytes ftrace rewrites.
+// The build-id cache gives Debian's knowledge back as read (timing: bench/
+// knowledge_cache_bench, not here).
+TEST(DebianKnowledgeTest, BuildIdCacheGivesTheSameKnowledge) {
+  const Debian& d = DebianKernel();
+  ASSERT_FALSE(d.vmlinux.empty()) << kBzImage << " missing or not extractable (fixture failed)";
+  absl::StatusOr<KernelKnowledge> fresh = LoadKernelKnowledge(d.vmlinux, {});
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  std::string dir = ::testing::TempDir() + "/debian-kcache-" + std::to_string(::getpid());
+  CacheNote miss, hit;
+  ASSERT_TRUE(LoadKernelKnowledgeCached(d.vmlinux, {}, dir, &miss).ok());
+  absl::StatusOr<KernelKnowledge> cached = LoadKernelKnowledgeCached(d.vmlinux, {}, dir, &hit);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_FALSE(miss.hit);
+  EXPECT_TRUE(hit.hit) << hit.line;
+  EXPECT_EQ(hit.path, dir + "/" + fresh->build_id);
+  EXPECT_EQ(cached->Summary(), fresh->Summary());
+  EXPECT_EQ(cached->symbols.Entries(), fresh->symbols.Entries());
+  EXPECT_EQ(cached->layout.mm_tlb_gen.offset, fresh->layout.mm_tlb_gen.offset);
+  EXPECT_EQ(cached->layout.pcpu_cpu_tlbstate, fresh->layout.pcpu_cpu_tlbstate);
+  EXPECT_EQ(cached->addresses.flush_tlb_func, fresh->addresses.flush_tlb_func);
+  EXPECT_EQ(cached->symbols.NameAt(*fresh->addresses.flush_tlb_func + 4),
+            fresh->symbols.NameAt(*fresh->addresses.flush_tlb_func + 4));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(DebianKnowledgeTest, ProbeBreakpointsAvoidTheFtraceSite) {
   const Debian& d = DebianKernel();
   ASSERT_FALSE(d.vmlinux.empty());

@@ -52,6 +52,7 @@ v1::CollectorVerdict CollectSink::Verdict() const {
   v.set_violations(c_.violation_count());
   v.set_events(c_.events());
   for (const auto& [name, n] : c_.per_invariant()) (*v.mutable_per_invariant())[name] = n;
+  for (const auto& [name, why] : c_.not_checked()) (*v.mutable_not_checked())[name] = why;
   for (const collect::Violation& x : c_.violations()) *v.add_found() = collect::ViolationToProto(x);
   return v;
 }

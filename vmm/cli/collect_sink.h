@@ -27,6 +27,8 @@ class CollectSink : public EventSink {
   void SetPrinter(std::function<void(const std::string&)> p) { printer_ = std::move(p); }
   void OnEvents(const std::vector<v1::Event>& events) override;
   void OnEnd(const v1::TraceEnd& end) override;
+  // The run's trap plan and event source (which invariants it can check).
+  void OnHeader(const v1::TraceHeader& header) override { c_.SetHeader(header); }
 
   // After the run (the pipeline has finished): closes the Perfetto file.
   absl::Status Finish();

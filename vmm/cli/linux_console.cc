@@ -59,9 +59,10 @@ bool ConsumePrefix(std::string_view* s, std::string_view prefix) {
   return true;
 }
 
-// "counter vmstat NAME V" / "counter interrupts LABEL V0 V1 ..."
-void ParseCounter(const std::vector<std::string_view>& w, LinuxConsoleReport* r) {
-  if (w.size() < 4 || r->counters.size() >= kMaxCounters) return;
+// "counter vmstat NAME V" / "counter interrupts LABEL V0 V1 ..." into `out`
+// ("counter-begin" lines: /init's start).
+void ParseCounter(const std::vector<std::string_view>& w, std::vector<LinuxCounter>* out) {
+  if (w.size() < 4 || out->size() >= kMaxCounters) return;
   if ((w[1] != "vmstat" && w[1] != "interrupts") || !IsName(w[2])) return;
   if (w[1] == "vmstat" && w.size() != 4) return;
   LinuxCounter c{std::string(w[1]), std::string(w[2]), {}};
@@ -70,7 +71,7 @@ void ParseCounter(const std::vector<std::string_view>& w, LinuxConsoleReport* r)
     if (!ToNumber(w[i], &v)) return;
     c.values.push_back(v);
   }
-  r->counters.push_back(std::move(c));
+  out->push_back(std::move(c));
 }
 
 // "done NAME PASS|FAIL SECONDS s"
@@ -89,7 +90,8 @@ void ParseTlbwork(std::string_view rest, LinuxConsoleReport* r) {
   }
   std::vector<std::string_view> w = Words(rest);
   if (w.empty()) return;
-  if (w[0] == "counter") ParseCounter(w, r);
+  if (w[0] == "counter") ParseCounter(w, &r->counters);
+  if (w[0] == "counter-begin") ParseCounter(w, &r->begin_counters);
   if (w[0] == "done") ParseDone(w, r);
   int status;
   if (w[0] == "exit" && w.size() == 2 && ToNumber(w[1], &status)) r->exit_status = status;
@@ -123,8 +125,9 @@ int LinuxConsoleReport::passed() const {
 
 int LinuxConsoleReport::failed() const { return static_cast<int>(checks.size()) - passed(); }
 
-const LinuxCounter* LinuxConsoleReport::Find(std::string_view source, std::string_view name) const {
-  for (const LinuxCounter& c : counters) {
+const LinuxCounter* LinuxConsoleReport::Find(std::string_view source, std::string_view name,
+                                             bool begin) const {
+  for (const LinuxCounter& c : begin ? begin_counters : counters) {
     if (c.source == source && c.name == name) return &c;
   }
   return nullptr;
@@ -183,6 +186,14 @@ void AddLinuxReport(const LinuxConsoleReport& r, v1::RunResult* pb) {
     p->set_name(c.name);
     for (uint64_t v : c.values) p->add_per_cpu(v);
     p->set_total(c.total());
+  }
+  for (const LinuxCounter& c : r.begin_counters) {
+    v1::LinuxCounter* p = pb->add_linux_counters();
+    p->set_source(c.source);
+    p->set_name(c.name);
+    for (uint64_t v : c.values) p->add_per_cpu(v);
+    p->set_total(c.total());
+    p->set_at_start(true);
   }
   for (const GuestCheck& c : r.checks) {
     v1::GuestCheck* p = pb->add_checks();

@@ -32,12 +32,15 @@ struct LinuxWorkloadRun {
 struct LinuxConsoleReport {
   bool seen = false;  // a "TLBWORK init:" line was printed
   std::vector<LinuxWorkloadRun> workloads;
-  std::vector<LinuxCounter> counters;
-  std::vector<GuestCheck> checks;  // its PASS/FAIL lines
-  int exit_status = -1;            // "TLBWORK exit N"
+  std::vector<LinuxCounter> counters;        // at the end ("TLBWORK counter ...")
+  std::vector<LinuxCounter> begin_counters;  // as /init started ("TLBWORK counter-begin ...")
+  std::vector<GuestCheck> checks;            // its PASS/FAIL lines
+  int exit_status = -1;                      // "TLBWORK exit N"
   int passed() const;
   int failed() const;
-  const LinuxCounter* Find(std::string_view source, std::string_view name) const;
+  // The first such counter printed at the end (`begin`: as /init started).
+  const LinuxCounter* Find(std::string_view source, std::string_view name,
+                           bool begin = false) const;
 };
 
 // Parses the serial transcript. The guest controls it: lines, names and

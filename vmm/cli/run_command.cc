@@ -15,6 +15,7 @@
 #include "common/output_file.h"
 #include "common/status_line.h"
 #include "vmm/cli/collect_sink.h"
+#include "vmm/cli/kernel_counters.h"
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/run_report.h"
 #include "vmm/progress/run_progress.h"
@@ -105,6 +106,28 @@ int FinishCollector(const RunOptions& o, CollectSink& collector, int exit_code, 
   return exit_code;
 }
 
+// What tlbscope counted, for the Linux kernel's own counters.
+ObservedTlbCounts Observed(const RunOutcome& r, const CollectSink* collector) {
+  ObservedTlbCounts o;
+  o.trapped = r.traps.enabled;
+  for (const TlbCounts& c : r.traps.trapped) {
+    o.cr3_writes += c.cr3_writes;
+    o.invlpgs += c.invlpgs;
+  }
+  if (collector != nullptr) {
+    const collect::Collector& c = collector->collector();
+    o.collected = true;
+    o.tally = c.kernel_tally();
+    o.guest_events = c.events();
+    for (collect::Kind k :
+         {collect::Kind::kCr3Write, collect::Kind::kInvlpg, collect::Kind::kInvpcid,
+          collect::Kind::kVcpuState, collect::Kind::kGuestLog}) {
+      o.guest_events -= c.stats().per_kind[static_cast<int>(k)];
+    }
+  }
+  return o;
+}
+
 }  // namespace
 
 int RunCommand(const RunOptions& o) {
@@ -122,8 +145,13 @@ int RunCommand(const RunOptions& o) {
   PrintLinuxReport(linux_report, stderr);
   int exit_code = r->exit_code;
   if (*collector) exit_code = FinishCollector(o, **collector, exit_code, &*r);
+  std::vector<CounterCheck> counters =
+      CompareKernelCounters(linux_report, Observed(*r, collector->get()));
+  PrintCounterChecks(counters, stderr);
+  if (exit_code == 0 && CountCounterMismatches(counters) > 0) exit_code = 6;
   if (!o.results_path.empty()) {
-    if (absl::Status s = WriteResults(o.results_path, o, *r, collector->get(), linux_report);
+    if (absl::Status s =
+            WriteResults(o.results_path, o, *r, collector->get(), linux_report, counters);
         !s.ok()) {
       r->output_errors.push_back(std::string(s.message()));
     }

@@ -28,7 +28,8 @@ std::string Names(const std::vector<TlbSite>& sites) {
 }  // namespace
 
 absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r,
-                          const CollectSink* collector, const LinuxConsoleReport& linux_report) {
+                          const CollectSink* collector, const LinuxConsoleReport& linux_report,
+                          const std::vector<CounterCheck>& counter_checks) {
   tlbscope::v1::RunResult pb;
   if (collector != nullptr) *pb.mutable_collector() = collector->Verdict();
   SetTextAndBytes(
@@ -56,6 +57,7 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
   pb.set_checks_passed(r.report.passed());
   pb.set_checks_failed(r.report.failed());
   AddLinuxReport(linux_report, &pb);
+  AddCounterChecks(counter_checks, &pb);
   for (const VcpuStop& s : r.vcpu_stops) {
     auto* v = pb.add_vcpus();
     v->set_vcpu(s.vcpu);

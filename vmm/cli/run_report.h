@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "vmm/cli/collect_sink.h"
+#include "vmm/cli/kernel_counters.h"
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/run_command.h"
 #include "vmm/machine/machine.h"
@@ -23,6 +24,7 @@ void ReportTraps(const RunOutcome& r);
 
 // --results FILE: the run as protobuf JSON; `collector` may be null.
 absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r,
-                          const CollectSink* collector, const LinuxConsoleReport& linux_report);
+                          const CollectSink* collector, const LinuxConsoleReport& linux_report,
+                          const std::vector<CounterCheck>& counter_checks = {});
 
 }  // namespace tlbscope

@@ -18,7 +18,10 @@ absl::StatusOr<std::unique_ptr<TraceOutputs>> StartOutputs(const MachineConfig& 
     o->recorder = std::move(*r);
     trace.AddSink(o->recorder.get());
   }
-  for (EventSink* sink : config.extra_sinks) trace.AddSink(sink);
+  for (EventSink* sink : config.extra_sinks) {
+    sink->OnHeader(header);
+    trace.AddSink(sink);
+  }
   if (!config.trap_log.empty()) {
     absl::StatusOr<std::unique_ptr<TrapLogWriter>> w = TrapLogWriter::Create(config.trap_log);
     if (!w.ok()) return w.status();

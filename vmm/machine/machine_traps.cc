@@ -83,6 +83,7 @@ v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& ker
       [&](std::string b) { vm->set_cmdline_bytes(b); });
   vm->set_boot_protocol(BootProtocolName(kernel.protocol));
   *h.mutable_kernel() = identity;
+  h.set_event_source(kernel.is_linux ? "linux" : "guest-rings");
   if (traps != nullptr) {
     const HostCaps& c = traps->caps();
     v1::HostCapabilities* host = h.mutable_host();

@@ -23,6 +23,8 @@ class EventSink {
   virtual ~EventSink() = default;
   virtual void OnEvents(const std::vector<v1::Event>& events) = 0;
   virtual void OnEnd(const v1::TraceEnd& end) = 0;
+  // The run's header, before any event (MachineConfig::extra_sinks only).
+  virtual void OnHeader(const v1::TraceHeader& /*header*/) {}
 };
 
 // guest -> trap -> per-vCPU ring -> sequencer -> sinks (recorder, gRPC).
