@@ -118,6 +118,7 @@ std::vector<std::string> RunArgs(const RunSpec& r, const RunnerOptions& o, const
     add("seed=" + std::to_string(r.seed));
   }
   if (!cmdline.empty()) a.insert(a.end(), {"--cmdline", cmdline});
+  for (const std::string& h : r.holds) a.insert(a.end(), {"--hold", h});
   a.insert(a.end(),
            {"--timeout", absl::StrFormat("%g", r.timeout_s), "--record", dir + "/trace",
             "--serial-log", dir + "/serial.log", "--results", dir + "/results.json", "--quiet"});

@@ -9,6 +9,7 @@
 #include "common/file_names.h"
 #include "common/scenario_names.h"
 #include "toml++/toml.h"
+#include "vmm/hold/hold_spec.h"
 
 namespace tlbscope::regress {
 namespace {
@@ -19,9 +20,9 @@ absl::Status Bad(const std::string& path, const toml::source_region& at, const s
 }
 
 const std::set<std::string>& RunKeys() {
-  static const std::set<std::string> k = {"name",    "kernel",   "initrd",  "domain", "smp",
-                                          "mem",     "scenario", "variant", "seed",   "cmdline",
-                                          "timeout", "expect",   "workload"};
+  static const std::set<std::string> k = {"name",    "kernel",   "initrd",   "domain", "smp",
+                                          "mem",     "scenario", "variant",  "seed",   "cmdline",
+                                          "timeout", "expect",   "workload", "hold"};
   return k;
 }
 
@@ -123,6 +124,27 @@ absl::Status ApplyExpect(const Field& f, RunSpec* r) {
   return absl::OkStatus();
 }
 
+// hold = "SPEC" or a list of them: `run --hold`, checked here for its
+// syntax (and against each run's vCPUs once smp is known).
+absl::Status ApplyHold(const Field& f, RunSpec* r) {
+  r->holds.clear();
+  std::vector<const toml::node*> items;
+  if (const auto* list = f.node.as_array()) {
+    for (const auto& e : *list) items.push_back(&e);
+  } else {
+    items.push_back(&f.node);
+  }
+  for (const toml::node* e : items) {
+    const auto* v = e->as_string();
+    if (!v) return Bad(f.path, e->source(), "'hold' must be a --hold spec or a list of them");
+    if (absl::StatusOr<hold::Spec> spec = hold::ParseSpec(v->get()); !spec.ok()) {
+      return Bad(f.path, e->source(), std::string(spec.status().message()));
+    }
+    r->holds.push_back(v->get());
+  }
+  return absl::OkStatus();
+}
+
 // One known key's value into `r` (`smps`: smp, which may be a list).
 absl::Status ApplyKey(const Field& f, RunSpec* r, std::vector<int>* smps) {
   int64_t n = 0;
@@ -132,6 +154,7 @@ absl::Status ApplyKey(const Field& f, RunSpec* r, std::vector<int>* smps) {
   if (f.key == "timeout") return ApplyTimeout(f, r);
   if (f.key == "smp") return ApplySmp(f, smps);
   if (f.key == "expect") return ApplyExpect(f, r);
+  if (f.key == "hold") return ApplyHold(f, r);
   if (f.key == "mem") {
     s = f.Int(2, 3072, &n);
     r->mem_mib = static_cast<uint64_t>(n);
@@ -230,6 +253,12 @@ absl::StatusOr<Suite> ParseSuite(const std::string& text, const std::string& pat
       if (smps.size() > 1) one.name = absl::StrFormat("%s-smp%d", r.name, smp);
       if (absl::Status s = CheckFileName(one.name, "run name"); !s.ok()) {
         return Bad(path, n.source(), std::string(s.message()));
+      }
+      for (const std::string& h : one.holds) {
+        if (absl::StatusOr<hold::Spec> spec = hold::ParseSpec(h, smp); !spec.ok()) {
+          return Bad(path, n.source(),
+                     absl::StrFormat("run '%s': %s", one.name, spec.status().message()));
+        }
       }
       if (!names.insert(one.name).second) {
         return Bad(path, n.source(), absl::StrFormat("run name '%s' is used twice", one.name));

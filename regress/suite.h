@@ -24,6 +24,7 @@ struct RunSpec {
   std::string cmdline;   // anything else for the kernel command line
   std::string workload;  // guest-linux's tlbwork workload: `run --workload` (docs/linux.md)
   double timeout_s = 120;
+  std::vector<std::string> holds;  // `run --hold` specs (docs/hold.md)
   // The expected verdict: clean, or exactly these invariant violations.
   bool expect_clean = true;
   std::set<std::string> expect_violations;

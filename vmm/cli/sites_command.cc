@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "introspect/elf_image.h"
 #include "introspect/knowledge.h"
+#include "introspect/knowledge_cache.h"
 #include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/trap/site_scanner.h"
@@ -32,7 +33,10 @@ void PrintKernelKnowledge(const std::string& path) {
   } else {
     vmlinux = *std::move(bytes);
   }
-  absl::StatusOr<introspect::KernelKnowledge> k = introspect::LoadKernelKnowledge(vmlinux, {});
+  introspect::CacheNote note;
+  absl::StatusOr<introspect::KernelKnowledge> k = introspect::LoadKernelKnowledgeCached(
+      vmlinux, {}, introspect::DefaultKernelCacheDir(), &note);
+  if (!note.line.empty()) Log("kernel knowledge cache: %s", note.line);
   if (!k.ok() || (k->banner.empty() && k->layout.source.empty())) return;  // not Linux
   std::printf("%s\n", k->Summary().c_str());
   absl::StatusOr<introspect::ElfImage> image = introspect::ElfImage::Open(vmlinux);

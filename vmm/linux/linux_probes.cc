@@ -4,6 +4,8 @@
 #include <iterator>
 
 #include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "introspect/knowledge_cache.h"
 #include "vmm/linux/page_walk_reader.h"
 #include "vmm/linux/skip_emulation.h"
 
@@ -112,8 +114,13 @@ std::unique_ptr<LinuxProbes> CreateLinuxProbes(const LinuxProbeSources& sources,
                                                std::span<const uint8_t> vmlinux, GuestMemory* mem,
                                                ProbePoints* points, int num_vcpus,
                                                std::string* why) {
+  // Read once per kernel: the build-id cache ($TLBSCOPE_KERNEL_CACHE, else
+  // $XDG_CACHE_HOME/tlbscope/kernels; "off" for none).
+  introspect::CacheNote note;
   absl::StatusOr<introspect::KernelKnowledge> k =
-      introspect::LoadKernelKnowledge(vmlinux, {sources.system_map, sources.kernel_btf});
+      introspect::LoadKernelKnowledgeCached(vmlinux, {sources.system_map, sources.kernel_btf},
+                                            introspect::DefaultKernelCacheDir(), &note);
+  if (!note.line.empty()) Log("kernel knowledge cache: %s", note.line);
   if (!k.ok()) {
     *why = absl::StrFormat("kernel knowledge: %s", k.status().message());
     return nullptr;
