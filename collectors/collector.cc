@@ -38,10 +38,12 @@ void Collector::UpdateNotChecked() {
     uint32_t lacking = i.needs & ~supplied;
     if (lacking == 0) continue;
     std::string what = MissingNeed(i.needs, supplied);
-    if (lacking & kNeedAllGuestFields) {
-      std::string who = event_source_ == "linux" ? "a Linux guest's probes"
-                                                 : "event source '" + event_source_ + "'";
-      not_checked_[i.name] = "needs " + what + ", which " + who + " do not supply (docs/events.md)";
+    if (lacking & (kNeedAllGuestFields | kNeedGuestTlbEvents)) {
+      std::string who = event_source_ == "linux" ? "a Linux guest's probes do"
+                        : event_source_ == "linux-trapped"
+                            ? "a Linux run without its probes does"
+                            : "event source '" + event_source_ + "' does";
+      not_checked_[i.name] = "needs " + what + ", which " + who + " not supply (docs/events.md)";
     } else {
       not_checked_[i.name] = "needs " + what + ", not trapped in this run";
     }

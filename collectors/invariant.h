@@ -42,6 +42,9 @@ enum Need : uint32_t {
   kNeedStaleRead = 1u << 5,   // stale_read records (the guest checking its own reads)
   kNeedTrappedCr3 = 1u << 6,  // trapped CR3 writes
   kNeedTrappedTlb = 1u << 7,  // some trapped TLB instruction (CR3, INVLPG or INVPCID)
+  // The guest's own TLB events: context_switch, flush_request / flush_func /
+  // flush_done, gathers. Missing when a Linux kernel ran without its probes.
+  kNeedGuestTlbEvents = 1u << 8,
   kNeedAllGuestFields = (1u << 6) - 1,
 };
 
@@ -53,9 +56,10 @@ struct InvariantInfo {
 
 // Where a stream's guest events come from (TraceHeader.event_source) and so
 // which Need bits it can supply: "guest-rings" (guest-probe's shared-memory
-// rings: every field; also an older trace without the field) or "linux"
+// rings: every field; also an older trace without the field), "linux"
 // (introspect/'s probes on a Linux kernel: docs/events.md "From a real Linux
-// kernel"). An unknown source supplies none of the optional fields.
+// kernel") or "linux-trapped" (a Linux kernel without its probes: trapped
+// instructions only). An unknown source supplies none of them.
 uint32_t SuppliedBy(const std::string& event_source);
 
 // The first Need bit of `needs` that `supplied` lacks, as words for a

@@ -18,19 +18,20 @@ const std::vector<InvariantInfo>& InvariantCatalog() {
        "a user page was freed while a non-lazy vCPU running the mm had not flushed its "
        "translation",
        kNeedPageFree},
-      {"flush-done-before-acks",
-       "a flush request completed before every target ran flush_tlb_func"},
+      {"flush-done-before-acks", "a flush request completed before every target ran flush_tlb_func",
+       kNeedGuestTlbEvents},
       {"lam-mismatch", "a vCPU's LAM differs from its mm's after a switch or on return to user",
        kNeedLam},
       {"nested-gather-underflush",
        "a nested mmu_gather flushed less than the union of the in-flight gathers' ranges, or "
-       "without freed_tables"},
+       "without freed_tables",
+       kNeedGuestTlbEvents},
       {"flush-without-instruction",
        "a flush the guest claims has no CR3 write / INVLPG / INVPCID on that vCPU",
        kNeedTrappedTlb},
       {"cr3-write-unannounced",
        "a trapped CR3 write does not match the context_switch the guest announced before it",
-       kNeedTrappedCr3},
+       kNeedTrappedCr3 | kNeedGuestTlbEvents},
       {"unlazy-without-sync-core",
        "a lazy vCPU returned to user mode in a membarrier SYNC_CORE mm without a serializing "
        "instruction",
@@ -43,10 +44,15 @@ const std::vector<InvariantInfo>& InvariantCatalog() {
 }
 
 uint32_t SuppliedBy(const std::string& event_source) {
-  if (event_source.empty() || event_source == "guest-rings") return kNeedAllGuestFields;
+  if (event_source.empty() || event_source == "guest-rings") {
+    return kNeedAllGuestFields | kNeedGuestTlbEvents;
+  }
   // docs/events.md: a Linux guest's probes emit no user_enter/exit,
   // page_free, page_table_free, membarrier_register, sync_core, lam_set or
   // stale_read, and leave context_switch's LAM fields 0.
+  if (event_source == "linux") return kNeedGuestTlbEvents;
+  // "linux-trapped": no probes, so no event of the guest's own; an empty
+  // stream of flushes must not pass for a clean one.
   return 0;
 }
 
@@ -60,6 +66,8 @@ std::string MissingNeed(uint32_t needs, uint32_t supplied) {
       {kNeedStaleRead, "stale_read records"},
       {kNeedTrappedCr3, "trapped CR3 writes"},
       {kNeedTrappedTlb, "trapped TLB instructions"},
+      {kNeedGuestTlbEvents,
+       "the guest's TLB events (context switches, flush requests and flush_tlb_func, gathers)"},
   };
   for (const auto& [bit, words] : kWords) {
     if ((needs & bit) && !(supplied & bit)) return words;

@@ -53,8 +53,16 @@ TEST(CollectSinkHeaderTest, TheRunsHeaderNamesTheSourceAndReachesItsSinks) {
   LoadedKernel linux_kernel;
   linux_kernel.is_linux = true;
   TrapSummary no_traps;
-  v1::TraceHeader h = BuildHeader(config, linux_kernel, {}, nullptr, no_traps);
+  ProbeSummary probes;
+  probes.enabled = true;
+  v1::TraceHeader h = BuildHeader(config, linux_kernel, {}, nullptr, no_traps, &probes);
   EXPECT_EQ(h.event_source(), "linux");
+  // Without its probes a Linux run's flushes are not the guest's to judge.
+  probes.enabled = false;
+  EXPECT_EQ(BuildHeader(config, linux_kernel, {}, nullptr, no_traps, &probes).event_source(),
+            "linux-trapped");
+  EXPECT_EQ(BuildHeader(config, linux_kernel, {}, nullptr, no_traps).event_source(),
+            "linux-trapped");
   EXPECT_EQ(BuildHeader(config, LoadedKernel(), {}, nullptr, no_traps).event_source(),
             "guest-rings");
   CollectSink sink;

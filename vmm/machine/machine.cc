@@ -123,7 +123,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
       IdentifyKernel((*guest)->kernel_bytes, config.kernel_path);
   if (!identity.ok()) return identity.status();
   v1::TraceHeader header =
-      BuildHeader(config, (*guest)->kernel, *identity, traps->get(), out.traps);
+      BuildHeader(config, (*guest)->kernel, *identity, traps->get(), out.traps, &out.probes);
   TracePipeline trace(config.smp);
   absl::StatusOr<std::unique_ptr<TraceOutputs>> outputs = StartOutputs(config, header, trace);
   if (!outputs.ok()) return outputs.status();

@@ -71,9 +71,10 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
 std::function<void(const TrapEvent&)> TrapEventPath(TracePipeline& trace, LinuxProbes* probes);
 // The probes' counts into the summary, and one line saying them.
 void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& summary);
+// `probes`: whether a Linux kernel's probes are on (event_source).
 v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& kernel,
                             const v1::KernelIdentity& identity, const TrapEngine* traps,
-                            const TrapSummary& summary);
+                            const TrapSummary& summary, const ProbeSummary* probes = nullptr);
 
 // The sinks of the event path a run asked for: the trace file, the trap
 // log, and the gRPC service with its retention.

@@ -68,7 +68,7 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> CreateTrapEngine(const MachineConfig
 
 v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& kernel,
                             const v1::KernelIdentity& identity, const TrapEngine* traps,
-                            const TrapSummary& summary) {
+                            const TrapSummary& summary, const ProbeSummary* probes) {
   v1::TraceHeader h;
   h.set_schema_version(kTraceSchemaVersion);
   h.set_tlbscope_version(TLBSCOPE_VERSION);
@@ -83,7 +83,12 @@ v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& ker
       [&](std::string b) { vm->set_cmdline_bytes(b); });
   vm->set_boot_protocol(BootProtocolName(kernel.protocol));
   *h.mutable_kernel() = identity;
-  h.set_event_source(kernel.is_linux ? "linux" : "guest-rings");
+  // A Linux kernel's own events come from its probes; without them the
+  // stream has trapped instructions only, and the collector says which
+  // invariants that leaves unchecked.
+  h.set_event_source(!kernel.is_linux                       ? "guest-rings"
+                     : probes != nullptr && probes->enabled ? "linux"
+                                                            : "linux-trapped");
   if (traps != nullptr) {
     const HostCaps& c = traps->caps();
     v1::HostCapabilities* host = h.mutable_host();
