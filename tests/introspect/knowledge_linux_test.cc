@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -36,7 +37,10 @@ std::vector<uint8_t> ReadAll(const std::string& path) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
 }
 
-// The Debian vmlinux, extracted once and written where pahole can read it.
+// The Debian vmlinux, extracted once and written where pahole can read it:
+// a file of this process's own (CTest runs these tests as parallel
+// processes; one shared name let one truncate it under another's pahole),
+// removed when the process exits.
 struct Debian {
   std::vector<uint8_t> vmlinux;
   std::string path;
@@ -50,7 +54,9 @@ const Debian& DebianKernel() {
     absl::StatusOr<std::vector<uint8_t>> v = ExtractVmlinux(*image, kBzImage);
     if (!v.ok()) return out;
     out->vmlinux = *std::move(v);
-    out->path = ::testing::TempDir() + "/debian-vmlinux";
+    out->path = ::testing::TempDir() + "/debian-vmlinux-" + std::to_string(::getpid());
+    static const std::string* to_remove = &out->path;
+    std::atexit([] { ::unlink(to_remove->c_str()); });
     std::ofstream(out->path, std::ios::binary)
         .write(reinterpret_cast<const char*>(out->vmlinux.data()), out->vmlinux.size());
     return out;
