@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "tests/integration/run_helper.h"
 #include "vmm/boot/cpu_setup.h"
@@ -47,6 +49,28 @@ class VcpuRunnerTest : public ::testing::Test {
   std::atomic<int> last_stop_reason_{-1};
   std::atomic<int> stops_{0};
 };
+
+// Two pausers (a vCPU stepping over a lifted int3, a --hold reading RIP):
+// the vCPU runs again only after both resumed.
+TEST_F(VcpuRunnerTest, PausesNest) {
+  REQUIRE_KVM();
+  Boot({0xeb, 0xfe});  // jmp .
+  runner_->Start();
+  runner_->Pause();
+  runner_->Pause();
+  runner_->Resume();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(runner_->state(), VcpuState::kPaused);
+  runner_->Resume();
+  for (int i = 0; i < 200 && runner_->state() != VcpuState::kRunning; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(runner_->state(), VcpuState::kRunning);
+  runner_->Resume();  // one too many: no effect
+  runner_->Stop(StopRequest{StopReason::kStoppedByVmm, 0, "test stop"});
+  runner_->Join();
+  EXPECT_EQ(runner_->state(), VcpuState::kStopped);
+}
 
 TEST_F(VcpuRunnerTest, PauseResumeStopASpinningGuest) {
   REQUIRE_KVM();

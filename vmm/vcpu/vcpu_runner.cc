@@ -68,8 +68,13 @@ void VcpuRunner::Kick() {
 
 void VcpuRunner::Pause() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (state_ != VcpuState::kRunning || want_ == Want::kStop) return;
+  if (state_ == VcpuState::kCreated || state_ == VcpuState::kStopped || want_ == Want::kStop) {
+    return;
+  }
+  ++pauses_;
   want_ = Want::kPause;
+  // Parked, or held in a trap handler: it parks before it enters the guest.
+  if (state_ != VcpuState::kRunning) return;
   Kick();
   cv_.wait(lock, [this] { return state_ != VcpuState::kRunning; });
 }
@@ -83,7 +88,8 @@ void VcpuRunner::SetHeld(bool held) {
 
 void VcpuRunner::Resume() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (want_ != Want::kPause) return;
+  if (pauses_ == 0) return;
+  if (--pauses_ > 0 || want_ != Want::kPause) return;
   want_ = Want::kRun;
   cv_.notify_all();
 }

@@ -56,7 +56,10 @@ class VcpuRunner {
   static void InstallKickHandler();
 
   void Start();
-  void Pause();  // returns once the thread is parked (or stopped)
+  // Pauses nest: each Pause needs its Resume (a vCPU stepping over a lifted
+  // int3 and a timed-out --hold reading another vCPU's RIP may both pause
+  // it). Pause returns once the thread is parked, held or stopped.
+  void Pause();
   void Resume();
   void Stop(StopRequest why);  // returns at once; Join() waits
   // On this vCPU's own thread, from a trap handler that waits outside the
@@ -87,6 +90,7 @@ class VcpuRunner {
   std::condition_variable cv_;
   VcpuState state_ = VcpuState::kCreated;
   Want want_ = Want::kRun;
+  int pauses_ = 0;  // Pause calls not yet matched by Resume
   std::optional<StopRequest> stop_request_;
   std::optional<VcpuStop> stop_;
 };
