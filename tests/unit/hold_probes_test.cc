@@ -6,42 +6,26 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 
 #include <atomic>
 #include <map>
 #include <thread>
 
+#include "tests/unit/fake_vcpu.h"
+
 namespace tlbscope {
 namespace {
+
+using testing::FakeVcpu;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Kernel text at 0xffffffff80000000 + physical, one 1 GiB page.
 constexpr uint64_t kKernel = 0xffffffff80000000ull;
-constexpr uint64_t kPml4 = 0x1000, kPdpt = 0x2000;
+constexpr uint64_t kPml4 = testing::FakeVcpu::kCr3, kPdpt = 0x2000;
 constexpr uint64_t kF = kKernel + 0x1000100, kG = kKernel + 0x1000200;
 constexpr uint64_t kCaller = kKernel + 0x1000345, kStack = kKernel + 0x800000;
-
-class FakeVcpu {
- public:
-  explicit FakeVcpu(int index) {
-    void* p = mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    vcpu_ = std::make_unique<Vcpu>(index, UniqueFd(), UniqueMapping(p, 16384));
-    kvm_sregs& s = vcpu_->run()->s.regs.sregs;
-    s.cr0 = (1ull << 31) | 1;
-    s.cr4 = 1 << 5;
-    s.efer = (1 << 8) | (1 << 10);
-    s.cs.l = 1;
-    s.cr3 = kPml4;
-  }
-  kvm_regs& regs() { return vcpu_->run()->s.regs.regs; }
-  Vcpu& vcpu() { return *vcpu_; }
-
- private:
-  std::unique_ptr<Vcpu> vcpu_;
-};
 
 // The client behind the holds: records the hits handed on.
 class Recorder : public ProbeClient {

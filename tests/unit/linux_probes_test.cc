@@ -8,11 +8,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 
 #include "collectors/collector.h"
 #include "common/file_bytes.h"
 #include "tests/unit/collect_sink.h"
+#include "tests/unit/fake_vcpu.h"
 #include "vmm/boot/elf_file.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/trace/pipeline.h"
@@ -20,46 +20,17 @@
 namespace tlbscope {
 namespace {
 
+using testing::FakeVcpu;
+
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 constexpr uint64_t kDirectMap = 0xffff888000000000ull;  // -> physical 0 (a 1 GiB page)
-constexpr uint64_t kPml4 = 0x1000;
+constexpr uint64_t kPml4 = testing::FakeVcpu::kCr3;
 constexpr uint64_t kPerCpuOffsets = kDirectMap + 0x300000;
 constexpr uint64_t kInitMm = kDirectMap + 0x600000;
 constexpr uint64_t kMmA = kDirectMap + 0x700000;
 constexpr uint64_t kInfo = kDirectMap + 0x800000;
-constexpr uint64_t kCr0PgPe = (1ull << 31) | 1, kCr4Pae = 1 << 5,
-                   kEferLmeLma = (1 << 8) | (1 << 10);
-
-class FakeVcpu {
- public:
-  explicit FakeVcpu(int index) {
-    void* p = mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    vcpu_ = std::make_unique<Vcpu>(index, UniqueFd(), UniqueMapping(p, 16384));
-    kvm_sregs& s = sregs();
-    s.cr0 = kCr0PgPe;
-    s.cr4 = kCr4Pae;
-    s.efer = kEferLmeLma;
-    s.cs.l = 1;
-    s.cr3 = kPml4;
-  }
-  kvm_regs& regs() { return vcpu_->run()->s.regs.regs; }
-  kvm_sregs& sregs() { return vcpu_->run()->s.regs.sregs; }
-  Vcpu& vcpu() { return *vcpu_; }
-  // The exit kvm_pvm gives for an int3 in kernel code.
-  void Int3Exit() {
-    kvm_run* r = vcpu_->run();
-    r->exit_reason = KVM_EXIT_INTERNAL_ERROR;
-    r->emulation_failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
-    r->emulation_failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
-    r->emulation_failure.insn_size = 1;
-    r->emulation_failure.insn_bytes[0] = 0xcc;
-  }
-
- private:
-  std::unique_ptr<Vcpu> vcpu_;
-};
 
 HostCaps Pvm() {
   HostCaps c;

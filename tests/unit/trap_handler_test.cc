@@ -5,42 +5,21 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 
 #include <cstring>
 
+#include "tests/unit/fake_vcpu.h"
 #include "vmm/trap/operands.h"
 #include "vmm/trap/strategy.h"
 
 namespace tlbscope {
 namespace {
 
+using testing::FakeVcpu;
+
 using ::testing::HasSubstr;
 
 constexpr uint64_t kCr0Pg = 1ull << 31, kCr4Pae = 1 << 5, kCr4Pge = 1 << 7, kCr4Pcide = 1 << 17;
-
-// A Vcpu whose kvm_run is plain anonymous memory: no KVM needed while the
-// state view reads and writes the synced copy.
-class FakeVcpu {
- public:
-  FakeVcpu() {
-    void* p = mmap(nullptr, 16384, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    vcpu_ = std::make_unique<Vcpu>(0, UniqueFd(), UniqueMapping(p, 16384));
-    kvm_sregs& s = sregs();
-    s.cr0 = kCr0Pg | 1;
-    s.cr4 = kCr4Pae;
-    s.efer = 1 << 10;  // LMA
-    s.cs.l = 1;
-    s.cr3 = 0x1000;
-  }
-  kvm_regs& regs() { return vcpu_->run()->s.regs.regs; }
-  kvm_sregs& sregs() { return vcpu_->run()->s.regs.sregs; }
-  VcpuStateView View() { return VcpuStateView(*vcpu_, /*synced=*/true); }
-  kvm_run* run() { return vcpu_->run(); }
-
- private:
-  std::unique_ptr<Vcpu> vcpu_;
-};
 
 TlbSite Decode(std::vector<uint8_t> bytes, uint64_t rip, bool is64 = true) {
   std::optional<TlbSite> s = DecodeTlbInsn(bytes, rip, is64);
