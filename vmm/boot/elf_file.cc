@@ -158,4 +158,12 @@ absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::stri
   return out;
 }
 
+std::optional<uint64_t> LoadedPhysical(const std::vector<ElfSegment>& loads, uint64_t vaddr) {
+  std::optional<uint64_t> out;
+  for (const ElfSegment& seg : loads) {
+    if (vaddr >= seg.vaddr && vaddr - seg.vaddr < seg.filesz) out = seg.paddr + (vaddr - seg.vaddr);
+  }
+  return out;
+}
+
 }  // namespace tlbscope

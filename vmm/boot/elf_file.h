@@ -52,6 +52,11 @@ inline bool HasElfMagic(std::span<const uint8_t> bytes) {
          bytes[3] == 'F';
 }
 
+// Where the byte at virtual address `vaddr` of the file's loaded image
+// lands in guest physical memory (a PT_LOAD's file-backed part; the last
+// such segment if they overlap), or nullopt when no segment loads it.
+std::optional<uint64_t> LoadedPhysical(const std::vector<ElfSegment>& loads, uint64_t vaddr);
+
 // Parses `bytes` (the whole file). Errors are InvalidArgument and name `what`
 // (normally the path) and what is wrong: truncated, corrupt, wrong machine.
 absl::StatusOr<ElfFile> ParseElf(std::span<const uint8_t> bytes, const std::string& what);

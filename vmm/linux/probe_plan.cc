@@ -32,18 +32,13 @@ ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::
     p.function = e.function;
     p.function_address = e.address;
     p.plan = introspect::PlanEntry(e.address, *code, fentry);
-    bool found = false;
-    for (const ElfSegment& seg : elf->loads) {
-      if (p.plan.address >= seg.vaddr && p.plan.address - seg.vaddr < seg.filesz) {
-        p.paddr = seg.paddr + (p.plan.address - seg.vaddr);
-        found = true;
-      }
-    }
-    if (!found) {
+    std::optional<uint64_t> paddr = LoadedPhysical(elf->loads, p.plan.address);
+    if (!paddr) {
       out.problems.push_back(
           absl::StrFormat("%s at %#x: in no loadable segment", e.function, p.plan.address));
       continue;
     }
+    p.paddr = *paddr;
     out.probes.push_back(std::move(p));
   }
   return out;

@@ -21,9 +21,7 @@ absl::StatusOr<uint64_t> SiteAddress(const hold::Site& s, const HoldProbes::Look
 
 absl::StatusOr<uint64_t> Physical(uint64_t gva, const std::vector<ElfSegment>& loads,
                                   const std::string& site) {
-  for (const ElfSegment& seg : loads) {
-    if (gva >= seg.vaddr && gva - seg.vaddr < seg.filesz) return seg.paddr + (gva - seg.vaddr);
-  }
+  if (std::optional<uint64_t> pa = LoadedPhysical(loads, gva)) return *pa;
   return absl::InvalidArgumentError(
       absl::StrFormat("%s: %#x is in no loaded segment of the kernel", site, gva));
 }

@@ -283,11 +283,7 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
       site->klass = ClassifySite(site->kind, site->symbol, site->section);
       if (LooksLikePtiSwitch(*site, recent)) site->klass = SiteClass::kEntryPti;
       recent.clear();
-      for (const ElfSegment& seg : elf.loads) {
-        if (site->address >= seg.vaddr && site->address - seg.vaddr < seg.filesz) {
-          site->paddr = seg.paddr + (site->address - seg.vaddr);
-        }
-      }
+      if (std::optional<uint64_t> pa = LoadedPhysical(elf.loads, site->address)) site->paddr = *pa;
       scan.sites.push_back(std::move(*site));
     }
     ++scan.sections_scanned;
