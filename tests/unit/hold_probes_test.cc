@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/unit/fake_vcpu.h"
+#include "vmm/machine/machine_parts.h"
 
 namespace tlbscope {
 namespace {
@@ -142,6 +143,40 @@ TEST_F(HoldProbesTest, StoppingTheVmReleasesAHeldVcpu) {
   (*h)->Stop("vcpu 0: guest exit 0");
   held.join();
   EXPECT_EQ((*h)->coordinator().stats(0).stopped, 1u);
+}
+
+}  // namespace
+}  // namespace tlbscope
+
+namespace tlbscope {
+namespace {
+
+// A host where an int3 in guest kernel code cannot be trapped (no int3
+// exit, no emulation failure for it) cannot place a hold's sites: one line
+// saying so, before anything is placed.
+TEST(CreateHoldsTest, AHostWithoutInt3TrapsRefusesHold) {
+  auto guest = std::make_unique<LoadedGuest>(LoadedGuest{*GuestMemory::Create(1 << 20)});
+  HostCaps caps;
+  caps.cap_guest_debug = true;
+  caps.hw_breakpoints = 4;
+  caps.hw_breakpoint_fires = true;
+  caps.single_step_works = true;
+  TrapEngine engine(caps, {}, &guest->mem, 2);
+  MachineConfig config;
+  config.smp = 2;
+  config.holds = {"1:f,release=0:g"};
+  absl::StatusOr<std::unique_ptr<HoldHandle>> h = CreateHolds(config, *guest, &engine, nullptr);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(h.status().message(),
+            "--hold: this host cannot trap an int3 in guest kernel code (the hold sites' "
+            "breakpoints)");
+  EXPECT_EQ(engine.probe_points().size(), 0u);
+  // Without --hold there is nothing to place, on any host.
+  config.holds.clear();
+  h = CreateHolds(config, *guest, &engine, nullptr);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(*h, nullptr);
 }
 
 }  // namespace
