@@ -135,6 +135,24 @@ TEST_F(HoldProbesTest, UnknownSymbolsAndAddressesOutsideTheKernelAreRefused) {
               HasSubstr("0:0xffffffff90000000: 0xffffffff90000000 is in no loaded segment"));
 }
 
+// The guest decides whether a function it entered ever returns: the
+// pending %return int3s are bounded, the oldest dropped and its byte put back.
+TEST_F(HoldProbesTest, PendingReturnsAreBounded) {
+  absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:f,release=0:g%return"});
+  ASSERT_TRUE(h.ok()) << h.status();
+  constexpr size_t kEntries = HoldProbes::kMaxPendingReturns + 4;
+  for (size_t i = 0; i < kEntries; ++i) {
+    uint64_t rsp = kStack - 0x1000 - 0x100 * i;
+    ASSERT_TRUE(mem_->WriteObject<uint64_t>(rsp - kKernel, kCaller + 0x10 * i).ok());
+    Hit(**h, 0, kG, rsp);
+  }
+  EXPECT_EQ(points_->size(), 2 + HoldProbes::kMaxPendingReturns);  // f, g and the newest returns
+  EXPECT_NE(Byte(kCaller), 0xcc);
+  EXPECT_NE(Byte(kCaller + 0x10 * 3), 0xcc);
+  EXPECT_EQ(Byte(kCaller + 0x10 * 4), 0xcc);
+  EXPECT_EQ(Byte(kCaller + 0x10 * (kEntries - 1)), 0xcc);
+}
+
 TEST_F(HoldProbesTest, StoppingTheVmReleasesAHeldVcpu) {
   absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:f,release=0:g,timeout=600s"});
   ASSERT_TRUE(h.ok()) << h.status();

@@ -107,6 +107,13 @@ void HoldProbes::EnterFunction(const Watch& w, uint64_t rsp, const PagingMode& m
   bool shared = points_->Contains(ret);
   if (!points_->Place(ret, *pa).ok()) return;
   std::lock_guard<std::mutex> lock(mu_);
+  auto same_watch = [&w](const Frame& f) { return f.watch == &w; };
+  if (static_cast<size_t>(std::count_if(frames_.begin(), frames_.end(), same_watch)) >=
+      kMaxPendingReturns) {
+    auto oldest = std::find_if(frames_.begin(), frames_.end(), same_watch);
+    points_->Remove(oldest->return_address);
+    frames_.erase(oldest);
+  }
   frames_.push_back(Frame{&w, ret, rsp + 8, shared});
 }
 

@@ -29,6 +29,12 @@ namespace tlbscope {
 
 class HoldProbes : public ProbeClient {
  public:
+  // %return sites pending per watch (a vCPU in the function, nested): the
+  // guest decides how deep it goes and whether it ever returns (a task that
+  // sleeps there and wakes elsewhere), so the oldest is dropped, its int3
+  // removed, beyond this.
+  static constexpr size_t kMaxPendingReturns = 16;
+
   // A symbol's address, or nullopt.
   using LookupFn = std::function<std::optional<uint64_t>(const std::string&)>;
 
