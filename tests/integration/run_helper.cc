@@ -12,6 +12,10 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
 namespace tlbscope::testing {
 
 int CountLines(const std::string& text) {
@@ -23,6 +27,15 @@ int CountLines(const std::string& text) {
 bool HaveKvm() {
   struct stat st;
   return ::stat("/dev/kvm", &st) == 0;
+}
+
+std::string HostProbe(const std::string& key) {
+  static const std::string* probe = new std::string(RunTlbscope({"probe-host"}).out);
+  for (absl::string_view line : absl::StrSplit(*probe, '\n')) {
+    if (!absl::ConsumePrefix(&line, key) || !absl::ConsumePrefix(&line, ":")) continue;
+    return std::string(absl::StripLeadingAsciiWhitespace(line));
+  }
+  return "";
 }
 
 std::string GuestProbe() { return GUEST_PROBE_ELF; }

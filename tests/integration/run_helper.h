@@ -50,6 +50,8 @@ class BackgroundTlbscope {
       GTEST_SKIP() << "/dev/kvm absent on this machine: KVM test skipped"; \
   } while (0)
 
+// The value of `tlbscope probe-host`'s line `KEY: value` ("" if none).
+std::string HostProbe(const std::string& key);
 std::string GuestProbe();
 std::string TestKernel(const std::string& name);
 int CountLines(const std::string& text);

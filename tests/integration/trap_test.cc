@@ -108,6 +108,14 @@ TEST(TrapTest, InvpcidAllFourTypesOnEveryVcpu) {
   std::string log = ::testing::TempDir() + "/trap_invpcid.log";
   ProcResult r =
       RunTlbscope({"run", "--smp", "2", "--cmdline", "scenario=invpcid", "--trap-log", log});
+  if (HostProbe("invpcid at CPL0") == "faults in the guest") {
+    // A CPU without INVPCID (SVM/VMX hosts that lack it): the breakpoint's
+    // step runs the instruction, which raises #UD, and nothing executed.
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_THAT(r.err, HasSubstr("guest exception #UD (vector 6)"));
+    EXPECT_THAT(r.err, HasSubstr("trapped 0 invpcid"));
+    return;
+  }
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   for (int t = 0; t < 4; ++t)
     EXPECT_THAT(r.out, HasSubstr("PASS invpcid_type" + std::to_string(t)));

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "absl/strings/str_format.h"
 #include "vmm/kvm/ioctl.h"
 
 namespace tlbscope {
@@ -84,6 +85,25 @@ absl::StatusOr<int64_t> Vcpu::TscOffset() const {
   absl::StatusOr<int> r = KVM_IOCTL(fd(), KVM_GET_DEVICE_ATTR, &attr);
   if (!r.ok()) return r.status();
   return offset;
+}
+
+absl::Status Vcpu::SetTscOffset(int64_t offset) {
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  attr.addr = reinterpret_cast<uint64_t>(&offset);
+  return KVM_IOCTL(fd(), KVM_SET_DEVICE_ATTR, &attr).status();
+}
+
+absl::StatusOr<uint64_t> Vcpu::GetMsr(uint32_t index) const {
+  KvmMsrs1 msrs{};
+  msrs.nmsrs = 1;
+  msrs.entries[0].index = index;
+  absl::StatusOr<int> r = CheckIoctl(fd(), kKvmGetMsrs, "KVM_GET_MSRS", &msrs);
+  if (!r.ok()) return r.status();
+  if (*r != 1)
+    return absl::InternalError(absl::StrFormat("KVM_GET_MSRS read 0 of 1 MSRs (%#x)", index));
+  return msrs.entries[0].data;
 }
 
 absl::StatusOr<bool> Vcpu::Run() {

@@ -35,6 +35,8 @@ class Vcpu {
   absl::Status SetFpu(const kvm_fpu& fpu);
   // KVM_VCPU_TSC_OFFSET: guest TSC = host TSC + offset (no TSC scaling).
   absl::StatusOr<int64_t> TscOffset() const;
+  absl::Status SetTscOffset(int64_t offset);
+  absl::StatusOr<uint64_t> GetMsr(uint32_t index) const;
   absl::Status SetEvents(const kvm_vcpu_events& events);
 
   // One KVM_RUN. Returns true when it exited normally, false when a signal

@@ -6,6 +6,7 @@
 #include "tlbscope/probe_abi.h"
 #include "vmm/boot/boot_info.h"
 #include "vmm/boot/cpu_setup.h"
+#include "vmm/machine/guest_tsc.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/trap/host_caps.h"
 
@@ -74,6 +75,7 @@ absl::StatusOr<std::unique_ptr<VmParts>> CreateVm(const MachineConfig& config, L
     if (absl::Status s = v->SetCpuid(CpuidForVcpu(*cpuid, i, guest.emulated_cpl0)); !s.ok()) {
       return s;
     }
+    AlignGuestTsc(*v);
     parts->vcpus.push_back(std::move(*v));
   }
   if (absl::Status s = SetupBootCpu(parts->vcpus[0], guest.kernel); !s.ok()) return s;
