@@ -113,7 +113,7 @@ TEST(TrapTest, InvpcidAllFourTypesOnEveryVcpu) {
     // step runs the instruction, which raises #UD, and nothing executed.
     EXPECT_NE(r.exit_code, 0);
     EXPECT_THAT(r.err, HasSubstr("guest exception #UD (vector 6)"));
-    EXPECT_THAT(r.err, HasSubstr("trapped 0 invpcid"));
+    EXPECT_THAT(r.err, HasSubstr("0 invlpg, 0 invpcid"));
     return;
   }
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

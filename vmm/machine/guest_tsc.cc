@@ -30,4 +30,16 @@ void AlignGuestTsc(Vcpu& vcpu) {
       "within one ioctl; guest records that close to a trapped instruction may be misordered");
 }
 
+void CheckGuestTscStayed(const std::vector<Vcpu>& vcpus) {
+  for (const Vcpu& v : vcpus) {
+    absl::StatusOr<int64_t> offset = v.TscOffset();
+    if (!offset.ok() || *offset == 0) continue;
+    Log("vcpu %d: KVM moved the guest's TSC %lld cycles from the host's during the run (the "
+        "host's TSC is marked unstable?): guest records near trapped instructions may be "
+        "misordered",
+        v.index(), static_cast<long long>(*offset));
+    return;
+  }
+}
+
 }  // namespace tlbscope

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "vmm/boot/layout.h"
 #include "vmm/hold/hold_spec.h"
+#include "vmm/machine/guest_tsc.h"
 #include "vmm/machine/kernel_identity.h"
 #include "vmm/machine/machine_parts.h"
 #include "vmm/machine/trap_coverage.h"
@@ -40,8 +41,7 @@ void CollectOutcome(const MachineConfig& config, LoadedGuest& guest, const Devic
   out.trace = trace.counters();
 }
 
-// The trap engine and, for a Linux kernel, its probes (placed before the
-// vCPUs are armed).
+// The trap engine and, for a Linux kernel, its probes.
 absl::StatusOr<std::unique_ptr<TrapEngine>> PlanTraps(const MachineConfig& config,
                                                       LoadedGuest& guest, VmParts& vm,
                                                       RunOutcome& out,
@@ -53,10 +53,18 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> PlanTraps(const MachineConfig& confi
   absl::StatusOr<std::unique_ptr<TrapEngine>> engine = CreateTrapEngine(config, guest, out.traps);
   if (!engine.ok()) return engine.status();
   *probes = CreateProbes(config, guest, engine->get(), out.probes);
-  for (Vcpu& v : vm.vcpus) {
-    if (absl::Status s = (*engine)->Arm(v); !s.ok()) return s;
-  }
   return engine;
+}
+
+// After every breakpoint user is known: a vCPU armed before the holds'
+// int3s would take them as its own #BP on a host where int3 exits only
+// with KVM_GUESTDBG_USE_SW_BP (VMX/SVM).
+absl::Status ArmVcpus(TrapEngine* engine, VmParts& vm) {
+  if (engine == nullptr) return absl::OkStatus();
+  for (Vcpu& v : vm.vcpus) {
+    if (absl::Status s = engine->Arm(v); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -117,6 +125,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   absl::StatusOr<std::unique_ptr<HoldHandle>> holds =
       CreateHolds(config, **guest, traps->get(), probes.get());
   if (!holds.ok()) return holds.status();
+  if (absl::Status s = ArmVcpus(traps->get(), **vm); !s.ok()) return s;
 
   // The event path: vCPU threads -> per-vCPU rings -> sequencer -> sinks.
   absl::StatusOr<v1::KernelIdentity> identity =
@@ -140,6 +149,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   EmulationFixups fixups(traps->get(), &(*guest)->mem, config.smp);
   RunVcpus(config, (*vm)->vcpus, devices.bus, &fixups, traps->get(), trace,
            (*outputs)->service.get(), holds->get(), out);
+  CheckGuestTscStayed((*vm)->vcpus);
   if (*holds) out.holds = (*holds)->probes->Summaries();
   for (const std::string& line : out.holds) Log("%s", line);
   if (probes) SummarizeProbes(*probes, out.probes);

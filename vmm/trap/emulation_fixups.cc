@@ -1,5 +1,6 @@
 #include "vmm/trap/emulation_fixups.h"
 
+#include "absl/strings/str_format.h"
 #include "vmm/trap/fixup.h"
 #include "vmm/trap/operands.h"
 #include "vmm/trap/vcpu_state.h"
@@ -55,6 +56,9 @@ std::optional<ExitAction> EmulationFixups::OnTrapExit(Vcpu& vcpu) {
     if (std::optional<ExitAction> a = inner_->OnTrapExit(vcpu)) return a;
   }
   kvm_run* run = vcpu.run();
+  if (run->exit_reason == KVM_EXIT_DEBUG && run->debug.arch.exception == kBreakpointVector) {
+    return GiveBackInt3(vcpu);
+  }
   if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
       run->emulation_failure.suberror != KVM_INTERNAL_ERROR_EMULATION ||
       !(run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
@@ -62,6 +66,19 @@ std::optional<ExitAction> EmulationFixups::OnTrapExit(Vcpu& vcpu) {
     return std::nullopt;
   }
   return Fix(vcpu);
+}
+
+// An int3 none of tlbscope's breakpoints own: the guest's own (Linux's
+// text_poke_bp and its boot-time int3 self-test, kprobes, a debugger).
+// With KVM_GUESTDBG_USE_SW_BP (VMX/SVM hosts) every int3 exits here. #BP
+// is a soft exception: KVM moves RIP past the int3 as it injects it.
+std::optional<ExitAction> EmulationFixups::GiveBackInt3(Vcpu& vcpu) {
+  if (absl::Status s = Inject(vcpu, kBreakpointVector, std::nullopt); !s.ok()) {
+    return StopWith(absl::StrFormat("vcpu %d: the guest's own int3 at %#x cannot be given back: %s",
+                                    vcpu.index(), vcpu.run()->debug.arch.pc, s.message()));
+  }
+  ++counts_[vcpu.index()].breakpoints;
+  return ExitAction::Continue();
 }
 
 std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {

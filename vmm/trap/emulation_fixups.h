@@ -41,6 +41,7 @@ class EmulationFixups : public TrapExitHandler {
 
  private:
   std::optional<ExitAction> Fix(Vcpu& vcpu);
+  std::optional<ExitAction> GiveBackInt3(Vcpu& vcpu);
   void Count(const FailureFix& fix, int vcpu);
   TrapExitHandler* inner_;
   GuestMemory* mem_;
