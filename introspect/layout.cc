@@ -24,6 +24,8 @@ const std::vector<FieldRequest>& FieldRequests() {
       {"flush_tlb_info", "initiating_cpu", &L::fi_initiating_cpu, false},
       {"flush_tlb_info", "stride_shift", &L::fi_stride_shift, true},
       {"flush_tlb_info", "freed_tables", &L::fi_freed_tables, true},
+      // Kernels with should_flush_tlb() (6.13, and 6.12 stable) have it.
+      {"flush_tlb_info", "trim_cpumask", &L::fi_trim_cpumask, false},
       {"mmu_gather", "mm", &L::mg_mm, true},
       {"mmu_gather", "start", &L::mg_start, true},
       {"mmu_gather", "end", &L::mg_end, true},

@@ -30,7 +30,7 @@ struct KernelLayout {
   Field tss_is_lazy;
   // struct flush_tlb_info
   Field fi_mm, fi_start, fi_end, fi_new_tlb_gen, fi_initiating_cpu, fi_stride_shift,
-      fi_freed_tables;
+      fi_freed_tables, fi_trim_cpumask;
   // struct mmu_gather
   Field mg_mm, mg_start, mg_end, mg_fullmm, mg_freed_tables;
   // Per-CPU variables: offsets in the per-CPU area.

@@ -6,6 +6,11 @@
 
 namespace tlbscope::introspect {
 
+// Whether native_flush_tlb_multi runs flush_tlb_func on a CPU of the
+// cpumask, by the kernel's own rule: tlb_is_not_lazy() where flush_tlb_info
+// has no trim_cpumask, should_flush_tlb() where it has.
+bool FlushTargetWanted(const FlushInfo& info, const CpuTlbState& cpu);
+
 void EmitFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req,
                       const FlushInfo* info, uint64_t targets);
 

@@ -1,11 +1,25 @@
 // native_flush_tlb_multi(cpumask, info): the remote shootdown. Linux runs
-// flush_tlb_func on every CPU of the mm's cpumask that is not lazy (all of
-// them when freed_tables), the initiator included when it is in the mask,
-// and waits for them. Emits flush_request with those targets, then
-// ipi_sent to the remote ones.
+// flush_tlb_func on the CPUs of the mm's cpumask that FlushTargetWanted()
+// picks (all of them when freed_tables), the initiator included when it is
+// in the mask, and waits for them. Emits flush_request with those targets,
+// then ipi_sent to the remote ones.
 #include "introspect/probes/flush_request.h"
 
 namespace tlbscope::introspect {
+
+// LOADED_MM_SWITCHING (arch/x86/include/asm/tlbflush.h): loaded_mm while
+// switch_mm_irqs_off is between two mms.
+constexpr uint64_t kLoadedMmSwitching = 1;
+
+bool FlushTargetWanted(const FlushInfo& info, const CpuTlbState& cpu) {
+  if (info.freed_tables) return true;       // on_each_cpu_mask: every CPU of the mask
+  if (cpu.is_lazy) return false;            // flushed at its next switch instead
+  if (!info.has_trim_cpumask) return true;  // tlb_is_not_lazy(): that is all
+  // should_flush_tlb()
+  if (info.mm == 0 || cpu.loaded_mm == kLoadedMmSwitching) return true;
+  return cpu.loaded_mm == info.mm || info.trim_cpumask;
+}
+
 namespace {
 
 class FlushTlbMultiProbe : public Probe {
@@ -28,7 +42,7 @@ class FlushTlbMultiProbe : public Probe {
         ++env.read_failures;
         continue;
       }
-      if (info->freed_tables || !s->is_lazy) targets |= 1ull << c;
+      if (FlushTargetWanted(*info, *s)) targets |= 1ull << c;
     }
     if (!st.in_request) {
       // Called without flush_tlb_mm_range (flush_tlb_kernel_range etc.)

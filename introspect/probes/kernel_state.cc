@@ -66,19 +66,22 @@ absl::StatusOr<CpuTlbState> KernelState::Cpu(uint32_t cpu) {
 absl::StatusOr<FlushInfo> KernelState::Flush(uint64_t info) {
   const KernelLayout& l = k_.layout;
   FlushInfo f;
-  uint64_t stride = 0, freed = 0, init = 0;
+  uint64_t stride = 0, freed = 0, init = 0, trim = 0;
   absl::Status s = Read(info, {{l.fi_mm, &f.mm},
                                {l.fi_start, &f.start},
                                {l.fi_end, &f.end},
                                {l.fi_new_tlb_gen, &f.new_tlb_gen},
                                {l.fi_stride_shift, &stride},
                                {l.fi_freed_tables, &freed},
-                               {l.fi_initiating_cpu, &init, /*optional=*/true}});
+                               {l.fi_initiating_cpu, &init, /*optional=*/true},
+                               {l.fi_trim_cpumask, &trim, /*optional=*/true}});
   if (!s.ok()) return s;
   f.stride_shift = static_cast<uint32_t>(stride);
   f.freed_tables = freed != 0;
   f.has_initiating_cpu = l.fi_initiating_cpu.found;
   f.initiating_cpu = static_cast<uint32_t>(init);
+  f.has_trim_cpumask = l.fi_trim_cpumask.found;
+  f.trim_cpumask = trim != 0;
   return f;
 }
 

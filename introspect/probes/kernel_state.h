@@ -35,6 +35,10 @@ struct FlushInfo {
   bool has_initiating_cpu = false;
   uint32_t stride_shift = 0;
   bool freed_tables = false;
+  // should_flush_tlb()'s rule (the kernel has trim_cpumask): a CPU whose
+  // loaded mm is another is not asked unless the cpumask is being trimmed.
+  bool has_trim_cpumask = false;
+  bool trim_cpumask = false;
 };
 
 struct GatherState {

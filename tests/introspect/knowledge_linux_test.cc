@@ -108,6 +108,10 @@ void ExpectMatchesPahole(const KernelLayout& l, const std::string& pahole_args) 
     ASSERT_TRUE(fi.contains(name)) << name;
     EXPECT_EQ(field.offset, fi[name]) << "flush_tlb_info." << name;
   }
+  // Optional: which flush-target rule the kernel has (6.1 lacks it, 6.12
+  // stable has it); found exactly where pahole shows it.
+  EXPECT_EQ(l.fi_trim_cpumask.found, fi.contains("trim_cpumask"));
+  if (fi.contains("trim_cpumask")) EXPECT_EQ(l.fi_trim_cpumask.offset, fi["trim_cpumask"]);
   auto mg = PaholeOffsets(pahole_args, "mmu_gather");
   EXPECT_EQ(l.mg_start.offset, mg["start"]);
   EXPECT_EQ(l.mg_end.offset, mg["end"]);
