@@ -14,4 +14,8 @@ bool FlushTargetWanted(const FlushInfo& info, const CpuTlbState& cpu);
 void EmitFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req,
                       const FlushInfo* info, uint64_t targets);
 
+// A deferred flush_request (see CpuProbeState::Request::deferred) with the
+// answers so far, and its ipi_sent; nothing if none is deferred.
+void EmitDeferredFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req);
+
 }  // namespace tlbscope::introspect

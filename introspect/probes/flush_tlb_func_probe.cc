@@ -24,6 +24,7 @@ class FlushTlbFuncProbe : public Probe {
     }
     bool local = info->has_initiating_cpu ? info->initiating_cpu == cpu : st.in_request.has_value();
     if (local && st.in_request) {
+      EmitDeferredFlushRequest(env, cpu, *st.in_request);
       EmitFlushRequest(env, cpu, *st.in_request, &*info, 1ull << cpu);
     } else if (!local) {
       v1::Event e;

@@ -38,6 +38,19 @@ void EmitFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req,
   env.Emit(cpu, std::move(e));
 }
 
+void EmitDeferredFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req) {
+  if (!req.deferred || req.emitted) return;
+  const FlushInfo info = *req.deferred;
+  req.deferred.reset();
+  EmitFlushRequest(env, cpu, req, &info, req.asked | req.local_target);
+  if (req.asked == 0) return;
+  v1::Event e;
+  AddCpus(e.mutable_ipi_sent()->mutable_target_cpus(), req.asked);
+  e.mutable_ipi_sent()->set_vector(kCallFunctionVector);
+  e.mutable_ipi_sent()->set_purpose("flush");
+  env.Emit(cpu, std::move(e));
+}
+
 namespace {
 
 class FlushTlbMmRangeProbe : public Probe {
@@ -65,6 +78,7 @@ class FlushTlbMmRangeProbe : public Probe {
   void OnReturn(ProbeEnv& env, KernelState&, uint32_t cpu, const ProbeRegs&) override {
     CpuProbeState& st = env.cpu(cpu);
     if (!st.in_request) return;
+    EmitDeferredFlushRequest(env, cpu, *st.in_request);
     EmitFlushRequest(env, cpu, *st.in_request, nullptr, 0);
     // flush_tlb_multi waits for every target (wait = true): all acked.
     v1::Event e;

@@ -49,8 +49,16 @@ class FlushTlbMultiProbe : public Probe {
       // is outside the mm model; only mm flushes are followed.
       return;
     }
+    const uint64_t self = 1ull << cpu;
+    if (env.kernel_answers_targets && !info->freed_tables && (*mask & ~self) != 0) {
+      CpuProbeState::Request& q = *st.in_request;
+      q.deferred = *info;
+      q.remote_unanswered = *mask & ~self;
+      q.local_target = targets & self;
+      return;
+    }
     EmitFlushRequest(env, cpu, *st.in_request, &*info, targets);
-    uint64_t remote = targets & ~(1ull << cpu);
+    uint64_t remote = targets & ~self;
     if (remote != 0) {
       v1::Event e;
       AddCpus(e.mutable_ipi_sent()->mutable_target_cpus(), remote);

@@ -40,9 +40,17 @@ struct CpuProbeState {
     bool emitted = false;  // flush_request already sent
     uint64_t new_tlb_gen = 0;
     uint64_t targets = 0;
+    // Where the kernel has should_flush_tlb() (probed), native_flush_tlb_multi
+    // defers the flush_request until the kernel answered for every remote
+    // CPU of the mask (should_flush_tlb_probe.cc): the targets are its
+    // answers plus this CPU when it is one (its own state cannot change
+    // under it).
+    std::optional<FlushInfo> deferred;
+    uint64_t remote_unanswered = 0, asked = 0, local_target = 0;
   };
   std::optional<Request> in_request;
-  uint64_t last_request_gen = 0;  // of the latest flush_done on this CPU
+  std::optional<uint32_t> should_flush_cpu;  // should_flush_tlb()'s argument
+  uint64_t last_request_gen = 0;             // of the latest flush_done on this CPU
   // The latest flush_request this CPU made: what it asked to flush.
   uint64_t last_request_start = 0, last_request_end = 0;
   bool last_request_freed_tables = false;
@@ -63,6 +71,7 @@ class ProbeEnv {
   void Emit(uint32_t cpu, v1::Event e) { emit_(cpu, std::move(e)); }
   CpuProbeState& cpu(uint32_t cpu) { return cpus_.at(cpu); }
   std::atomic<uint64_t> read_failures{0};
+  bool kernel_answers_targets = false;  // should_flush_tlb() is probed
 
  private:
   EmitFn emit_;
@@ -79,6 +88,8 @@ class Probe {
   virtual ~Probe() = default;
   virtual const char* function() const = 0;
   virtual bool wants_return() const { return false; }
+  // A function only some kernels have: its absence is no problem to report.
+  virtual bool optional() const { return false; }
   virtual void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) = 0;
   virtual void OnReturn(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) {}
 };
@@ -91,6 +102,7 @@ std::unique_ptr<Probe> MakeFlushTlbMultiProbe();
 std::unique_ptr<Probe> MakeFlushTlbFuncProbe();
 std::unique_ptr<Probe> MakeTlbGatherMmuProbe();
 std::unique_ptr<Probe> MakeTlbFinishMmuProbe();
+std::unique_ptr<Probe> MakeShouldFlushTlbProbe();
 
 // Vector Linux x86 sends flush_tlb_func IPIs on (CALL_FUNCTION_VECTOR).
 inline constexpr uint32_t kCallFunctionVector = 0xfb;

@@ -31,13 +31,15 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
   probes_.push_back(MakeFlushTlbFuncProbe());
   probes_.push_back(MakeTlbGatherMmuProbe());
   probes_.push_back(MakeTlbFinishMmuProbe());
+  probes_.push_back(MakeShouldFlushTlbProbe());
   for (auto& p : probes_) {
     std::optional<uint64_t> a = k.symbols.Find(p->function());
     if (!a) {
-      skipped_.push_back(p->function());
+      if (!p->optional()) skipped_.push_back(p->function());
       continue;
     }
     entries_.push_back({*a, p->function()});
+    if (std::string(p->function()) == "should_flush_tlb") env_.kernel_answers_targets = true;
     entry_probes_.push_back(p.get());
   }
 }
@@ -55,10 +57,16 @@ bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader
   }
   if (!frames.empty() && frames.back().return_address == regs.rip &&
       frames.back().rsp_after == regs.rsp) {
-    Frame f = frames.back();
-    frames.pop_back();
     hits_.fetch_add(1, std::memory_order_relaxed);
-    f.probe->OnReturn(env_, state, cpu, regs);
+    // A tail call (flush_tlb_func on a lazy CPU ends in `jmp
+    // switch_mm_irqs_off`) leaves two frames on one return address and
+    // stack slot: that one return ends both, the callee's first.
+    while (!frames.empty() && frames.back().return_address == regs.rip &&
+           frames.back().rsp_after == regs.rsp) {
+      Frame f = frames.back();
+      frames.pop_back();
+      f.probe->OnReturn(env_, state, cpu, regs);
+    }
     return true;
   }
   for (size_t i = 0; i < entries_.size(); ++i) {

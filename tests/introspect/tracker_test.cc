@@ -60,10 +60,10 @@ class TrackerTest : public ::testing::Test {
     absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(elf_, {});
     ASSERT_TRUE(k.ok()) << k.status();
     k_ = *std::move(k);
-    const char* fns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb", "flush_tlb_mm_range",
-                         "native_flush_tlb_multi", "flush_tlb_func", "tlb_gather_mmu",
-                         "tlb_finish_mmu"};
-    for (int i = 0; i < 7; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
+    const char* fns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb",  "flush_tlb_mm_range",
+                         "native_flush_tlb_multi", "flush_tlb_func",  "tlb_gather_mmu",
+                         "tlb_finish_mmu",         "should_flush_tlb"};
+    for (int i = 0; i < 8; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
     k_.addresses.per_cpu_offset = kPerCpuOffsets;
     l_ = &k_.layout;
     ASSERT_TRUE(l_->has_pcpu_cpu_tlbstate);
@@ -119,7 +119,8 @@ class TrackerTest : public ::testing::Test {
     g_.Put(kInfo + l_->fi_freed_tables.offset, freed, 1);
   }
   // A call of function `fn` (index) on `cpu`: entry hit, `body`, return hit.
-  void Call(uint32_t cpu, int fn, std::vector<uint64_t> args, const std::function<void()>& body) {
+  void Call(uint32_t cpu, int fn, std::vector<uint64_t> args, const std::function<void()>& body,
+            uint64_t rax = 0) {
     ProbeRegs r;
     r.rip = kFn + 0x1000 * fn;
     r.rsp = kDirectMap + 0x40000000 + 0x100000ull * cpu - 0x100 * depth_[cpu];
@@ -136,7 +137,13 @@ class TrackerTest : public ::testing::Test {
     ProbeRegs back;
     back.rip = ret;
     back.rsp = r.rsp + 8;
+    back.rax = rax;
     ASSERT_TRUE(tracker_->OnBreakpoint(cpu, back, g_));
+  }
+  // should_flush_tlb(`asked`) on `cpu`, answering `yes`.
+  void ShouldFlush(uint32_t cpu, uint32_t asked, bool yes) {
+    Call(
+        cpu, 7, {asked, kInfo}, [] {}, yes);
   }
   void Cr3(uint32_t cpu, uint64_t value) {
     tracker_->OnCr3Write(cpu, value, g_);
@@ -169,6 +176,8 @@ class TrackerTest : public ::testing::Test {
       Info(kMmA, start, end, gen, 0, freed);
       g_.Put(kInfo + 0x800, 0x3);  // the cpumask argument
       Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
+        ShouldFlush(0, 1, true);
+        ShouldFlush(0, 0, true);
         FlushFunc(0, gen, start, end);
         FlushFunc(1, gen, start, end, cpu1_invlpg);
       });
@@ -226,8 +235,83 @@ TEST_F(TrackerTest, SwitchesAndShootdownsRebuildTheMmAndEveryCpu) {
   EXPECT_EQ(c.state().vcpu(1)->ipis_unserved, 0u);
   EXPECT_EQ(mm->completed_gen, 3u);
   EXPECT_EQ(tracker_->read_failures(), 0u);
-  // Entries and returns of: 2 switches, 2 x (range, multi, 2 funcs), lazy.
-  EXPECT_EQ(tracker_->hits(), 2u * 2 + 2 * (2 + 1 + 2 * 2) + 1);
+  // Entries and returns of: 2 switches, 2 x (range, multi, 2 funcs,
+  // 2 should_flush_tlb), lazy.
+  EXPECT_EQ(tracker_->hits(), 2u * 2 + 2 * (2 + 1 + 2 * 2 + 2 * 2) + 1);
+}
+
+// CPU 1 goes lazy after CPU 0 read the targets at native_flush_tlb_multi's
+// entry: the kernel's should_flush_tlb() says no to it, and Linux runs
+// flush_tlb_func on CPU 0 only and waits for that one. The flush_request
+// waits for the kernel's answers: clean (the targets read at the entry
+// made this a flush-done-before-acks).
+TEST_F(TrackerTest, TheTargetsAreTheCpusShouldFlushTlbSaidYesTo) {
+  SwitchToA(0, 1, 0x1);
+  SwitchToA(1, 1, 0x3);
+  Call(0, 2, {kMmA, 0x400000, 0x401000, 12, 0}, [&] {
+    Gen(kMmA, 2);
+    Info(kMmA, 0x400000, 0x401000, 2, 0);
+    g_.Put(kInfo + 0x800, 0x3);
+    Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
+      Lazy(1, true);             // CPU 1 goes idle now
+      ShouldFlush(0, 1, false);  // the remote CPUs first
+      ShouldFlush(0, 0, true);   // then this one
+      FlushFunc(0, 2, 0x400000, 0x401000);
+    });
+  });
+  collect::Collector c;
+  EXPECT_THAT(synth_.Check(&c), ::testing::IsEmpty());
+  const collect::MmModel* mm = c.state().mm(5);
+  ASSERT_NE(mm, nullptr);
+  EXPECT_EQ(mm->completed_gen, 2u);
+  EXPECT_EQ(c.state().vcpu(0)->ipis_sent, 0u);  // nobody was asked
+}
+
+// CPU 1 was asked, then went lazy before the IPI came: its flush_tlb_func
+// ends in `jmp switch_mm_irqs_off` (a tail call to init_mm), so
+// switch_mm_irqs_off's entry finds flush_tlb_func's return address in the
+// same stack slot and one return ends both. CPU 1's ack must not be lost
+// (it was: a flush-done-before-acks on every such run under KVM).
+TEST_F(TrackerTest, ATailCallReturnEndsTheCallerToo) {
+  SwitchToA(0, 1, 0x1);
+  SwitchToA(1, 1, 0x3);
+  Call(0, 2, {kMmA, 0x400000, 0x401000, 12, 0}, [&] {
+    Gen(kMmA, 2);
+    Info(kMmA, 0x400000, 0x401000, 2, 0);
+    g_.Put(kInfo + 0x800, 0x3);
+    Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
+      ShouldFlush(0, 1, true);
+      ShouldFlush(0, 0, true);
+      FlushFunc(0, 2, 0x400000, 0x401000);
+      Call(1, 1, {kMmA, 0}, [] {});  // enter_lazy_tlb on CPU 1
+      Lazy(1, true);
+      ProbeRegs func;
+      func.rip = kFn + 0x4000;  // flush_tlb_func(info)
+      func.rsp = kDirectMap + 0x40100000 - 0x800;
+      func.arg[0] = kInfo;
+      g_.Put(func.rsp, kRet + 0x40);
+      ASSERT_TRUE(tracker_->OnBreakpoint(1, func, g_));
+      ProbeRegs sw = func;  // jmp switch_mm_irqs_off(NULL, &init_mm, NULL)
+      sw.rip = kFn;
+      sw.arg[0] = 0;
+      sw.arg[1] = kInitMm;
+      ASSERT_TRUE(tracker_->OnBreakpoint(1, sw, g_));
+      Cr3(1, kInitMm + 0x100000 - kDirectMap);
+      Load(1, kInitMm, 0, 1, 1, false);
+      ProbeRegs back;
+      back.rip = kRet + 0x40;
+      back.rsp = func.rsp + 8;
+      ASSERT_TRUE(tracker_->OnBreakpoint(1, back, g_));
+      EXPECT_THAT(tracker_->ReturnAddresses(1), ::testing::IsEmpty());
+    });
+  });
+  collect::Collector c;
+  EXPECT_THAT(synth_.Check(&c), ::testing::IsEmpty());
+  const collect::MmModel* mm = c.state().mm(5);
+  ASSERT_NE(mm, nullptr);
+  EXPECT_EQ(mm->completed_gen, 2u);
+  EXPECT_EQ(c.state().vcpu(1)->flush_funcs, 1u);
+  EXPECT_EQ(c.state().vcpu(1)->loaded_mm, 1u);
 }
 
 // A kernel bug: CPU 1's flush_tlb_func advances its generation without

@@ -97,7 +97,7 @@ TEST(DebianKernelTest, BootsOnTwoVcpusAndTrapsEveryCr3Write) {
   EXPECT_THAT(console, HasSubstr("smpboot: Allowing 2 CPUs"));
   EXPECT_THAT(r.err, HasSubstr("int3 on every site"));
   // The Linux probes, from its kallsyms and .BTF (issue 14).
-  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 7 breakpoints"));
+  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 8 breakpoints"));
   EXPECT_THAT(r.err, HasSubstr("(after the ftrace site)"));
 
   std::vector<std::string> cr3 = Lines(ReadFile(traps), " mov-cr3 ");
