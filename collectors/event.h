@@ -144,10 +144,10 @@ struct PageFreeF {
   uint64_t mm, address, physical_address, covering_tlb_gen;
 };
 struct GatherStartF {
-  uint64_t mm, start, end, pending;
+  uint64_t mm, start, end, pending, gather;
 };
 struct GatherEndF {
-  uint64_t mm, flushed_start, flushed_end, flush_tlb_gen, pending_seen;
+  uint64_t mm, flushed_start, flushed_end, flush_tlb_gen, pending_seen, gather;
   uint32_t levels;
   bool nested, freed_tables, own_freed_tables;
 };

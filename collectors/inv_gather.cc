@@ -28,7 +28,7 @@ class GatherInvariant : public Invariant {
     if (m == nullptr) return;
     const ActiveGather* own = nullptr;
     for (const ActiveGather& a : m->gathers) {
-      if (a.vcpu == e.vcpu) own = &a;  // the latest of this vCPU
+      if (a.EndedBy(e.vcpu, g.gather)) own = &a;  // the latest that this one ends
     }
     uint64_t ustart = own != nullptr ? own->start : g.flushed_start;
     uint64_t uend = own != nullptr ? own->end : g.flushed_end;

@@ -45,6 +45,12 @@ struct PendingFlush {
 struct ActiveGather {
   uint32_t vcpu = 0;
   uint64_t start = 0, end = 0, seq = 0, pending = 0;
+  uint64_t gather = 0;  // GatherStart.gather (0 = unknown)
+  // Whether gather_end `e` (on `vcpu`) ends this one: the same gather, or
+  // when that is unknown the vCPU's own.
+  bool EndedBy(uint32_t end_vcpu, uint64_t end_gather) const {
+    return gather != 0 ? gather == end_gather : vcpu == end_vcpu;
+  }
 };
 
 struct RecentFlush {  // a flush request, kept briefly for gather cross-checks

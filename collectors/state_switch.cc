@@ -65,14 +65,14 @@ void StateModel::OnUserEnter(const CEvent& e, VcpuModel& v) {
 void StateModel::OnGatherStart(const CEvent& e) {
   MmModel& m = Mm(e.gather_start.mm);
   if (m.gathers.size() >= 4 * kMaxVcpus) return;
-  m.gathers.push_back(
-      {e.vcpu, e.gather_start.start, e.gather_start.end, e.seq, e.gather_start.pending});
+  m.gathers.push_back({e.vcpu, e.gather_start.start, e.gather_start.end, e.seq,
+                       e.gather_start.pending, e.gather_start.gather});
 }
 
 void StateModel::OnGatherEnd(const CEvent& e) {
   MmModel& m = Mm(e.gather_end.mm);
   for (size_t i = m.gathers.size(); i-- > 0;) {
-    if (m.gathers[i].vcpu != e.vcpu) continue;
+    if (!m.gathers[i].EndedBy(e.vcpu, e.gather_end.gather)) continue;
     m.gathers.erase(m.gathers.begin() + i);
     return;
   }

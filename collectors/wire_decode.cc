@@ -237,6 +237,7 @@ bool BuildFree(Kind k, const Fields& s, CEvent* e) {
       e->gather_start.start = Get<v1::GatherStart::kStartFieldNumber>(f);
       e->gather_start.end = Get<v1::GatherStart::kEndFieldNumber>(f);
       e->gather_start.pending = Get<v1::GatherStart::kPendingFieldNumber>(f);
+      e->gather_start.gather = Get<v1::GatherStart::kGatherFieldNumber>(f);
       break;
     case Kind::kGatherEnd:
       e->gather_end.mm = Get<v1::GatherEnd::kMmFieldNumber>(f);
@@ -248,6 +249,7 @@ bool BuildFree(Kind k, const Fields& s, CEvent* e) {
       e->gather_end.nested = Get<v1::GatherEnd::kNestedFieldNumber>(f);
       e->gather_end.freed_tables = Get<v1::GatherEnd::kFreedTablesFieldNumber>(f);
       e->gather_end.own_freed_tables = Get<v1::GatherEnd::kOwnFreedTablesFieldNumber>(f);
+      e->gather_end.gather = Get<v1::GatherEnd::kGatherFieldNumber>(f);
       break;
     default:
       return false;

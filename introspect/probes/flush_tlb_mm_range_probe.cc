@@ -30,10 +30,9 @@ void EmitFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req,
     f->set_freed_tables(req.freed_tables);
   }
   f->set_new_tlb_gen(req.new_tlb_gen);
-  CpuProbeState& st = env.cpu(cpu);
-  st.last_request_start = f->start();
-  st.last_request_end = f->end();
-  st.last_request_freed_tables = f->freed_tables();
+  req.flushed_start = f->start();
+  req.flushed_end = f->end();
+  req.flushed_freed_tables = f->freed_tables();
   AddCpus(f->mutable_target_cpus(), targets);
   env.Emit(cpu, std::move(e));
 }
@@ -86,7 +85,14 @@ class FlushTlbMmRangeProbe : public Probe {
     d->set_mm(st.in_request->mm_ctx);
     d->set_tlb_gen(st.in_request->new_tlb_gen);
     AddCpus(d->mutable_acked_cpus(), st.in_request->targets);
-    st.last_request_gen = st.in_request->new_tlb_gen;
+    if (FrameData* around = st.caller; around != nullptr) {
+      // What a probed call around this one (tlb_finish_mmu) flushed.
+      around->flushed = true;
+      around->flush_gen = st.in_request->new_tlb_gen;
+      around->flush_start = st.in_request->flushed_start;
+      around->flush_end = st.in_request->flushed_end;
+      around->flush_freed_tables = st.in_request->flushed_freed_tables;
+    }
     st.in_request.reset();
     env.Emit(cpu, std::move(e));
   }

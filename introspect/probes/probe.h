@@ -15,6 +15,8 @@
 
 namespace tlbscope::introspect {
 
+struct FrameData;
+
 // Per-vCPU state shared by the probes of one vCPU (only its thread touches it).
 struct CpuProbeState {
   struct Switch {
@@ -40,6 +42,9 @@ struct CpuProbeState {
     bool emitted = false;  // flush_request already sent
     uint64_t new_tlb_gen = 0;
     uint64_t targets = 0;
+    // What the flush_request said: the range Linux flushed.
+    uint64_t flushed_start = 0, flushed_end = 0;
+    bool flushed_freed_tables = false;
     // Where the kernel has should_flush_tlb() (probed), native_flush_tlb_multi
     // defers the flush_request until the kernel answered for every remote
     // CPU of the mask (should_flush_tlb_probe.cc): the targets are its
@@ -50,16 +55,29 @@ struct CpuProbeState {
   };
   std::optional<Request> in_request;
   std::optional<uint32_t> should_flush_cpu;  // should_flush_tlb()'s argument
-  uint64_t last_request_gen = 0;             // of the latest flush_done on this CPU
-  // The latest flush_request this CPU made: what it asked to flush.
-  uint64_t last_request_start = 0, last_request_end = 0;
-  bool last_request_freed_tables = false;
   struct Gather {
     uint64_t tlb = 0, mm_ctx = 0, mm_addr = 0;
-    uint64_t start = 0, end = 0, pending_seen = 0, gen_before = 0;
+    uint64_t start = 0, end = 0, pending_seen = 0;
     bool freed_tables = false;
   };
-  std::vector<Gather> in_gather;
+  // The frame of the probed call being entered or returned from (null for
+  // a probe without a return), and the innermost probed call around it on
+  // the same kernel stack (null for none): set by the tracker around
+  // OnEntry / OnReturn.
+  FrameData* frame = nullptr;
+  FrameData* caller = nullptr;
+};
+
+// What a probed call keeps from its entry to its return. It lives with the
+// call's frame, which belongs to the task (its kernel stack), not to a CPU:
+// tlb_finish_mmu may sleep while it frees pages and return on another CPU.
+struct FrameData {
+  CpuProbeState::Gather gather;  // tlb_gather_mmu / tlb_finish_mmu
+  // The latest flush_request done inside this call (flush_tlb_mm_range
+  // returned within it, on whichever CPU): what the kernel flushed there.
+  bool flushed = false;
+  uint64_t flush_gen = 0, flush_start = 0, flush_end = 0;
+  bool flush_freed_tables = false;
 };
 
 // What the probes of one tracker share: per-vCPU state (each vCPU's

@@ -11,18 +11,17 @@ class TlbGatherMmuProbe : public Probe {
   bool wants_return() const override { return true; }
 
   void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) override {
-    CpuProbeState::Gather g;
-    g.tlb = r.arg[0];
-    g.mm_addr = r.arg[1];
-    g.mm_ctx = CtxId(state, r.arg[1]);
-    env.cpu(cpu).in_gather.push_back(g);
+    FrameData* f = env.cpu(cpu).frame;
+    if (f == nullptr) return;
+    f->gather.tlb = r.arg[0];
+    f->gather.mm_addr = r.arg[1];
+    f->gather.mm_ctx = CtxId(state, r.arg[1]);
   }
 
   void OnReturn(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs&) override {
-    CpuProbeState& st = env.cpu(cpu);
-    if (st.in_gather.empty()) return;
-    CpuProbeState::Gather g = st.in_gather.back();
-    st.in_gather.pop_back();
+    FrameData* f = env.cpu(cpu).frame;
+    if (f == nullptr) return;
+    const CpuProbeState::Gather& g = f->gather;
     absl::StatusOr<GatherState> s = state.Gather(g.tlb);
     absl::StatusOr<uint64_t> pending = state.FlushPending(g.mm_addr);
     if (!s.ok() || !pending.ok()) {
@@ -35,6 +34,7 @@ class TlbGatherMmuProbe : public Probe {
     gs->set_start(s->start);
     gs->set_end(s->end);
     gs->set_pending(*pending);
+    gs->set_gather(g.tlb);
     env.Emit(cpu, std::move(e));
   }
 };

@@ -1,14 +1,25 @@
 #include "introspect/probes/tracker.h"
 
+#include <algorithm>
+
 namespace tlbscope::introspect {
 namespace {
 
-// Farther apart than this, two stack pointers are on different stacks:
-// Linux's task and IRQ stacks are 16 KiB (32 KiB with KASAN).
-constexpr uint64_t kSameStack = 32 * 1024;
-// Returns waited for per CPU, at most: a task that sleeps inside a probed
-// function and wakes on another CPU leaves its frame behind for good.
-constexpr size_t kMaxFrames = 16;
+// Without THREAD_SIZE: farther apart than this, two stack pointers of one
+// CPU are on different stacks (16 KiB, 32 KiB with KASAN).
+constexpr uint64_t kNearStack = 32 * 1024;
+// Probed calls in flight, at most, per CPU: a task that never returns
+// (killed inside a probed call) leaves its frame behind for good.
+constexpr size_t kMaxFramesPerCpu = 16;
+
+// THREAD_SIZE from the linker's init_stack bounds (INIT_TASK_DATA puts
+// __end_init_stack THREAD_SIZE after __start_init_stack); 0 if unknown.
+uint64_t ThreadSize(const KernelSymbols& s) {
+  std::optional<uint64_t> lo = s.Find("__start_init_stack"), hi = s.Find("__end_init_stack");
+  if (!lo || !hi || *hi <= *lo) return 0;
+  uint64_t size = *hi - *lo;
+  return (size & (size - 1)) == 0 ? size : 0;
+}
 
 }  // namespace
 
@@ -23,7 +34,11 @@ uint64_t MmCpus(KernelState& state, uint64_t mm_address) {
 }
 
 LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::EmitFn emit)
-    : k_(k), env_(num_cpus, std::move(emit)), frames_(num_cpus) {
+    : k_(k),
+      env_(num_cpus, std::move(emit)),
+      thread_size_(ThreadSize(k.symbols)),
+      num_cpus_(static_cast<uint32_t>(num_cpus)),
+      max_frames_(kMaxFramesPerCpu * num_cpus) {
   probes_.push_back(MakeSwitchMmProbe());
   probes_.push_back(MakeEnterLazyTlbProbe());
   probes_.push_back(MakeFlushTlbMmRangeProbe());
@@ -44,59 +59,98 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
   }
 }
 
-bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader& mem) {
-  if (cpu >= frames_.size()) return false;
-  KernelState state(k_, mem);
-  std::vector<Frame>& frames = frames_[cpu];
-  // Frames the stack has unwound past (their return was never seen) go;
-  // a hit on another stack (an interrupt's, which Linux runs on a per-CPU
-  // IRQ stack anywhere in memory) says nothing about them.
-  while (!frames.empty() && frames.back().rsp_after < regs.rsp &&
-         regs.rsp - frames.back().rsp_after < kSameStack) {
-    frames.pop_back();
+bool LinuxTracker::SameStack(const Frame& f, uint32_t cpu, uint64_t rsp) const {
+  const uint64_t slot = f.rsp_after - 8;  // where its return address is
+  if (thread_size_ != 0) return slot / thread_size_ == rsp / thread_size_;
+  if (f.cpu != cpu) return false;
+  return (slot > rsp ? slot - rsp : rsp - slot) < kNearStack;
+}
+
+// Frames the task's stack has unwound past (their return was never seen)
+// go. A hit on another stack (another task's, or an interrupt's on the
+// per-CPU IRQ stack) says nothing about them.
+void LinuxTracker::DropUnwound(uint32_t cpu, uint64_t rsp) {
+  std::erase_if(frames_,
+                [&](const Frame& f) { return f.rsp_after < rsp && SameStack(f, cpu, rsp); });
+}
+
+// The innermost probed call in flight around `rsp` on its stack.
+FrameData* LinuxTracker::CallerOf(uint32_t cpu, uint64_t rsp) {
+  Frame* best = nullptr;
+  for (Frame& f : frames_) {
+    if (f.rsp_after <= rsp || !SameStack(f, cpu, rsp)) continue;
+    if (best == nullptr || f.rsp_after < best->rsp_after) best = &f;
   }
-  if (!frames.empty() && frames.back().return_address == regs.rip &&
-      frames.back().rsp_after == regs.rsp) {
+  return best != nullptr ? &best->data : nullptr;
+}
+
+// A return breakpoint: every frame waiting for exactly this return address
+// and stack slot ends, the innermost first. There are two after a tail call
+// (flush_tlb_func on a lazy CPU ends in `jmp switch_mm_irqs_off`). The frame
+// may have been entered on another CPU: the task slept inside the call.
+void LinuxTracker::Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state) {
+  CpuProbeState& st = env_.cpu(cpu);
+  for (;;) {
+    auto it = std::find_if(frames_.rbegin(), frames_.rend(), [&](const Frame& f) {
+      return f.return_address == regs.rip && f.rsp_after == regs.rsp;
+    });
+    if (it == frames_.rend()) return;
+    Frame f = std::move(*it);
+    frames_.erase(std::next(it).base());
+    st.frame = &f.data;
+    st.caller = CallerOf(cpu, regs.rsp);
+    f.probe->OnReturn(env_, state, cpu, regs);
+    st.frame = st.caller = nullptr;
+  }
+}
+
+bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader& mem) {
+  if (cpu >= num_cpus_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  KernelState state(k_, mem);
+  DropUnwound(cpu, regs.rsp);
+  if (std::any_of(frames_.begin(), frames_.end(), [&](const Frame& f) {
+        return f.return_address == regs.rip && f.rsp_after == regs.rsp;
+      })) {
     hits_.fetch_add(1, std::memory_order_relaxed);
-    // A tail call (flush_tlb_func on a lazy CPU ends in `jmp
-    // switch_mm_irqs_off`) leaves two frames on one return address and
-    // stack slot: that one return ends both, the callee's first.
-    while (!frames.empty() && frames.back().return_address == regs.rip &&
-           frames.back().rsp_after == regs.rsp) {
-      Frame f = frames.back();
-      frames.pop_back();
-      f.probe->OnReturn(env_, state, cpu, regs);
-    }
+    Returned(cpu, regs, state);
     return true;
   }
   for (size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].address != regs.rip) continue;
     hits_.fetch_add(1, std::memory_order_relaxed);
     Probe* p = entry_probes_[i];
+    CpuProbeState& st = env_.cpu(cpu);
     if (p->wants_return()) {
       absl::StatusOr<uint64_t> ret = mem.ReadU(regs.rsp, 8);
       if (!ret.ok()) {
         env_.read_failures.fetch_add(1);
         return true;  // without its return the entry would leave a half
       }
-      if (frames.size() == kMaxFrames) frames.erase(frames.begin());
-      frames.push_back({*ret, regs.rsp + 8, p});
+      if (frames_.size() >= max_frames_) frames_.pop_front();
+      st.caller = CallerOf(cpu, regs.rsp);  // before this call's own frame
+      frames_.push_back({*ret, regs.rsp + 8, p, cpu, {}});
+      st.frame = &frames_.back().data;
+    } else {
+      st.caller = CallerOf(cpu, regs.rsp);
     }
     p->OnEntry(env_, state, cpu, regs);
+    st.frame = st.caller = nullptr;
     return true;
   }
   return false;
 }
 
-std::vector<uint64_t> LinuxTracker::ReturnAddresses(uint32_t cpu) const {
+std::vector<uint64_t> LinuxTracker::ReturnAddresses() const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<uint64_t> out;
-  if (cpu >= frames_.size()) return out;
-  for (const Frame& f : frames_[cpu]) out.push_back(f.return_address);
+  for (const Frame& f : frames_) out.push_back(f.return_address);
   return out;
 }
 
 void LinuxTracker::OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem) {
-  if (cpu >= frames_.size()) return;
+  if (cpu >= num_cpus_) return;
+  std::lock_guard<std::mutex> lock(mu_);
   KernelState state(k_, mem);
   CpuProbeState& st = env_.cpu(cpu);
   v1::Event e;

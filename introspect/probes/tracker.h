@@ -6,7 +6,9 @@
 // vCPU's own order: context_switch right before its cr3_write, flush_func
 // after the INVLPGs or the CR3 reload it made (docs/events.md).
 #include <cstdint>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -31,8 +33,9 @@ class LinuxTracker {
   // A breakpoint at regs.rip on `cpu`: a probe's entry or a pending return.
   // False when neither (not this tracker's breakpoint).
   bool OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader& mem);
-  // Return addresses `cpu` is waiting for (innermost last).
-  std::vector<uint64_t> ReturnAddresses(uint32_t cpu) const;
+  // Return addresses the probed calls in flight wait for, on any CPU (a
+  // task may return on another CPU than it entered on), oldest first.
+  std::vector<uint64_t> ReturnAddresses() const;
   // Before the trapped write of `value` to CR3 on `cpu`.
   void OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem);
 
@@ -40,18 +43,32 @@ class LinuxTracker {
   uint64_t hits() const { return hits_.load(); }
 
  private:
+  // A probed call in flight. It belongs to the task whose kernel stack
+  // holds its return address, wherever that task runs next.
   struct Frame {
     uint64_t return_address;
     uint64_t rsp_after;  // rsp once the function has returned
     Probe* probe;
+    uint32_t cpu;  // where it was entered
+    FrameData data;
   };
+  bool SameStack(const Frame& f, uint32_t cpu, uint64_t rsp) const;
+  void DropUnwound(uint32_t cpu, uint64_t rsp);
+  FrameData* CallerOf(uint32_t cpu, uint64_t rsp);
+  void Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state);
   const KernelKnowledge& k_;
   ProbeEnv env_;
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<Entry> entries_;
   std::vector<Probe*> entry_probes_;  // parallel to entries_
   std::vector<std::string> skipped_;
-  std::vector<std::vector<Frame>> frames_;  // per CPU, only its thread
+  // THREAD_SIZE (kernel stacks are this big and aligned to it), from the
+  // symbols around init_stack; 0 = unknown.
+  uint64_t thread_size_ = 0;
+  uint32_t num_cpus_;
+  size_t max_frames_;
+  mutable std::mutex mu_;    // every breakpoint and CR3 write, one at a time
+  std::list<Frame> frames_;  // oldest first; a list: FrameData* stay valid
   std::atomic<uint64_t> hits_{0};
 };
 

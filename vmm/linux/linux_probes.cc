@@ -60,7 +60,7 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
   if (!tracker_->OnBreakpoint(static_cast<uint32_t>(vcpu), regs, reader)) {
     unmatched_.fetch_add(1, std::memory_order_relaxed);
   }
-  SyncReturns(vcpu, mode);
+  SyncReturns(mode);
   if (entry != nullptr && EmulateSkip(entry->plan, *r, *mem_, mode).ok()) {
     state.MarkRegsDirty();
     emulated_.fetch_add(1, std::memory_order_relaxed);
@@ -70,10 +70,13 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
   return Next::kStep;
 }
 
-void LinuxProbes::SyncReturns(int vcpu, const PagingMode& mode) {
-  std::vector<uint64_t> want = tracker_->ReturnAddresses(static_cast<uint32_t>(vcpu));
+// The kernel's text is mapped alike in every address space: `mode` (this
+// vCPU's) translates any return address.
+void LinuxProbes::SyncReturns(const PagingMode& mode) {
+  std::lock_guard<std::mutex> lock(returns_mu_);
+  std::vector<uint64_t> want = tracker_->ReturnAddresses();
   std::sort(want.begin(), want.end());
-  std::vector<uint64_t>& have = per_vcpu_[vcpu].returns;
+  std::vector<uint64_t>& have = returns_;
   std::vector<uint64_t> gone, added;
   std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::back_inserter(gone));
   std::set_difference(want.begin(), want.end(), have.begin(), have.end(),

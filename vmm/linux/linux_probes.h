@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -63,7 +64,7 @@ class LinuxProbes : public ProbeClient {
   Counts counts() const;
 
  private:
-  void SyncReturns(int vcpu, const PagingMode& mode);
+  void SyncReturns(const PagingMode& mode);
   std::unique_ptr<introspect::KernelKnowledge> k_;
   GuestMemory* mem_;
   ProbePoints* points_;
@@ -72,10 +73,13 @@ class LinuxProbes : public ProbeClient {
   ProbePlan plan_;
   std::map<uint64_t, const PlannedProbe*> by_address_;  // int3 address -> its entry
   struct PerVcpu {
-    std::vector<uint64_t> returns;  // return int3s placed for this vCPU, sorted
-    uint64_t cr4 = 0;               // at its last hit (LA57)
+    uint64_t cr4 = 0;  // at its last hit (LA57)
   };
   std::vector<PerVcpu> per_vcpu_;  // each touched by its own vCPU's thread only
+  // Return int3s placed (one per probed call waiting, so an address may be
+  // there twice), sorted. For every vCPU: a task may return on another.
+  std::mutex returns_mu_;
+  std::vector<uint64_t> returns_;
   std::atomic<uint64_t> hits_{0}, unmatched_{0}, events_{0}, emulated_{0}, stepped_{0},
       return_place_failures_{0};
 };
