@@ -24,7 +24,6 @@ namespace tlbscope::introspect::testing {
 
 using collect::testing::Synth;
 
-
 using collect::testing::Synth;
 
 constexpr uint64_t kDirectMap = 0xffff888000000000ull;

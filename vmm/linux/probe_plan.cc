@@ -10,6 +10,35 @@ std::string PlannedProbe::Describe() const {
   return absl::StrFormat("%s: %s", function, plan.Describe());
 }
 
+std::string PlannedLoad::Describe() const {
+  return absl::StrFormat("%s+%#x: %s", function, site.address - function_address, site.text);
+}
+
+namespace {
+
+// Straight-line code at a function's start searched for a load.
+constexpr uint64_t kLoadSearchBytes = 96;
+
+void PlanLoads(const introspect::LinuxTracker& tracker, const introspect::ElfImage& image,
+               const ElfFile& elf, ProbePlan& out) {
+  for (const introspect::LinuxTracker::LoadWant& w : tracker.load_wants()) {
+    std::optional<std::span<const uint8_t>> code = image.At(w.function, kLoadSearchBytes);
+    std::optional<LoadSite> site;
+    if (code) site = FindLoad32(*code, w.function, w.disp);
+    std::optional<uint64_t> paddr = site ? LoadedPhysical(elf.loads, site->address) : std::nullopt;
+    if (!paddr) {
+      out.problems.push_back(absl::StrFormat(
+          "%s: no `mov r32, [reg + %#x]` before its first call (the value read at its entry is "
+          "used)",
+          w.name, w.disp));
+      continue;
+    }
+    out.loads.push_back({w.name, w.function, *site, *paddr});
+  }
+}
+
+}  // namespace
+
 ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::KernelKnowledge& k,
                      std::span<const uint8_t> vmlinux) {
   ProbePlan out;
@@ -41,6 +70,7 @@ ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::
     p.paddr = *paddr;
     out.probes.push_back(std::move(p));
   }
+  PlanLoads(tracker, *image, *elf, out);
   return out;
 }
 
