@@ -80,8 +80,8 @@ std::optional<LoadSite> FindLoad32(std::span<const uint8_t> code, uint64_t funct
   return std::nullopt;
 }
 
-absl::StatusOr<uint32_t> EmulateLoad32(const LoadSite& site, kvm_regs& regs,
-                                       const GuestMemory& mem, const PagingMode& mode) {
+absl::StatusOr<uint32_t> EmulateLoad32(const LoadSite& site, kvm_regs& regs, const GuestMemory& mem,
+                                       const PagingMode& mode) {
   std::optional<uint64_t> base = RegisterValue(regs, site.base);
   if (!base) return absl::InvalidArgumentError(absl::StrFormat("%#x: bad base", site.address));
   const uint64_t gva = *base + static_cast<uint64_t>(site.disp);

@@ -40,7 +40,7 @@ std::optional<LoadSite> FindLoad32(std::span<const uint8_t> code, uint64_t funct
 // 4 bytes at base + disp through the guest page walk, writes the
 // destination zero-extended, steps rip past it. Returns the value loaded;
 // on error nothing is changed.
-absl::StatusOr<uint32_t> EmulateLoad32(const LoadSite& site, kvm_regs& regs,
-                                       const GuestMemory& mem, const PagingMode& mode);
+absl::StatusOr<uint32_t> EmulateLoad32(const LoadSite& site, kvm_regs& regs, const GuestMemory& mem,
+                                       const PagingMode& mode);
 
 }  // namespace tlbscope

@@ -22,7 +22,9 @@ constexpr uint64_t kLoadSearchBytes = 96;
 void PlanLoads(const introspect::LinuxTracker& tracker, const introspect::ElfImage& image,
                const ElfFile& elf, ProbePlan& out) {
   for (const introspect::LinuxTracker::LoadWant& w : tracker.load_wants()) {
-    std::optional<std::span<const uint8_t>> code = image.At(w.function, kLoadSearchBytes);
+    std::optional<std::span<const uint8_t>> code;
+    // Less near the end of the text.
+    for (uint64_t n = kLoadSearchBytes; !code && n >= 8; n /= 2) code = image.At(w.function, n);
     std::optional<LoadSite> site;
     if (code) site = FindLoad32(*code, w.function, w.disp);
     std::optional<uint64_t> paddr = site ? LoadedPhysical(elf.loads, site->address) : std::nullopt;
