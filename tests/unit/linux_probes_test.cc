@@ -1,9 +1,8 @@
 // The Linux probes in the VMM (vmm/linux), no KVM: Linux-shaped function
 // entries (tests/kernels/linux_probe_fns.S) linked at the kernel's text
 // address and loaded into guest memory, the fake kernel's struct layouts,
-// kernel data reached through real page tables. Breakpoint hits are made-up
-// vCPU exits; the events go through the machine's trap-event path and the
-// real pipeline to a sink, and from there through the real collector.
+// kernel data reached through real page tables. Made-up breakpoint hits go
+// through the machine's trap-event path, the pipeline and the collector.
 #include "vmm/linux/linux_probes.h"
 
 #include <gmock/gmock.h>
