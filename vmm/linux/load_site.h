@@ -31,9 +31,10 @@ struct LoadSite {
   std::string text;  // "mov eax, dword ptr [rax + 0x420]"
 };
 
-// The first such load of `disp` in the function whose code starts at
-// `function`, before its first call, jump or return (the straight-line
-// start, where the nested check is); nullopt when there is none.
+// The first such load of `disp` in `code`, which starts at `function` (the
+// entry's breakpoint: past the ftrace site's call), before the first call,
+// jump or return (the straight-line start, where the nested check is);
+// nullopt when there is none.
 std::optional<LoadSite> FindLoad32(std::span<const uint8_t> code, uint64_t function, int64_t disp);
 
 // Performs the load on `regs` (the registers at the int3 on it): reads the

@@ -22,11 +22,16 @@ constexpr uint64_t kLoadSearchBytes = 96;
 void PlanLoads(const introspect::LinuxTracker& tracker, const introspect::ElfImage& image,
                const ElfFile& elf, ProbePlan& out) {
   for (const introspect::LinuxTracker::LoadWant& w : tracker.load_wants()) {
+    // From the entry's breakpoint on: past the ftrace site's call.
+    uint64_t start = w.function;
+    for (const PlannedProbe& p : out.probes) {
+      if (p.function_address == w.function) start = p.plan.address;
+    }
     std::optional<std::span<const uint8_t>> code;
     // Less near the end of the text.
-    for (uint64_t n = kLoadSearchBytes; !code && n >= 8; n /= 2) code = image.At(w.function, n);
+    for (uint64_t n = kLoadSearchBytes; !code && n >= 8; n /= 2) code = image.At(start, n);
     std::optional<LoadSite> site;
-    if (code) site = FindLoad32(*code, w.function, w.disp);
+    if (code) site = FindLoad32(*code, start, w.disp);
     std::optional<uint64_t> paddr = site ? LoadedPhysical(elf.loads, site->address) : std::nullopt;
     if (!paddr) {
       out.problems.push_back(absl::StrFormat(
