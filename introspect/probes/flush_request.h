@@ -14,6 +14,9 @@ bool FlushTargetWanted(const FlushInfo& info, const CpuTlbState& cpu);
 void EmitFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req,
                       const FlushInfo* info, uint64_t targets);
 
+// ipi_sent of a flush to the remote `targets`; nothing when there are none.
+void EmitFlushIpi(ProbeEnv& env, uint32_t cpu, uint64_t targets);
+
 // A deferred flush_request (see CpuProbeState::Request::deferred) with the
 // answers so far, and its ipi_sent; nothing if none is deferred.
 void EmitDeferredFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Request& req);

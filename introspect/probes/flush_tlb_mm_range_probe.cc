@@ -42,9 +42,13 @@ void EmitDeferredFlushRequest(ProbeEnv& env, uint32_t cpu, CpuProbeState::Reques
   const FlushInfo info = *req.deferred;
   req.deferred.reset();
   EmitFlushRequest(env, cpu, req, &info, req.asked | req.local_target);
-  if (req.asked == 0) return;
+  EmitFlushIpi(env, cpu, req.asked);
+}
+
+void EmitFlushIpi(ProbeEnv& env, uint32_t cpu, uint64_t targets) {
+  if (targets == 0) return;
   v1::Event e;
-  AddCpus(e.mutable_ipi_sent()->mutable_target_cpus(), req.asked);
+  AddCpus(e.mutable_ipi_sent()->mutable_target_cpus(), targets);
   e.mutable_ipi_sent()->set_vector(kCallFunctionVector);
   e.mutable_ipi_sent()->set_purpose("flush");
   env.Emit(cpu, std::move(e));

@@ -58,14 +58,7 @@ class FlushTlbMultiProbe : public Probe {
       return;
     }
     EmitFlushRequest(env, cpu, *st.in_request, &*info, targets);
-    uint64_t remote = targets & ~self;
-    if (remote != 0) {
-      v1::Event e;
-      AddCpus(e.mutable_ipi_sent()->mutable_target_cpus(), remote);
-      e.mutable_ipi_sent()->set_vector(kCallFunctionVector);
-      e.mutable_ipi_sent()->set_purpose("flush");
-      env.Emit(cpu, std::move(e));
-    }
+    EmitFlushIpi(env, cpu, targets & ~self);
   }
 };
 

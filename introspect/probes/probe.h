@@ -55,11 +55,6 @@ struct CpuProbeState {
   };
   std::optional<Request> in_request;
   std::optional<uint32_t> should_flush_cpu;  // should_flush_tlb()'s argument
-  struct Gather {
-    uint64_t tlb = 0, mm_ctx = 0, mm_addr = 0;
-    uint64_t start = 0, end = 0, pending_seen = 0;
-    bool freed_tables = false;
-  };
   // The frame of the probed call being entered or returned from (null for
   // a probe without a return), and the innermost probed call around it on
   // the same kernel stack (null for none): set by the tracker around
@@ -72,7 +67,12 @@ struct CpuProbeState {
 // call's frame, which belongs to the task (its kernel stack), not to a CPU:
 // tlb_finish_mmu may sleep while it frees pages and return on another CPU.
 struct FrameData {
-  CpuProbeState::Gather gather;  // tlb_gather_mmu / tlb_finish_mmu
+  struct Gather {  // tlb_gather_mmu / tlb_finish_mmu
+    uint64_t tlb = 0, mm_ctx = 0, mm_addr = 0;
+    uint64_t start = 0, end = 0, pending_seen = 0;
+    bool freed_tables = false;
+  };
+  Gather gather;
   // The latest flush_request done inside this call (flush_tlb_mm_range
   // returned within it, on whichever CPU): what the kernel flushed there.
   bool flushed = false;
@@ -108,6 +108,9 @@ class Probe {
   virtual bool wants_return() const { return false; }
   // A function only some kernels have: its absence is no problem to report.
   virtual bool optional() const { return false; }
+  // Its answers are the flush targets (should_flush_tlb): where it is
+  // probed, native_flush_tlb_multi defers its flush_request to them.
+  virtual bool answers_flush_targets() const { return false; }
   virtual void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) = 0;
   virtual void OnReturn(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) {}
 };

@@ -16,6 +16,7 @@ class ShouldFlushTlbProbe : public Probe {
   const char* function() const override { return "should_flush_tlb"; }
   bool wants_return() const override { return true; }
   bool optional() const override { return true; }  // 6.1 has tlb_is_not_lazy()
+  bool answers_flush_targets() const override { return true; }
 
   void OnEntry(ProbeEnv& env, KernelState&, uint32_t cpu, const ProbeRegs& r) override {
     env.cpu(cpu).should_flush_cpu = static_cast<uint32_t>(r.arg[0]);

@@ -26,7 +26,7 @@ class TlbFinishMmuProbe : public Probe {
       return;
     }
     absl::StatusOr<uint64_t> pending = state.FlushPending(s->mm);
-    CpuProbeState::Gather& g = f->gather;
+    FrameData::Gather& g = f->gather;
     g.tlb = r.arg[0];
     g.mm_addr = s->mm;
     g.mm_ctx = CtxId(state, s->mm);
@@ -40,7 +40,7 @@ class TlbFinishMmuProbe : public Probe {
   void OnReturn(ProbeEnv& env, KernelState&, uint32_t cpu, const ProbeRegs&) override {
     const FrameData* f = env.cpu(cpu).frame;
     if (f == nullptr || f->gather.tlb == 0) return;  // the entry could not read the gather
-    const CpuProbeState::Gather& g = f->gather;
+    const FrameData::Gather& g = f->gather;
     v1::Event e;
     v1::GatherEnd* ge = e.mutable_gather_end();
     ge->set_mm(g.mm_ctx);

@@ -21,7 +21,7 @@ class TlbGatherMmuProbe : public Probe {
   void OnReturn(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs&) override {
     FrameData* f = env.cpu(cpu).frame;
     if (f == nullptr) return;
-    const CpuProbeState::Gather& g = f->gather;
+    const FrameData::Gather& g = f->gather;
     absl::StatusOr<GatherState> s = state.Gather(g.tlb);
     absl::StatusOr<uint64_t> pending = state.FlushPending(g.mm_addr);
     if (!s.ok() || !pending.ok()) {

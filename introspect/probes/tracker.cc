@@ -54,7 +54,7 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
       continue;
     }
     entries_.push_back({*a, p->function()});
-    if (std::string(p->function()) == "should_flush_tlb") env_.kernel_answers_targets = true;
+    if (p->answers_flush_targets()) env_.kernel_answers_targets = true;
     entry_probes_.push_back(p.get());
   }
 }
@@ -88,13 +88,14 @@ FrameData* LinuxTracker::CallerOf(uint32_t cpu, uint64_t rsp) {
 // and stack slot ends, the innermost first. There are two after a tail call
 // (flush_tlb_func on a lazy CPU ends in `jmp switch_mm_irqs_off`). The frame
 // may have been entered on another CPU: the task slept inside the call.
-void LinuxTracker::Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state) {
+// False when no frame waits for it.
+bool LinuxTracker::Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state) {
   CpuProbeState& st = env_.cpu(cpu);
-  for (;;) {
+  for (bool any = false;; any = true) {
     auto it = std::find_if(frames_.rbegin(), frames_.rend(), [&](const Frame& f) {
       return f.return_address == regs.rip && f.rsp_after == regs.rsp;
     });
-    if (it == frames_.rend()) return;
+    if (it == frames_.rend()) return any;
     Frame f = std::move(*it);
     frames_.erase(std::next(it).base());
     st.frame = &f.data;
@@ -109,11 +110,8 @@ bool LinuxTracker::OnBreakpoint(uint32_t cpu, const ProbeRegs& regs, GuestReader
   std::lock_guard<std::mutex> lock(mu_);
   KernelState state(k_, mem);
   DropUnwound(cpu, regs.rsp);
-  if (std::any_of(frames_.begin(), frames_.end(), [&](const Frame& f) {
-        return f.return_address == regs.rip && f.rsp_after == regs.rsp;
-      })) {
+  if (Returned(cpu, regs, state)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
-    Returned(cpu, regs, state);
     return true;
   }
   for (size_t i = 0; i < entries_.size(); ++i) {

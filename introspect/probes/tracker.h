@@ -55,7 +55,7 @@ class LinuxTracker {
   bool SameStack(const Frame& f, uint32_t cpu, uint64_t rsp) const;
   void DropUnwound(uint32_t cpu, uint64_t rsp);
   FrameData* CallerOf(uint32_t cpu, uint64_t rsp);
-  void Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state);
+  bool Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state);
   const KernelKnowledge& k_;
   ProbeEnv env_;
   std::vector<std::unique_ptr<Probe>> probes_;

@@ -178,16 +178,22 @@ class TrackerTest : public ::testing::Test {
   // CPU 0 flushes [start, end) of mm A, gen `gen`-1 -> `gen`, on CPUs 0 and 1.
   void Shootdown(uint64_t gen, uint64_t start, uint64_t end, bool cpu1_invlpg = true,
                  bool freed = false) {
+    ShootdownWith(gen, start, end, freed, [&] {
+      ShouldFlush(0, 1, true);
+      ShouldFlush(0, 0, true);
+      FlushFunc(0, gen, start, end);
+      FlushFunc(1, gen, start, end, cpu1_invlpg);
+    });
+  }
+  // CPU 0's flush_tlb_mm_range and native_flush_tlb_multi (cpumask 0,1)
+  // of [start, end) of mm A to `gen`, running `inside` in the latter.
+  void ShootdownWith(uint64_t gen, uint64_t start, uint64_t end, bool freed,
+                     const std::function<void()>& inside) {
     Call(0, 2, {kMmA, start, end, 12, freed}, [&] {
       Gen(kMmA, gen);
       Info(kMmA, start, end, gen, 0, freed);
       g_.Put(kInfo + 0x800, 0x3);  // the cpumask argument
-      Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
-        ShouldFlush(0, 1, true);
-        ShouldFlush(0, 0, true);
-        FlushFunc(0, gen, start, end);
-        FlushFunc(1, gen, start, end, cpu1_invlpg);
-      });
+      Call(0, 3, {kInfo + 0x800, kInfo}, inside);
     });
   }
 

@@ -15,16 +15,11 @@ namespace {
 TEST_F(TrackerTest, TheTargetsAreTheCpusShouldFlushTlbSaidYesTo) {
   SwitchToA(0, 1, 0x1);
   SwitchToA(1, 1, 0x3);
-  Call(0, 2, {kMmA, 0x400000, 0x401000, 12, 0}, [&] {
-    Gen(kMmA, 2);
-    Info(kMmA, 0x400000, 0x401000, 2, 0);
-    g_.Put(kInfo + 0x800, 0x3);
-    Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
-      Lazy(1, true);             // CPU 1 goes idle now
-      ShouldFlush(0, 1, false);  // the remote CPUs first
-      ShouldFlush(0, 0, true);   // then this one
-      FlushFunc(0, 2, 0x400000, 0x401000);
-    });
+  ShootdownWith(2, 0x400000, 0x401000, false, [&] {
+    Lazy(1, true);             // CPU 1 goes idle now
+    ShouldFlush(0, 1, false);  // the remote CPUs first
+    ShouldFlush(0, 0, true);   // then this one
+    FlushFunc(0, 2, 0x400000, 0x401000);
   });
   collect::Collector c;
   EXPECT_THAT(synth_.Check(&c), ::testing::IsEmpty());
@@ -42,35 +37,30 @@ TEST_F(TrackerTest, TheTargetsAreTheCpusShouldFlushTlbSaidYesTo) {
 TEST_F(TrackerTest, ATailCallReturnEndsTheCallerToo) {
   SwitchToA(0, 1, 0x1);
   SwitchToA(1, 1, 0x3);
-  Call(0, 2, {kMmA, 0x400000, 0x401000, 12, 0}, [&] {
-    Gen(kMmA, 2);
-    Info(kMmA, 0x400000, 0x401000, 2, 0);
-    g_.Put(kInfo + 0x800, 0x3);
-    Call(0, 3, {kInfo + 0x800, kInfo}, [&] {
-      ShouldFlush(0, 1, true);
-      ShouldFlush(0, 0, true);
-      FlushFunc(0, 2, 0x400000, 0x401000);
-      Call(1, 1, {kMmA, 0}, [] {});  // enter_lazy_tlb on CPU 1
-      Lazy(1, true);
-      ProbeRegs func;
-      func.rip = kFn + 0x4000;  // flush_tlb_func(info)
-      func.rsp = Stack(1) - 0x800;
-      func.arg[0] = kInfo;
-      g_.Put(func.rsp, kRet + 0x40);
-      ASSERT_TRUE(tracker_->OnBreakpoint(1, func, g_));
-      ProbeRegs sw = func;  // jmp switch_mm_irqs_off(NULL, &init_mm, NULL)
-      sw.rip = kFn;
-      sw.arg[0] = 0;
-      sw.arg[1] = kInitMm;
-      ASSERT_TRUE(tracker_->OnBreakpoint(1, sw, g_));
-      Cr3(1, kInitMm + 0x100000 - kDirectMap);
-      Load(1, kInitMm, 0, 1, 1, false);
-      ProbeRegs back;
-      back.rip = kRet + 0x40;
-      back.rsp = func.rsp + 8;
-      ASSERT_TRUE(tracker_->OnBreakpoint(1, back, g_));
-      EXPECT_THAT(tracker_->ReturnAddresses(), ::testing::Not(::testing::Contains(kRet + 0x40)));
-    });
+  ShootdownWith(2, 0x400000, 0x401000, false, [&] {
+    ShouldFlush(0, 1, true);
+    ShouldFlush(0, 0, true);
+    FlushFunc(0, 2, 0x400000, 0x401000);
+    Call(1, 1, {kMmA, 0}, [] {});  // enter_lazy_tlb on CPU 1
+    Lazy(1, true);
+    ProbeRegs func;
+    func.rip = kFn + 0x4000;  // flush_tlb_func(info)
+    func.rsp = Stack(1) - 0x800;
+    func.arg[0] = kInfo;
+    g_.Put(func.rsp, kRet + 0x40);
+    ASSERT_TRUE(tracker_->OnBreakpoint(1, func, g_));
+    ProbeRegs sw = func;  // jmp switch_mm_irqs_off(NULL, &init_mm, NULL)
+    sw.rip = kFn;
+    sw.arg[0] = 0;
+    sw.arg[1] = kInitMm;
+    ASSERT_TRUE(tracker_->OnBreakpoint(1, sw, g_));
+    Cr3(1, kInitMm + 0x100000 - kDirectMap);
+    Load(1, kInitMm, 0, 1, 1, false);
+    ProbeRegs back;
+    back.rip = kRet + 0x40;
+    back.rsp = func.rsp + 8;
+    ASSERT_TRUE(tracker_->OnBreakpoint(1, back, g_));
+    EXPECT_THAT(tracker_->ReturnAddresses(), ::testing::Not(::testing::Contains(kRet + 0x40)));
   });
   collect::Collector c;
   EXPECT_THAT(synth_.Check(&c), ::testing::IsEmpty());
