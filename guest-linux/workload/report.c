@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/io.h>
 #include <sys/reboot.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "tlbwork.h"
@@ -144,8 +145,13 @@ void print_counters(const char* phase) {
   if (strcmp(phase, "counter") == 0) each_irq_row(print_irq, NULL);
 }
 
+// The console is a tty: write(2) returns once the line is in the tty's
+// buffer, and the UART drains it by interrupts afterwards. The exit port
+// stops the VM at once, so without tcdrain the last lines (the kernel's
+// counters, the exit code) were lost in most runs.
 void vm_exit(int code) {
   say("TLBWORK exit %d\n", code);
+  tcdrain(1);
   if (ioperm(0xf4, 1, 1) == 0) {
     outb((unsigned char)code, 0xf4);
   } else {
