@@ -113,6 +113,13 @@ class Probe {
   virtual bool answers_flush_targets() const { return false; }
   virtual void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) = 0;
   virtual void OnReturn(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) {}
+  // A load inside the function that the probe must see exactly as the
+  // kernel does: the displacement (a field offset, from the layout) of a
+  // `mov r32, dword [reg + disp]` the VMM performs itself at an int3 on it
+  // (vmm/linux/load_site.h). OnLoad then gets the value the kernel got,
+  // with env.cpu(cpu).frame the call's frame.
+  virtual std::optional<int64_t> load_disp(const KernelLayout&) const { return std::nullopt; }
+  virtual void OnLoad(ProbeEnv&, uint32_t, uint64_t) {}
 };
 
 // Every probe, one per file (switch_mm_probe.cc, ...).

@@ -1,6 +1,8 @@
 // tlb_finish_mmu(tlb): the gather ends. The entry reads the range gathered,
-// freed_tables and mm->tlb_flush_pending (Linux's nested check reads it
-// right after: > 1 = another gather of the mm is in flight); the return
+// freed_tables and mm->tlb_flush_pending; Linux's nested check reads that
+// again a few instructions later (> 1 = another gather of the mm is in
+// flight), and where the VMM found that load it performs it and the value
+// the kernel got replaces the entry's (load_disp); the return
 // emits gather_end with what the kernel really flushed inside the call: the
 // range, freed_tables and generation of the flush_request the task made
 // there (none: flush_tlb_gen 0 and the gather's own range). Nothing is
@@ -34,6 +36,16 @@ class TlbFinishMmuProbe : public Probe {
     g.end = s->end;
     g.freed_tables = s->freed_tables;
     g.pending_seen = pending.ok() ? *pending : 0;
+  }
+
+  // mm_tlb_flush_nested(): the kernel's own read of tlb_flush_pending.
+  std::optional<int64_t> load_disp(const KernelLayout& l) const override {
+    if (!l.mm_tlb_flush_pending.found) return std::nullopt;
+    return l.mm_tlb_flush_pending.offset;
+  }
+  void OnLoad(ProbeEnv& env, uint32_t cpu, uint64_t value) override {
+    FrameData* f = env.cpu(cpu).frame;
+    if (f != nullptr) f->gather.pending_seen = value;
   }
 
   // On the CPU the task returns on, which may not be the one it entered on.

@@ -54,6 +54,9 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
       continue;
     }
     entries_.push_back({*a, p->function()});
+    if (std::optional<int64_t> d = p->load_disp(k.layout)) {
+      load_wants_.push_back({*a, p->function(), *d});
+    }
     if (p->answers_flush_targets()) env_.kernel_answers_targets = true;
     entry_probes_.push_back(p.get());
   }
@@ -75,13 +78,35 @@ void LinuxTracker::DropUnwound(uint32_t cpu, uint64_t rsp) {
 }
 
 // The innermost probed call in flight around `rsp` on its stack.
-FrameData* LinuxTracker::CallerOf(uint32_t cpu, uint64_t rsp) {
+LinuxTracker::Frame* LinuxTracker::CallerFrame(uint32_t cpu, uint64_t rsp) {
   Frame* best = nullptr;
   for (Frame& f : frames_) {
     if (f.rsp_after <= rsp || !SameStack(f, cpu, rsp)) continue;
     if (best == nullptr || f.rsp_after < best->rsp_after) best = &f;
   }
-  return best != nullptr ? &best->data : nullptr;
+  return best;
+}
+
+FrameData* LinuxTracker::CallerOf(uint32_t cpu, uint64_t rsp) {
+  Frame* f = CallerFrame(cpu, rsp);
+  return f != nullptr ? &f->data : nullptr;
+}
+
+bool LinuxTracker::OnLoad(uint32_t cpu, uint64_t function, uint64_t rsp, uint64_t value) {
+  if (cpu >= num_cpus_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  Frame* f = CallerFrame(cpu, rsp);
+  if (f == nullptr) return false;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    if (entries_[i].address != function || entry_probes_[i] != f->probe) continue;
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    CpuProbeState& st = env_.cpu(cpu);
+    st.frame = &f->data;
+    f->probe->OnLoad(env_, cpu, value);
+    st.frame = nullptr;
+    return true;
+  }
+  return false;
 }
 
 // A return breakpoint: every frame waiting for exactly this return address

@@ -27,6 +27,17 @@ class LinuxTracker {
     const char* function;
   };
   const std::vector<Entry>& entries() const { return entries_; }
+  // Loads a probe wants to see as the kernel does (Probe::load_disp), by
+  // the function they are in.
+  struct LoadWant {
+    uint64_t function;
+    const char* name;
+    int64_t disp;
+  };
+  const std::vector<LoadWant>& load_wants() const { return load_wants_; }
+  // The VMM performed such a load on `cpu` (rsp there) and got `value`.
+  // False when no call of that function is in flight on that stack.
+  bool OnLoad(uint32_t cpu, uint64_t function, uint64_t rsp, uint64_t value);
   // Functions without a symbol in this kernel (their events are not made).
   const std::vector<std::string>& skipped() const { return skipped_; }
 
@@ -54,6 +65,7 @@ class LinuxTracker {
   };
   bool SameStack(const Frame& f, uint32_t cpu, uint64_t rsp) const;
   void DropUnwound(uint32_t cpu, uint64_t rsp);
+  Frame* CallerFrame(uint32_t cpu, uint64_t rsp);
   FrameData* CallerOf(uint32_t cpu, uint64_t rsp);
   bool Returned(uint32_t cpu, const ProbeRegs& regs, KernelState& state);
   const KernelKnowledge& k_;
@@ -61,6 +73,7 @@ class LinuxTracker {
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<Entry> entries_;
   std::vector<Probe*> entry_probes_;  // parallel to entries_
+  std::vector<LoadWant> load_wants_;
   std::vector<std::string> skipped_;
   // THREAD_SIZE (kernel stacks are this big and aligned to it), from the
   // symbols around init_stack; 0 = unknown.

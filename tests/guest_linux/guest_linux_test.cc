@@ -143,7 +143,9 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
   // Measured on this config: switch_mm_irqs_off, flush_tlb_func and
   // tlb_finish_mmu start with a push; the other four are stepped.
   EXPECT_GE(emulated, 3);
-  EXPECT_EQ(points.size(), probes->plan().probes.size());
+  EXPECT_EQ(points.size(), probes->plan().probes.size() + probes->plan().loads.size());
+  ASSERT_EQ(probes->plan().loads.size(), 1u);  // tlb_finish_mmu's nested check
+  EXPECT_THAT(probes->plan().loads[0].Describe(), HasSubstr("tlb_finish_mmu+"));
   // Without the BTF file the layouts are missing (the payload is stripped
   // and has no .BTF): one line, no probes.
   ProbePoints none(&*mem);

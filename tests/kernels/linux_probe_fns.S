@@ -28,6 +28,10 @@ tlb_gather_mmu:
 	ret
 tlb_finish_mmu:
 	endbr64
+	/* mm_tlb_flush_nested(tlb->mm): 0x98 is tlb_flush_pending in
+	   fake_kernel.elf's mm_struct (linux_probes_test checks it) */
+	mov (%rdi), %rax
+	mov 0x98(%rax), %eax
 	ret
 ret_0:	nop
 ret_1:	nop

@@ -1,9 +1,8 @@
 // The Linux probes in the VMM (vmm/linux), no KVM: Linux-shaped function
 // entries (tests/kernels/linux_probe_fns.S) linked at the kernel's text
 // address and loaded into guest memory, the fake kernel's struct layouts,
-// kernel data reached through real page tables. Breakpoint hits are made-up
-// vCPU exits; the events go through the machine's trap-event path and the
-// real pipeline to a sink, and from there through the real collector.
+// kernel data reached through real page tables. Made-up breakpoint hits go
+// through the machine's trap-event path, the pipeline and the collector.
 #include "vmm/linux/linux_probes.h"
 
 #include <gmock/gmock.h>
@@ -234,6 +233,13 @@ class LinuxProbesTest : public ::testing::Test {
 TEST_F(LinuxProbesTest, PlanPlacesAnInt3AtEachEntryAndSaysHowToGetPast) {
   EXPECT_THAT(probes_->plan().problems, IsEmpty());
   ASSERT_EQ(probes_->plan().probes.size(), 7u);
+  // tlb_finish_mmu's load of mm->tlb_flush_pending, read right after it.
+  ASSERT_EQ(l_.mm_tlb_flush_pending.offset, 0x98u) << "linux_probe_fns.S assumes it";
+  ASSERT_EQ(probes_->plan().loads.size(), 1u);
+  const PlannedLoad& load = probes_->plan().loads[0];
+  EXPECT_EQ(load.site.address, fn_["tlb_finish_mmu"] + 7);  // endbr64; mov (%rdi), %rax
+  EXPECT_TRUE(TextByte(load.site.after()) == 0xcc && TextByte(load.site.address) != 0xcc)
+      << load.Describe() << ": the int3 after the load, the load untouched";
   std::map<std::string, std::string> how;
   for (const PlannedProbe& p : probes_->plan().probes) {
     EXPECT_EQ(TextByte(p.plan.address), 0xcc) << p.Describe();
@@ -300,13 +306,41 @@ TEST_F(LinuxProbesTest, PushIsEmulatedExactly) {
   EXPECT_EQ(*mem_->ReadObject<uint64_t>(rsp - 8 - kDirectMap), 0x1122334455667788ull);
 }
 
+// tlb_flush_pending, read from the load's destination register after it:
+// that value (not the entry's) is the gather_end's.
+TEST_F(LinuxProbesTest, TheNestedCheckLoadIsReadAfterItAndReported) {
+  const uint64_t tlb = kDirectMap + 0x900000;
+  Put(tlb + l_.mg_mm.offset, kMmA);
+  Put(tlb + l_.mg_start.offset, 0x400000);
+  Put(tlb + l_.mg_end.offset, 0x401000);
+  Put(tlb + l_.mg_freed_tables.offset, 0, 1);
+  Put(kMmA + l_.mm_tlb_flush_pending.offset, 2, 4);  // at the entry: nested
+  ASSERT_EQ(probes_->plan().loads.size(), 1u);
+  const uint64_t at = probes_->plan().loads[0].site.after();
+  Call(0, 6, {tlb}, [&] {
+    vcpus_[0].regs().rax = 0xdead000000000001;  // eax: the kernel loaded 1 (memory says 2)
+    uint64_t rsp = kDirectMap + 0x2000000 - 0x100 * depth_[0];
+    EXPECT_EQ(Hit(0, at, rsp), ProbeClient::Next::kStep);
+    EXPECT_TRUE(vcpus_[0].regs().rax == 0xdead000000000001 && vcpus_[0].regs().rip == at)
+        << "nothing in the guest changes";
+  });
+  std::vector<v1::Event> all = Finish();
+  const v1::Event* end = nullptr;
+  for (const v1::Event& e : all) {
+    if (e.has_gather_end()) end = &e;
+  }
+  ASSERT_NE(end, nullptr);
+  EXPECT_FALSE(end->gather_end().nested() || end->gather_end().pending_seen() != 1);
+  EXPECT_TRUE(probes_->counts().loads == 1 && probes_->counts().unmatched == 0);
+}
+
 TEST_F(LinuxProbesTest, SwitchesAndAShootdownReachTheSinkInOrderAndTheCollectorIsClean) {
   SwitchToA(0, 0x1);
   SwitchToA(1, 0x3);
   Shootdown(2, 0x400000, 0x402000);
   // Every return int3 is gone again; the entries stay.
   for (int i = 0; i < 7; ++i) EXPECT_NE(TextByte(ret_[i]), 0xcc) << i;
-  EXPECT_EQ(engine_->probe_points().size(), 7u);
+  EXPECT_EQ(engine_->probe_points().size(), 7u + 1);  // the entries and the load
   std::vector<v1::Event> all = Finish();
   std::vector<std::string> v1k = Kinds(all, 1);
   // vCPU 1: the switch (cpumask join, context_switch right before its CR3

@@ -33,6 +33,33 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
     plan_.probes.push_back(std::move(p));
   }
   for (const PlannedProbe& p : plan_.probes) by_address_[p.plan.address] = &p;
+  for (PlannedLoad& l : planned.loads) {
+    if (absl::Status s = points_->Place(l.site.after(), l.paddr); !s.ok()) {
+      plan_.problems.push_back(absl::StrFormat("%s: %s", l.Describe(), s.message()));
+      continue;
+    }
+    plan_.loads.push_back(std::move(l));
+  }
+  for (const PlannedLoad& l : plan_.loads) loads_by_address_[l.site.after()] = &l;
+}
+
+// A planned load: performed here, so the value the tracker gets is the
+// one the kernel gets. Stepped (the value unseen) if the guest's memory
+// cannot be read there.
+// Right after a planned load: its destination register holds what the
+// kernel loaded. The instruction under the int3 is stepped.
+ProbeClient::Next LinuxProbes::OnLoadHit(int vcpu, const PlannedLoad& load, const kvm_regs& r) {
+  stepped_.fetch_add(1, std::memory_order_relaxed);
+  std::optional<uint32_t> value = LoadedValue(load.site, r);
+  if (!value) {
+    load_failures_.fetch_add(1, std::memory_order_relaxed);
+    return Next::kStep;
+  }
+  loads_.fetch_add(1, std::memory_order_relaxed);
+  if (!tracker_->OnLoad(static_cast<uint32_t>(vcpu), load.function_address, r.rsp, *value)) {
+    unmatched_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return Next::kStep;
 }
 
 ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
@@ -45,6 +72,9 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
   hits_.fetch_add(1, std::memory_order_relaxed);
   per_vcpu_[vcpu].cr4 = s->cr4;
   PagingMode mode{s->cr0, s->cr3, s->cr4, s->efer};
+  if (auto load = loads_by_address_.find(r->rip); load != loads_by_address_.end()) {
+    return OnLoadHit(vcpu, *load->second, *r);
+  }
   PageWalkReader reader(*mem_, mode);
   auto it = by_address_.find(r->rip);
   const PlannedProbe* entry = it == by_address_.end() ? nullptr : it->second;
@@ -110,6 +140,8 @@ LinuxProbes::Counts LinuxProbes::counts() const {
   c.emulated = emulated_.load();
   c.stepped = stepped_.load();
   c.return_place_failures = return_place_failures_.load();
+  c.loads = loads_.load();
+  c.load_failures = load_failures_.load();
   return c;
 }
 

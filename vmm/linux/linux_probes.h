@@ -60,18 +60,21 @@ class LinuxProbes : public ProbeClient {
     uint64_t read_failures = 0;  // guest reads that failed
     uint64_t emulated = 0, stepped = 0;
     uint64_t return_place_failures = 0;
+    uint64_t loads = 0, load_failures = 0;  // planned loads read / unreadable register
   };
   Counts counts() const;
 
  private:
   void SyncReturns(const PagingMode& mode);
+  Next OnLoadHit(int vcpu, const PlannedLoad& load, const kvm_regs& r);
   std::unique_ptr<introspect::KernelKnowledge> k_;
   GuestMemory* mem_;
   ProbePoints* points_;
   EmitFn emit_;
   std::unique_ptr<introspect::LinuxTracker> tracker_;
   ProbePlan plan_;
-  std::map<uint64_t, const PlannedProbe*> by_address_;  // int3 address -> its entry
+  std::map<uint64_t, const PlannedProbe*> by_address_;       // int3 address -> its entry
+  std::map<uint64_t, const PlannedLoad*> loads_by_address_;  // by site.after()
   struct PerVcpu {
     uint64_t cr4 = 0;  // at its last hit (LA57)
   };
@@ -81,7 +84,7 @@ class LinuxProbes : public ProbeClient {
   std::mutex returns_mu_;
   std::vector<uint64_t> returns_;
   std::atomic<uint64_t> hits_{0}, unmatched_{0}, events_{0}, emulated_{0}, stepped_{0},
-      return_place_failures_{0};
+      return_place_failures_{0}, loads_{0}, load_failures_{0};
 };
 
 // Loads the kernel's knowledge and builds the probes. nullptr, with `why`

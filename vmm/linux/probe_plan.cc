@@ -10,6 +10,43 @@ std::string PlannedProbe::Describe() const {
   return absl::StrFormat("%s: %s", function, plan.Describe());
 }
 
+std::string PlannedLoad::Describe() const {
+  return absl::StrFormat("%s+%#x: after `%s`", function, site.after() - function_address,
+                         site.text);
+}
+
+namespace {
+
+// Straight-line code at a function's start searched for a load.
+constexpr uint64_t kLoadSearchBytes = 96;
+
+void PlanLoads(const introspect::LinuxTracker& tracker, const introspect::ElfImage& image,
+               const ElfFile& elf, ProbePlan& out) {
+  for (const introspect::LinuxTracker::LoadWant& w : tracker.load_wants()) {
+    // From the entry's breakpoint on: past the ftrace site's call.
+    uint64_t start = w.function;
+    for (const PlannedProbe& p : out.probes) {
+      if (p.function_address == w.function) start = p.plan.address;
+    }
+    std::optional<std::span<const uint8_t>> code;
+    // Less near the end of the text.
+    for (uint64_t n = kLoadSearchBytes; !code && n >= 8; n /= 2) code = image.At(start, n);
+    std::optional<LoadSite> site;
+    if (code) site = FindLoad32(*code, start, w.disp);
+    std::optional<uint64_t> paddr = site ? LoadedPhysical(elf.loads, site->after()) : std::nullopt;
+    if (!paddr) {
+      out.problems.push_back(absl::StrFormat(
+          "%s: no `mov r32, [reg + %#x]` before its first call (the value read at its entry is "
+          "used)",
+          w.name, w.disp));
+      continue;
+    }
+    out.loads.push_back({w.name, w.function, *site, *paddr});
+  }
+}
+
+}  // namespace
+
 ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::KernelKnowledge& k,
                      std::span<const uint8_t> vmlinux) {
   ProbePlan out;
@@ -41,6 +78,7 @@ ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::
     p.paddr = *paddr;
     out.probes.push_back(std::move(p));
   }
+  PlanLoads(tracker, *image, *elf, out);
   return out;
 }
 

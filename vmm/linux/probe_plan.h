@@ -13,6 +13,7 @@
 #include "introspect/knowledge.h"
 #include "introspect/probes/entry_plan.h"
 #include "introspect/probes/tracker.h"
+#include "vmm/linux/load_site.h"
 
 namespace tlbscope {
 
@@ -24,8 +25,20 @@ struct PlannedProbe {
   std::string Describe() const;  // "switch_mm_irqs_off: 0x...: emulate a 4-byte no-op"
 };
 
+// A load a probe wants to see as the kernel does (vmm/linux/load_site.h):
+// an int3 right after it, where its destination register holds the value.
+struct PlannedLoad {
+  std::string function;
+  uint64_t function_address = 0;
+  LoadSite site;
+  uint64_t paddr = 0;  // of site.after()
+  // "tlb_finish_mmu+0xe: after `mov eax, dword ptr [rax + 0x420]`"
+  std::string Describe() const;
+};
+
 struct ProbePlan {
   std::vector<PlannedProbe> probes;
+  std::vector<PlannedLoad> loads;
   std::vector<std::string> problems;  // one per entry that got no breakpoint, naming it
 };
 

@@ -45,6 +45,13 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
   summary.note = absl::StrJoin(probes->plan().problems, "; ");
   for (const PlannedProbe& p : probes->plan().probes) summary.plan.push_back(p.Describe());
   Log("linux probes: %d breakpoints (%s)", summary.plan.size(), absl::StrJoin(summary.plan, "; "));
+  std::vector<std::string> loads;
+  for (const PlannedLoad& l : probes->plan().loads) loads.push_back(l.Describe());
+  if (!loads.empty()) {
+    Log("linux probes: %d loads read at the instruction after them, so the probe sees what the "
+        "kernel read (%s)",
+        loads.size(), absl::StrJoin(loads, "; "));
+  }
   if (!summary.note.empty()) Log("linux probes: not placed: %s", summary.note);
   engine->SetProbeClient(probes.get());
   return probes;
@@ -69,9 +76,10 @@ void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& s) {
   s.stepped = c.stepped;
   s.return_place_failures = c.return_place_failures;
   Log("linux probes: %d hits (%d emulated past, %d stepped, %d not the tracker's), %d events, "
-      "%d guest reads failed, %d return breakpoints not placed",
+      "%d guest reads failed, %d return breakpoints not placed; %d loads read (%d "
+      "unreadable)",
       c.hits, c.emulated, c.stepped, c.unmatched, c.events, c.read_failures,
-      c.return_place_failures);
+      c.return_place_failures, c.loads, c.load_failures);
 }
 
 }  // namespace tlbscope
