@@ -40,6 +40,7 @@ enum class Kind : uint8_t {
   kUserEnter = v1::Event::kUserEnterFieldNumber,
   kUserExit = v1::Event::kUserExitFieldNumber,
   kCpumask = v1::Event::kCpumaskFieldNumber,
+  kKernelFlush = v1::Event::kKernelFlushFieldNumber,  // decoded generically (Field<N>)
 };
 // A kind with no name here (one added to the proto after this file) is
 // still decoded: its Kind is its field number and its scalar fields are in
@@ -78,6 +79,7 @@ static_assert(SameAsProto(Kind::kSyncCore, v1::Event::kSyncCore, v1::SYNC_CORE))
 static_assert(SameAsProto(Kind::kUserEnter, v1::Event::kUserEnter, v1::USER_ENTER));
 static_assert(SameAsProto(Kind::kUserExit, v1::Event::kUserExit, v1::USER_EXIT));
 static_assert(SameAsProto(Kind::kCpumask, v1::Event::kCpumask, v1::CPUMASK));
+static_assert(SameAsProto(Kind::kKernelFlush, v1::Event::kKernelFlush, v1::KERNEL_FLUSH));
 
 // "cr3_write", ...: the oneof member's name, from the proto's descriptor
 // (so a kind added to the proto has its name); "other" if none.

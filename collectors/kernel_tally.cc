@@ -34,7 +34,32 @@ void KernelTally::Observe(const CEvent& e, const ApplyNotes& notes) {
       }
       break;
     }
+    case Kind::kKernelFlush:
+      ++flush_events;
+      ObserveKernelFlush(e.Field<v1::KernelFlush::kWhatFieldNumber>(),
+                         e.Field<v1::KernelFlush::kBootPercpuFieldNumber>() != 0);
+      break;
     default:
+      break;
+  }
+}
+
+void KernelTally::ObserveKernelFlush(uint64_t what, bool boot_percpu) {
+  switch (what) {
+    case v1::KernelFlush::ONE_KERNEL_PAGE:
+      ++local_one_pages;
+      if (boot_percpu) ++boot_percpu_one_pages;
+      break;
+    case v1::KernelFlush::ALL_REQUESTED:
+      ++remote_sent;
+      break;
+    case v1::KernelFlush::ALL_RECEIVED:
+      ++remote_received;
+      break;
+    case v1::KernelFlush::CACHE_CONTROL:
+      ++local_full;
+      break;
+    default:  // a newer kind of kernel flush: not counted
       break;
   }
 }

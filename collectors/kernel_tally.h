@@ -23,14 +23,22 @@ namespace tlbscope::collect {
 // - local_one_pages (nr_tlb_local_flush_one): the pages a local partial
 //   flush_tlb_func invalidated, (end - start) >> the request's stride.
 // Local flush_funcs that did nothing (init_mm loaded, lazy, already up to
-// date) count nothing, as in Linux.
+// date) count nothing, as in Linux. kernel_flush events add what Linux
+// counts outside flush_tlb_func: flush_tlb_one_kernel() to local_one_pages,
+// flush_tlb_all() to remote_sent, do_flush_tlb_all() on each CPU (the
+// caller's too) to remote_received, cache_disable()/cache_enable() to
+// local_full.
 struct KernelTally {
   uint64_t remote_sent = 0, remote_received = 0, local_full = 0, local_one_pages = 0;
   uint64_t flush_events = 0;  // flush_request + flush_func + ipi_received seen
+  // kernel_flush ONE_KERNEL_PAGE made on the boot per-CPU area (counted in
+  // local_one_pages too): /proc/vmstat counts each once per online CPU.
+  uint64_t boot_percpu_one_pages = 0;
 
   void Observe(const CEvent& e, const ApplyNotes& notes);
 
  private:
+  void ObserveKernelFlush(uint64_t what, bool boot_percpu);
   struct PerVcpu {
     uint32_t stride_shift = 12;  // of its newest flush_request
     bool ipi_pending = false;    // an ipi_received its flush_func has not consumed

@@ -37,6 +37,7 @@ struct ProbeRegs {
   uint64_t rip = 0, rsp = 0, rax = 0;
   uint64_t arg[6] = {};
   uint64_t cr3 = 0;
+  uint64_t gs_base = 0;  // the kernel's per-CPU base (0: not known)
 };
 
 }  // namespace tlbscope::introspect

@@ -90,6 +90,7 @@ class ProbeEnv {
   CpuProbeState& cpu(uint32_t cpu) { return cpus_.at(cpu); }
   std::atomic<uint64_t> read_failures{0};
   bool kernel_answers_targets = false;  // should_flush_tlb() is probed
+  uint64_t boot_percpu_base = 0;        // __per_cpu_load (0: not known)
 
  private:
   EmitFn emit_;
@@ -115,9 +116,9 @@ class Probe {
   virtual void OnReturn(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) {}
   // A load inside the function that the probe must see exactly as the
   // kernel does: the displacement (a field offset, from the layout) of a
-  // `mov r32, dword [reg + disp]` the VMM performs itself at an int3 on it
-  // (vmm/linux/load_site.h). OnLoad then gets the value the kernel got,
-  // with env.cpu(cpu).frame the call's frame.
+  // `mov r32, dword [reg + disp]` whose destination register the VMM reads
+  // at an int3 right after it (vmm/linux/load_site.h). OnLoad then gets the
+  // value the kernel got, with env.cpu(cpu).frame the call's frame.
   virtual std::optional<int64_t> load_disp(const KernelLayout&) const { return std::nullopt; }
   virtual void OnLoad(ProbeEnv&, uint32_t, uint64_t) {}
 };
@@ -131,6 +132,8 @@ std::unique_ptr<Probe> MakeFlushTlbFuncProbe();
 std::unique_ptr<Probe> MakeTlbGatherMmuProbe();
 std::unique_ptr<Probe> MakeTlbFinishMmuProbe();
 std::unique_ptr<Probe> MakeShouldFlushTlbProbe();
+// flush_tlb_one_kernel, flush_tlb_all, do_flush_tlb_all, cache_disable/enable.
+std::vector<std::unique_ptr<Probe>> MakeKernelFlushProbes();
 
 // Vector Linux x86 sends flush_tlb_func IPIs on (CALL_FUNCTION_VECTOR).
 inline constexpr uint32_t kCallFunctionVector = 0xfb;

@@ -39,6 +39,7 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
       thread_size_(ThreadSize(k.symbols)),
       num_cpus_(static_cast<uint32_t>(num_cpus)),
       max_frames_(kMaxFramesPerCpu * num_cpus) {
+  env_.boot_percpu_base = k.symbols.Find("__per_cpu_load").value_or(0);
   probes_.push_back(MakeSwitchMmProbe());
   probes_.push_back(MakeEnterLazyTlbProbe());
   probes_.push_back(MakeFlushTlbMmRangeProbe());
@@ -47,6 +48,7 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
   probes_.push_back(MakeTlbGatherMmuProbe());
   probes_.push_back(MakeTlbFinishMmuProbe());
   probes_.push_back(MakeShouldFlushTlbProbe());
+  for (std::unique_ptr<Probe>& p : MakeKernelFlushProbes()) probes_.push_back(std::move(p));
   for (auto& p : probes_) {
     std::optional<uint64_t> a = k.symbols.Find(p->function());
     if (!a) {

@@ -120,7 +120,8 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
       {dir + "/System.map", dir + "/vmlinux.btf"}, k->vmlinux, &*mem, &points, 2, &why);
   ASSERT_NE(probes, nullptr) << why;
   for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
-  EXPECT_EQ(probes->plan().probes.size(), 8u);  // should_flush_tlb too (6.12 stable)
+  // should_flush_tlb (6.12 stable), the 5 kernel_flush ones (cache_* since 6.2)
+  EXPECT_EQ(probes->plan().probes.size(), 13u);
   int emulated = 0;
   for (const PlannedProbe& p : probes->plan().probes) {
     SCOPED_TRACE(p.Describe());
@@ -167,7 +168,7 @@ TEST(GuestLinuxProbesTest, ContextSwitchesAndFlushesReachTheTraceAndTheVerdictIs
                               "--smp", "2", "--timeout", "600", "--record", trace},
                              700);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 8 breakpoints"));
+  EXPECT_THAT(r.err, HasSubstr("tlbscope: linux probes: 13 breakpoints"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("trapped instructions only")));
   ProcResult info = RunTlbscope({"trace-info", trace}, 60);
   ASSERT_EQ(info.exit_code, 0) << info.err;

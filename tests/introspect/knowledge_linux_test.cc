@@ -215,7 +215,7 @@ TEST(DebianKnowledgeTest, RunPlacesEveryProbePastTheFtraceSite) {
   std::string why;
   std::unique_ptr<LinuxProbes> probes = CreateLinuxProbes({}, k->vmlinux, &*mem, &points, 2, &why);
   ASSERT_NE(probes, nullptr) << why;
-  EXPECT_EQ(probes->plan().probes.size(), 8u);
+  EXPECT_EQ(probes->plan().probes.size(), 11u);  // no cache_disable/enable in 6.1
   for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
   for (const PlannedProbe& p : probes->plan().probes) {
     SCOPED_TRACE(p.Describe());

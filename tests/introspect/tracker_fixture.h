@@ -31,7 +31,8 @@ constexpr uint64_t kPerCpuOffsets = 0xffffffff82000000ull;
 constexpr uint64_t kInitMm = 0xffffffff83000000ull;
 constexpr uint64_t kMmA = kDirectMap + 0x20000000;
 constexpr uint64_t kInfo = kDirectMap + 0x30000000;
-constexpr uint64_t kFn = 0xffffffff81000000ull;  // functions at kFn + 0x1000 * i
+constexpr uint64_t kFn = 0xffffffff81000000ull;          // functions at kFn + 0x1000 * i
+constexpr uint64_t kBootPercpu = 0xffffffff816a8000ull;  // __per_cpu_load
 constexpr uint64_t kRet = 0xffffffff81800000ull;
 
 class FakeGuest : public GuestReader {
@@ -63,12 +64,14 @@ class TrackerTest : public ::testing::Test {
     absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(elf_, {});
     ASSERT_TRUE(k.ok()) << k.status();
     k_ = *std::move(k);
-    const char* fns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb",  "flush_tlb_mm_range",
-                         "native_flush_tlb_multi", "flush_tlb_func",  "tlb_gather_mmu",
-                         "tlb_finish_mmu",         "should_flush_tlb"};
-    for (int i = 0; i < 8; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
+    const char* fns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb",   "flush_tlb_mm_range",
+                         "native_flush_tlb_multi", "flush_tlb_func",   "tlb_gather_mmu",
+                         "tlb_finish_mmu",         "should_flush_tlb", "flush_tlb_one_kernel",
+                         "flush_tlb_all",          "do_flush_tlb_all"};
+    for (int i = 0; i < 11; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
     k_.symbols.Add("__start_init_stack", kDirectMap + 0x70000000);  // THREAD_SIZE 16 KiB
     k_.symbols.Add("__end_init_stack", kDirectMap + 0x70004000);
+    k_.symbols.Add("__per_cpu_load", kBootPercpu);
     k_.addresses.per_cpu_offset = kPerCpuOffsets;
     l_ = &k_.layout;
     ASSERT_TRUE(l_->has_pcpu_cpu_tlbstate);

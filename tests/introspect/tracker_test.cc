@@ -98,5 +98,55 @@ TEST_F(TrackerTest, UnreadableStateCountsAFailureAndEmitsNothing) {
   EXPECT_FALSE(tracker_->OnBreakpoint(7, r, g_));  // no such CPU
 }
 
+// What Linux counts outside flush_tlb_func (kernel_flush_probe.cc): a
+// kernel page flush, flush_tlb_all() and do_flush_tlb_all() on both CPUs
+// reach the collector's tally of the kernel's counters, and change no mm.
+TEST_F(TrackerTest, KernelFlushesAreCountedAsLinuxCountsThem) {
+  SwitchToA(0, 1, 0x1);
+  Call(0, 8, {0xffffffffff5fc000}, [] {});  // flush_tlb_one_kernel(a fixmap page)
+  Call(0, 9, {}, [&] {                      // flush_tlb_all()
+    Call(0, 10, {}, [] {});                 // do_flush_tlb_all(), here and on CPU 1
+    Call(1, 10, {}, [] {});
+  });
+  collect::Collector c;
+  EXPECT_THAT(synth_.Check(&c), ::testing::IsEmpty());
+  const collect::KernelTally& t = c.kernel_tally();
+  EXPECT_EQ(t.local_one_pages, 1u);
+  EXPECT_EQ(t.remote_sent, 1u);
+  EXPECT_EQ(t.remote_received, 2u);
+  EXPECT_EQ(t.local_full, 0u);
+  EXPECT_EQ(c.state().mm(5)->tlb_gen, 1u);
+  int seen = 0;
+  for (const v1::Event& e : synth_.events()) {
+    if (!e.has_kernel_flush()) continue;
+    ++seen;
+    if (e.kernel_flush().what() == v1::KernelFlush::ONE_KERNEL_PAGE) {
+      EXPECT_EQ(e.kernel_flush().address(), 0xffffffffff5fc000u);
+    }
+  }
+  EXPECT_EQ(seen, 4);
+}
+
+// A kernel page flush made while the CPU's GS base is still the boot
+// per-CPU area (__per_cpu_load) says so; one made after does not.
+TEST_F(TrackerTest, AKernelFlushOnTheBootPerCpuAreaSaysSo) {
+  ProbeRegs r;
+  r.rip = kFn + 0x8000;  // flush_tlb_one_kernel
+  r.rsp = Stack(0);
+  r.gs_base = kBootPercpu;
+  ASSERT_TRUE(tracker_->OnBreakpoint(0, r, g_));
+  r.gs_base = Base(0);
+  ASSERT_TRUE(tracker_->OnBreakpoint(0, r, g_));
+  std::vector<bool> boot;
+  for (const v1::Event& e : synth_.events()) {
+    if (e.has_kernel_flush()) boot.push_back(e.kernel_flush().boot_percpu());
+  }
+  EXPECT_THAT(boot, ::testing::ElementsAre(true, false));
+  collect::Collector c;
+  synth_.Check(&c);
+  EXPECT_EQ(c.kernel_tally().boot_percpu_one_pages, 1u);
+  EXPECT_EQ(c.kernel_tally().local_one_pages, 2u);
+}
+
 }  // namespace
 }  // namespace tlbscope::introspect::testing

@@ -5,6 +5,7 @@
 	.text
 	.globl switch_mm_irqs_off, enter_lazy_tlb, flush_tlb_mm_range
 	.globl native_flush_tlb_multi, flush_tlb_func, tlb_gather_mmu, tlb_finish_mmu
+	.globl flush_tlb_one_kernel, flush_tlb_all, do_flush_tlb_all
 	.globl ret_0, ret_1, ret_2, ret_3, ret_4, ret_5, ret_6
 switch_mm_irqs_off:          /* IBT: endbr64, emulated as a 4-byte no-op */
 	endbr64
@@ -32,6 +33,15 @@ tlb_finish_mmu:
 	   fake_kernel.elf's mm_struct (linux_probes_test checks it) */
 	mov (%rdi), %rax
 	mov 0x98(%rax), %eax
+	ret
+flush_tlb_one_kernel:        /* count_vm_tlb_event(): a per-CPU increment, stepped */
+	incq %gs:0x100
+	ret
+flush_tlb_all:
+	push %rbp
+	ret
+do_flush_tlb_all:
+	endbr64
 	ret
 ret_0:	nop
 ret_1:	nop

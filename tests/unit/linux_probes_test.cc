@@ -1,8 +1,7 @@
-// The Linux probes in the VMM (vmm/linux), no KVM: Linux-shaped function
-// entries (tests/kernels/linux_probe_fns.S) linked at the kernel's text
-// address and loaded into guest memory, the fake kernel's struct layouts,
-// kernel data reached through real page tables. Made-up breakpoint hits go
-// through the machine's trap-event path, the pipeline and the collector.
+// The Linux probes in the VMM (vmm/linux), no KVM: Linux-shaped entries
+// (tests/kernels/linux_probe_fns.S) at the kernel's text address in guest
+// memory, the fake kernel's layouts, data reached through real page tables.
+// Made-up int3 hits go through the trap-event path, pipeline and collector.
 #include "vmm/linux/linux_probes.h"
 
 #include <gmock/gmock.h>
@@ -19,9 +18,8 @@
 namespace tlbscope {
 namespace {
 
-using testing::FakeVcpu;
-
 using ::testing::ElementsAre;
+using testing::FakeVcpu;
 using ::testing::IsEmpty;
 
 constexpr uint64_t kDirectMap = 0xffff888000000000ull;  // -> physical 0 (a 1 GiB page)
@@ -43,9 +41,10 @@ HostCaps Pvm() {
   return c;
 }
 
-const char* kFns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb", "flush_tlb_mm_range",
-                      "native_flush_tlb_multi", "flush_tlb_func", "tlb_gather_mmu",
-                      "tlb_finish_mmu"};
+const char* kFns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb",       "flush_tlb_mm_range",
+                      "native_flush_tlb_multi", "flush_tlb_func",       "tlb_gather_mmu",
+                      "tlb_finish_mmu",         "flush_tlb_one_kernel", "flush_tlb_all",
+                      "do_flush_tlb_all"};
 
 class LinuxProbesTest : public ::testing::Test {
  protected:
@@ -232,7 +231,7 @@ class LinuxProbesTest : public ::testing::Test {
 
 TEST_F(LinuxProbesTest, PlanPlacesAnInt3AtEachEntryAndSaysHowToGetPast) {
   EXPECT_THAT(probes_->plan().problems, IsEmpty());
-  ASSERT_EQ(probes_->plan().probes.size(), 7u);
+  ASSERT_EQ(probes_->plan().probes.size(), 10u);
   // tlb_finish_mmu's load of mm->tlb_flush_pending, read right after it.
   ASSERT_EQ(l_.mm_tlb_flush_pending.offset, 0x98u) << "linux_probe_fns.S assumes it";
   ASSERT_EQ(probes_->plan().loads.size(), 1u);
@@ -249,7 +248,8 @@ TEST_F(LinuxProbesTest, PlanPlacesAnInt3AtEachEntryAndSaysHowToGetPast) {
   EXPECT_EQ(how["switch_mm_irqs_off"], "emulate a 4-byte no-op");
   EXPECT_EQ(how["enter_lazy_tlb"], "emulate push rbx");
   EXPECT_EQ(how["flush_tlb_mm_range"], "emulate push r12");
-  EXPECT_EQ(how["native_flush_tlb_multi"], "step");  // past the ftrace NOP: a mov
+  // Past the ftrace NOP, a mov; a per-CPU increment.
+  EXPECT_TRUE(how["native_flush_tlb_multi"] == "step" && how["flush_tlb_one_kernel"] == "step");
   EXPECT_EQ(IntAddress("native_flush_tlb_multi"), fn_["native_flush_tlb_multi"] + 5);
 }
 
@@ -340,7 +340,7 @@ TEST_F(LinuxProbesTest, SwitchesAndAShootdownReachTheSinkInOrderAndTheCollectorI
   Shootdown(2, 0x400000, 0x402000);
   // Every return int3 is gone again; the entries stay.
   for (int i = 0; i < 7; ++i) EXPECT_NE(TextByte(ret_[i]), 0xcc) << i;
-  EXPECT_EQ(engine_->probe_points().size(), 7u + 1);  // the entries and the load
+  EXPECT_EQ(engine_->probe_points().size(), 10u + 1);  // the entries and the load
   std::vector<v1::Event> all = Finish();
   std::vector<std::string> v1k = Kinds(all, 1);
   // vCPU 1: the switch (cpumask join, context_switch right before its CR3

@@ -27,6 +27,10 @@ struct ObservedTlbCounts {
   bool collected = false;                // the collector saw the stream (not --no-collect)
   uint64_t guest_events = 0;             // events other than trapped instructions
   collect::KernelTally tally;
+  int online_cpus = 1;  // the run's vCPUs: /proc/vmstat sums over them
+  // Flushes the kernel counted on the boot per-CPU area, counted again for
+  // each other CPU by /proc/vmstat (the area is copied to every CPU's).
+  uint64_t BootPercpuCopies() const;
 };
 
 enum class CounterVerdict { kAgree, kMismatch, kNotChecked };

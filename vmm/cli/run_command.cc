@@ -110,6 +110,7 @@ int FinishCollector(const RunOptions& o, CollectSink& collector, int exit_code, 
 ObservedTlbCounts Observed(const RunOutcome& r, const CollectSink* collector) {
   ObservedTlbCounts o;
   o.trapped = r.traps.enabled;
+  o.online_cpus = static_cast<int>(r.vcpu_stops.size());
   for (const TlbCounts& c : r.traps.trapped) {
     o.cr3_writes += c.cr3_writes;
     o.invlpgs += c.invlpgs;

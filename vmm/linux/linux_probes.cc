@@ -87,6 +87,7 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
   const uint64_t args[6] = {r->rdi, r->rsi, r->rdx, r->rcx, r->r8, r->r9};
   std::copy(std::begin(args), std::end(args), regs.arg);
   regs.cr3 = s->cr3;
+  regs.gs_base = s->gs.base;
   if (!tracker_->OnBreakpoint(static_cast<uint32_t>(vcpu), regs, reader)) {
     unmatched_.fetch_add(1, std::memory_order_relaxed);
   }
