@@ -43,9 +43,6 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
   for (const PlannedLoad& l : plan_.loads) loads_by_address_[l.site.after()] = &l;
 }
 
-// A planned load: performed here, so the value the tracker gets is the
-// one the kernel gets. Stepped (the value unseen) if the guest's memory
-// cannot be read there.
 // Right after a planned load: its destination register holds what the
 // kernel loaded. The instruction under the int3 is stepped.
 ProbeClient::Next LinuxProbes::OnLoadHit(int vcpu, const PlannedLoad& load, const kvm_regs& r) {
