@@ -45,8 +45,8 @@ std::vector<std::unique_ptr<Probe>> MakeKernelFlushProbes() {
                                                    v1::KernelFlush::ONE_KERNEL_PAGE, false));
   out.push_back(
       std::make_unique<KernelFlushProbe>("flush_tlb_all", v1::KernelFlush::ALL_REQUESTED, false));
-  out.push_back(std::make_unique<KernelFlushProbe>("do_flush_tlb_all",
-                                                   v1::KernelFlush::ALL_RECEIVED, false));
+  out.push_back(
+      std::make_unique<KernelFlushProbe>("do_flush_tlb_all", v1::KernelFlush::ALL_RECEIVED, false));
   out.push_back(
       std::make_unique<KernelFlushProbe>("cache_disable", v1::KernelFlush::CACHE_CONTROL, true));
   out.push_back(
