@@ -14,6 +14,7 @@ Collector::Collector() : invariants_(MakeInvariants()) {
 void Collector::SetHeader(const v1::TraceHeader& header) {
   header_ = header;
   event_source_ = header.event_source();
+  linux_events_.assign(header.linux_events().begin(), header.linux_events().end());
   auto on = [](const std::string& strategy) { return !strategy.empty() && strategy != "none"; };
   const v1::TrapPlan& t = header.traps();
   SetTrapping({on(t.cr3()), on(t.invlpg()), on(t.invpcid())});
@@ -24,14 +25,17 @@ void Collector::SetTrapping(const Trapping& t) {
   UpdateNotChecked();
 }
 
-void Collector::SetEventSource(const std::string& source) {
+void Collector::SetEventSource(const std::string& source,
+                               const std::vector<std::string>& linux_events) {
   event_source_ = source;
+  linux_events_ = linux_events;
   UpdateNotChecked();
 }
 
 void Collector::UpdateNotChecked() {
   const Trapping& t = state_.trapping();
-  uint32_t supplied = SuppliedBy(event_source_) | (t.cr3 ? uint32_t{kNeedTrappedCr3} : 0u) |
+  uint32_t supplied = SuppliedBy(event_source_, linux_events_) |
+                      (t.cr3 ? uint32_t{kNeedTrappedCr3} : 0u) |
                       (t.cr3 || t.invlpg || t.invpcid ? uint32_t{kNeedTrappedTlb} : 0u);
   not_checked_.clear();
   for (const InvariantInfo& i : InvariantCatalog()) {

@@ -41,7 +41,7 @@ class Collector : private ViolationSink {
   // Without a header: which instructions are trapped.
   void SetTrapping(const Trapping& t);
   // Without a header: TraceHeader.event_source ("guest-rings", "linux").
-  void SetEventSource(const std::string& source);
+  void SetEventSource(const std::string& source, const std::vector<std::string>& linux_events = {});
   void SetEnd(const v1::TraceEnd& end) { end_ = end; }
   void AddObserver(EventObserver* o) { observers_.push_back(o); }
   // Called for each violation as it is found (live printing).
@@ -84,6 +84,7 @@ class Collector : private ViolationSink {
   uint64_t violation_count_ = 0;
   std::map<std::string, uint64_t> per_invariant_;
   std::string event_source_;
+  std::vector<std::string> linux_events_;
   std::map<std::string, std::string> not_checked_;
   std::optional<v1::TraceHeader> header_;
   std::optional<v1::TraceEnd> end_;

@@ -144,6 +144,7 @@ struct FlushDoneF {
 };
 struct PageFreeF {
   uint64_t mm, address, physical_address, covering_tlb_gen;
+  uint64_t kernel_page;  // Linux: the struct page (address and physical_address 0)
 };
 struct GatherStartF {
   uint64_t mm, start, end, pending, gather;

@@ -16,6 +16,13 @@
 namespace tlbscope::collect {
 namespace {
 
+std::string PageWords(const PageFreeF& p) {
+  if (p.address == 0 && p.physical_address == 0 && p.kernel_page != 0) {
+    return absl::StrFormat("page (struct page %#x)", p.kernel_page);
+  }
+  return absl::StrFormat("page %#x (phys %#x)", p.address, p.physical_address);
+}
+
 class TableFreeInvariant : public Invariant {
  public:
   uint64_t Kinds() const override {
@@ -59,8 +66,7 @@ class TableFreeInvariant : public Invariant {
       if (reported_.size() > 4096) reported_.clear();
       std::string what =
           table ? absl::StrFormat("level-%d table %#x", e.pt_free.level, e.pt_free.table_address)
-                : absl::StrFormat("page %#x (phys %#x)", e.page_free.address,
-                                  e.page_free.physical_address);
+                : PageWords(e.page_free);
       Violation v;
       v.invariant = table ? "table-freed-while-walkable" : "page-freed-while-mapped";
       v.vcpus = {c};

@@ -60,7 +60,11 @@ struct InvariantInfo {
 // (introspect/'s probes on a Linux kernel: docs/events.md "From a real Linux
 // kernel") or "linux-trapped" (a Linux kernel without its probes: trapped
 // instructions only). An unknown source supplies none of them.
-uint32_t SuppliedBy(const std::string& event_source);
+// `linux_events` (TraceHeader.linux_events) adds, for "linux", the kinds its
+// probes supply beyond the base set: "page_table_free", "page_free",
+// "user_enter", "membarrier"; an unknown word adds nothing.
+uint32_t SuppliedBy(const std::string& event_source,
+                    const std::vector<std::string>& linux_events = {});
 
 // The first Need bit of `needs` that `supplied` lacks, as words for a
 // report ("page_table_free records"); empty if none.

@@ -43,14 +43,29 @@ const std::vector<InvariantInfo>& InvariantCatalog() {
   return kCatalog;
 }
 
-uint32_t SuppliedBy(const std::string& event_source) {
+uint32_t SuppliedBy(const std::string& event_source, const std::vector<std::string>& linux_events) {
   if (event_source.empty() || event_source == "guest-rings") {
     return kNeedAllGuestFields | kNeedGuestTlbEvents;
   }
-  // docs/events.md: a Linux guest's probes emit no user_enter/exit,
-  // page_free, page_table_free, membarrier_register, sync_core, lam_set or
-  // stale_read, and leave context_switch's LAM fields 0.
-  if (event_source == "linux") return kNeedGuestTlbEvents;
+  // docs/events.md: a Linux guest's probes emit no user_exit, lam_set or
+  // stale_read and leave context_switch's LAM fields 0; page_free,
+  // page_table_free, user_enter, membarrier_register and sync_core where the
+  // trace header says its probes were placed.
+  if (event_source == "linux") {
+    static constexpr std::pair<const char*, uint32_t> kExtra[] = {
+        {"page_table_free", kNeedTableFree},
+        {"page_free", kNeedPageFree},
+        {"user_enter", kNeedUserEntry},
+        {"membarrier", kNeedMembarrier},
+    };
+    uint32_t out = kNeedGuestTlbEvents;
+    for (const std::string& e : linux_events) {
+      for (const auto& [word, bit] : kExtra) {
+        if (e == word) out |= bit;
+      }
+    }
+    return out;
+  }
   // "linux-trapped": no probes, so no event of the guest's own; an empty
   // stream of flushes must not pass for a clean one.
   return 0;

@@ -231,6 +231,7 @@ bool BuildFree(Kind k, const Fields& s, CEvent* e) {
       e->page_free.address = Get<v1::PageFree::kAddressFieldNumber>(f);
       e->page_free.physical_address = Get<v1::PageFree::kPhysicalAddressFieldNumber>(f);
       e->page_free.covering_tlb_gen = Get<v1::PageFree::kCoveringTlbGenFieldNumber>(f);
+      e->page_free.kernel_page = Get<v1::PageFree::kKernelPageFieldNumber>(f);
       break;
     case Kind::kGatherStart:
       e->gather_start.mm = Get<v1::GatherStart::kMmFieldNumber>(f);

@@ -113,6 +113,30 @@ void PerCpuOffsets(const btf* b, KernelLayout* layout) {
   }
 }
 
+// The value of enumerator `name` in any enum of the BTF.
+std::optional<uint64_t> Enumerator(const btf* b, const char* name) {
+  for (uint32_t id = 1; id < btf__type_cnt(b); ++id) {
+    const btf_type* t = btf__type_by_id(b, id);
+    if (t == nullptr || !btf_is_enum(t)) continue;
+    const struct btf_enum* e = btf_enum(t);
+    for (uint16_t i = 0; i < btf_vlen(t); ++i) {
+      const char* n = btf__name_by_offset(b, e[i].name_off);
+      if (n != nullptr && strcmp(n, name) == 0) return static_cast<uint32_t>(e[i].val);
+    }
+  }
+  return std::nullopt;
+}
+
+// Facts that are not members: sizeof(struct page), an enumerator.
+void OtherFacts(const btf* b, KernelLayout* layout) {
+  if (std::optional<uint32_t> page = FindStruct(b, "page")) {
+    int64_t size = btf__resolve_size(b, *page);
+    if (size > 0 && size <= 4096) layout->page_struct_size = static_cast<uint32_t>(size);
+  }
+  layout->membarrier_sync_core_state =
+      Enumerator(b, "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
+}
+
 }  // namespace
 
 absl::StatusOr<KernelLayout> LayoutFromBtf(std::span<const uint8_t> blob, const std::string& what,
@@ -144,6 +168,7 @@ absl::StatusOr<KernelLayout> LayoutFromBtf(std::span<const uint8_t> blob, const 
     }
   }
   PerCpuOffsets(b.get(), &layout);
+  OtherFacts(b.get(), &layout);
   return layout;
 }
 

@@ -137,6 +137,31 @@ std::map<std::string, Dwarf_Die> FindStructs(Dwarf* dw, const std::set<std::stri
   return out;
 }
 
+// The value of enumerator `name` in the first top-level enum that has it.
+std::optional<uint64_t> FindEnumerator(Dwarf* dw, const char* name) {
+  Dwarf_CU* cu = nullptr;
+  Dwarf_Die cudie, subdie;
+  uint8_t unit_type;
+  while (dwarf_get_units(dw, cu, &cu, nullptr, &unit_type, &cudie, &subdie) == 0) {
+    Dwarf_Die d;
+    if (dwarf_child(&cudie, &d) != 0) continue;
+    do {
+      Dwarf_Die e;
+      if (dwarf_tag(&d) != DW_TAG_enumeration_type || dwarf_child(&d, &e) != 0) continue;
+      do {
+        const char* n = dwarf_diename(&e);
+        if (n == nullptr || strcmp(n, name) != 0) continue;
+        Dwarf_Attribute attr;
+        Dwarf_Sword v = 0;
+        if (dwarf_attr(&e, DW_AT_const_value, &attr) == nullptr || dwarf_formsdata(&attr, &v) != 0)
+          return std::nullopt;
+        return static_cast<uint64_t>(v);
+      } while (dwarf_siblingof(&e, &e) == 0);
+    } while (dwarf_siblingof(&d, &d) == 0);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
@@ -148,6 +173,7 @@ absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
   }
   std::set<std::string> wanted;
   for (const FieldRequest& r : FieldRequests()) wanted.insert(r.type);
+  wanted.insert("page");
   std::map<std::string, Dwarf_Die> structs = FindStructs(dw.get(), wanted);
   KernelLayout layout;
   layout.source = "DWARF";
@@ -186,6 +212,14 @@ absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
       ArrayShape(*at, &layout.ts_ctxs_count, &layout.tlb_context_size);
     }
   }
+  Dwarf_Word page_size = 0;
+  if (auto page = structs.find("page"); page != structs.end() &&
+                                        dwarf_aggregate_size(&page->second, &page_size) == 0 &&
+                                        page_size > 0 && page_size <= 4096) {
+    layout.page_struct_size = static_cast<uint32_t>(page_size);
+  }
+  layout.membarrier_sync_core_state =
+      FindEnumerator(dw.get(), "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
   return layout;
 }
 

@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::string_view kMagic = "TLBSKC1\n";
 constexpr size_t kDigest = 32;
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;
 constexpr size_t kMaxFile = 64u << 20;  // far above a kernel's ~100k symbols
 
 std::string Sha256(std::string_view bytes) {
@@ -73,6 +73,11 @@ absl::Status ReadLayout(const v1::KernelKnowledgeCache& pb, KernelLayout* l) {
   l->pcpu_cpu_tlbstate = pb.pcpu_cpu_tlbstate();
   l->has_pcpu_cpu_tlbstate_shared = pb.has_pcpu_cpu_tlbstate_shared();
   l->pcpu_cpu_tlbstate_shared = pb.pcpu_cpu_tlbstate_shared();
+  if (pb.page_struct_size() > 4096)
+    return absl::DataLossError("has an impossible struct page size");
+  l->page_struct_size = pb.page_struct_size();
+  if (pb.has_membarrier_sync_core_state())
+    l->membarrier_sync_core_state = pb.membarrier_sync_core_state();
   l->source = pb.layout_source();
   return absl::OkStatus();
 }
@@ -198,6 +203,9 @@ std::string EncodeKnowledgeCache(const KernelKnowledge& k, const std::string& ke
   pb.set_tlb_context_size(l.tlb_context_size);
   if (l.has_pcpu_cpu_tlbstate) pb.set_pcpu_cpu_tlbstate(l.pcpu_cpu_tlbstate);
   if (l.has_pcpu_cpu_tlbstate_shared) pb.set_pcpu_cpu_tlbstate_shared(l.pcpu_cpu_tlbstate_shared);
+  if (l.page_struct_size != 0) pb.set_page_struct_size(l.page_struct_size);
+  if (l.membarrier_sync_core_state)
+    pb.set_membarrier_sync_core_state(*l.membarrier_sync_core_state);
   pb.set_layout_source(l.source);
   for (const std::string& m : k.missing) pb.add_missing(m);
   return SealKnowledgeCache(pb.SerializeAsString());

@@ -10,6 +10,7 @@ const std::vector<FieldRequest>& FieldRequests() {
       {"mm_struct", "context.tlb_gen", &L::mm_tlb_gen, true},
       {"mm_struct", "tlb_flush_pending", &L::mm_tlb_flush_pending, false},
       {"mm_struct", "cpu_bitmap", &L::mm_cpu_bitmap, false},
+      {"mm_struct", "membarrier_state", &L::mm_membarrier_state, false},
       {"tlb_state", "loaded_mm", &L::ts_loaded_mm, true},
       {"tlb_state", "loaded_mm_asid", &L::ts_loaded_mm_asid, true},
       {"tlb_state", "next_asid", &L::ts_next_asid, false},

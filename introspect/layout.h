@@ -3,6 +3,7 @@
 // offsets, per-CPU variable offsets and function addresses. Filled at run
 // time from the kernel's BTF or DWARF and its symbols; never hard-coded.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ struct Field {
 
 struct KernelLayout {
   // struct mm_struct
-  Field mm_pgd, mm_ctx_id, mm_tlb_gen, mm_tlb_flush_pending, mm_cpu_bitmap;
+  Field mm_pgd, mm_ctx_id, mm_tlb_gen, mm_tlb_flush_pending, mm_cpu_bitmap, mm_membarrier_state;
   // struct tlb_state (per-CPU cpu_tlbstate), struct tlb_context
   Field ts_loaded_mm, ts_loaded_mm_asid, ts_next_asid, ts_ctxs;
   uint32_t ts_ctxs_count = 0;
@@ -38,6 +39,12 @@ struct KernelLayout {
   bool has_pcpu_cpu_tlbstate = false;
   uint64_t pcpu_cpu_tlbstate_shared = 0;
   bool has_pcpu_cpu_tlbstate_shared = false;
+  // sizeof(struct page): a struct page's index in the vmemmap is its pfn
+  // (0 = unknown).
+  uint32_t page_struct_size = 0;
+  // MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE, the enumerator's value:
+  // the bit of mm->membarrier_state finish_task_switch() tests.
+  std::optional<uint64_t> membarrier_sync_core_state;
   // Where the layout came from: "BTF (.BTF section)", "BTF FILE", "DWARF".
   std::string source;
 };

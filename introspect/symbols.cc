@@ -38,6 +38,23 @@ std::optional<uint64_t> KernelSymbols::Find(std::string_view name) const {
   return it->second;
 }
 
+std::optional<std::pair<std::string, uint64_t>> KernelSymbols::FindFunction(
+    std::string_view name) const {
+  if (std::optional<uint64_t> a = Find(name)) return std::make_pair(std::string(name), *a);
+  std::optional<std::pair<std::string, uint64_t>> best;
+  std::string prefix = std::string(name) + ".";
+  for (const auto& [n, a] : by_name_) {
+    if (n.starts_with(prefix) && (!best || a < best->second)) best = std::make_pair(n, a);
+  }
+  return best;
+}
+
+std::optional<uint64_t> KernelSymbols::NextAbove(uint64_t address) const {
+  auto it = by_address_.upper_bound(address);
+  if (it == by_address_.end()) return std::nullopt;
+  return it->first;
+}
+
 std::string KernelSymbols::NameAt(uint64_t address) const {
   auto it = by_address_.upper_bound(address);
   if (it == by_address_.begin()) return "";

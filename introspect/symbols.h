@@ -22,6 +22,12 @@ class KernelSymbols {
   // The first definition of a name wins (static functions can repeat).
   void Add(std::string name, uint64_t address);
   std::optional<uint64_t> Find(std::string_view name) const;
+  // `name`, else a compiler's local copy of it ("name.isra.0",
+  // "name.constprop.0": the lowest such address), with the name found.
+  std::optional<std::pair<std::string, uint64_t>> FindFunction(std::string_view name) const;
+  // The address of the next symbol above `address` (where a function ends,
+  // at most), if any.
+  std::optional<uint64_t> NextAbove(uint64_t address) const;
   void Reserve(size_t n) { by_name_.reserve(n); }
   // The symbol at or below `address` ("name+0x12"), or "" if none.
   std::string NameAt(uint64_t address) const;

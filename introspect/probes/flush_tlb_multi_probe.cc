@@ -50,7 +50,10 @@ class FlushTlbMultiProbe : public Probe {
       return;
     }
     const uint64_t self = 1ull << cpu;
-    if (env.kernel_answers_targets && !info->freed_tables && (*mask & ~self) != 0) {
+    // Freed tables: every CPU of the mask, unless the kernel asks
+    // should_flush_tlb() all the same (cond_mask_probe.cc says which).
+    bool defer = env.kernel_answers_targets && (!info->freed_tables || env.kernel_shows_condition);
+    if (defer && (*mask & ~self) != 0) {
       CpuProbeState::Request& q = *st.in_request;
       q.deferred = *info;
       q.remote_unanswered = *mask & ~self;

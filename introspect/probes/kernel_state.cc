@@ -113,6 +113,16 @@ absl::StatusOr<uint64_t> KernelState::FlushPending(uint64_t mm) {
   return Field(mm, k_.layout.mm_tlb_flush_pending);
 }
 
+absl::StatusOr<bool> KernelState::SyncCoreRegistered(uint64_t mm) {
+  const KernelLayout& l = k_.layout;
+  if (!l.mm_membarrier_state.found || !l.membarrier_sync_core_state) {
+    return absl::FailedPreconditionError(
+        "no mm_struct.membarrier_state or MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
+  }
+  READ_OR_RETURN(state, Field(mm, l.mm_membarrier_state));
+  return (state & *l.membarrier_sync_core_state) != 0;
+}
+
 #undef READ_OR_RETURN
 
 }  // namespace tlbscope::introspect

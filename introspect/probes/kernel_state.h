@@ -63,6 +63,9 @@ class KernelState {
   absl::StatusOr<uint64_t> MmCpuMask(uint64_t mm);
   // `mm->tlb_flush_pending` (0 when the kernel has no such member).
   absl::StatusOr<uint64_t> FlushPending(uint64_t mm);
+  // Whether mm->membarrier_state has MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE
+  // (FailedPrecondition when the kernel's layout lacks the member or the bit).
+  absl::StatusOr<bool> SyncCoreRegistered(uint64_t mm);
 
  private:
   absl::StatusOr<uint64_t> Field(uint64_t base, const introspect::Field& f);

@@ -80,8 +80,24 @@ struct FrameData {
   bool flush_freed_tables = false;
 };
 
+// What one mmu_gather unlinked and removed (table_free_probe.cc,
+// page_free_probe.cc), kept by the struct's address until its
+// tlb_finish_mmu returns, after the gather's flush.
+struct GatherFrees {
+  struct Table {
+    uint64_t address = 0;  // the kernel's handle: struct page (level 1), else the table's address
+    uint32_t level = 0;    // 1 PT, 2 PD, 3 PDPT, 4 P4D
+  };
+  std::vector<Table> tables;
+  std::vector<uint64_t> pages;  // struct page addresses
+  uint64_t dropped = 0;         // beyond kMaxFreesPerGather of either
+};
+inline constexpr size_t kMaxFreesPerGather = 64;
+
 // What the probes of one tracker share: per-vCPU state (each vCPU's
-// only touched by its own thread) and where events go.
+// only touched by its own thread), per-gather frees and the mms seen
+// registered for SYNC_CORE (touched under the tracker's lock), and where
+// events go.
 class ProbeEnv {
  public:
   using EmitFn = std::function<void(uint32_t cpu, v1::Event)>;
@@ -90,11 +106,23 @@ class ProbeEnv {
   CpuProbeState& cpu(uint32_t cpu) { return cpus_.at(cpu); }
   std::atomic<uint64_t> read_failures{0};
   bool kernel_answers_targets = false;  // should_flush_tlb() is probed
+  bool kernel_shows_condition = false;  // on_each_cpu_cond_mask() is probed
   uint64_t boot_percpu_base = 0;        // __per_cpu_load (0: not known)
+
+  // The frees gathered at `tlb` so far (a bounded number of gathers: the
+  // oldest is forgotten first; a gather whose tlb_finish_mmu is never seen
+  // would stay).
+  GatherFrees& Frees(uint64_t tlb);
+  // Takes them out (empty when none).
+  GatherFrees TakeFrees(uint64_t tlb);
+  // True the first time `mm_ctx` is seen registered (a bounded set).
+  bool FirstSyncCoreSighting(uint64_t mm_ctx);
 
  private:
   EmitFn emit_;
   std::vector<CpuProbeState> cpus_;
+  std::vector<std::pair<uint64_t, GatherFrees>> frees_;  // oldest first
+  std::vector<uint64_t> sync_core_mms_;
 };
 
 // ctx_id of the mm at `address` (0 for none, or when unreadable).
@@ -112,6 +140,9 @@ class Probe {
   // Its answers are the flush targets (should_flush_tlb): where it is
   // probed, native_flush_tlb_multi defers its flush_request to them.
   virtual bool answers_flush_targets() const { return false; }
+  // It shows whether the kernel asks should_flush_tlb() at all
+  // (on_each_cpu_cond_mask): native_flush_tlb_multi defers every request.
+  virtual bool shows_flush_condition() const { return false; }
   virtual void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) = 0;
   virtual void OnReturn(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) {}
   // A load inside the function that the probe must see exactly as the
@@ -132,6 +163,19 @@ std::unique_ptr<Probe> MakeFlushTlbFuncProbe();
 std::unique_ptr<Probe> MakeTlbGatherMmuProbe();
 std::unique_ptr<Probe> MakeTlbFinishMmuProbe();
 std::unique_ptr<Probe> MakeShouldFlushTlbProbe();
+std::unique_ptr<Probe> MakeCondMaskProbe();
+// ___pte_free_tlb, ___pmd_free_tlb, ___pud_free_tlb, ___p4d_free_tlb.
+std::vector<std::unique_ptr<Probe>> MakeTableFreeProbes();
+// __tlb_remove_folio_pages, __tlb_remove_page_size.
+std::vector<std::unique_ptr<Probe>> MakePageFreeProbes();
+std::unique_ptr<Probe> MakeMembarrierRegisterProbe();
+// syscall_exit_to_user_mode, irqentry_exit_to_user_mode.
+std::vector<std::unique_ptr<Probe>> MakeUserReturnProbes();
+// The gather's frees (page_table_free, page_free events) with the
+// generation of the flush that covered them (0: it made none), before its
+// gather_end (tlb_finish_probe.cc).
+void EmitGatherFrees(ProbeEnv& env, uint32_t cpu, uint64_t tlb, uint64_t mm_ctx,
+                     uint64_t covering_gen);
 // flush_tlb_one_kernel, flush_tlb_all, do_flush_tlb_all, cache_disable/enable.
 std::vector<std::unique_ptr<Probe>> MakeKernelFlushProbes();
 

@@ -5,7 +5,9 @@
 // the kernel got replaces the entry's (load_disp); the return
 // emits gather_end with what the kernel really flushed inside the call: the
 // range, freed_tables and generation of the flush_request the task made
-// there (none: flush_tlb_gen 0 and the gather's own range). Nothing is
+// there (none: flush_tlb_gen 0 and the gather's own range), after the
+// page_table_free and page_free events of what the gather freed, covered by
+// that flush (table_free_probe.cc, page_free_probe.cc). Nothing is
 // inferred from what Linux should have done. What the entry read is kept
 // with the call's frame: the task may sleep while it frees the pages and
 // return on another CPU.
@@ -53,6 +55,7 @@ class TlbFinishMmuProbe : public Probe {
     const FrameData* f = env.cpu(cpu).frame;
     if (f == nullptr || f->gather.tlb == 0) return;  // the entry could not read the gather
     const FrameData::Gather& g = f->gather;
+    EmitGatherFrees(env, cpu, g.tlb, g.mm_ctx, f->flushed ? f->flush_gen : 0);
     v1::Event e;
     v1::GatherEnd* ge = e.mutable_gather_end();
     ge->set_mm(g.mm_ctx);

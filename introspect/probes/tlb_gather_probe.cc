@@ -14,6 +14,7 @@ class TlbGatherMmuProbe : public Probe {
     FrameData* f = env.cpu(cpu).frame;
     if (f == nullptr) return;
     f->gather.tlb = r.arg[0];
+    env.TakeFrees(r.arg[0]);  // a gather that ended unseen at the same address
     f->gather.mm_addr = r.arg[1];
     f->gather.mm_ctx = CtxId(state, r.arg[1]);
   }

@@ -48,7 +48,12 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
   probes_.push_back(MakeTlbGatherMmuProbe());
   probes_.push_back(MakeTlbFinishMmuProbe());
   probes_.push_back(MakeShouldFlushTlbProbe());
+  probes_.push_back(MakeCondMaskProbe());
   for (std::unique_ptr<Probe>& p : MakeKernelFlushProbes()) probes_.push_back(std::move(p));
+  for (std::unique_ptr<Probe>& p : MakeTableFreeProbes()) probes_.push_back(std::move(p));
+  for (std::unique_ptr<Probe>& p : MakePageFreeProbes()) probes_.push_back(std::move(p));
+  probes_.push_back(MakeMembarrierRegisterProbe());
+  for (std::unique_ptr<Probe>& p : MakeUserReturnProbes()) probes_.push_back(std::move(p));
   for (auto& p : probes_) {
     std::optional<uint64_t> a = k.symbols.Find(p->function());
     if (!a) {
@@ -60,6 +65,7 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
       load_wants_.push_back({*a, p->function(), *d});
     }
     if (p->answers_flush_targets()) env_.kernel_answers_targets = true;
+    if (p->shows_flush_condition()) env_.kernel_shows_condition = true;
     entry_probes_.push_back(p.get());
   }
 }
@@ -171,6 +177,23 @@ std::vector<uint64_t> LinuxTracker::ReturnAddresses() const {
   std::vector<uint64_t> out;
   for (const Frame& f : frames_) out.push_back(f.return_address);
   return out;
+}
+
+void LinuxTracker::OnSyncCore(uint32_t cpu, GuestReader& mem) {
+  if (cpu >= num_cpus_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  hits_.fetch_add(1, std::memory_order_relaxed);
+  KernelState state(k_, mem);
+  absl::StatusOr<CpuTlbState> s = state.Cpu(cpu);
+  if (!s.ok()) {
+    env_.read_failures.fetch_add(1);
+    return;
+  }
+  v1::Event e;
+  v1::SyncCore* sc = e.mutable_sync_core();
+  sc->set_mm(CtxId(state, s->loaded_mm));
+  sc->set_reason(1);  // unlazy into a SYNC_CORE mm: the only site probed
+  env_.Emit(cpu, std::move(e));
 }
 
 void LinuxTracker::OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem) {

@@ -47,6 +47,10 @@ class LinuxTracker {
   // Return addresses the probed calls in flight wait for, on any CPU (a
   // task may return on another CPU than it entered on), oldest first.
   std::vector<uint64_t> ReturnAddresses() const;
+  // `cpu` is about to execute a serializing instruction of the kernel's
+  // sync_core() where finish_task_switch() serializes the core for a
+  // membarrier SYNC_CORE mm (the VMM finds those instructions): sync_core.
+  void OnSyncCore(uint32_t cpu, GuestReader& mem);
   // Before the trapped write of `value` to CR3 on `cpu`.
   void OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem);
 

@@ -80,6 +80,28 @@ TEST(NotCheckedTest, ALinuxStreamChecksOnlyWhatItsFieldsAllow) {
   EXPECT_EQ(c.violation_count(), 1u);
 }
 
+// The trace header's linux_events name what this kernel's probes supply
+// beyond the base set; each adds what it feeds, an unknown word nothing.
+TEST(NotCheckedTest, ALinuxStreamChecksWhatItsProbesSupply) {
+  Collector c;
+  c.SetEventSource("linux", {"page_free", "user_enter", "martian"});
+  EXPECT_THAT(Broken().Check(&c), ElementsAre("flush-done-before-acks", "page-freed-while-mapped"));
+  EXPECT_THAT(Names(c.not_checked()),
+              ElementsAre("lam-mismatch", "stale-read-observed", "table-freed-while-walkable",
+                          "unlazy-without-sync-core"));
+  EXPECT_THAT(c.not_checked().at("unlazy-without-sync-core"),
+              HasSubstr("needs membarrier_register/sync_core records"));
+  c.SetEventSource("linux", {"page_free", "user_enter", "page_table_free", "membarrier"});
+  EXPECT_THAT(Names(c.not_checked()), ElementsAre("lam-mismatch", "stale-read-observed"));
+  v1::TraceHeader h;
+  h.set_event_source("linux");
+  h.add_linux_events("page_table_free");
+  Collector from_header;
+  from_header.SetHeader(h);
+  EXPECT_FALSE(from_header.not_checked().contains("table-freed-while-walkable"));
+  EXPECT_TRUE(from_header.not_checked().contains("page-freed-while-mapped"));
+}
+
 TEST(NotCheckedTest, WithoutTrapsTheHardwareCrossChecksAreNotChecked) {
   Collector c;
   c.SetTrapping({false, false, false});

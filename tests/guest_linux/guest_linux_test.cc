@@ -20,6 +20,7 @@
 namespace tlbscope::testing {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 const v1::LinuxCounter* Counter(const v1::RunResult& r, const std::string& source,
@@ -120,8 +121,10 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
       {dir + "/System.map", dir + "/vmlinux.btf"}, k->vmlinux, &*mem, &points, 2, &why);
   ASSERT_NE(probes, nullptr) << why;
   for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
-  // should_flush_tlb (6.12 stable), the 5 kernel_flush ones (cache_* since 6.2)
-  EXPECT_EQ(probes->plan().probes.size(), 13u);
+  // should_flush_tlb (6.12 stable), the 5 kernel_flush ones (cache_* since
+  // 6.2), on_each_cpu_cond_mask, 3 table levels, 2 page removals,
+  // membarrier, 2 returns to user
+  EXPECT_EQ(probes->plan().probes.size(), 22u);
   int emulated = 0;
   for (const PlannedProbe& p : probes->plan().probes) {
     SCOPED_TRACE(p.Describe());
@@ -144,7 +147,14 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
   // Measured on this config: switch_mm_irqs_off, flush_tlb_func and
   // tlb_finish_mmu start with a push; the other four are stepped.
   EXPECT_GE(emulated, 3);
-  EXPECT_EQ(points.size(), probes->plan().probes.size() + probes->plan().loads.size());
+  // finish_task_switch's sync_core: SERIALIZE and iret_to_self's `mov eax, ss`
+  ASSERT_EQ(probes->plan().sync_cores.size(), 2u);
+  EXPECT_EQ(probes->plan().sync_cores[0].site.text, "serialize");
+  EXPECT_THAT(probes->plan().sync_cores[1].site.text, HasSubstr("mov"));
+  EXPECT_EQ(points.size(), probes->plan().probes.size() + probes->plan().loads.size() +
+                               probes->plan().sync_cores.size());
+  EXPECT_THAT(probes->SuppliedEvents(),
+              ElementsAre("page_table_free", "page_free", "user_enter", "membarrier"));
   ASSERT_EQ(probes->plan().loads.size(), 1u);  // tlb_finish_mmu's nested check
   EXPECT_THAT(probes->plan().loads[0].Describe(), HasSubstr("tlb_finish_mmu+"));
   // Without the BTF file the layouts are missing (the payload is stripped

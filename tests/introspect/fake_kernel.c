@@ -6,4 +6,6 @@ struct tlb_state cpu_tlbstate;
 struct tlb_state_shared cpu_tlbstate_shared;
 struct flush_tlb_info fake_info;
 struct mmu_gather fake_gather;
+enum fake_membarrier_state fake_membarrier;
+struct page fake_page;
 void _start(void) {}

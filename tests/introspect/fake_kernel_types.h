@@ -24,6 +24,7 @@ struct mm_struct {
     char pad[100];
     mm_context_t context;
     atomic_t tlb_flush_pending;
+    atomic_t membarrier_state;
   };
   unsigned long cpu_bitmap[];
 };
@@ -61,4 +62,20 @@ struct mmu_gather {
   unsigned int fullmm : 1;
   unsigned int need_flush_all : 1;
   unsigned int freed_tables : 1;
+};
+// Linux's is anonymous; named here so that the compiler emits it.
+enum fake_membarrier_state {
+  MEMBARRIER_STATE_PRIVATE_EXPEDITED_READY = (1U << 0),
+  MEMBARRIER_STATE_PRIVATE_EXPEDITED = (1U << 1),
+  MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE = (1U << 5),
+};
+struct page {
+  unsigned long flags;
+  void* lru[2];
+  void* mapping;
+  unsigned long index;
+  unsigned long private_;
+  atomic_t mapcount;
+  atomic_t refcount;
+  unsigned long memcg_data;
 };

@@ -171,7 +171,7 @@ TEST_F(KnowledgeCacheTest, ChecksummedButWrongContentsAreRejected) {
   v1::KernelKnowledgeCache pb;
   ASSERT_TRUE(pb.ParseFromString(good.substr(8 + 32)));
   v1::KernelKnowledgeCache bad_format = pb;
-  bad_format.set_format(2);
+  bad_format.set_format(1);  // an older tlbscope's
   v1::KernelKnowledgeCache no_field = pb;
   no_field.mutable_fields()->RemoveLast();
   v1::KernelKnowledgeCache renamed = pb;
@@ -182,7 +182,7 @@ TEST_F(KnowledgeCacheTest, ChecksummedButWrongContentsAreRejected) {
     std::string body;
     const char* says;
   };
-  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 2, this tlbscope reads 1"},
+  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads 2"},
                         Case{no_field.SerializeAsString(), "layout fields"},
                         Case{renamed.SerializeAsString(), "lacks layout field mm_struct.pgd"},
                         Case{wild.SerializeAsString(), "impossible layout field"},

@@ -64,11 +64,25 @@ class TrackerTest : public ::testing::Test {
     absl::StatusOr<KernelKnowledge> k = LoadKernelKnowledge(elf_, {});
     ASSERT_TRUE(k.ok()) << k.status();
     k_ = *std::move(k);
-    const char* fns[] = {"switch_mm_irqs_off",     "enter_lazy_tlb",   "flush_tlb_mm_range",
-                         "native_flush_tlb_multi", "flush_tlb_func",   "tlb_gather_mmu",
-                         "tlb_finish_mmu",         "should_flush_tlb", "flush_tlb_one_kernel",
-                         "flush_tlb_all",          "do_flush_tlb_all"};
-    for (int i = 0; i < 11; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
+    const char* fns[] = {"switch_mm_irqs_off",
+                         "enter_lazy_tlb",
+                         "flush_tlb_mm_range",
+                         "native_flush_tlb_multi",
+                         "flush_tlb_func",
+                         "tlb_gather_mmu",
+                         "tlb_finish_mmu",
+                         "should_flush_tlb",
+                         "flush_tlb_one_kernel",
+                         "flush_tlb_all",
+                         "do_flush_tlb_all",
+                         "___pte_free_tlb",  // 11
+                         "___pmd_free_tlb",
+                         "__tlb_remove_page_size",  // 13
+                         "membarrier_register_private_expedited",
+                         "syscall_exit_to_user_mode",  // 15
+                         "irqentry_exit_to_user_mode",
+                         "on_each_cpu_cond_mask"};  // 17
+    for (int i = 0; i < 18; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
     k_.symbols.Add("__start_init_stack", kDirectMap + 0x70000000);  // THREAD_SIZE 16 KiB
     k_.symbols.Add("__end_init_stack", kDirectMap + 0x70004000);
     k_.symbols.Add("__per_cpu_load", kBootPercpu);
@@ -101,6 +115,7 @@ class TrackerTest : public ::testing::Test {
     g_.Put(mm + l_->mm_pgd.offset, mm + 0x100000);
     g_.Put(mm + l_->mm_cpu_bitmap.offset, 0);
     g_.Put(mm + l_->mm_tlb_flush_pending.offset, 0, 4);
+    g_.Put(mm + l_->mm_membarrier_state.offset, 0, 4);
   }
   void Gen(uint64_t mm, uint64_t gen) { g_.Put(mm + l_->mm_tlb_gen.offset, gen); }
   void Mask(uint64_t mm, uint64_t mask) { g_.Put(mm + l_->mm_cpu_bitmap.offset, mask); }

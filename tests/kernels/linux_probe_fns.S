@@ -6,6 +6,7 @@
 	.globl switch_mm_irqs_off, enter_lazy_tlb, flush_tlb_mm_range
 	.globl native_flush_tlb_multi, flush_tlb_func, tlb_gather_mmu, tlb_finish_mmu
 	.globl flush_tlb_one_kernel, flush_tlb_all, do_flush_tlb_all
+	.globl finish_task_switch.isra.0, finish_task_switch_end
 	.globl ret_0, ret_1, ret_2, ret_3, ret_4, ret_5, ret_6
 switch_mm_irqs_off:          /* IBT: endbr64, emulated as a 4-byte no-op */
 	endbr64
@@ -43,6 +44,24 @@ flush_tlb_all:
 do_flush_tlb_all:
 	endbr64
 	ret
+/* finish_task_switch()'s sync_core() for a membarrier SYNC_CORE mm: the
+   SERIALIZE form and iret_to_self() (a compiler's local copy: .isra.0) */
+finish_task_switch.isra.0:
+	push %rbp
+	.byte 0x0f, 0x01, 0xe8       /* serialize: Capstone 4 does not decode it */
+	jmp 1f
+	mov %ss, %eax
+	push %rax
+	push %rsp
+	addq $8, (%rsp)
+	pushf
+	mov %cs, %eax
+	push %rax
+	push $1f
+	iretq
+1:	pop %rbp
+	ret
+finish_task_switch_end:
 ret_0:	nop
 ret_1:	nop
 ret_2:	nop

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "common/log.h"
 #include "introspect/knowledge_cache.h"
+#include "introspect/probes/supplies.h"
 #include "vmm/linux/page_walk_reader.h"
 #include "vmm/linux/skip_emulation.h"
 
@@ -41,6 +42,23 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
     plan_.loads.push_back(std::move(l));
   }
   for (const PlannedLoad& l : plan_.loads) loads_by_address_[l.site.after()] = &l;
+  for (PlannedSyncCore& c : planned.sync_cores) {
+    if (absl::Status s = points_->Place(c.site.address, c.paddr); !s.ok()) {
+      plan_.problems.push_back(absl::StrFormat("%s: %s", c.Describe(), s.message()));
+      continue;
+    }
+    plan_.sync_cores.push_back(std::move(c));
+  }
+  for (const PlannedSyncCore& c : plan_.sync_cores) sync_by_address_[c.site.address] = &c;
+}
+
+std::vector<std::string> LinuxProbes::SuppliedEvents() const {
+  introspect::ProbeCoverage c;
+  for (const introspect::LinuxTracker::Entry& e : tracker_->entries())
+    c.found.push_back(e.function);
+  for (const PlannedProbe& p : plan_.probes) c.placed.push_back(p.function);
+  c.sync_core_sites = static_cast<int>(plan_.sync_cores.size());
+  return introspect::SuppliedEvents(c, k_->layout);
 }
 
 // Right after a planned load: its destination register holds what the
@@ -73,6 +91,12 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
     return OnLoadHit(vcpu, *load->second, *r);
   }
   PageWalkReader reader(*mem_, mode);
+  if (sync_by_address_.contains(r->rip)) {
+    sync_cores_.fetch_add(1, std::memory_order_relaxed);
+    stepped_.fetch_add(1, std::memory_order_relaxed);
+    tracker_->OnSyncCore(static_cast<uint32_t>(vcpu), reader);
+    return Next::kStep;
+  }
   auto it = by_address_.find(r->rip);
   const PlannedProbe* entry = it == by_address_.end() ? nullptr : it->second;
   introspect::ProbeRegs regs;
@@ -140,6 +164,7 @@ LinuxProbes::Counts LinuxProbes::counts() const {
   c.return_place_failures = return_place_failures_.load();
   c.loads = loads_.load();
   c.load_failures = load_failures_.load();
+  c.sync_cores = sync_cores_.load();
   return c;
 }
 

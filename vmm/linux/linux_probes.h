@@ -51,6 +51,9 @@ class LinuxProbes : public ProbeClient {
   void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);
 
   const ProbePlan& plan() const { return plan_; }
+  // The kinds of events beyond the base set these probes supply
+  // (introspect/probes/supplies.h): for the trace header.
+  std::vector<std::string> SuppliedEvents() const;
   const introspect::KernelKnowledge& knowledge() const { return *k_; }
   const introspect::LinuxTracker& tracker() const { return *tracker_; }
   struct Counts {
@@ -61,6 +64,7 @@ class LinuxProbes : public ProbeClient {
     uint64_t emulated = 0, stepped = 0;
     uint64_t return_place_failures = 0;
     uint64_t loads = 0, load_failures = 0;  // planned loads read / unreadable register
+    uint64_t sync_cores = 0;                // sync_core sites reached
   };
   Counts counts() const;
 
@@ -75,6 +79,7 @@ class LinuxProbes : public ProbeClient {
   ProbePlan plan_;
   std::map<uint64_t, const PlannedProbe*> by_address_;       // int3 address -> its entry
   std::map<uint64_t, const PlannedLoad*> loads_by_address_;  // by site.after()
+  std::map<uint64_t, const PlannedSyncCore*> sync_by_address_;
   struct PerVcpu {
     uint64_t cr4 = 0;  // at its last hit (LA57)
   };
@@ -84,7 +89,7 @@ class LinuxProbes : public ProbeClient {
   std::mutex returns_mu_;
   std::vector<uint64_t> returns_;
   std::atomic<uint64_t> hits_{0}, unmatched_{0}, events_{0}, emulated_{0}, stepped_{0},
-      return_place_failures_{0}, loads_{0}, load_failures_{0};
+      return_place_failures_{0}, loads_{0}, load_failures_{0}, sync_cores_{0};
 };
 
 // Loads the kernel's knowledge and builds the probes. nullptr, with `why`

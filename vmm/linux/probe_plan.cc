@@ -15,6 +15,10 @@ std::string PlannedLoad::Describe() const {
                          site.text);
 }
 
+std::string PlannedSyncCore::Describe() const {
+  return absl::StrFormat("%s+%#x: `%s`", function, site.address - function_address, site.text);
+}
+
 namespace {
 
 // Straight-line code at a function's start searched for a load.
@@ -42,6 +46,31 @@ void PlanLoads(const introspect::LinuxTracker& tracker, const introspect::ElfIma
       continue;
     }
     out.loads.push_back({w.name, w.function, *site, *paddr});
+  }
+}
+
+// finish_task_switch() is at most this long (it is about 1 KiB).
+constexpr uint64_t kMaxFunctionBytes = 8192;
+
+void PlanSyncCores(const introspect::KernelKnowledge& k, const introspect::ElfImage& image,
+                   const ElfFile& elf, ProbePlan& out) {
+  auto f = k.symbols.FindFunction("finish_task_switch");
+  std::optional<uint64_t> end = f ? k.symbols.NextAbove(f->second) : std::nullopt;
+  std::optional<std::span<const uint8_t>> code;
+  if (end && *end - f->second <= kMaxFunctionBytes) code = image.At(f->second, *end - f->second);
+  if (!code) {
+    out.problems.push_back(
+        "finish_task_switch: no symbol or code (membarrier SYNC_CORE is not checked)");
+    return;
+  }
+  for (const SyncCoreSite& site : FindSyncCoreSites(*code, f->second)) {
+    std::optional<uint64_t> paddr = LoadedPhysical(elf.loads, site.address);
+    if (paddr) out.sync_cores.push_back({f->first, f->second, site, *paddr});
+  }
+  if (out.sync_cores.empty()) {
+    out.problems.push_back(absl::StrFormat(
+        "%s: no serializing instruction (sync_core) found (membarrier SYNC_CORE is not checked)",
+        f->first));
   }
 }
 
@@ -79,6 +108,7 @@ ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::
     out.probes.push_back(std::move(p));
   }
   PlanLoads(tracker, *image, *elf, out);
+  PlanSyncCores(k, *image, *elf, out);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "introspect/probes/entry_plan.h"
 #include "introspect/probes/tracker.h"
 #include "vmm/linux/load_site.h"
+#include "vmm/linux/sync_core_site.h"
 
 namespace tlbscope {
 
@@ -36,9 +37,20 @@ struct PlannedLoad {
   std::string Describe() const;
 };
 
+// A serializing instruction of finish_task_switch()'s sync_core()
+// (vmm/linux/sync_core_site.h): an int3 on it, the instruction stepped.
+struct PlannedSyncCore {
+  std::string function;  // "finish_task_switch.isra.0"
+  uint64_t function_address = 0;
+  SyncCoreSite site;
+  uint64_t paddr = 0;
+  std::string Describe() const;  // "finish_task_switch.isra.0+0x144: `serialize`"
+};
+
 struct ProbePlan {
   std::vector<PlannedProbe> probes;
   std::vector<PlannedLoad> loads;
+  std::vector<PlannedSyncCore> sync_cores;
   std::vector<std::string> problems;  // one per entry that got no breakpoint, naming it
 };
 

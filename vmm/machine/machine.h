@@ -85,7 +85,9 @@ v1::TrapPlan TrapPlanToProto(const TrapSummary& summary);
 struct ProbeSummary {
   bool enabled = false;
   std::string note;               // why they are off, or what of the plan failed
-  std::vector<std::string> plan;  // one line per entry breakpoint
+  std::vector<std::string> plan;  // one line per breakpoint (entries, loads, sync_core sites)
+  std::vector<std::string>
+      supplies;  // event kinds beyond the base set (LinuxProbes::SuppliedEvents)
   uint64_t hits = 0, unmatched = 0, events = 0, read_failures = 0, emulated = 0, stepped = 0,
            return_place_failures = 0;
 };

@@ -52,6 +52,16 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
         "kernel read (%s)",
         loads.size(), absl::StrJoin(loads, "; "));
   }
+  std::vector<std::string> syncs;
+  for (const PlannedSyncCore& c : probes->plan().sync_cores) syncs.push_back(c.Describe());
+  if (!syncs.empty()) {
+    Log("linux probes: %d sync_core sites (%s)", syncs.size(), absl::StrJoin(syncs, "; "));
+  }
+  for (std::string& l : loads) summary.plan.push_back("load " + std::move(l));
+  for (std::string& c : syncs) summary.plan.push_back("sync_core " + std::move(c));
+  summary.supplies = probes->SuppliedEvents();
+  Log("linux probes: events beyond switches, flushes and gathers: %s",
+      summary.supplies.empty() ? "none" : absl::StrJoin(summary.supplies, ", "));
   if (!summary.note.empty()) Log("linux probes: not placed: %s", summary.note);
   engine->SetProbeClient(probes.get());
   return probes;
@@ -77,9 +87,9 @@ void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& s) {
   s.return_place_failures = c.return_place_failures;
   Log("linux probes: %d hits (%d emulated past, %d stepped, %d not the tracker's), %d events, "
       "%d guest reads failed, %d return breakpoints not placed; %d loads read (%d "
-      "unreadable)",
+      "unreadable); %d sync_core sites reached",
       c.hits, c.emulated, c.stepped, c.unmatched, c.events, c.read_failures,
-      c.return_place_failures, c.loads, c.load_failures);
+      c.return_place_failures, c.loads, c.load_failures, c.sync_cores);
 }
 
 }  // namespace tlbscope

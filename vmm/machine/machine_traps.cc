@@ -89,6 +89,10 @@ v1::TraceHeader BuildHeader(const MachineConfig& config, const LoadedKernel& ker
   h.set_event_source(!kernel.is_linux                       ? "guest-rings"
                      : probes != nullptr && probes->enabled ? "linux"
                                                             : "linux-trapped");
+  if (probes != nullptr && probes->enabled) {
+    for (const std::string& p : probes->plan) h.add_linux_probes(p);
+    for (const std::string& s : probes->supplies) h.add_linux_events(s);
+  }
   if (traps != nullptr) {
     const HostCaps& c = traps->caps();
     v1::HostCapabilities* host = h.mutable_host();

@@ -1,0 +1,85 @@
+// The VMM side of the probes that feed the membarrier SYNC_CORE invariant
+// (linux_probes_fixture.h, no KVM): finish_task_switch's serializing
+// instructions found by Capstone and planned, a hit on one giving a
+// sync_core in that vCPU's order with the instruction stepped, and what
+// the plan supplies.
+#include "introspect/probes/supplies.h"
+#include "tests/unit/linux_probes_fixture.h"
+#include "vmm/linux/sync_core_site.h"
+
+namespace tlbscope::linux_probes_testing {
+namespace {
+
+TEST_F(LinuxProbesTest, SyncCoreSitesArePlannedAndAHitIsASyncCore) {
+  const std::vector<PlannedSyncCore>& s = probes_->plan().sync_cores;
+  ASSERT_EQ(s.size(), 2u);
+  uint64_t f = fn_["finish_task_switch.isra.0"];
+  EXPECT_EQ(s[0].site.address, f + 1);  // after push %rbp
+  EXPECT_EQ(s[0].Describe(), "finish_task_switch.isra.0+0x1: `serialize`");
+  EXPECT_EQ(s[1].site.address, f + 6);  // jmp rel8 is 2 bytes
+  EXPECT_EQ(s[1].site.text, "mov eax, ss");
+  EXPECT_EQ(TextByte(s[0].site.address), 0xcc);
+  EXPECT_EQ(TextByte(s[1].site.address), 0xcc);
+  SwitchToA(1, 0x2);
+  EXPECT_EQ(Hit(1, s[0].site.address, kDirectMap + 0x2100000), ProbeClient::Next::kStep);
+  EXPECT_EQ(probes_->counts().sync_cores, 1u);
+  std::vector<v1::Event> all = Finish();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(EventKindName(all.back()), "sync_core");
+  EXPECT_EQ(all.back().vcpu(), 1u);
+  EXPECT_EQ(all.back().sync_core().mm(), 5u);
+  // This kernel has none of the free, membarrier or user-return functions.
+  EXPECT_THAT(probes_->SuppliedEvents(), IsEmpty());
+}
+
+TEST(SyncCoreSiteTest, BothFormsAreFoundAndNothingElse) {
+  const uint8_t code[] = {
+      0x55,              // push rbp
+      0x0f, 0x01, 0xe8,  // serialize
+      0x8c, 0xd0,        // mov eax, ss
+      0x8c, 0xc8,        // mov eax, cs: not a site
+      0x48, 0xcf,        // iretq
+      0x0f, 0x01, 0xe8,  // serialize again
+      0x0f, 0x0b,        // ud2
+      0xc3,              // ret
+  };
+  std::vector<SyncCoreSite> s = FindSyncCoreSites(code, 0x1000);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].address, 0x1001u);
+  EXPECT_EQ(s[1].address, 0x1004u);
+  EXPECT_EQ(s[2].address, 0x100au);
+  // Undecodable bytes that are not SERIALIZE end the search.
+  const uint8_t bad[] = {0x0f, 0x01, 0xff, 0x0f, 0x01, 0xe8};
+  EXPECT_THAT(FindSyncCoreSites(bad, 0), IsEmpty());
+}
+
+// An event kind is supplied only when every probe it needs that the kernel
+// has got its breakpoint.
+TEST(SuppliedEventsTest, EachKindNeedsAllOfItsProbes) {
+  introspect::KernelLayout l;
+  introspect::ProbeCoverage c;
+  c.found = {"tlb_gather_mmu",
+             "tlb_finish_mmu",
+             "___pte_free_tlb",
+             "___pmd_free_tlb",
+             "__tlb_remove_page_size",
+             "syscall_exit_to_user_mode",
+             "irqentry_exit_to_user_mode",
+             "membarrier_register_private_expedited"};
+  c.placed = c.found;
+  EXPECT_THAT(introspect::SuppliedEvents(c, l),
+              ElementsAre("page_table_free", "page_free", "user_enter"));
+  l.mm_membarrier_state.found = true;
+  l.membarrier_sync_core_state = 32;
+  EXPECT_THAT(introspect::SuppliedEvents(c, l),
+              ElementsAre("page_table_free", "page_free", "user_enter"));  // no sync_core site
+  c.sync_core_sites = 1;
+  EXPECT_THAT(introspect::SuppliedEvents(c, l),
+              ElementsAre("page_table_free", "page_free", "user_enter", "membarrier"));
+  c.placed.erase(c.placed.begin() + 3);  // ___pmd_free_tlb found, not placed
+  c.placed.pop_back();                   // membarrier_register_private_expedited
+  EXPECT_THAT(introspect::SuppliedEvents(c, l), ElementsAre("page_free", "user_enter"));
+}
+
+}  // namespace
+}  // namespace tlbscope::linux_probes_testing
