@@ -24,6 +24,9 @@ static const struct workload kWorkloads[] = {
     {"lazy", "unmap while a thread of the mm sleeps (lazy TLB)", work_lazy},
     {"membarrier", "membarrier PRIVATE_EXPEDITED_SYNC_CORE", work_membarrier},
     {"pingpong", "context-switch ping-pong of two processes on one CPU", work_pingpong},
+    {"lazyfree", "page tables freed while a CPU of the mm is lazy (seed 000)", work_lazyfree},
+    {"unlazy", "a SYNC_CORE thread woken on its lazy CPU (seed 004)", work_unlazy},
+    {"spinfree", "pages freed while a thread spins on another CPU (seed 001)", work_spinfree},
 };
 enum { kNumWorkloads = sizeof kWorkloads / sizeof kWorkloads[0] };
 

@@ -53,5 +53,8 @@ int work_fork(const struct work_args* a);
 int work_lazy(const struct work_args* a);
 int work_membarrier(const struct work_args* a);
 int work_pingpong(const struct work_args* a);
+int work_lazyfree(const struct work_args* a);
+int work_unlazy(const struct work_args* a);
+int work_spinfree(const struct work_args* a);
 
 #endif  // TLBSCOPE_GUEST_LINUX_WORKLOAD_TLBWORK_H_

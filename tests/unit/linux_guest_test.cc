@@ -171,6 +171,32 @@ TEST_F(LinuxRunTest, ProbesGetTheTestKernelsSystemMapAndBtf) {
   EXPECT_FALSE(o->machine.linux_probes);
 }
 
+// --linux-variant boots a seed variant's kernel with its own System.map and
+// BTF (build-kernel.sh puts them in kernel-NAME beside the stock kernel's).
+TEST_F(LinuxRunTest, AVariantBootsItsOwnKernelAndKnowledge) {
+  std::filesystem::path v = dir_ / "kernel-seed-000-lazy-free";
+  std::filesystem::create_directories(v);
+  for (const char* f : {"bzImage", "System.map", "vmlinux.btf"}) std::ofstream(v / f) << "x";
+  absl::StatusOr<RunOptions> o =
+      ParseRunArgs({"--linux-variant", "seed-000-lazy-free", "--workload", "lazyfree"}, "probe");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->machine.kernel_path, (v / "bzImage").string());
+  EXPECT_EQ(o->machine.system_map, (v / "System.map").string());
+  EXPECT_EQ(o->machine.kernel_btf, (v / "vmlinux.btf").string());
+  EXPECT_EQ(o->machine.cmdline, "console=ttyS0 tlbwork=lazyfree");
+  auto error = [](std::vector<std::string> args) {
+    absl::StatusOr<RunOptions> r = ParseRunArgs(args, "probe");
+    return r.ok() ? std::string("accepted") : std::string(r.status().message());
+  };
+  EXPECT_THAT(error({"--linux-variant", "seed-004-unlazy-sync"}),
+              HasSubstr("TLBSCOPE_LINUX_VARIANT=seed-004-unlazy-sync guest-linux/build-kernel.sh"));
+  for (const char* bad : {"../kernel", "seed-0-x", "seed-000-../../x", "seed-000-A"}) {
+    EXPECT_THAT(error({"--linux-variant", bad}), HasSubstr("not a variant name")) << bad;
+  }
+  EXPECT_THAT(error({"--linux-variant", "seed-000-lazy-free", "--kernel", "/my/bzImage"}),
+              HasSubstr("not with --kernel"));
+}
+
 TEST_F(LinuxRunTest, OwnKernelInitrdAndCmdlineAreKept) {
   absl::StatusOr<RunOptions> o =
       ParseRunArgs({"--workload", "fork", "--kernel", "/my/bzImage", "--initrd", "/my/initrd",

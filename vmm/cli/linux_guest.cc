@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -43,9 +45,22 @@ absl::Status AddParam(const std::string& key, const std::string& value, std::str
 
 }  // namespace
 
+bool LinuxVariantNameIsValid(const std::string& name) {
+  if (name.size() < 10 || name.size() > 64 || !name.starts_with("seed-")) return false;
+  for (size_t i = 5; i < 8; ++i) {
+    if (!absl::ascii_isdigit(name[i])) return false;
+  }
+  if (name[8] != '-') return false;
+  for (char c : name.substr(9)) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') return false;
+  }
+  return true;
+}
+
 const std::vector<std::string>& LinuxWorkloadNames() {
-  static const std::vector<std::string> kNames = {"all",  "munmap", "madvise",    "mprotect",
-                                                  "fork", "lazy",   "membarrier", "pingpong"};
+  static const std::vector<std::string> kNames = {"all",      "munmap", "madvise",    "mprotect",
+                                                  "fork",     "lazy",   "membarrier", "pingpong",
+                                                  "lazyfree", "unlazy", "spinfree"};
   return kNames;
 }
 
@@ -82,17 +97,26 @@ absl::Status ApplyLinuxRun(const LinuxRunArgs& a, MachineConfig* m) {
   if (!a.seed.empty()) {
     if (absl::Status s = CheckCount("--seed", a.seed, 0x7fffffff); !s.ok()) return s;
   }
+  if (!a.variant.empty() && a.kernel_given) {
+    return absl::InvalidArgumentError("--linux-variant chooses the kernel: not with --kernel");
+  }
+  if (!a.variant.empty() && !LinuxVariantNameIsValid(a.variant)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--linux-variant '%s': not a variant name (seed-NNN-name, guest-linux/patches/variants)",
+        absl::CHexEscape(a.variant.substr(0, 64))));
+  }
+  // The test kernel's directory, or its variant's (build-kernel.sh).
+  const std::string dir = LinuxKernelDir() + (a.variant.empty() ? "" : "-" + a.variant);
   if (!a.kernel_given) {
-    m->kernel_path = LinuxKernelDir() + "/bzImage";
+    m->kernel_path = dir + "/bzImage";
     if (!Readable(m->kernel_path)) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "--linux: no test kernel at %s (build it with guest-linux/build-kernel.sh)",
-          m->kernel_path));
+          "--linux: no test kernel at %s (build it with %sguest-linux/build-kernel.sh)",
+          m->kernel_path, a.variant.empty() ? "" : "TLBSCOPE_LINUX_VARIANT=" + a.variant + " "));
     }
   }
   if (!a.kernel_given) {
     // The test kernel's own System.map and BTF, for the Linux probes.
-    std::string dir = LinuxKernelDir();
     if (m->system_map.empty() && Readable(dir + "/System.map")) m->system_map = dir + "/System.map";
     if (m->kernel_btf.empty() && Readable(dir + "/vmlinux.btf"))
       m->kernel_btf = dir + "/vmlinux.btf";

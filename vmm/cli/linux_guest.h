@@ -16,6 +16,7 @@ struct LinuxRunArgs {
   std::string workload;    // tlbwork=NAME
   std::string iterations;  // tlbiters=N
   std::string seed;        // tlbseed=N (--seed with --linux)
+  std::string variant;     // --linux-variant: the kernel of guest-linux/patches/variants/NAME
   bool kernel_given = false;
   bool initrd_given = false;
   bool smp_given = false;
@@ -24,6 +25,9 @@ struct LinuxRunArgs {
 // The tlbwork workloads ("all" runs each in turn); guest-linux/workload/main.c
 // has the same list.
 const std::vector<std::string>& LinuxWorkloadNames();
+
+// A seed variant's name as build-kernel.sh takes it: seed-NNN-[a-z0-9-]+.
+bool LinuxVariantNameIsValid(const std::string& name);
 
 // The built kernel's directory: $TLBSCOPE_LINUX_CACHE/kernel, else
 // $XDG_CACHE_HOME/tlbscope/linux/kernel, else /var/cache/tlbscope/linux/kernel

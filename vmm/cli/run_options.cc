@@ -56,7 +56,16 @@ void AddGuestOptions(CLI::App& app, RunOptions* o, RunArgs* a) {
            a->linux_args.enabled = true;
          },
          "tlbwork workload (implies --linux): all (default), munmap, madvise, mprotect, fork, "
-         "lazy, membarrier, pingpong")
+         "lazy, membarrier, pingpong, lazyfree, unlazy, spinfree")
+      ->type_name("NAME");
+  app.add_option_function<std::string>(
+         "--linux-variant",
+         [a](const std::string& v) {
+           a->linux_args.variant = v;
+           a->linux_args.enabled = true;
+         },
+         "boot a seed-bug variant of the test kernel (implies --linux): seed-000-lazy-free, ... "
+         "(guest-linux/patches/variants; TLBSCOPE_LINUX_VARIANT=NAME build-kernel.sh builds it)")
       ->type_name("NAME");
   app.add_option_function<std::string>(
          "--iterations",
