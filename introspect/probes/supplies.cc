@@ -39,7 +39,7 @@ std::vector<std::string> SuppliedEvents(const ProbeCoverage& c, const KernelLayo
   if (user) out.push_back("user_enter");
   if (user && Has(c.placed, "membarrier_register_private_expedited") &&
       layout.mm_membarrier_state.found && layout.membarrier_sync_core_state &&
-      c.sync_core_sites > 0) {
+      (c.sync_core_sites > 0 || c.no_sync_core_proven)) {
     out.push_back("membarrier");
   }
   return out;

@@ -11,13 +11,16 @@
 namespace tlbscope::introspect {
 
 struct ProbeCoverage {
-  std::vector<std::string> found;   // functions the kernel has (the tracker's entries)
-  std::vector<std::string> placed;  // functions that got their breakpoint
-  int sync_core_sites = 0;          // serializing instructions with a breakpoint
+  std::vector<std::string> found;    // functions the kernel has (the tracker's entries)
+  std::vector<std::string> placed;   // functions that got their breakpoint
+  int sync_core_sites = 0;           // serializing instructions with a breakpoint
+  bool no_sync_core_proven = false;  // the function that would have them has none
 };
 
 // "page_table_free", "page_free", "user_enter", "membarrier" (membarrier_register
-// and sync_core), each when every probe it needs is placed.
+// and sync_core), each when every probe it needs is placed; for sync_core,
+// a breakpoint on each serializing instruction, or the proof that there is
+// none.
 std::vector<std::string> SuppliedEvents(const ProbeCoverage& c, const KernelLayout& layout);
 
 }  // namespace tlbscope::introspect

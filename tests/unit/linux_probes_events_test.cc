@@ -43,14 +43,20 @@ TEST(SyncCoreSiteTest, BothFormsAreFoundAndNothingElse) {
       0x0f, 0x0b,        // ud2
       0xc3,              // ret
   };
-  std::vector<SyncCoreSite> s = FindSyncCoreSites(code, 0x1000);
+  bool complete = false;
+  std::vector<SyncCoreSite> s = FindSyncCoreSites(code, 0x1000, &complete);
+  EXPECT_TRUE(complete);
   ASSERT_EQ(s.size(), 3u);
   EXPECT_EQ(s[0].address, 0x1001u);
   EXPECT_EQ(s[1].address, 0x1004u);
   EXPECT_EQ(s[2].address, 0x100au);
   // Undecodable bytes that are not SERIALIZE end the search.
   const uint8_t bad[] = {0x0f, 0x01, 0xff, 0x0f, 0x01, 0xe8};
-  EXPECT_THAT(FindSyncCoreSites(bad, 0), IsEmpty());
+  EXPECT_THAT(FindSyncCoreSites(bad, 0, &complete), IsEmpty());
+  EXPECT_FALSE(complete);  // not read whole: no proof of none
+  const uint8_t none[] = {0x55, 0x5d, 0xc3};
+  EXPECT_THAT(FindSyncCoreSites(none, 0, &complete), IsEmpty());
+  EXPECT_TRUE(complete);
 }
 
 // An event kind is supplied only when every probe it needs that the kernel
@@ -74,6 +80,10 @@ TEST(SuppliedEventsTest, EachKindNeedsAllOfItsProbes) {
   EXPECT_THAT(introspect::SuppliedEvents(c, l),
               ElementsAre("page_table_free", "page_free", "user_enter"));  // no sync_core site
   c.sync_core_sites = 1;
+  EXPECT_THAT(introspect::SuppliedEvents(c, l),
+              ElementsAre("page_table_free", "page_free", "user_enter", "membarrier"));
+  c.sync_core_sites = 0;
+  c.no_sync_core_proven = true;  // a kernel that never serializes there (seed 004)
   EXPECT_THAT(introspect::SuppliedEvents(c, l),
               ElementsAre("page_table_free", "page_free", "user_enter", "membarrier"));
   c.placed.erase(c.placed.begin() + 3);  // ___pmd_free_tlb found, not placed

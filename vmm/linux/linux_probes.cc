@@ -58,6 +58,7 @@ std::vector<std::string> LinuxProbes::SuppliedEvents() const {
     c.found.push_back(e.function);
   for (const PlannedProbe& p : plan_.probes) c.placed.push_back(p.function);
   c.sync_core_sites = static_cast<int>(plan_.sync_cores.size());
+  c.no_sync_core_proven = plan_.no_sync_core_proven;
   return introspect::SuppliedEvents(c, k_->layout);
 }
 

@@ -63,9 +63,15 @@ void PlanSyncCores(const introspect::KernelKnowledge& k, const introspect::ElfIm
         "finish_task_switch: no symbol or code (membarrier SYNC_CORE is not checked)");
     return;
   }
-  for (const SyncCoreSite& site : FindSyncCoreSites(*code, f->second)) {
+  bool complete = false;
+  std::vector<SyncCoreSite> sites = FindSyncCoreSites(*code, f->second, &complete);
+  for (const SyncCoreSite& site : sites) {
     std::optional<uint64_t> paddr = LoadedPhysical(elf.loads, site.address);
     if (paddr) out.sync_cores.push_back({f->first, f->second, site, *paddr});
+  }
+  if (sites.empty() && complete) {
+    out.no_sync_core_proven = true;
+    return;
   }
   if (out.sync_cores.empty()) {
     out.problems.push_back(absl::StrFormat(

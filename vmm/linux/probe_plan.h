@@ -51,6 +51,10 @@ struct ProbePlan {
   std::vector<PlannedProbe> probes;
   std::vector<PlannedLoad> loads;
   std::vector<PlannedSyncCore> sync_cores;
+  // finish_task_switch was read whole and has no serializing instruction:
+  // this kernel never serializes there (a seed-004 kernel), which is what
+  // the membarrier invariant judges, not a gap in what the probes see.
+  bool no_sync_core_proven = false;
   std::vector<std::string> problems;  // one per entry that got no breakpoint, naming it
 };
 

@@ -25,8 +25,10 @@ bool IsMovFromSs(const cs_insn& insn) {
 
 }  // namespace
 
-std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint64_t start) {
+std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint64_t start,
+                                            bool* complete) {
   std::vector<SyncCoreSite> out;
+  if (complete != nullptr) *complete = false;
   csh h;
   if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) return out;
   cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
@@ -48,6 +50,7 @@ std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint6
       left -= 3;
       at += 3;
     }
+    if (complete != nullptr) *complete = left == 0;
   }
   cs_close(&h);
   return out;

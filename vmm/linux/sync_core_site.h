@@ -20,7 +20,10 @@ struct SyncCoreSite {
 
 // Every serializing sequence in `code`, which starts at `start`. Capstone
 // 4 does not decode SERIALIZE (0f 01 e8): those bytes where decoding stops
-// are taken as it, and decoding goes on after them.
-std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint64_t start);
+// are taken as it, and decoding goes on after them. `*complete` (when
+// given) says whether every byte was decoded: only then does an empty
+// answer mean the code has none.
+std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint64_t start,
+                                            bool* complete = nullptr);
 
 }  // namespace tlbscope

@@ -57,6 +57,11 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
   if (!syncs.empty()) {
     Log("linux probes: %d sync_core sites (%s)", syncs.size(), absl::StrJoin(syncs, "; "));
   }
+  if (probes->plan().no_sync_core_proven) {
+    Log("linux probes: finish_task_switch has no serializing instruction: this kernel never "
+        "serializes the core on an unlazy switch into a membarrier SYNC_CORE mm");
+    summary.plan.push_back("sync_core none in finish_task_switch");
+  }
   for (std::string& l : loads) summary.plan.push_back("load " + std::move(l));
   for (std::string& c : syncs) summary.plan.push_back("sync_core " + std::move(c));
   summary.supplies = probes->SuppliedEvents();
