@@ -105,6 +105,7 @@ std::vector<std::string> RunArgs(const RunSpec& r, const RunnerOptions& o, const
   std::vector<std::string> a = {"run"};
   // A workload boots the guest-linux kernel unless the run names its own.
   if (!r.workload.empty()) a.insert(a.end(), {"--workload", r.workload});
+  if (!r.linux_variant.empty()) a.insert(a.end(), {"--linux-variant", r.linux_variant});
   if (!r.kernel.empty() || r.workload.empty()) {
     a.insert(a.end(), {"--kernel", r.kernel.empty() ? o.default_kernel : r.kernel});
   }

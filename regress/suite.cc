@@ -20,9 +20,9 @@ absl::Status Bad(const std::string& path, const toml::source_region& at, const s
 }
 
 const std::set<std::string>& RunKeys() {
-  static const std::set<std::string> k = {"name",    "kernel",   "initrd",   "domain", "smp",
-                                          "mem",     "scenario", "variant",  "seed",   "cmdline",
-                                          "timeout", "expect",   "workload", "hold"};
+  static const std::set<std::string> k = {
+      "name", "kernel",  "initrd",  "domain", "smp",      "mem",  "scenario",     "variant",
+      "seed", "cmdline", "timeout", "expect", "workload", "hold", "linux_variant"};
   return k;
 }
 
@@ -57,7 +57,7 @@ std::string* StringKey(const std::string& key, RunSpec* r) {
       {"name", &RunSpec::name},         {"kernel", &RunSpec::kernel},
       {"initrd", &RunSpec::initrd},     {"domain", &RunSpec::domain},
       {"scenario", &RunSpec::scenario}, {"cmdline", &RunSpec::cmdline},
-      {"workload", &RunSpec::workload}};
+      {"workload", &RunSpec::workload}, {"linux_variant", &RunSpec::linux_variant}};
   auto it = k.find(key);
   return it == k.end() ? nullptr : &(r->*(it->second));
 }

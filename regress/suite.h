@@ -21,8 +21,9 @@ struct RunSpec {
   std::string scenario;  // guest-probe's scenario=, empty: none
   std::string variant = "correct";
   uint64_t seed = 1;
-  std::string cmdline;   // anything else for the kernel command line
-  std::string workload;  // guest-linux's tlbwork workload: `run --workload` (docs/linux.md)
+  std::string cmdline;        // anything else for the kernel command line
+  std::string workload;       // guest-linux's tlbwork workload: `run --workload` (docs/linux.md)
+  std::string linux_variant;  // a seed variant of the test kernel: `run --linux-variant`
   double timeout_s = 120;
   std::vector<std::string> holds;  // `run --hold` specs (docs/hold.md)
   // The expected verdict: clean, or exactly these invariant violations.

@@ -252,7 +252,9 @@ TEST(LinuxSuiteTest, WorkloadRunsUseRunWorkload) {
       "[defaults]\nsmp = 2\nmem = 128\n"
       "[[run]]\nname = \"a\"\nworkload = \"munmap\"\nexpect = \"clean\"\n"
       "[[run]]\nname = \"b\"\nworkload = \"lazy\"\nkernel = \"/my/bzImage\"\n"
-      "expect = \"clean\"\n",
+      "expect = \"clean\"\n"
+      "[[run]]\nname = \"c\"\nworkload = \"lazyfree\"\nlinux_variant = \"seed-000-lazy-free\"\n"
+      "expect = [\"table-freed-while-walkable\"]\n",
       "/x/linux.toml");
   ASSERT_TRUE(s.ok()) << s.status();
   regress::RunnerOptions o;
@@ -265,6 +267,9 @@ TEST(LinuxSuiteTest, WorkloadRunsUseRunWorkload) {
   EXPECT_THAT(joined(s->runs[0]), HasSubstr("run --workload munmap --smp 2 --mem 128 "));
   EXPECT_THAT(joined(s->runs[0]), ::testing::Not(HasSubstr("--kernel")));
   EXPECT_THAT(joined(s->runs[1]), HasSubstr("run --workload lazy --kernel /my/bzImage "));
+  EXPECT_THAT(joined(s->runs[2]),
+              HasSubstr("run --workload lazyfree --linux-variant seed-000-lazy-free --smp 2 "));
+  EXPECT_THAT(joined(s->runs[2]), ::testing::Not(HasSubstr("--kernel")));
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
     plan_.sync_cores.push_back(std::move(c));
   }
   for (const PlannedSyncCore& c : plan_.sync_cores) sync_by_address_[c.site.address] = &c;
+  plan_.no_sync_core_proven = planned.no_sync_core_proven;
 }
 
 std::vector<std::string> LinuxProbes::SuppliedEvents() const {
