@@ -17,8 +17,11 @@ if [ $# -eq 0 ]; then
     # The guest-linux kernel was built by CTest's guest_linux_build_kernel fixture.
     "$build/vmm/tlbscope" regress suites/linux.toml --jobs 2 --out "$build/regress-linux" \
       --junit "$build/regress-linux/junit.xml" || status=1
+    # The seed variants were built by CTest's linux_seed_variants test.
+    "$build/vmm/tlbscope" regress suites/linux-seeds.toml --jobs 2 --out "$build/regress-seeds" \
+      --junit "$build/regress-seeds/junit.xml" || status=1
   else
-    echo "scripts/test.sh: /dev/kvm absent: the regression suite (suites/default.toml) skipped"
+    echo "scripts/test.sh: /dev/kvm absent: the regression suites (suites/*.toml) skipped"
   fi
 fi
 exit "$status"

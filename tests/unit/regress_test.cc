@@ -224,6 +224,28 @@ TEST(SuiteTest, HoldKeyBecomesRunHoldAndIsCheckedAtLoad) {
             "guest has 2)");
 }
 
+// suites/linux-seeds.toml: each seed is a stock run (clean) and a run of its
+// variant expecting invariants; every variant named exists in the tree.
+TEST(SuiteTest, TheShippedSeedSuitePairsEachVariantWithTheStockKernel) {
+  absl::StatusOr<Suite> s =
+      LoadSuite(std::string(TLBSCOPE_SOURCE_DIR) + "/suites/linux-seeds.toml");
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::map<std::string, int> stock_workloads;
+  for (const RunSpec& r : s->runs) {
+    EXPECT_FALSE(r.workload.empty()) << r.name;
+    if (r.linux_variant.empty()) {
+      EXPECT_TRUE(r.expect_clean) << r.name;
+      ++stock_workloads[r.workload];
+      continue;
+    }
+    EXPECT_FALSE(r.expect_clean) << r.name;
+    EXPECT_TRUE(std::filesystem::is_directory(std::string(TLBSCOPE_SOURCE_DIR) +
+                                              "/guest-linux/patches/variants/" + r.linux_variant))
+        << r.linux_variant;
+    EXPECT_EQ(stock_workloads[r.workload], 1) << r.name << ": no stock run of " << r.workload;
+  }
+}
+
 TEST(SuiteTest, TheShippedDefaultSuiteCoversEveryScenarioAtSmp2And4) {
   absl::StatusOr<Suite> s = LoadSuite(std::string(TLBSCOPE_SOURCE_DIR) + "/suites/default.toml");
   ASSERT_TRUE(s.ok()) << s.status();
