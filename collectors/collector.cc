@@ -59,6 +59,7 @@ void Collector::Observe(const CEvent& e) {
   any_ = true;
   next_seq_ = e.seq + 1;
   for (Invariant* inv : by_kind_[static_cast<int>(e.kind) & 63]) inv->Check(e, state_, *this);
+  if (event_source_ == "linux") state_check_.Observe(e, state_);
   const ApplyNotes& notes = state_.Apply(e);
   stats_.Observe(e, notes);
   kernel_tally_.Observe(e, notes);

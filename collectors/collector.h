@@ -11,6 +11,7 @@
 #include "collectors/event.h"
 #include "collectors/invariant.h"
 #include "collectors/kernel_tally.h"
+#include "collectors/state_check.h"
 #include "collectors/state_model.h"
 #include "collectors/stats.h"
 #include "collectors/violation.h"
@@ -56,6 +57,9 @@ class Collector : private ViolationSink {
   const Stats& stats() const { return stats_; }
   // The stream's counts the way Linux's /proc/vmstat nr_tlb_* counts.
   const KernelTally& kernel_tally() const { return kernel_tally_; }
+  // A Linux stream: the model against the kernel's state at each return to
+  // user mode (state_check.h).
+  const StateCheck& state_check() const { return state_check_; }
   const std::vector<Violation>& violations() const { return violations_; }
   uint64_t violation_count() const { return violation_count_; }
   const std::map<std::string, uint64_t>& per_invariant() const { return per_invariant_; }
@@ -76,6 +80,7 @@ class Collector : private ViolationSink {
   StateModel state_;
   Stats stats_;
   KernelTally kernel_tally_;
+  StateCheck state_check_;
   std::vector<std::unique_ptr<Invariant>> invariants_;
   std::array<std::vector<Invariant*>, 64> by_kind_;  // the invariants each kind goes to
   std::vector<EventObserver*> observers_;

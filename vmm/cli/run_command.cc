@@ -129,6 +129,17 @@ ObservedTlbCounts Observed(const RunOutcome& r, const CollectSink* collector) {
   return o;
 }
 
+// A Linux run's model against the kernel's state at each return to user
+// mode (collectors/state_check.h): one line; false on a mismatch.
+bool StateMatchesGuest(const CollectSink* sink) {
+  if (sink == nullptr) return true;
+  const collect::StateCheck& c = sink->collector().state_check();
+  if (c.checks == 0) return true;
+  Log("state vs guest: %d returns to user mode checked, %d mismatches%s", c.checks, c.mismatches,
+      c.mismatches == 0 ? "" : " (first: " + c.first_mismatch + ")");
+  return c.mismatches == 0;
+}
+
 }  // namespace
 
 int RunCommand(const RunOptions& o) {
@@ -150,6 +161,7 @@ int RunCommand(const RunOptions& o) {
       CompareKernelCounters(linux_report, Observed(*r, collector->get()));
   PrintCounterChecks(counters, stderr);
   if (exit_code == 0 && CountCounterMismatches(counters) > 0) exit_code = 6;
+  if (exit_code == 0 && !StateMatchesGuest(collector->get())) exit_code = 6;
   if (!o.results_path.empty()) {
     if (absl::Status s =
             WriteResults(o.results_path, o, *r, collector->get(), linux_report, counters);
