@@ -238,8 +238,12 @@ int RegressCommand(const std::vector<std::string>& args, const std::string& tlbs
   if (!plan.ok()) return Fail(std::string(plan.status().message()));
   if (a->list) {
     for (const regress::RunSpec& r : plan->suite.runs) {
-      std::printf("%s: smp %d, %s %s seed %lu, expect %s\n", r.name.c_str(), r.smp,
-                  r.scenario.c_str(), r.variant.c_str(), static_cast<unsigned long>(r.seed),
+      std::string what =
+          !r.workload.empty()
+              ? absl::StrFormat("workload %s on %s", r.workload,
+                                r.linux_variant.empty() ? "the test kernel" : r.linux_variant)
+              : absl::StrFormat("%s %s seed %d", r.scenario, r.variant, r.seed);
+      std::printf("%s: smp %d, %s, expect %s\n", r.name.c_str(), r.smp, what.c_str(),
                   regress::ExpectedText(r).c_str());
     }
     return 0;
