@@ -161,7 +161,8 @@ int RunCommand(const RunOptions& o) {
       CompareKernelCounters(linux_report, Observed(*r, collector->get()));
   PrintCounterChecks(counters, stderr);
   if (exit_code == 0 && CountCounterMismatches(counters) > 0) exit_code = 6;
-  if (exit_code == 0 && !StateMatchesGuest(collector->get())) exit_code = 6;
+  bool state_matches = StateMatchesGuest(collector->get());  // prints its line either way
+  if (exit_code == 0 && !state_matches) exit_code = 6;
   if (!o.results_path.empty()) {
     if (absl::Status s =
             WriteResults(o.results_path, o, *r, collector->get(), linux_report, counters);
