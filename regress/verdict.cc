@@ -100,6 +100,19 @@ void Judge(RunVerdict* v) {
   if (!c.violations().empty())
     v->first_violation = collect::FormatViolation(c.violations().front());
   v->observed_text = SetText(observed);
+  // The run's own in-process collector saw the same stream: it must agree.
+  if (result.has_collector()) {
+    std::set<std::string> in_process;
+    for (const auto& [name, n] : result.collector().per_invariant()) {
+      if (n != 0) in_process.insert(name);
+    }
+    if (in_process != observed) {
+      v->problem = "verdicts-differ";
+      v->reason = absl::StrFormat("the run's collector found %s, the replay of its trace %s",
+                                  SetText(in_process), v->observed_text);
+      return;
+    }
+  }
   for (int k = 0; k < collect::kMaxKind; ++k) {
     uint64_t n = c.stats().per_kind[k];
     if (n) (*v->measured.mutable_counts())[collect::KindName(static_cast<collect::Kind>(k))] = n;
