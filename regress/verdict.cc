@@ -33,6 +33,35 @@ void Unjudged(RunVerdict* v, const std::string& problem, const std::string& reas
   v->reason = reason;
 }
 
+// The run's own in-process collector saw the same stream as the replay: it
+// must have found the same invariants (false, with the problem set, if not).
+bool InProcessAgrees(const v1::RunResult& result, const std::set<std::string>& observed,
+                     RunVerdict* v) {
+  if (!result.has_collector()) return true;
+  std::set<std::string> in_process;
+  for (const auto& [name, n] : result.collector().per_invariant()) {
+    if (n != 0) in_process.insert(name);
+  }
+  if (in_process == observed) return true;
+  v->problem = "verdicts-differ";
+  v->reason = absl::StrFormat("the run's collector found %s, the replay of its trace %s",
+                              SetText(in_process), SetText(observed));
+  return false;
+}
+
+// Counts and latencies of the run (for --baseline).
+void Measure(const collect::Collector& c, RunVerdict* v) {
+  for (int k = 0; k < collect::kMaxKind; ++k) {
+    uint64_t n = c.stats().per_kind[k];
+    if (n) (*v->measured.mutable_counts())[collect::KindName(static_cast<collect::Kind>(k))] = n;
+  }
+  v->measured.set_name(v->spec.name);
+  v->measured.set_flush_requests(c.stats().requests);
+  v->measured.set_ack_latency_p50_ns(c.stats().ack_latency_ns.Quantile(0.5));
+  v->measured.set_ack_latency_p90_ns(c.stats().ack_latency_ns.Quantile(0.9));
+  v->measured.set_ack_latency_p99_ns(c.stats().ack_latency_ns.Quantile(0.99));
+}
+
 }  // namespace
 
 bool StopIsTheGuests(const std::string& r) {
@@ -100,28 +129,8 @@ void Judge(RunVerdict* v) {
   if (!c.violations().empty())
     v->first_violation = collect::FormatViolation(c.violations().front());
   v->observed_text = SetText(observed);
-  // The run's own in-process collector saw the same stream: it must agree.
-  if (result.has_collector()) {
-    std::set<std::string> in_process;
-    for (const auto& [name, n] : result.collector().per_invariant()) {
-      if (n != 0) in_process.insert(name);
-    }
-    if (in_process != observed) {
-      v->problem = "verdicts-differ";
-      v->reason = absl::StrFormat("the run's collector found %s, the replay of its trace %s",
-                                  SetText(in_process), v->observed_text);
-      return;
-    }
-  }
-  for (int k = 0; k < collect::kMaxKind; ++k) {
-    uint64_t n = c.stats().per_kind[k];
-    if (n) (*v->measured.mutable_counts())[collect::KindName(static_cast<collect::Kind>(k))] = n;
-  }
-  v->measured.set_name(v->spec.name);
-  v->measured.set_flush_requests(c.stats().requests);
-  v->measured.set_ack_latency_p50_ns(c.stats().ack_latency_ns.Quantile(0.5));
-  v->measured.set_ack_latency_p90_ns(c.stats().ack_latency_ns.Quantile(0.9));
-  v->measured.set_ack_latency_p99_ns(c.stats().ack_latency_ns.Quantile(0.99));
+  if (!InProcessAgrees(result, observed, v)) return;
+  Measure(c, v);
 
   const RunSpec& r = v->spec;
   std::set<std::string> expected = r.expect_clean ? std::set<std::string>{} : r.expect_violations;

@@ -66,6 +66,8 @@ std::string EntryPlan::Describe() const {
       return absl::StrFormat("%#x%s: emulate a %d-byte no-op", address, where, length);
     case Skip::kEmulatePush:
       return absl::StrFormat("%#x%s: emulate push %s", address, where, kRegs[push_reg & 15]);
+    case Skip::kEmulateRet:
+      return absl::StrFormat("%#x: a return, emulated", address);
     case Skip::kStep:
       return absl::StrFormat("%#x%s: step", address, where);
   }

@@ -19,7 +19,9 @@
 namespace tlbscope::introspect {
 
 struct EntryPlan {
-  enum class Skip { kEmulateNop, kEmulatePush, kStep };
+  // kEmulateRet: a breakpoint on a function's return (`ret`, or `jmp
+  // __x86_return_thunk`, which returns): rip = [rsp], rsp += 8.
+  enum class Skip { kEmulateNop, kEmulatePush, kEmulateRet, kStep };
   uint64_t address = 0;  // where the breakpoint goes
   Skip skip = Skip::kStep;
   uint8_t length = 0;         // bytes of the instruction under it (0 for kStep: unknown)

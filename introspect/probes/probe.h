@@ -135,6 +135,10 @@ class Probe {
   virtual ~Probe() = default;
   virtual const char* function() const = 0;
   virtual bool wants_return() const { return false; }
+  // Its breakpoints go on the function's return instructions instead of
+  // its entry (the VMM finds them): OnReturn at each, with no frame and no
+  // OnEntry. One exit per call instead of two, and the return emulated.
+  virtual bool at_returns() const { return false; }
   // A function only some kernels have: its absence is no problem to report.
   virtual bool optional() const { return false; }
   // Its answers are the flush targets (should_flush_tlb): where it is

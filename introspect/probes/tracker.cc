@@ -60,6 +60,11 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
       if (!p->optional()) skipped_.push_back(p->function());
       continue;
     }
+    if (p->at_returns()) {
+      exits_.push_back({*a, p->function()});
+      exit_probes_.push_back(p.get());
+      continue;
+    }
     entries_.push_back({*a, p->function()});
     if (std::optional<int64_t> d = p->load_disp(k.layout)) {
       load_wants_.push_back({*a, p->function(), *d});
@@ -177,6 +182,20 @@ std::vector<uint64_t> LinuxTracker::ReturnAddresses() const {
   std::vector<uint64_t> out;
   for (const Frame& f : frames_) out.push_back(f.return_address);
   return out;
+}
+
+bool LinuxTracker::OnExitSite(uint32_t cpu, uint64_t function, const ProbeRegs& regs,
+                              GuestReader& mem) {
+  if (cpu >= num_cpus_) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < exits_.size(); ++i) {
+    if (exits_[i].address != function) continue;
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    KernelState state(k_, mem);
+    exit_probes_[i]->OnReturn(env_, state, cpu, regs);
+    return true;
+  }
+  return false;
 }
 
 void LinuxTracker::OnSyncCore(uint32_t cpu, GuestReader& mem) {

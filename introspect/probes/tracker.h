@@ -27,6 +27,11 @@ class LinuxTracker {
     const char* function;
   };
   const std::vector<Entry>& entries() const { return entries_; }
+  // Functions probed at their returns (Probe::at_returns): the VMM puts a
+  // breakpoint on each of their return instructions and calls OnExitSite.
+  const std::vector<Entry>& exit_functions() const { return exits_; }
+  // A return instruction of exit function `function` reached on `cpu`.
+  bool OnExitSite(uint32_t cpu, uint64_t function, const ProbeRegs& regs, GuestReader& mem);
   // Loads a probe wants to see as the kernel does (Probe::load_disp), by
   // the function they are in.
   struct LoadWant {
@@ -77,6 +82,8 @@ class LinuxTracker {
   std::vector<std::unique_ptr<Probe>> probes_;
   std::vector<Entry> entries_;
   std::vector<Probe*> entry_probes_;  // parallel to entries_
+  std::vector<Entry> exits_;
+  std::vector<Probe*> exit_probes_;  // parallel to exits_
   std::vector<LoadWant> load_wants_;
   std::vector<std::string> skipped_;
   // THREAD_SIZE (kernel stacks are this big and aligned to it), from the

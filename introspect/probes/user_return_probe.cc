@@ -3,7 +3,9 @@
 // exception or interrupt from user mode, a new task's ret_from_fork), and
 // their exit work may schedule. At the return, the next thing the CPU does
 // is the return to user: user_enter carries the mm it runs then and the
-// CPU's local generation for it (cpu_tlbstate) and the mm's.
+// CPU's local generation for it (cpu_tlbstate) and the mm's. The
+// breakpoints go on the functions' return instructions (at_returns): one
+// exit per return to user mode, the `ret` emulated.
 #include "introspect/probes/probe.h"
 
 namespace tlbscope::introspect {
@@ -13,7 +15,7 @@ class UserReturnProbe : public Probe {
  public:
   explicit UserReturnProbe(const char* function) : function_(function) {}
   const char* function() const override { return function_; }
-  bool wants_return() const override { return true; }
+  bool at_returns() const override { return true; }
   bool optional() const override { return true; }
 
   void OnEntry(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) override {}

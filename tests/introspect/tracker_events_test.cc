@@ -45,6 +45,13 @@ class TrackerEventsTest : public TrackerTest {
           });
         });
   }
+  // A return instruction of syscall_exit_to_user_mode (kSysExit) or
+  // irqentry_exit_to_user_mode (kIrqExit) on `cpu`, as the VMM reports it.
+  void UserReturn(uint32_t cpu, int fn) {
+    ProbeRegs r;
+    r.rsp = Stack(cpu);
+    ASSERT_TRUE(tracker_->OnExitSite(cpu, kFn + 0x1000 * fn, r, g_));
+  }
   std::vector<const v1::Event*> Of(v1::Event::KindCase kind) {
     std::vector<const v1::Event*> out;
     for (const v1::Event& e : synth_.events()) {
@@ -139,7 +146,7 @@ TEST_F(TrackerEventsTest, AnUnlazyReturnToUserWithoutSyncCoreIsCaught) {
     // The thread comes back: same mm, same gen: switch_mm writes no CR3.
     Call(1, 0, {kMmA, kMmA, 0}, [&] { Lazy(1, false); });
     if (stock) tracker_->OnSyncCore(1, g_);
-    Call(1, kIrqExit, {0}, [] {});
+    UserReturn(1, kIrqExit);
     auto users = Of(v1::Event::kUserEnter);
     ASSERT_EQ(users.size(), 1u);
     EXPECT_EQ(users[0]->user_enter().mm(), 5u);
@@ -159,9 +166,9 @@ TEST_F(TrackerEventsTest, AnUnlazyReturnToUserWithoutSyncCoreIsCaught) {
 TEST_F(TrackerEventsTest, UserEnterTakesTheLocalGenOnlyFromTheMmsOwnSlot) {
   SwitchToA(0, 3, 0x1);
   Gen(kMmA, 3);
-  Call(0, kSysExit, {0}, [] {});
+  UserReturn(0, kSysExit);
   LocalGen(0, 9, 7);  // the slot now names another mm
-  Call(0, kSysExit, {0}, [] {});
+  UserReturn(0, kSysExit);
   auto users = Of(v1::Event::kUserEnter);
   ASSERT_EQ(users.size(), 2u);
   EXPECT_EQ(users[0]->user_enter().local_gen(), 3u);
@@ -183,14 +190,14 @@ TEST_F(TrackerEventsTest, TheModelMatchesTheGuestAtEachReturnToUserMode) {
   SwitchToA(0, 1, 0x1);
   SwitchToA(1, 1, 0x3);
   Shootdown(2, 0x400000, 0x402000);
-  Call(1, kSysExit, {0}, [] {});
+  UserReturn(1, kSysExit);
   collect::Collector ok;
   ok.SetEventSource("linux");
   synth_.Check(&ok);
   EXPECT_EQ(ok.state_check().checks, 1u);
   EXPECT_EQ(ok.state_check().mismatches, 0u);
   LocalGen(1, 5, 3);  // the guest moved on without an event
-  Call(1, kSysExit, {0}, [] {});
+  UserReturn(1, kSysExit);
   collect::Collector bad;
   bad.SetEventSource("linux");
   synth_.Check(&bad);

@@ -5,6 +5,8 @@
 // the plan supplies.
 #include "introspect/probes/supplies.h"
 #include "tests/unit/linux_probes_fixture.h"
+#include "vmm/linux/return_site.h"
+#include "vmm/linux/skip_emulation.h"
 #include "vmm/linux/sync_core_site.h"
 
 namespace tlbscope::linux_probes_testing {
@@ -57,6 +59,46 @@ TEST(SyncCoreSiteTest, BothFormsAreFoundAndNothingElse) {
   const uint8_t none[] = {0x55, 0x5d, 0xc3};
   EXPECT_THAT(FindSyncCoreSites(none, 0, &complete), IsEmpty());
   EXPECT_TRUE(complete);
+}
+
+// Every return of a function: `ret`, and a `jmp` to the return thunk (which
+// returns); not `ret imm16`, not another jmp. Undecodable code is no proof.
+TEST(ReturnSiteTest, RetsAndReturnThunkJumps) {
+  const uint8_t code[] = {
+      0x55,                          // 0 push rbp
+      0x74, 0x01,                    // 1 je +1
+      0xc3,                          // 3 ret
+      0xe9, 0x10, 0x00, 0x00, 0x00,  // 4 jmp 0x1019: the thunk
+      0xe9, 0x20, 0x00, 0x00, 0x00,  // 9 jmp 0x102e: elsewhere
+      0xc2, 0x08, 0x00,              // 14 ret 8
+      0xc3,                          // 17 ret
+  };
+  bool complete = false;
+  EXPECT_THAT(FindReturnSites(code, 0x1000, 0x1019, &complete),
+              ElementsAre(0x1003, 0x1004, 0x1011));
+  EXPECT_TRUE(complete);
+  EXPECT_THAT(FindReturnSites(code, 0x1000, std::nullopt, &complete), ElementsAre(0x1003, 0x1011));
+  const uint8_t bad[] = {0xc3, 0x0f, 0x01, 0xe8};  // SERIALIZE: Capstone 4 cannot
+  FindReturnSites(bad, 0, std::nullopt, &complete);
+  EXPECT_FALSE(complete);
+}
+
+// The emulated return: rip from the stack through the page walk, rsp up by
+// 8, nothing written.
+TEST_F(LinuxProbesTest, ARetIsEmulatedExactly) {
+  uint64_t rsp = kDirectMap + 0x2000ff8;  // the 8 bytes in one page
+  Put(rsp, 0xffffffff81234567ull);
+  kvm_regs r{};
+  r.rsp = rsp;
+  r.rip = 0xffffffff81000000ull;
+  introspect::EntryPlan plan;
+  plan.skip = introspect::EntryPlan::Skip::kEmulateRet;
+  PagingMode mode{(1ull << 31) | 1, kPml4, 1 << 5, (1 << 8) | (1 << 10)};
+  ASSERT_TRUE(EmulateSkip(plan, r, *mem_, mode).ok());
+  EXPECT_EQ(r.rip, 0xffffffff81234567ull);
+  EXPECT_EQ(r.rsp, rsp + 8);
+  r.rsp = 0x00007fff00000000ull;  // not mapped
+  EXPECT_FALSE(EmulateSkip(plan, r, *mem_, mode).ok());
 }
 
 // An event kind is supplied only when every probe it needs that the kernel

@@ -111,7 +111,12 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
   std::copy(std::begin(args), std::end(args), regs.arg);
   regs.cr3 = s->cr3;
   regs.gs_base = s->gs.base;
-  if (!tracker_->OnBreakpoint(static_cast<uint32_t>(vcpu), regs, reader)) {
+  if (entry != nullptr && entry->at_return) {
+    regs.rip = r->rip;
+    if (!tracker_->OnExitSite(static_cast<uint32_t>(vcpu), entry->function_address, regs, reader)) {
+      unmatched_.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else if (!tracker_->OnBreakpoint(static_cast<uint32_t>(vcpu), regs, reader)) {
     unmatched_.fetch_add(1, std::memory_order_relaxed);
   }
   SyncReturns(mode);

@@ -3,6 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "introspect/elf_image.h"
 #include "vmm/boot/elf_file.h"
+#include "vmm/linux/return_site.h"
 
 namespace tlbscope {
 
@@ -80,6 +81,40 @@ void PlanSyncCores(const introspect::KernelKnowledge& k, const introspect::ElfIm
   }
 }
 
+// A breakpoint on every return of each exit function, or none when its
+// code cannot be read whole (a return missed would lose events silently).
+void PlanReturns(const introspect::LinuxTracker& tracker, const introspect::KernelKnowledge& k,
+                 const introspect::ElfImage& image, const ElfFile& elf, ProbePlan& out) {
+  std::optional<uint64_t> thunk = k.symbols.Find("__x86_return_thunk");
+  for (const introspect::LinuxTracker::Entry& e : tracker.exit_functions()) {
+    std::optional<uint64_t> end = k.symbols.NextAbove(e.address);
+    std::optional<std::span<const uint8_t>> code;
+    if (end && *end - e.address <= kMaxFunctionBytes) code = image.At(e.address, *end - e.address);
+    bool complete = false;
+    std::vector<uint64_t> sites;
+    if (code) sites = FindReturnSites(*code, e.address, thunk, &complete);
+    if (!complete || sites.empty()) {
+      out.problems.push_back(absl::StrFormat(
+          "%s: its returns could not be found (code not decoded whole)", e.function));
+      continue;
+    }
+    for (uint64_t site : sites) {
+      std::optional<uint64_t> paddr = LoadedPhysical(elf.loads, site);
+      if (!paddr) continue;
+      PlannedProbe p;
+      p.function = e.function;
+      p.function_address = e.address;
+      p.plan.address = site;
+      p.plan.skip = introspect::EntryPlan::Skip::kEmulateRet;
+      std::optional<std::span<const uint8_t>> first = image.At(site, 1);
+      p.plan.length = first && (*first)[0] == 0xc3 ? 1 : 5;  // ret, or jmp rel32 to the thunk
+      p.paddr = *paddr;
+      p.at_return = true;
+      out.probes.push_back(std::move(p));
+    }
+  }
+}
+
 }  // namespace
 
 ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::KernelKnowledge& k,
@@ -115,6 +150,7 @@ ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::
   }
   PlanLoads(tracker, *image, *elf, out);
   PlanSyncCores(k, *image, *elf, out);
+  PlanReturns(tracker, k, *image, *elf, out);
   return out;
 }
 

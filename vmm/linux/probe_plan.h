@@ -23,6 +23,7 @@ struct PlannedProbe {
   uint64_t function_address = 0;  // what the tracker knows the entry by
   introspect::EntryPlan plan;     // plan.address: where the int3 goes
   uint64_t paddr = 0;
+  bool at_return = false;        // on a return instruction of an exit function (kEmulateRet)
   std::string Describe() const;  // "switch_mm_irqs_off: 0x...: emulate a 4-byte no-op"
 };
 

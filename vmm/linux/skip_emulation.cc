@@ -13,6 +13,32 @@ uint64_t RegisterByNumber(const kvm_regs& r, uint8_t n) {
   return by_number[n & 15];
 }
 
+namespace {
+
+// rip = [rsp], rsp += 8, the 8 bytes read through the page walk (they may
+// cross a page).
+absl::Status EmulateRet(kvm_regs& regs, GuestMemory& mem, const PagingMode& mode) {
+  uint8_t bytes[8];
+  for (uint64_t done = 0; done < 8;) {
+    uint64_t at = regs.rsp + done;
+    uint64_t n = std::min<uint64_t>(8 - done, 4096 - (at & 0xfff));
+    absl::StatusOr<uint64_t> pa = TranslateGva(mem, mode, at);
+    if (!pa.ok()) return pa.status();
+    if (!mem.Contains(*pa, n)) {
+      return absl::OutOfRangeError(absl::StrFormat("ret at %#x: stack outside memory", at));
+    }
+    (void)mem.Read(*pa, std::span<uint8_t>(bytes + done, n));
+    done += n;
+  }
+  uint64_t target;
+  std::memcpy(&target, bytes, 8);
+  regs.rip = target;
+  regs.rsp += 8;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status EmulateSkip(const introspect::EntryPlan& plan, kvm_regs& regs, GuestMemory& mem,
                          const PagingMode& mode) {
   using Skip = introspect::EntryPlan::Skip;
@@ -20,6 +46,7 @@ absl::Status EmulateSkip(const introspect::EntryPlan& plan, kvm_regs& regs, Gues
     regs.rip += plan.length;
     return absl::OkStatus();
   }
+  if (plan.skip == Skip::kEmulateRet) return EmulateRet(regs, mem, mode);
   if (plan.skip != Skip::kEmulatePush) {
     return absl::FailedPreconditionError(absl::StrFormat("%#x: stepped", plan.address));
   }
