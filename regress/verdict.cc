@@ -65,7 +65,7 @@ void Measure(const collect::Collector& c, RunVerdict* v) {
 }  // namespace
 
 bool StopIsTheGuests(const std::string& r) {
-  return r == "guest-exit" || r == "guest-assert" || r == "guest-exception" ||
+  return r == "guest-exit" || r == "guest-assert" || r == "guest-exception" || r == "guest-panic" ||
          r == "triple-fault" || r == "bad-probe-message" || r == "unknown-port" ||
          r == "system-event";
 }

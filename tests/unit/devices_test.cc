@@ -34,6 +34,40 @@ TEST(Serial16550Test, DivisorLatchDoesNotPrint) {
   EXPECT_EQ(ReadReg(s, 0x3fb), 0x03);
 }
 
+// A Linux guest whose kernel panics stops the run at the end of the panic
+// output (after its stack dump), the panic in the stop message; the same
+// text from another guest, or the panic's first line, does not stop it.
+TEST(Serial16550Test, TheEndOfALinuxPanicStopsTheRun) {
+  auto sink = *SerialSink::Create(false, "");
+  Serial16550 s(0x3f8, sink.get());
+  auto write = [&](const std::string& text) {
+    IoOutcome last;
+    for (char c : text) {
+      uint8_t b = static_cast<uint8_t>(c);
+      last = s.Write(0, 0x3f8, {&b, 1});
+      if (last) break;
+    }
+    return last;
+  };
+  const std::string end =
+      "[    1.16] ---[ end Kernel panic - not syncing: Attempted to kill init! ]---\n";
+  EXPECT_FALSE(write(end));  // not watched: not a Linux guest
+  sink->WatchLinuxPanic();
+  EXPECT_FALSE(write("[    1.16] Kernel panic - not syncing: Attempted to kill init!\n"));
+  EXPECT_FALSE(write("[    1.17] Call Trace:\n"));
+  IoOutcome stop = write(end);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->reason, StopReason::kGuestPanic);
+  EXPECT_EQ(stop->message,
+            "the guest kernel panicked: Kernel panic - not syncing: Attempted to kill init!");
+  // The guest's bytes are bounded and made printable in the message.
+  std::string hostile = "---[ end Kernel panic - not syncing: \x1b[2J" + std::string(5000, 'x');
+  stop = write(hostile + "\n");
+  ASSERT_TRUE(stop);
+  EXPECT_LT(stop->message.size(), 600u);
+  EXPECT_EQ(stop->message.find('\x1b'), std::string::npos);
+}
+
 TEST(Serial16550Test, ScratchRegisterAndStatus) {
   auto sink = *SerialSink::Create(false, "");
   Serial16550 s(0x3f8, sink.get());

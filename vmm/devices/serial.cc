@@ -36,11 +36,28 @@ absl::StatusOr<std::unique_ptr<SerialSink>> SerialSink::Create(bool to_stdout,
 
 SerialSink::~SerialSink() { Flush(); }
 
-void SerialSink::Put(uint8_t c) {
+std::optional<std::string> SerialSink::Put(uint8_t c) {
   transcript_.push_back(static_cast<char>(c));
   if (log_ != nullptr && std::fputc(c, log_.get()) == EOF) log_ok_ = false;
   if (to_stdout_) line_.push_back(static_cast<char>(c));
   if (c == '\n') Flush();
+  if (!watch_panic_) return std::nullopt;
+  if (c != '\n') {
+    if (watched_.size() < kMaxWatchedLine) watched_.push_back(static_cast<char>(c));
+    return std::nullopt;
+  }
+  std::string line = std::move(watched_);
+  watched_.clear();
+  // Linux's panic() ends its output with this line (after the stack dump).
+  static constexpr std::string_view kEnd = "---[ end Kernel panic - not syncing: ";
+  size_t at = line.find(kEnd);
+  if (at == std::string::npos) return std::nullopt;
+  std::string why = line.substr(at + kEnd.size());
+  if (size_t close = why.rfind(" ]---"); close != std::string::npos) why.resize(close);
+  for (char& ch : why) {
+    if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '?';
+  }
+  return "Kernel panic - not syncing: " + why;
 }
 
 void SerialSink::Flush() {
@@ -76,7 +93,12 @@ IoOutcome Serial16550::Write(int, uint16_t port, std::span<const uint8_t> data) 
       if (lcr_ & kLcrDlab) {
         dll_ = v;
       } else {
-        sink_->Put(v);
+        if (std::optional<std::string> panic = sink_->Put(v)) {
+          thr_pending_ = false;
+          UpdateIrq();
+          thr_pending_ = true;
+          return StopRequest{StopReason::kGuestPanic, 0, "the guest kernel panicked: " + *panic};
+        }
         // Sent at once: THR is empty again, a new interrupt (edge).
         thr_pending_ = false;
         UpdateIrq();

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "base/unique_file.h"
@@ -17,7 +19,11 @@ class SerialSink {
   static absl::StatusOr<std::unique_ptr<SerialSink>> Create(bool to_stdout,
                                                             const std::string& log_path);
   ~SerialSink();
-  void Put(uint8_t c);
+  // The line just completed by `c` when it ends a Linux kernel panic
+  // ("---[ end Kernel panic - not syncing: WHY ]---") and WatchLinuxPanic()
+  // was called: the panic, in one line ("Kernel panic - not syncing: WHY").
+  std::optional<std::string> Put(uint8_t c);
+  void WatchLinuxPanic() { watch_panic_ = true; }
   void Flush();
   const std::string& transcript() const { return transcript_; }
   // Where whole console lines for stdout go instead (the status line's
@@ -32,6 +38,9 @@ class SerialSink {
   UniqueFile log_;
   bool log_ok_ = true;
   std::string line_;
+  static constexpr size_t kMaxWatchedLine = 512;  // a longer line is cut: the guest's
+  bool watch_panic_ = false;
+  std::string watched_;     // the line being written, bounded, for the watch
   std::string transcript_;  // everything, for the results file and tests
   std::function<void(const std::string&)> writer_;
 };

@@ -14,6 +14,8 @@ std::string_view StopReasonName(StopReason r) {
       return "bad-probe-message";
     case StopReason::kTripleFault:
       return "triple-fault";
+    case StopReason::kGuestPanic:
+      return "guest-panic";
     case StopReason::kInternalError:
       return "kvm-internal-error";
     case StopReason::kEntryFailure:

@@ -12,6 +12,7 @@ enum class StopReason {
   kGuestException,   // guest exception handler reported a fault (probe channel)
   kBadProbeMessage,  // malformed probe-channel message
   kTripleFault,      // KVM_EXIT_SHUTDOWN
+  kGuestPanic,       // a Linux guest's console said its kernel panicked
   kInternalError,    // KVM_EXIT_INTERNAL_ERROR (e.g. emulation failure)
   kEntryFailure,     // KVM_EXIT_FAIL_ENTRY
   kUnknownPort,      // port I/O nobody owns
