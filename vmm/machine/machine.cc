@@ -43,8 +43,7 @@ void CollectOutcome(const MachineConfig& config, LoadedGuest& guest, const Devic
 
 // The trap engine and, for a Linux kernel, its probes.
 absl::StatusOr<std::unique_ptr<TrapEngine>> PlanTraps(const MachineConfig& config,
-                                                      LoadedGuest& guest, VmParts& vm,
-                                                      RunOutcome& out,
+                                                      LoadedGuest& guest, RunOutcome& out,
                                                       std::unique_ptr<LinuxProbes>* probes) {
   if (!config.trap) {
     *probes = CreateProbes(config, guest, nullptr, out.probes);
@@ -119,8 +118,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
 
   RunOutcome out;
   std::unique_ptr<LinuxProbes> probes;
-  absl::StatusOr<std::unique_ptr<TrapEngine>> traps =
-      PlanTraps(config, **guest, **vm, out, &probes);
+  absl::StatusOr<std::unique_ptr<TrapEngine>> traps = PlanTraps(config, **guest, out, &probes);
   if (!traps.ok()) return traps.status();
   absl::StatusOr<std::unique_ptr<HoldHandle>> holds =
       CreateHolds(config, **guest, traps->get(), probes.get());
