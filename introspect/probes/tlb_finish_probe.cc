@@ -55,7 +55,14 @@ class TlbFinishMmuProbe : public Probe {
     const FrameData* f = env.cpu(cpu).frame;
     if (f == nullptr || f->gather.tlb == 0) return;  // the entry could not read the gather
     const FrameData::Gather& g = f->gather;
-    EmitGatherFrees(env, cpu, g.tlb, g.mm_ctx, f->flushed ? f->flush_gen : 0);
+    // Frees are judged against the flush that covered them; a gather that
+    // flushed elsewhere (mid-zap, outside this call) names none here: its
+    // frees are dropped rather than judged against no flush.
+    if (f->flushed) {
+      EmitGatherFrees(env, cpu, g.tlb, g.mm_ctx, f->flush_gen);
+    } else {
+      env.TakeFrees(g.tlb);
+    }
     v1::Event e;
     v1::GatherEnd* ge = e.mutable_gather_end();
     ge->set_mm(g.mm_ctx);

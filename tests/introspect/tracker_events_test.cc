@@ -109,6 +109,16 @@ TEST_F(TrackerEventsTest, AGatherThatNeverEndsKeepsNoMoreThanItsBound) {
   Gather(
       0, 0x400000, 0x401000, 1, [] {}, [] {});  // tlb_gather_mmu forgets what came before
   EXPECT_THAT(Of(v1::Event::kPageFree), IsEmpty());
+  // A gather whose tlb_finish_mmu made no flush: its frees have no covering
+  // flush to be judged against, and are not emitted.
+  Gather(
+      0, 0x400000, 0x401000, 1,
+      [&] {
+        Call(0, kRemovePage, {Tlb(0), kUserPage, 0, 4096}, [] {});
+      },
+      [] {});
+  EXPECT_THAT(Of(v1::Event::kPageFree), IsEmpty());
+  EXPECT_EQ(Of(v1::Event::kGatherEnd).size(), 2u);
 }
 
 TEST_F(TrackerEventsTest, MembarrierSyncCoreRegistrationIsSeenOncePerMm) {
