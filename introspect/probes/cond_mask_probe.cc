@@ -18,11 +18,14 @@ class CondMaskProbe : public Probe {
   bool optional() const override { return true; }
   bool shows_flush_condition() const override { return true; }
 
-  void OnEntry(ProbeEnv& env, KernelState&, uint32_t cpu, const ProbeRegs& r) override {
+  void OnEntry(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) override {
     CpuProbeState& st = env.cpu(cpu);
     if (!st.in_request || !st.in_request->deferred || r.arg[0] != 0) return;
     CpuProbeState::Request& q = *st.in_request;
-    q.asked |= q.remote_unanswered;  // no condition: every remote CPU of the mask
+    // No condition: every remote CPU of the mask it is given now (the
+    // kernel copies it at once), else of the mask read at the multi call.
+    absl::StatusOr<uint64_t> mask = state.CpuMask(r.arg[4]);
+    q.asked |= mask.ok() ? *mask & ~(1ull << cpu) : q.remote_unanswered;
     q.remote_unanswered = 0;
     EmitDeferredFlushRequest(env, cpu, q);
   }

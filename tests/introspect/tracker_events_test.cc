@@ -102,6 +102,22 @@ TEST_F(TrackerEventsTest, WhatAGatherFreedFollowsItsFlushAndALazyCpuLeftBehindIs
   }
 }
 
+// With no condition the targets are the mask on_each_cpu_cond_mask() is
+// given (here CPU 1 has left it since native_flush_tlb_multi's entry).
+TEST_F(TrackerEventsTest, WithoutAConditionTheTargetsAreTheMaskTheIpiCodeGets) {
+  SwitchToA(0, 1, 0x1);
+  SwitchToA(1, 1, 0x3);
+  ShootdownWith(2, 0, ~0ull, /*freed=*/true, [&] {
+    g_.Put(kInfo + 0x900, 0x1);
+    Call(0, kCondMask, {0, kFn + 0x4000, kInfo, 1, kInfo + 0x900}, [] {});
+    FlushFunc(0, 2, 0, ~0ull);
+  });
+  auto requests = Of(v1::Event::kFlushRequest);
+  ASSERT_EQ(requests.size(), 1u);
+  ASSERT_EQ(requests[0]->flush_request().target_cpus_size(), 1);
+  EXPECT_EQ(requests[0]->flush_request().target_cpus(0), 0u);
+}
+
 TEST_F(TrackerEventsTest, AGatherThatNeverEndsKeepsNoMoreThanItsBound) {
   for (size_t i = 0; i < kMaxFreesPerGather + 5; ++i) {
     Call(0, kRemovePage, {Tlb(0), kUserPage + 0x40 * i, 0, 4096}, [] {});
