@@ -18,12 +18,7 @@ class PageFreeProbe : public Probe {
   bool optional() const override { return true; }
 
   void OnEntry(ProbeEnv& env, KernelState&, uint32_t, const ProbeRegs& r) override {
-    GatherFrees& f = env.Frees(r.arg[0]);
-    if (f.pages.size() >= kMaxFreesPerGather) {
-      ++f.dropped;
-      return;
-    }
-    f.pages.push_back(r.arg[1]);
+    env.Frees(r.arg[0]).AddPage(r.arg[1]);
   }
 
  private:

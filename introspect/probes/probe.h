@@ -83,7 +83,11 @@ struct FrameData {
 // What one mmu_gather unlinked and removed (table_free_probe.cc,
 // page_free_probe.cc), kept by the struct's address until its
 // tlb_finish_mmu returns, after the gather's flush.
+inline constexpr size_t kMaxFreesPerGather = 64;
 struct GatherFrees {
+  // Each list keeps at most kMaxFreesPerGather; more is only counted.
+  void AddTable(uint64_t address, uint32_t level) { Add(tables, {address, level}); }
+  void AddPage(uint64_t page) { Add(pages, page); }
   struct Table {
     uint64_t address = 0;  // the kernel's handle: struct page (level 1), else the table's address
     uint32_t level = 0;    // 1 PT, 2 PD, 3 PDPT, 4 P4D
@@ -91,8 +95,17 @@ struct GatherFrees {
   std::vector<Table> tables;
   std::vector<uint64_t> pages;  // struct page addresses
   uint64_t dropped = 0;         // beyond kMaxFreesPerGather of either
+
+ private:
+  template <typename T>
+  void Add(std::vector<T>& list, T v) {
+    if (list.size() >= kMaxFreesPerGather) {
+      ++dropped;
+      return;
+    }
+    list.push_back(v);
+  }
 };
-inline constexpr size_t kMaxFreesPerGather = 64;
 
 // What the probes of one tracker share: per-vCPU state (each vCPU's
 // only touched by its own thread), per-gather frees and the mms seen

@@ -18,12 +18,7 @@ class TableFreeProbe : public Probe {
   bool optional() const override { return true; }
 
   void OnEntry(ProbeEnv& env, KernelState&, uint32_t, const ProbeRegs& r) override {
-    GatherFrees& f = env.Frees(r.arg[0]);
-    if (f.tables.size() >= kMaxFreesPerGather) {
-      ++f.dropped;
-      return;
-    }
-    f.tables.push_back({r.arg[1], level_});
+    env.Frees(r.arg[0]).AddTable(r.arg[1], level_);
   }
 
  private:

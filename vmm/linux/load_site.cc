@@ -1,30 +1,11 @@
 #include "vmm/linux/load_site.h"
 
-#include <memory>
-
 #include "absl/strings/str_format.h"
+#include "vmm/linux/capstone64.h"
 #include "vmm/trap/operands.h"
 
 namespace tlbscope {
 namespace {
-
-struct Capstone {
-  csh handle = 0;
-  bool ok = false;
-  Capstone() {
-    ok = cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK;
-    if (ok) cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-  }
-  ~Capstone() {
-    if (ok) cs_close(&handle);
-  }
-  Capstone(const Capstone&) = delete;
-  Capstone& operator=(const Capstone&) = delete;
-};
-
-struct InsnFree {
-  void operator()(cs_insn* i) const { cs_free(i, 1); }
-};
 
 // Where straight-line code ends: a call, jump or return.
 bool EndsStraightLine(const cs_insn& insn) {
@@ -67,15 +48,14 @@ std::optional<LoadSite> AsLoad32(const cs_insn& insn, int64_t disp) {
 }  // namespace
 
 std::optional<LoadSite> FindLoad32(std::span<const uint8_t> code, uint64_t function, int64_t disp) {
-  Capstone cs;
-  if (!cs.ok) return std::nullopt;
-  std::unique_ptr<cs_insn, InsnFree> insn(cs_malloc(cs.handle));
+  Capstone64 cs;
+  if (!cs.ok()) return std::nullopt;
   const uint8_t* p = code.data();
   size_t left = code.size();
   uint64_t at = function;
-  while (cs_disasm_iter(cs.handle, &p, &left, &at, insn.get())) {
-    if (std::optional<LoadSite> s = AsLoad32(*insn, disp)) return s;
-    if (EndsStraightLine(*insn)) return std::nullopt;
+  while (cs.Next(&p, &left, &at)) {
+    if (std::optional<LoadSite> s = AsLoad32(cs.insn(), disp)) return s;
+    if (EndsStraightLine(cs.insn())) return std::nullopt;
   }
   return std::nullopt;
 }

@@ -1,15 +1,9 @@
 #include "vmm/linux/return_site.h"
 
-#include <capstone/capstone.h>
-
-#include <memory>
+#include "vmm/linux/capstone64.h"
 
 namespace tlbscope {
 namespace {
-
-struct InsnFree {
-  void operator()(cs_insn* i) const { cs_free(i, 1); }
-};
 
 bool IsReturn(const cs_insn& insn, std::optional<uint64_t> thunk) {
   if (insn.id == X86_INS_RET) return insn.size == 1;  // c3 (not `ret imm16`)
@@ -25,20 +19,15 @@ std::vector<uint64_t> FindReturnSites(std::span<const uint8_t> code, uint64_t st
                                       std::optional<uint64_t> return_thunk, bool* complete) {
   std::vector<uint64_t> out;
   *complete = false;
-  csh h;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) return out;
-  cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-  {
-    std::unique_ptr<cs_insn, InsnFree> insn(cs_malloc(h));
-    const uint8_t* p = code.data();
-    size_t left = code.size();
-    uint64_t at = start;
-    while (left > 0 && cs_disasm_iter(h, &p, &left, &at, insn.get())) {
-      if (IsReturn(*insn, return_thunk)) out.push_back(insn->address);
-    }
-    *complete = left == 0;
+  Capstone64 cs;
+  if (!cs.ok()) return out;
+  const uint8_t* p = code.data();
+  size_t left = code.size();
+  uint64_t at = start;
+  while (left > 0 && cs.Next(&p, &left, &at)) {
+    if (IsReturn(cs.insn(), return_thunk)) out.push_back(cs.insn().address);
   }
-  cs_close(&h);
+  *complete = left == 0;
   return out;
 }
 

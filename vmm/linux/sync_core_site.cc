@@ -1,18 +1,12 @@
 #include "vmm/linux/sync_core_site.h"
 
-#include <capstone/capstone.h>
-
 #include <algorithm>
-#include <memory>
 
 #include "absl/strings/str_format.h"
+#include "vmm/linux/capstone64.h"
 
 namespace tlbscope {
 namespace {
-
-struct InsnFree {
-  void operator()(cs_insn* i) const { cs_free(i, 1); }
-};
 
 constexpr uint8_t kSerialize[] = {0x0f, 0x01, 0xe8};
 
@@ -29,30 +23,26 @@ std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint6
                                             bool* complete) {
   std::vector<SyncCoreSite> out;
   if (complete != nullptr) *complete = false;
-  csh h;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) return out;
-  cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-  {
-    std::unique_ptr<cs_insn, InsnFree> insn(cs_malloc(h));
-    const uint8_t* p = code.data();
-    size_t left = code.size();
-    uint64_t at = start;
-    while (left > 0) {
-      if (cs_disasm_iter(h, &p, &left, &at, insn.get())) {
-        if (IsMovFromSs(*insn)) {
-          out.push_back({insn->address, absl::StrFormat("%s %s", insn->mnemonic, insn->op_str)});
-        }
-        continue;
+  Capstone64 cs;
+  if (!cs.ok()) return out;
+  const uint8_t* p = code.data();
+  size_t left = code.size();
+  uint64_t at = start;
+  while (left > 0) {
+    if (cs.Next(&p, &left, &at)) {
+      const cs_insn& insn = cs.insn();
+      if (IsMovFromSs(insn)) {
+        out.push_back({insn.address, absl::StrFormat("%s %s", insn.mnemonic, insn.op_str)});
       }
-      if (left < sizeof(kSerialize) || !std::equal(kSerialize, kSerialize + 3, p)) break;
-      out.push_back({at, "serialize"});
-      p += 3;
-      left -= 3;
-      at += 3;
+      continue;
     }
-    if (complete != nullptr) *complete = left == 0;
+    if (left < sizeof(kSerialize) || !std::equal(kSerialize, kSerialize + 3, p)) break;
+    out.push_back({at, "serialize"});
+    p += 3;
+    left -= 3;
+    at += 3;
   }
-  cs_close(&h);
+  if (complete != nullptr) *complete = left == 0;
   return out;
 }
 
