@@ -91,7 +91,8 @@ void TracePipeline::Drain(bool all) {
   // The order matters: the cutoff first, then the rings. Anything stamped
   // at or before the cutoff is then either in a ring already or held back
   // by its producer's appending_since_.
-  int64_t cutoff = all ? kNone : clock_.Ns();
+  // (now - 1: an append whose mark this pass missed stamps at or after now.)
+  int64_t cutoff = all ? kNone : clock_.Ns() - 1;
   for (const auto& since : appending_since_) cutoff = std::min(cutoff, since->load() - 1);
   if (!all) cutoff = std::min(cutoff, GuestWritingCutoff());
   for (auto& ring : rings_) {
@@ -168,40 +169,52 @@ int64_t TracePipeline::GuestWritingCutoff() {
 void TracePipeline::DrainGuestRings() {
   std::lock_guard<std::mutex> lock(guest_rings_mu_);
   if (guest_rings_.empty()) return;
-  // Host time of a record from its TSC, by the calibration from the start
-  // (a pair read together: see trace_clock.h).
-  const TscNsPair now = ReadTscNsPair(clock_);
-  const uint64_t tsc1 = now.tsc;
-  const int64_t ns1 = now.ns;
-  for (GuestRing& g : guest_rings_) {
+  // Every head first, then the (TSC, ns) pair that dates the records, so
+  // each record to copy was stamped before the pair: none is from the pair's
+  // future. (The pair read first, a record published while this thread was
+  // preempted before the head read was clamped to the pair's time, up to a
+  // scheduler slice before it was written, and sorted before host events
+  // that came earlier: issue 17 item 6.)
+  std::vector<uint64_t>& heads = guest_heads_;
+  heads.assign(guest_rings_.size(), 0);
+  for (size_t i = 0; i < guest_rings_.size(); ++i) {
+    GuestRing& g = guest_rings_[i];
     if (g.refused) continue;
     // head is read once per pass; nslots and tail are the host's own.
-    uint64_t head = __atomic_load_n(&g.ring->head, __ATOMIC_ACQUIRE);
-    if (head < g.tail || head - g.tail > g.nslots) {
-      g.refused = true;
-      {
-        std::lock_guard<std::mutex> c(counters_mu_);
-        ++counters_.guest_rings_refused;
-      }
-      Log("vcpu %d: guest event ring is corrupt (head %d, consumed %d, %d slots): no longer "
-          "drained, its %d records so far are kept",
-          g.vcpu, head, g.tail, g.nslots, g.tail);
-      continue;
-    }
-    size_t run = pending_.size();
-    const auto* slots = reinterpret_cast<const tlbscope_ring_record*>(g.ring + 1);
-    for (; g.tail < head; ++g.tail) {
-      tlbscope_ring_record rec;
-      std::memcpy(&rec, &slots[g.tail & (g.nslots - 1)], sizeof(rec));
-      v1::Event e = GuestRecordToEvent(rec);
-      e.set_vcpu(g.vcpu);
-      e.set_guest_tsc(rec.tsc);
-      e.set_host_time_ns(GuestTscToNs(rec.tsc, tsc1, ns1));
-      pending_.push_back(std::move(e));
-    }
-    __atomic_store_n(&g.ring->tail, g.tail, __ATOMIC_RELEASE);
-    MergeRun(run);
+    heads[i] = __atomic_load_n(&g.ring->head, __ATOMIC_ACQUIRE);
+    if (heads[i] < g.tail || heads[i] - g.tail > g.nslots) RefuseGuestRing(g, heads[i]);
   }
+  const TscNsPair now = ReadTscNsPair(clock_);
+  for (size_t i = 0; i < guest_rings_.size(); ++i) {
+    if (!guest_rings_[i].refused) CopyGuestRecords(guest_rings_[i], heads[i], now);
+  }
+}
+
+void TracePipeline::RefuseGuestRing(GuestRing& g, uint64_t head) {
+  g.refused = true;
+  {
+    std::lock_guard<std::mutex> c(counters_mu_);
+    ++counters_.guest_rings_refused;
+  }
+  Log("vcpu %d: guest event ring is corrupt (head %d, consumed %d, %d slots): no longer "
+      "drained, its %d records so far are kept",
+      g.vcpu, head, g.tail, g.nslots, g.tail);
+}
+
+void TracePipeline::CopyGuestRecords(GuestRing& g, uint64_t head, const TscNsPair& now) {
+  size_t run = pending_.size();
+  const auto* slots = reinterpret_cast<const tlbscope_ring_record*>(g.ring + 1);
+  for (; g.tail < head; ++g.tail) {
+    tlbscope_ring_record rec;
+    std::memcpy(&rec, &slots[g.tail & (g.nslots - 1)], sizeof(rec));
+    v1::Event e = GuestRecordToEvent(rec);
+    e.set_vcpu(g.vcpu);
+    e.set_guest_tsc(rec.tsc);
+    e.set_host_time_ns(GuestTscToNs(rec.tsc, now.tsc, now.ns));
+    pending_.push_back(std::move(e));
+  }
+  __atomic_store_n(&g.ring->tail, g.tail, __ATOMIC_RELEASE);
+  MergeRun(run);
 }
 
 void TracePipeline::Finish(v1::TraceEnd end) {

@@ -54,6 +54,9 @@ class TracePipeline {
   // the consumer is hostile: it is reported once on stderr and no longer
   // drained (what was drained before stays in the trace).
   void AddGuestRing(int vcpu, tlbscope_ring* ring, uint32_t nslots);
+  // One sequencer pass on the caller's thread, for tests that drive the
+  // pipeline without Start().
+  void DrainOnce() { Drain(false); }
   // After every vCPU thread has stopped: delivers the rest, then `end`.
   void Finish(v1::TraceEnd end);
 
@@ -83,6 +86,9 @@ class TracePipeline {
     bool refused = false;
   };
   void DrainGuestRings();
+  void RefuseGuestRing(GuestRing& g, uint64_t head);  // says so once
+  // Records [g.tail, head) into pending_, dated by `now` (read after head).
+  void CopyGuestRecords(GuestRing& g, uint64_t head, const TscNsPair& now);
   // Merges pending_[run_begin, end), one source's events, into the sorted rest.
   void MergeRun(size_t run_begin);
   // Host time of a guest TSC value, by the calibration from the start.
@@ -94,6 +100,7 @@ class TracePipeline {
   std::vector<uint64_t> vcpu_seq_;  // sequencer thread only
   std::mutex guest_rings_mu_;
   std::vector<GuestRing> guest_rings_;
+  std::vector<uint64_t> guest_heads_;  // DrainGuestRings' snapshot, kept for its capacity
   // Guest TSC -> host time: the guest TSC is the host TSC plus KVM's offset,
   // 0 on the hosts seen so far; a calibration pair from the start.
   uint64_t tsc0_ = 0;
