@@ -57,7 +57,11 @@ static void check_free(struct mm* mm, uint64_t what, uint64_t gen, int table) {
     struct tlb_state* ts = &cpu_tlbstate[c];
     if ((int)c == self || !READ_ONCE(percpus[c].online)) continue;
     if (READ_ONCE(ts->loaded_mm) != mm) continue;
+    // is_lazy first, then unlazying: a CPU leaving lazy mode sets
+    // unlazying before it clears is_lazy, and clears it only once caught up.
     int lazy = READ_ONCE(ts->is_lazy);
+    smp_mb();
+    lazy = lazy || READ_ONCE(ts->unlazying);
     if (!table && lazy) continue;
     uint64_t local = tlb_local_gen(ts);
     if (local >= gen) continue;

@@ -121,7 +121,11 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
   uint16_t new_asid;
   int need_flush;
 
-  if (was_lazy) WRITE_ONCE(ts->is_lazy, 0);
+  if (was_lazy) {
+    WRITE_ONCE(ts->unlazying, 1);
+    smp_mb();  // seen by check_free no later than is_lazy's clearing
+    WRITE_ONCE(ts->is_lazy, 0);
+  }
 
   if (prev == next) {
     // Same mm: only a lazy CPU can have missed flushes (their IPIs were
@@ -136,6 +140,7 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
                   prev_asid, ts->lam, next_lam);
       event_emit(TLBSCOPE_EV_LAZY_EXIT, 0, next->ctx_id, 0, 0, 0);
       unlazy_no_cr3(ts, next);
+      WRITE_ONCE(ts->unlazying, 0);
       return;
     }
     new_asid = prev_asid;
@@ -171,6 +176,7 @@ void switch_mm_irqs_off(struct mm* unused, struct mm* next) {
   WRITE_ONCE(ts->loaded_mm, next);
   ts->loaded_mm_asid = new_asid;
   if (was_lazy) event_emit(TLBSCOPE_EV_LAZY_EXIT, need_flush, prev->ctx_id, 0, 0, 0);
+  WRITE_ONCE(ts->unlazying, 0);
 }
 
 void enter_lazy_tlb(struct mm* mm) {

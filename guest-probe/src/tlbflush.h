@@ -75,6 +75,12 @@ struct tlb_state {
   // A flush initiator skipped this CPU because it was lazy (the
   // unlazy-sync bug trusts this to mean "the unlazy will flush").
   volatile uint8_t flush_skipped;
+  // For the guest's own checks only (not Linux state): set before a lazy
+  // CPU clears is_lazy in switch_mm_irqs_off, cleared once the switch is
+  // done. In between the CPU looks unlazy with its old local gen, but it is
+  // in the kernel and reads mm->tlb_gen after the barrier: it touches no
+  // user page before it has caught up (check_free must not count it).
+  volatile uint8_t unlazying;
   // Unlazied into a SYNC_CORE mm without serializing yet: the next return
   // to user mode must not happen before a CR3 write or sync_core().
   uint8_t need_sync_core;
