@@ -35,7 +35,7 @@ class FlushDoneInvariant : public Invariant {
     if (m == nullptr) return;
     for (const PendingFlush& f : m->flushes) {
       if (f.gen != d.tlb_gen || f.initiator != e.vcpu || f.done) continue;
-      CpuMask missing = f.unacked();
+      CpuMask missing = f.outstanding();
       CpuMask unclaimed = f.targets & ~d.acked;
       if (missing == 0 && unclaimed == 0) return;
       Violation v;

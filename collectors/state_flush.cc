@@ -116,7 +116,7 @@ void StateModel::OnFlushDone(const CEvent& e) {
     f.done_seq = e.seq;
     f.done_ns = e.host_ns;
     notes_.completed = f;
-    if (f.unacked() == 0) m.flushes.erase(m.flushes.begin() + i);
+    if (f.outstanding() == 0) m.flushes.erase(m.flushes.begin() + i);
     return;
   }
 }
@@ -170,7 +170,7 @@ void StateModel::AckOne(const CEvent& e, MmModel& m, PendingFlush* pick) {
   pick->last_ack_ns = e.host_ns;
   pick->last_ack_seq = e.seq;
   notes_.acked = *pick;
-  if (pick->done && pick->unacked() == 0) {
+  if (pick->done && pick->outstanding() == 0) {
     m.flushes.erase(m.flushes.begin() + (pick - m.flushes.data()));
   }
 }

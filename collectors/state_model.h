@@ -38,8 +38,14 @@ struct PendingFlush {
   bool done = false;  // flush_done seen (with acks missing, or it would be gone)
   uint64_t done_seq = 0;
   int64_t done_ns = 0;
+  // Targets that switched away from the mm after the request without
+  // acking it. Linux copies mm_cpumask only when it sends the IPIs, and a
+  // CPU that left has cleared its bit by then (switch_mm_irqs_off): it is
+  // not waited for, and reads tlb_gen when it comes back.
+  CpuMask left = 0;
   bool full() const { return end == kFlushAll; }
-  CpuMask unacked() const { return targets & ~acked; }
+  CpuMask unacked() const { return targets & ~acked; }       // may still ack it
+  CpuMask outstanding() const { return unacked() & ~left; }  // must ack before flush_done
 };
 
 struct ActiveGather {
@@ -168,6 +174,7 @@ class StateModel {
   void OnCr3Write(const CEvent& e, VcpuModel& v);
   void OnInvpcid(const CEvent& e, VcpuModel& v);
   void OnContextSwitch(const CEvent& e, VcpuModel& v);
+  void LeaveFlushes(uint64_t mm, uint32_t vcpu);
   void OnUserEnter(const CEvent& e, VcpuModel& v);
   void OnGatherStart(const CEvent& e);
   void OnGatherEnd(const CEvent& e);

@@ -30,6 +30,7 @@ void StateModel::OnContextSwitch(const CEvent& e, VcpuModel& v) {
   const ContextSwitchF& c = e.cs;
   ++v.switches;
   if (c.raw) return;
+  if (c.prev_mm != c.next_mm) LeaveFlushes(c.prev_mm, e.vcpu);
   MmModel& m = Mm(c.next_mm);
   v.loaded_mm = c.next_mm;
   v.asid = c.asid;
@@ -45,6 +46,16 @@ void StateModel::OnContextSwitch(const CEvent& e, VcpuModel& v) {
   }
   AsidSlot& s = v.slots[c.asid & 7];
   if (s.ctx_id != c.next_mm) s = {c.next_mm, m.tlb_gen};
+}
+
+// e.vcpu switched away from `mm`: the requests still waiting on it need
+// its ack no more (PendingFlush::left).
+void StateModel::LeaveFlushes(uint64_t mm, uint32_t vcpu) {
+  const MmModel* known = this->mm(mm);
+  if (known == nullptr || known->flushes.empty()) return;
+  for (PendingFlush& f : Mm(mm).flushes) {
+    if (f.initiator != vcpu) f.left |= f.unacked() & Bit(vcpu);
+  }
 }
 
 void StateModel::OnUserEnter(const CEvent& e, VcpuModel& v) {
