@@ -223,52 +223,6 @@ TEST(FlushDoneTest, AnIpiServesARequestSentBeforeItArrived) {
   EXPECT_THAT(s.Check(), IsEmpty());
 }
 
-TEST(FlushDoneTest, ATargetThatLeftTheMmIsNotWaitedFor) {
-  // Linux, smp 4: vCPUs 0 and 2 flush mm 2 with freed tables (no condition:
-  // every CPU of mm_cpumask). vCPU 1, lazy, takes vCPU 2's IPI first and
-  // leaves for init_mm, clearing its cpumask bit, before vCPU 0's request
-  // copies the mask: vCPU 0 neither sends it an IPI nor waits for it.
-  Synth s = Base(3);
-  s.LazyEnter(1, kMm);
-  s.FlushRequest(0, kMm, 0, kFlushAll, 2, 0b111, /*freed=*/true);
-  s.FlushRequest(2, kMm, 0, kFlushAll, 3, 0b111, /*freed=*/true);
-  s.IpiSent(2, 1);
-  s.IpiReceived(1);
-  s.ContextSwitch(1, kMm, kInit, RootOf(kInit));
-  s.Cr3(1, RootOf(kInit));
-  s.LazyExit(1, kMm, true);
-  s.FlushFunc(1, kMm, 1, 1, 3, 0, kFlushAll, false, /*lazy_left=*/true);
-  s.IpiSent(0, 2);
-  s.IpiReceived(2);
-  s.TargetFlush(2, kMm, 0, kFlushAll, 3, /*remote=*/true);
-  s.TargetFlush(0, kMm, 0, kFlushAll, 3, /*remote=*/false);
-  s.FlushDone(0, kMm, 2, 0b111);
-  s.IpiSent(2, 0);  // vCPU 2's request, to vCPU 0
-  s.IpiReceived(0);
-  s.FlushFunc(0, kMm, 3, 3, 3, 0, kFlushAll);
-  s.TargetFlush(2, kMm, 0, kFlushAll, 3, /*remote=*/false);
-  s.FlushDone(2, kMm, 3, 0b111);
-  Collector c;
-  EXPECT_THAT(s.Check(&c), IsEmpty());
-  EXPECT_EQ(c.state().mm(kMm)->flushes.size(), 0u);
-}
-
-TEST(FlushDoneTest, ATargetStillInTheMmIsWaitedFor) {
-  // The same, but vCPU 1 stays lazy in the mm: vCPU 0's flush_done without
-  // its ack is reported.
-  Synth s = Base(3);
-  s.LazyEnter(1, kMm);
-  s.FlushRequest(0, kMm, 0, kFlushAll, 2, 0b111, /*freed=*/true);
-  s.IpiSent(0, 2);
-  s.IpiReceived(2);
-  s.TargetFlush(2, kMm, 0, kFlushAll, 2, /*remote=*/true);
-  s.TargetFlush(0, kMm, 0, kFlushAll, 2, /*remote=*/false);
-  s.FlushDone(0, kMm, 2, 0b111);
-  Collector c;
-  EXPECT_THAT(s.Check(&c), ElementsAre("flush-done-before-acks"));
-  EXPECT_THAT(c.violations()[0].vcpus, ElementsAre(0u, 1u));
-}
-
 // A CPU switching into the mm while a gather runs reads the new tlb_gen
 // (incremented before the request's record): its CR3 write flushed the
 // unmapped page. One that switched in before the gather and was skipped
