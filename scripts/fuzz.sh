@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 TARGETS=(trace_reader trace_decoder collector_events kernel_elf kernel_bzimage
   decompress_gzip decompress_xz decompress_lz4 decompress_zstd suite_toml domain_xml
-  probe_channel guest_ring)
+  probe_channel guest_ring kernel_cache)
 if [ "${1:-}" = "--list" ]; then
   printf '%s\n' "${TARGETS[@]}"
   exit 0
