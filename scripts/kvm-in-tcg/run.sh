@@ -24,10 +24,12 @@ printf '%q ' "$@" >>"$cmd"
 pwd >"$cmd.cwd"
 # tsc=reliable: TCG's TSC is steady, but Linux would mark it unstable, and
 # KVM then moves each vCPU's TSC offset whenever its thread changes CPU.
+# KVM_IN_TCG_APPEND adds to L1's command line (tsc=unstable: as on the
+# kvm_pvm hosts, whose command line has it).
 timeout "$timeout" "$dir/qemu-system-x86_64" -L /usr/share/seabios -L /usr/share/qemu \
   -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem" -nographic -no-reboot -nic none \
   -kernel "$dir/vmlinuz" -initrd "$dir/initrd.gz" \
-  -append "console=ttyS0 panic=-1 quiet tsc=reliable tlbscope.cmd=$cmd" \
+  -append "console=ttyS0 panic=-1 quiet tsc=reliable ${KVM_IN_TCG_APPEND:-} tlbscope.cmd=$cmd" \
   -virtfs local,path=/,mount_tag=root,security_model=passthrough,id=r0,multidevs=remap |
   sed -u 's/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g' |
   grep -a -v -E '^\[ *[0-9]+\.[0-9]+\] (sysrq|reboot)|SeaBIOS|iPXE|Booting from|^$'

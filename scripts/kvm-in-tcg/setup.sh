@@ -24,7 +24,8 @@ SRC
   apt-get update -qq
 fi
 apt-get install -y -qq busybox-static kmod cpio python3-venv flex bison ninja-build \
-  libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev seabios ipxe-qemu >/dev/null
+  libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev seabios ipxe-qemu \
+  qemu-system-data >/dev/null  # its option ROMs (linuxboot_dma.bin, kvmvapic.bin)
 apt-get install -y -qq -t bookworm-backports meson python3-pycotap >/dev/null
 
 # QEMU 10 from Debian's source package, patched.
