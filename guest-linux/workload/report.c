@@ -90,6 +90,23 @@ static void sum_irq(const char* label, const uint64_t* v, int n, void* ctx) {
   if (strcmp(label, "CAL") == 0) c->cal_irqs = total;
 }
 
+struct irq_pick {
+  const char* label;
+  int cpu;
+  uint64_t value;
+};
+
+static void pick_irq(const char* label, const uint64_t* v, int n, void* ctx) {
+  struct irq_pick* p = ctx;
+  if (strcmp(label, p->label) == 0 && p->cpu < n) p->value = v[p->cpu];
+}
+
+uint64_t cpu_irq_count(const char* label, int cpu) {
+  struct irq_pick p = {label, cpu, 0};
+  each_irq_row(pick_irq, &p);
+  return p.value;
+}
+
 static uint64_t vmstat_value(const char* all, const char* name) {
   size_t len = strlen(name);
   for (const char* p = all; (p = strstr(p, name)) != NULL; p += len) {

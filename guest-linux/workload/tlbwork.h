@@ -34,6 +34,7 @@ void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int check(bool pass, const char* name, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));  // 0 if pass, else 1
 void read_counters(struct tlb_counters* c);
+uint64_t cpu_irq_count(const char* label, int cpu);  // a /proc/interrupts row, one CPU
 void print_counters(const char* phase);  // "counter" (end) or "counter-begin"
 void vm_exit(int code) __attribute__((noreturn));
 
