@@ -10,6 +10,7 @@
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/probe_channel.h"
 #include "vmm/devices/serial.h"
+#include "vmm/vcpu/vcpu_runner.h"
 
 namespace tlbscope {
 namespace {
@@ -105,6 +106,19 @@ TEST_F(ExitDispatchTest, ShutdownIsTripleFault) {
   EXPECT_EQ(a.stop.reason, StopReason::kTripleFault);
   EXPECT_THAT(a.stop.message, HasSubstr("triple fault"));
   EXPECT_EQ(ExitCodeFor(a.stop.reason, 0), 3);
+}
+
+// KVM on AMD SVM re-initialises a vCPU after a shutdown: its RIP is the
+// reset vector, which must not be reported as where the guest faulted.
+TEST(VcpuStopTest, ATripleFaultAtTheResetVectorSaysWhereIsUnknown) {
+  VcpuStop svm{33, StopRequest{StopReason::kTripleFault, 0, "guest shut down (triple fault)"},
+               0xfff0, true};
+  EXPECT_EQ(svm.Describe(),
+            "vcpu 33: guest shut down (triple fault); where is not known (rip reads 0xfff0, the "
+            "reset vector: KVM on AMD SVM re-initialises a vCPU that shut down)");
+  VcpuStop vmx = svm;
+  vmx.rip = 0xffffffff81001234;
+  EXPECT_EQ(vmx.Describe(), "vcpu 33: guest shut down (triple fault) at rip 0xffffffff81001234");
 }
 
 TEST_F(ExitDispatchTest, EmulationFailureShowsInstructionBytes) {

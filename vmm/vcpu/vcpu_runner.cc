@@ -30,6 +30,15 @@ const char* VcpuStateName(VcpuState s) {
 std::string VcpuStop::Describe() const {
   if (vcpu < 0) return request.message;  // the VMM's own decision (timeout, signal)
   if (!rip_known || request.names_rip) return absl::StrFormat("vcpu %d: %s", vcpu, request.message);
+  // On AMD SVM, KVM re-initialises the vCPU after a shutdown intercept (the
+  // VMCB is undefined then): RIP reads as the reset vector, not the fault's.
+  constexpr uint64_t kResetRip = 0xfff0;
+  if (request.reason == StopReason::kTripleFault && rip == kResetRip) {
+    return absl::StrFormat(
+        "vcpu %d: %s; where is not known (rip reads 0xfff0, the reset vector: KVM on AMD SVM "
+        "re-initialises a vCPU that shut down)",
+        vcpu, request.message);
+  }
   return absl::StrFormat("vcpu %d: %s at rip %#x", vcpu, request.message, rip);
 }
 
