@@ -1,7 +1,7 @@
 #include "vmm/linux/load_site.h"
 
 #include "absl/strings/str_format.h"
-#include "vmm/linux/capstone64.h"
+#include "vmm/trap/capstone.h"
 #include "vmm/trap/operands.h"
 
 namespace tlbscope {
@@ -48,7 +48,7 @@ std::optional<LoadSite> AsLoad32(const cs_insn& insn, int64_t disp) {
 }  // namespace
 
 std::optional<LoadSite> FindLoad32(std::span<const uint8_t> code, uint64_t function, int64_t disp) {
-  Capstone64 cs;
+  Capstone cs;
   if (!cs.ok()) return std::nullopt;
   const uint8_t* p = code.data();
   size_t left = code.size();

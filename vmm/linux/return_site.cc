@@ -1,6 +1,6 @@
 #include "vmm/linux/return_site.h"
 
-#include "vmm/linux/capstone64.h"
+#include "vmm/trap/capstone.h"
 
 namespace tlbscope {
 namespace {
@@ -19,7 +19,7 @@ std::vector<uint64_t> FindReturnSites(std::span<const uint8_t> code, uint64_t st
                                       std::optional<uint64_t> return_thunk, bool* complete) {
   std::vector<uint64_t> out;
   *complete = false;
-  Capstone64 cs;
+  Capstone cs;
   if (!cs.ok()) return out;
   const uint8_t* p = code.data();
   size_t left = code.size();

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
-#include "vmm/linux/capstone64.h"
+#include "vmm/trap/capstone.h"
 
 namespace tlbscope {
 namespace {
@@ -23,7 +23,7 @@ std::vector<SyncCoreSite> FindSyncCoreSites(std::span<const uint8_t> code, uint6
                                             bool* complete) {
   std::vector<SyncCoreSite> out;
   if (complete != nullptr) *complete = false;
-  Capstone64 cs;
+  Capstone cs;
   if (!cs.ok()) return out;
   const uint8_t* p = code.data();
   size_t left = code.size();

@@ -1,5 +1,7 @@
 #include "vmm/trap/emulation_failure.h"
 
+#include "vmm/trap/capstone.h"
+
 namespace tlbscope {
 namespace {
 
@@ -108,21 +110,12 @@ void Classify(const cs_insn& insn, FailureFix* fix) {
 
 FailureFix ClassifyEmulationFailure(std::span<const uint8_t> bytes, uint64_t rip, int bits) {
   FailureFix fix;
-  csh h;
-  cs_mode mode = bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16;
-  if (cs_open(CS_ARCH_X86, mode, &h) != CS_ERR_OK) return fix;
-  cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-  cs_insn* insn = cs_malloc(h);
-  const uint8_t* p = bytes.data();
-  size_t n = bytes.size();
-  uint64_t a = rip;
-  if (cs_disasm_iter(h, &p, &n, &a, insn)) {
-    fix.length = static_cast<uint8_t>(insn->size);
-    fix.text = std::string(insn->mnemonic) + (insn->op_str[0] ? " " : "") + insn->op_str;
-    Classify(*insn, &fix);
-  }
-  cs_free(insn, 1);
-  cs_close(&h);
+  Capstone cs(bits);
+  if (!cs.ok() || !cs.DecodeOne(bytes.data(), bytes.size(), rip)) return fix;
+  const cs_insn& insn = cs.insn();
+  fix.length = static_cast<uint8_t>(insn.size);
+  fix.text = std::string(insn.mnemonic) + (insn.op_str[0] ? " " : "") + insn.op_str;
+  Classify(insn, &fix);
   return fix;
 }
 

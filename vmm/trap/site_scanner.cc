@@ -9,29 +9,10 @@
 #include "absl/strings/str_format.h"
 #include "common/file_bytes.h"
 #include "vmm/boot/bzimage.h"
+#include "vmm/trap/capstone.h"
 
 namespace tlbscope {
 namespace {
-
-struct CsHandle {
-  csh handle = 0;
-  bool ok = false;
-  explicit CsHandle(bool is_64bit) {
-    ok = cs_open(CS_ARCH_X86, is_64bit ? CS_MODE_64 : CS_MODE_32, &handle) == CS_ERR_OK;
-    if (!ok) return;
-    cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-    cs_option(handle, CS_OPT_SKIPDATA, CS_OPT_ON);
-  }
-  ~CsHandle() {
-    if (ok) cs_close(&handle);
-  }
-  CsHandle(const CsHandle&) = delete;
-  CsHandle& operator=(const CsHandle&) = delete;
-};
-
-struct InsnDeleter {
-  void operator()(cs_insn* i) const { cs_free(i, 1); }
-};
 
 std::optional<TlbSite> FromInsn(const cs_insn& insn) {
   const cs_x86& x = insn.detail->x86;
@@ -184,64 +165,47 @@ SiteClass ClassifySite(TlbInsn kind, const std::string& symbol, const std::strin
 }
 
 std::optional<StepInsn> DecodeStepInsn(std::span<const uint8_t> code, uint64_t address, int bits) {
-  csh h;
-  cs_mode mode = bits == 64 ? CS_MODE_64 : bits == 32 ? CS_MODE_32 : CS_MODE_16;
-  if (cs_open(CS_ARCH_X86, mode, &h) != CS_ERR_OK) return std::nullopt;
-  cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-  std::optional<StepInsn> out;
-  cs_insn* insn = cs_malloc(h);
-  const uint8_t* p = code.data();
-  size_t n = code.size();
-  uint64_t a = address;
-  if (cs_disasm_iter(h, &p, &n, &a, insn)) {
-    out = StepInsn{};
-    if (std::optional<TlbSite> s = FromInsn(*insn)) out->tlb = s->kind;
-    switch (insn->id) {
-      case X86_INS_IRET:
-      case X86_INS_IRETD:
-      case X86_INS_IRETQ:
-        out->is_iret = true;
-        break;
-      case X86_INS_PUSHF:
-      case X86_INS_PUSHFD:
-      case X86_INS_PUSHFQ:
-        out->is_pushf = true;
-        break;
-      case X86_INS_HLT:
-        out->is_hlt = true;
-        break;
-      case X86_INS_INT:
-      case X86_INS_INT1:
-      case X86_INS_INT3:
-      case X86_INS_INTO:
-      case X86_INS_SYSCALL:
-      case X86_INS_SYSENTER:
-        out->ends_window = true;
-        break;
-      case X86_INS_SYSRET:
-      case X86_INS_SYSEXIT:
-        out->returns_to_user = true;
-        break;
-      default:
-        break;
-    }
+  Capstone cs(bits);
+  if (!cs.ok() || !cs.DecodeOne(code.data(), code.size(), address)) return std::nullopt;
+  StepInsn out;
+  if (std::optional<TlbSite> s = FromInsn(cs.insn())) out.tlb = s->kind;
+  switch (cs.insn().id) {
+    case X86_INS_IRET:
+    case X86_INS_IRETD:
+    case X86_INS_IRETQ:
+      out.is_iret = true;
+      break;
+    case X86_INS_PUSHF:
+    case X86_INS_PUSHFD:
+    case X86_INS_PUSHFQ:
+      out.is_pushf = true;
+      break;
+    case X86_INS_HLT:
+      out.is_hlt = true;
+      break;
+    case X86_INS_INT:
+    case X86_INS_INT1:
+    case X86_INS_INT3:
+    case X86_INS_INTO:
+    case X86_INS_SYSCALL:
+    case X86_INS_SYSENTER:
+      out.ends_window = true;
+      break;
+    case X86_INS_SYSRET:
+    case X86_INS_SYSEXIT:
+      out.returns_to_user = true;
+      break;
+    default:
+      break;
   }
-  cs_free(insn, 1);
-  cs_close(&h);
   return out;
 }
 
 std::optional<TlbSite> DecodeTlbInsn(std::span<const uint8_t> code, uint64_t address,
                                      bool is_64bit) {
-  CsHandle cs(is_64bit);
-  if (!cs.ok) return std::nullopt;
-  cs_option(cs.handle, CS_OPT_SKIPDATA, CS_OPT_OFF);
-  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(cs.handle));
-  const uint8_t* p = code.data();
-  size_t n = code.size();
-  uint64_t a = address;
-  if (!cs_disasm_iter(cs.handle, &p, &n, &a, insn.get())) return std::nullopt;
-  return FromInsn(*insn);
+  Capstone cs(is_64bit ? 64 : 32);
+  if (!cs.ok() || !cs.DecodeOne(code.data(), code.size(), address)) return std::nullopt;
+  return FromInsn(cs.insn());
 }
 
 absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfFile& elf) {
@@ -261,9 +225,9 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
   std::stable_sort(by_addr.begin(), by_addr.end(),
                    [](const ElfSymbol* a, const ElfSymbol* b) { return a->value < b->value; });
 
-  CsHandle cs(elf.is_64bit);
-  if (!cs.ok) return absl::InternalError("capstone: cs_open failed");
-  std::unique_ptr<cs_insn, InsnDeleter> insn(cs_malloc(cs.handle));
+  Capstone cs(elf.is_64bit ? 64 : 32, /*skip_data=*/true);
+  if (!cs.ok()) return absl::InternalError("capstone: cs_open failed");
+  const cs_insn* insn = &cs.insn();
   SiteScan scan;
   for (const Region& r : regions) {
     if (r.offset > bytes.size() || r.size > bytes.size() - r.offset) continue;
@@ -271,7 +235,7 @@ absl::StatusOr<SiteScan> ScanTlbSites(std::span<const uint8_t> bytes, const ElfF
     size_t left = r.size;
     uint64_t addr = r.addr;
     std::vector<RegImm> recent;  // the last few instructions, oldest first
-    while (cs_disasm_iter(cs.handle, &code, &left, &addr, insn.get())) {
+    while (cs.Next(&code, &left, &addr)) {
       std::optional<TlbSite> site = FromInsn(*insn);
       if (!site) {
         recent.push_back(AsRegImm(*insn));
