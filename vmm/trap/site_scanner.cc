@@ -1,7 +1,6 @@
 #include "vmm/trap/site_scanner.h"
 
 #include <algorithm>
-#include <memory>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
