@@ -333,12 +333,12 @@ TEST(CpuidFilterTest, HidesXsaveAndAvxOnlyWhenCpl0IsEmulated) {
   CpuidTable t;
   t.get()->nent = 4;
   t.get()->entries[3] = {.function = 0x40000001, .eax = 0x01007efb};
-  t.get()->entries[0] = {.function = 1, .ecx = 0xffffffff};
+  t.get()->entries[0] = {.function = 1, .ecx = 0x7fffffff};
   t.get()->entries[1] = {.function = 7, .ebx = 0xffffffff};
   t.get()->entries[2] = {.function = 0xd, .eax = 0xe7};
   CpuidTable plain = CpuidForVcpu(t, 1, false);
-  EXPECT_EQ(plain.Find(1, 0)->ecx, 0xffffffffu);
-  EXPECT_EQ(plain.Find(1, 0)->ebx >> 24, 1u);                           // APIC id
+  EXPECT_EQ(plain.Find(1, 0)->ecx, 0xffffffffu);  // + the hypervisor bit, which KVM leaves clear
+  EXPECT_EQ(plain.Find(1, 0)->ebx >> 24, 1u);     // APIC id
   EXPECT_EQ(plain.Find(0x40000001, 0)->eax, 0x01007efbu & ~(1u << 9));  // PV TLB flush, always
   CpuidTable f = CpuidForVcpu(t, 1, true);
   EXPECT_EQ(f.Find(1, 0)->ecx & (1u << 26), 0u);  // XSAVE
@@ -346,6 +346,7 @@ TEST(CpuidFilterTest, HidesXsaveAndAvxOnlyWhenCpl0IsEmulated) {
   EXPECT_NE(f.Find(1, 0)->ecx & (1u << 13), 0u);  // CX16 stays: the VMM emulates it
   EXPECT_EQ(f.Find(7, 0)->ebx & (1u << 5), 0u);   // AVX2
   EXPECT_EQ(f.Find(0xd, 0)->eax, 0u);
+  EXPECT_NE(f.Find(1, 0)->ecx & (1u << 31), 0u);  // hypervisor present, on every host
   // No hypercall-based PV features: unhalt, TLB flush, send-IPI, sched-yield.
   EXPECT_EQ(f.Find(0x40000001, 0)->eax, 0x01007efbu & ~0x2a80u);
 }

@@ -46,6 +46,13 @@ CpuidTable CpuidForVcpu(const CpuidTable& supported, int index, bool emulated_cp
   constexpr uint32_t kLeaf1EcxXsave = 1u << 26, kLeaf1EcxOsxsave = 1u << 27,
                      kLeaf1EcxAvx = 1u << 28, kLeaf1EcxFma = 1u << 12, kLeaf1EcxF16c = 1u << 29;
   constexpr uint32_t kLeaf7EbxAvx2 = 1u << 5, kLeaf7EbxAvx512f = 1u << 16;
+  // "Running under a hypervisor" (leaf 1 ECX bit 31), which KVM's table
+  // leaves clear and every VMM sets (QEMU, kvmtool, Firecracker): without
+  // it Linux never reads KVM's leaves, so it has no kvmclock and no TSC
+  // frequency on hosts whose CPUID gives none (AMD: no leaf 0x15). An ACPI
+  // kernel then has no timer at all (our FADT is hardware-reduced: no PIT)
+  // and spins forever calibrating the local APIC timer against jiffies.
+  constexpr uint32_t kLeaf1EcxHypervisor = 1u << 31;
   CpuidTable t = supported.Clone();
   KvmCpuid2* c = t.get();
   // KVM paravirt features (leaf 0x40000001 EAX). PV TLB flush lets a guest
@@ -68,7 +75,10 @@ CpuidTable CpuidForVcpu(const CpuidTable& supported, int index, bool emulated_cp
       if (e.function == 7 && e.index == 0) e.ebx &= ~(kLeaf7EbxAvx2 | kLeaf7EbxAvx512f);
       if (e.function == 0xd) e.eax = e.ebx = e.ecx = e.edx = 0;
     }
-    if (e.function == 1) e.ebx = (e.ebx & 0x00ffffff) | (static_cast<uint32_t>(index) << 24);
+    if (e.function == 1) {
+      e.ebx = (e.ebx & 0x00ffffff) | (static_cast<uint32_t>(index) << 24);
+      e.ecx |= kLeaf1EcxHypervisor;
+    }
     if (e.function == 0xb || e.function == 0x1f) e.edx = static_cast<uint32_t>(index);
   }
   return t;
