@@ -135,6 +135,7 @@ void OtherFacts(const btf* b, KernelLayout* layout) {
   }
   layout->membarrier_sync_core_state =
       Enumerator(b, "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
+  layout->system_scheduling_state = Enumerator(b, "SYSTEM_SCHEDULING");
 }
 
 }  // namespace

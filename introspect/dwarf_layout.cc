@@ -220,6 +220,7 @@ absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
   }
   layout.membarrier_sync_core_state =
       FindEnumerator(dw.get(), "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
+  layout.system_scheduling_state = FindEnumerator(dw.get(), "SYSTEM_SCHEDULING");
   return layout;
 }
 

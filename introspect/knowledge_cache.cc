@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::string_view kMagic = "TLBSKC1\n";
 constexpr size_t kDigest = 32;
-constexpr uint32_t kFormat = 2;
+constexpr uint32_t kFormat = 3;
 constexpr size_t kMaxFile = 64u << 20;  // far above a kernel's ~100k symbols
 
 std::string Sha256(std::string_view bytes) {
@@ -78,6 +78,7 @@ absl::Status ReadLayout(const v1::KernelKnowledgeCache& pb, KernelLayout* l) {
   l->page_struct_size = pb.page_struct_size();
   if (pb.has_membarrier_sync_core_state())
     l->membarrier_sync_core_state = pb.membarrier_sync_core_state();
+  if (pb.has_system_scheduling_state()) l->system_scheduling_state = pb.system_scheduling_state();
   l->source = pb.layout_source();
   return absl::OkStatus();
 }
@@ -206,6 +207,7 @@ std::string EncodeKnowledgeCache(const KernelKnowledge& k, const std::string& ke
   if (l.page_struct_size != 0) pb.set_page_struct_size(l.page_struct_size);
   if (l.membarrier_sync_core_state)
     pb.set_membarrier_sync_core_state(*l.membarrier_sync_core_state);
+  if (l.system_scheduling_state) pb.set_system_scheduling_state(*l.system_scheduling_state);
   pb.set_layout_source(l.source);
   for (const std::string& m : k.missing) pb.add_missing(m);
   return SealKnowledgeCache(pb.SerializeAsString());

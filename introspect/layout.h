@@ -45,6 +45,11 @@ struct KernelLayout {
   // MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE, the enumerator's value:
   // the bit of mm->membarrier_state finish_task_switch() tests.
   std::optional<uint64_t> membarrier_sync_core_state;
+  // SYSTEM_SCHEDULING (enum system_states): once `system_state` holds it,
+  // start_kernel() has done its one-time text patching (alternatives,
+  // paravirt calls, retpolines, return thunks), so int3s placed from then
+  // on are not overwritten or tripped over by it.
+  std::optional<uint64_t> system_scheduling_state;
   // Where the layout came from: "BTF (.BTF section)", "BTF FILE", "DWARF".
   std::string source;
 };

@@ -7,5 +7,8 @@ struct tlb_state_shared cpu_tlbstate_shared;
 struct flush_tlb_info fake_info;
 struct mmu_gather fake_gather;
 enum fake_membarrier_state fake_membarrier;
+// Not named system_state: a test opts into the boot-state check by adding
+// that symbol where it wants it.
+enum system_states fake_system_state;
 struct page fake_page;
 void _start(void) {}

@@ -69,6 +69,15 @@ enum fake_membarrier_state {
   MEMBARRIER_STATE_PRIVATE_EXPEDITED = (1U << 1),
   MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE = (1U << 5),
 };
+// include/linux/kernel.h's (SYSTEM_SCHEDULING = 1 there; 2 here, so a
+// reader that assumed Linux's value would be caught).
+enum system_states {
+  SYSTEM_BOOTING,
+  SYSTEM_EARLY,
+  SYSTEM_SCHEDULING,
+  SYSTEM_FREEING_INITMEM,
+  SYSTEM_RUNNING,
+};
 struct page {
   unsigned long flags;
   void* lru[2];

@@ -54,6 +54,9 @@ void ExpectSame(const KernelKnowledge& a, const KernelKnowledge& b) {
   EXPECT_EQ(a.layout.pcpu_cpu_tlbstate, b.layout.pcpu_cpu_tlbstate);
   EXPECT_EQ(a.layout.has_pcpu_cpu_tlbstate_shared, b.layout.has_pcpu_cpu_tlbstate_shared);
   EXPECT_EQ(a.layout.source, b.layout.source);
+  EXPECT_EQ(a.layout.page_struct_size, b.layout.page_struct_size);
+  EXPECT_EQ(a.layout.membarrier_sync_core_state, b.layout.membarrier_sync_core_state);
+  EXPECT_EQ(a.layout.system_scheduling_state, b.layout.system_scheduling_state);
   EXPECT_EQ(a.addresses.switch_mm_irqs_off, b.addresses.switch_mm_irqs_off);
   EXPECT_EQ(a.addresses.flush_tlb_func, b.addresses.flush_tlb_func);
   EXPECT_EQ(a.addresses.per_cpu_offset, b.addresses.per_cpu_offset);
@@ -182,7 +185,7 @@ TEST_F(KnowledgeCacheTest, ChecksummedButWrongContentsAreRejected) {
     std::string body;
     const char* says;
   };
-  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads 2"},
+  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads 3"},
                         Case{no_field.SerializeAsString(), "layout fields"},
                         Case{renamed.SerializeAsString(), "lacks layout field mm_struct.pgd"},
                         Case{wild.SerializeAsString(), "impossible layout field"},

@@ -21,6 +21,7 @@
 #include "introspect/knowledge.h"
 #include "introspect/knowledge_cache.h"
 #include "introspect/probes/entry_plan.h"
+#include "tests/common/pass_boot_gate.h"
 #include "vmm/boot/bzimage.h"
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/linux/linux_probes.h"
@@ -224,6 +225,7 @@ TEST(DebianKnowledgeTest, RunPlacesEveryProbePastTheFtraceSite) {
   EXPECT_EQ(probes->plan().probes.size() - returns, 18u);
   EXPECT_EQ(returns, 4);
   for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
+  tlbscope::testing::PassBootGate(*probes, *mem, points, k->vmlinux);
   EXPECT_FALSE(probes->plan().sync_cores.empty());  // finish_task_switch's sync_core
   for (const PlannedProbe& p : probes->plan().probes) {
     SCOPED_TRACE(p.Describe());

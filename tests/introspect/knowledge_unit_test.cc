@@ -116,6 +116,9 @@ void ExpectFakeLayout(const KernelLayout& l) {
   EXPECT_EQ(l.mg_freed_tables.offset, word);
   EXPECT_EQ(l.mg_freed_tables.bit, 2);
   EXPECT_EQ(l.mg_freed_tables.bits, 1);
+  EXPECT_EQ(l.system_scheduling_state, std::optional<uint64_t>(SYSTEM_SCHEDULING));
+  EXPECT_EQ(l.membarrier_sync_core_state,
+            std::optional<uint64_t>(MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE));
 }
 
 std::vector<uint8_t> Fake(const char* name) {

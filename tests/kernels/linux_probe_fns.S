@@ -7,7 +7,7 @@
 	.globl native_flush_tlb_multi, flush_tlb_func, tlb_gather_mmu, tlb_finish_mmu
 	.globl flush_tlb_one_kernel, flush_tlb_all, do_flush_tlb_all
 	.globl finish_task_switch.isra.0, finish_task_switch_end
-	.globl ret_0, ret_1, ret_2, ret_3, ret_4, ret_5, ret_6
+	.globl ret_0, ret_1, ret_2, ret_3, ret_4, ret_5, ret_6, system_state_word
 switch_mm_irqs_off:          /* IBT: endbr64, emulated as a 4-byte no-op */
 	endbr64
 	push %rbp
@@ -71,3 +71,7 @@ ret_5:	nop
 ret_6:	nop
 	ret
 	.fill 16, 1, 0xcc  /* padding: an entry plan reads 16 bytes */
+/* Linux's system_state, for the tests of placing after boot (in .text:
+   this file has one loadable segment). */
+system_state_word:
+	.long 0

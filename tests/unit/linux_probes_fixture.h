@@ -74,6 +74,10 @@ class LinuxProbesTest : public ::testing::Test {
       fn_[f] = *fns->symbols.Find(f);
     }
     for (int i = 0; i < 7; ++i) ret_[i] = *fns->symbols.Find("ret_" + std::to_string(i));
+    if (boot_gate_) {
+      system_state_ = *fns->symbols.Find("system_state_word");
+      knowledge->symbols.Add("system_state", system_state_);
+    }
     knowledge->addresses.per_cpu_offset = kPerCpuOffsets;
     l_ = knowledge->layout;
     for (uint32_t c = 0; c < 2; ++c) Put(kPerCpuOffsets + 8 * c, Base(c));
@@ -106,9 +110,8 @@ class LinuxProbesTest : public ::testing::Test {
     ASSERT_TRUE(
         mem_->Write(gva - kDirectMap, std::span(reinterpret_cast<uint8_t*>(&v), size)).ok());
   }
-  uint8_t TextByte(uint64_t gva) {
-    return *mem_->ReadObject<uint8_t>(gva - fn_["switch_mm_irqs_off"] + 0x200000);
-  }
+  uint64_t TextPaddr(uint64_t gva) { return gva - fn_["switch_mm_irqs_off"] + 0x200000; }
+  uint8_t TextByte(uint64_t gva) { return *mem_->ReadObject<uint8_t>(TextPaddr(gva)); }
   uint64_t Base(uint32_t cpu) { return kDirectMap + 0x1000000 + 0x800000ull * cpu; }
   uint64_t Ts(uint32_t cpu) { return Base(cpu) + l_.pcpu_cpu_tlbstate; }
   void Mm(uint64_t mm, uint64_t ctx_id, uint64_t gen) {
@@ -231,6 +234,10 @@ class LinuxProbesTest : public ::testing::Test {
   std::function<void(const TrapEvent&)> path_;
   std::map<uint32_t, int> depth_;
   bool irq_stack_ = false;
+  // Set by a derived fixture's constructor: the knowledge has system_state
+  // (linux_probe_fns.S's system_state_word), so the int3s wait for it.
+  bool boot_gate_ = false;
+  uint64_t system_state_ = 0;
 };
 
 }  // namespace tlbscope::linux_probes_testing

@@ -24,33 +24,71 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
   for (const std::string& f : tracker_->skipped()) {
     plan_.problems.push_back(absl::StrFormat("%s: no symbol in this kernel", f));
   }
-  ProbePlan planned = PlanProbes(*tracker_, *k_, vmlinux);
-  plan_.problems.insert(plan_.problems.end(), planned.problems.begin(), planned.problems.end());
-  for (PlannedProbe& p : planned.probes) {
-    if (absl::Status s = points_->Place(p.plan.address, p.paddr); !s.ok()) {
-      plan_.problems.push_back(absl::StrFormat("%s: %s", p.function, s.message()));
-      continue;
-    }
-    plan_.probes.push_back(std::move(p));
+  std::vector<std::string> skipped = std::move(plan_.problems);
+  plan_ = PlanProbes(*tracker_, *k_, vmlinux);
+  plan_.problems.insert(plan_.problems.begin(), skipped.begin(), skipped.end());
+  gate_ = FindBootGate(*k_, vmlinux);
+  if (!gate_) PlaceBeforeBoot();
+  IndexPlan();
+  if (!gate_) placed_.store(true, std::memory_order_release);
+}
+
+// Every int3 now; a refused one leaves the plan with a line saying why.
+void LinuxProbes::PlaceBeforeBoot() {
+  auto place = [this](uint64_t at, uint64_t paddr, const std::string& what) {
+    absl::Status s = points_->Place(at, paddr);
+    if (!s.ok()) plan_.problems.push_back(absl::StrFormat("%s: %s", what, s.message()));
+    return s.ok();
+  };
+  std::erase_if(plan_.probes,
+                [&](const PlannedProbe& p) { return !place(p.plan.address, p.paddr, p.function); });
+  std::erase_if(plan_.loads, [&](const PlannedLoad& l) {
+    return !place(l.site.after(), l.paddr, l.Describe());
+  });
+  std::erase_if(plan_.sync_cores, [&](const PlannedSyncCore& c) {
+    return !place(c.site.address, c.paddr, c.Describe());
+  });
+}
+
+// Under place_mu_. The plan stays whole (other vCPUs look int3s up in it);
+// a probe refused now only has no int3.
+void LinuxProbes::PlaceAfterBoot() {
+  std::optional<uint64_t> fentry = k_->symbols.Find("__fentry__");
+  auto refused = [this](const std::string& what, const absl::Status& s) {
+    late_problems_.push_back(absl::StrFormat("%s: %s", what, s.message()));
+  };
+  for (PlannedProbe& p : plan_.probes) {
+    absl::Status s = ReplanFromGuest(*mem_, fentry, p);
+    if (s.ok()) s = points_->Place(p.plan.address, p.paddr);
+    if (!s.ok()) refused(p.function, s);
   }
-  for (const PlannedProbe& p : plan_.probes) by_address_[p.plan.address] = &p;
-  for (PlannedLoad& l : planned.loads) {
-    if (absl::Status s = points_->Place(l.site.after(), l.paddr); !s.ok()) {
-      plan_.problems.push_back(absl::StrFormat("%s: %s", l.Describe(), s.message()));
-      continue;
-    }
-    plan_.loads.push_back(std::move(l));
+  for (const PlannedLoad& l : plan_.loads) {
+    if (absl::Status s = points_->Place(l.site.after(), l.paddr); !s.ok()) refused(l.Describe(), s);
   }
-  for (const PlannedLoad& l : plan_.loads) loads_by_address_[l.site.after()] = &l;
-  for (PlannedSyncCore& c : planned.sync_cores) {
+  for (const PlannedSyncCore& c : plan_.sync_cores) {
     if (absl::Status s = points_->Place(c.site.address, c.paddr); !s.ok()) {
-      plan_.problems.push_back(absl::StrFormat("%s: %s", c.Describe(), s.message()));
-      continue;
+      refused(c.Describe(), s);
     }
-    plan_.sync_cores.push_back(std::move(c));
   }
+}
+
+void LinuxProbes::IndexPlan() {
+  for (const PlannedProbe& p : plan_.probes) by_address_[p.plan.address] = &p;
+  for (const PlannedLoad& l : plan_.loads) loads_by_address_[l.site.after()] = &l;
   for (const PlannedSyncCore& c : plan_.sync_cores) sync_by_address_[c.site.address] = &c;
-  plan_.no_sync_core_proven = planned.no_sync_core_proven;
+}
+
+void LinuxProbes::OnTrap() {
+  if (!gate_ || placed_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(place_mu_);
+  if (placed_.load(std::memory_order_relaxed) || !PastBootGate(*mem_, *gate_)) return;
+  PlaceAfterBoot();
+  placed_.store(true, std::memory_order_release);
+}
+
+std::vector<std::string> LinuxProbes::late_problems() const {
+  std::lock_guard<std::mutex> lock(place_mu_);
+  return late_problems_;
 }
 
 std::vector<std::string> LinuxProbes::SuppliedEvents() const {
@@ -87,6 +125,9 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
     return Next::kStep;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
+  // Pairs with OnTrap's release: an int3 of ours is hit only once placed,
+  // and the plan it was placed with (re-planned after boot) is read whole.
+  if (!placed()) return Next::kStep;
   per_vcpu_[vcpu].cr4 = s->cr4;
   PagingMode mode{s->cr0, s->cr3, s->cr4, s->efer};
   if (auto load = loads_by_address_.find(r->rip); load != loads_by_address_.end()) {

@@ -1,12 +1,13 @@
 #pragma once
 
 // The Linux probes of one run: introspect's LinuxTracker driven by the trap
-// engine's probe int3s. Entry breakpoints are placed once before the guest
-// runs; a hit reads the vCPU's registers, hands them with a GuestReader over
-// the guest page walk to the tracker, places or removes the return
-// breakpoints the tracker now waits for on that vCPU, and gets past the
-// instruction as the entry plan says (emulated, or stepped by the engine).
-// Every event the tracker makes goes to `emit` on the hitting vCPU's
+// engine's probe int3s. Entry breakpoints are placed once: before the guest
+// runs, or -- when the kernel's knowledge says how to tell -- at the first
+// trapped instruction after the kernel's boot-time text patching
+// (vmm/linux/boot_placement.h); a hit reads the vCPU's registers, hands them with a GuestReader
+// over the guest page walk to the tracker, places or removes the return breakpoints the tracker now
+// waits for on that vCPU, and gets past the instruction as the entry plan says (emulated, or
+// stepped by the engine). Every event the tracker makes goes to `emit` on the hitting vCPU's
 // thread: into that vCPU's own order, like its trapped instructions.
 
 #include <atomic>
@@ -21,6 +22,7 @@
 #include "introspect/knowledge.h"
 #include "introspect/probes/tracker.h"
 #include "vmm/kvm/guest_memory.h"
+#include "vmm/linux/boot_placement.h"
 #include "vmm/linux/probe_plan.h"
 #include "vmm/trap/guest_walk.h"
 #include "vmm/trap/probe_client.h"
@@ -49,6 +51,16 @@ class LinuxProbes : public ProbeClient {
   // From the trap engine's event callback, before the trapped CR3 write is
   // appended: the tracker's context_switch goes right before it.
   void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);
+  // At every trapped instruction, on its vCPU's thread: while the int3s
+  // wait for the kernel's boot-time patching, checks whether it is done
+  // and if so places them all, each re-planned from guest memory.
+  void OnTrap();
+  // Whether the int3s wait for that (else they went in before the run),
+  // and whether they are in.
+  bool waits_for_boot() const { return gate_.has_value(); }
+  bool placed() const { return placed_.load(std::memory_order_acquire); }
+  // Probes refused when they were placed after boot, one line each.
+  std::vector<std::string> late_problems() const;
 
   const ProbePlan& plan() const { return plan_; }
   // The kinds of events beyond the base set these probes supply
@@ -69,6 +81,9 @@ class LinuxProbes : public ProbeClient {
   Counts counts() const;
 
  private:
+  void PlaceBeforeBoot();
+  void PlaceAfterBoot();
+  void IndexPlan();
   void SyncReturns(const PagingMode& mode);
   Next OnLoadHit(int vcpu, const PlannedLoad& load, const kvm_regs& r);
   std::unique_ptr<introspect::KernelKnowledge> k_;
@@ -77,6 +92,10 @@ class LinuxProbes : public ProbeClient {
   EmitFn emit_;
   std::unique_ptr<introspect::LinuxTracker> tracker_;
   ProbePlan plan_;
+  std::optional<BootGate> gate_;
+  std::atomic<bool> placed_{false};
+  mutable std::mutex place_mu_;
+  std::vector<std::string> late_problems_;                   // under place_mu_
   std::map<uint64_t, const PlannedProbe*> by_address_;       // int3 address -> its entry
   std::map<uint64_t, const PlannedLoad*> loads_by_address_;  // by site.after()
   std::map<uint64_t, const PlannedSyncCore*> sync_by_address_;

@@ -68,12 +68,18 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
   Log("linux probes: events beyond switches, flushes and gathers: %s",
       summary.supplies.empty() ? "none" : absl::StrJoin(summary.supplies, ", "));
   if (!summary.note.empty()) Log("linux probes: not placed: %s", summary.note);
+  if (probes->waits_for_boot()) {
+    Log("linux probes: placed once the kernel's boot-time text patching is done (system_state >= "
+        "SYSTEM_SCHEDULING, read at each trapped instruction), each planned again from the "
+        "kernel's code then");
+  }
   engine->SetProbeClient(probes.get());
   return probes;
 }
 
 std::function<void(const TrapEvent&)> TrapEventPath(TracePipeline& trace, LinuxProbes* probes) {
   return [&trace, probes](const TrapEvent& e) {
+    if (probes != nullptr) probes->OnTrap();
     if (probes != nullptr && e.kind == TlbInsn::kMovCr3 && !e.faulted) {
       probes->BeforeCr3Write(e.vcpu, e.old_cr3, e.new_cr3);
     }
@@ -95,6 +101,11 @@ void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& s) {
       "unreadable); %d sync_core sites reached",
       c.hits, c.emulated, c.stepped, c.unmatched, c.events, c.read_failures,
       c.return_place_failures, c.loads, c.load_failures, c.sync_cores);
+  if (probes.waits_for_boot() && !probes.placed()) {
+    Log("linux probes: never placed: the kernel's system_state never reached SYSTEM_SCHEDULING");
+  }
+  std::vector<std::string> late = probes.late_problems();
+  if (!late.empty()) Log("linux probes: not placed after boot: %s", absl::StrJoin(late, "; "));
 }
 
 }  // namespace tlbscope

@@ -1,0 +1,26 @@
+#pragma once
+// For tests that load a real kernel and build its Linux probes: the int3s
+// wait for the kernel's boot-time patching (vmm/linux/boot_placement.h).
+// Checks that none is in, then writes SYSTEM_SCHEDULING into the kernel's
+// system_state as rest_init() would and lets a trapped instruction place
+// them (nothing in the code changed: each plan stays the file's).
+#include <gtest/gtest.h>
+
+#include "vmm/linux/linux_probes.h"
+
+namespace tlbscope::testing {
+
+inline void PassBootGate(LinuxProbes& probes, GuestMemory& mem, const ProbePoints& points,
+                         std::span<const uint8_t> vmlinux) {
+  ASSERT_TRUE(probes.waits_for_boot());
+  EXPECT_FALSE(probes.placed());
+  EXPECT_EQ(points.size(), 0u) << "int3s in the kernel's text before its boot-time patching";
+  std::optional<BootGate> gate = FindBootGate(probes.knowledge(), vmlinux);
+  ASSERT_TRUE(gate.has_value());
+  ASSERT_TRUE(mem.WriteObject(gate->paddr, gate->scheduling).ok());
+  probes.OnTrap();
+  ASSERT_TRUE(probes.placed());
+  for (const std::string& late : probes.late_problems()) ADD_FAILURE() << late;
+}
+
+}  // namespace tlbscope::testing
