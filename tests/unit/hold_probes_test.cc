@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "tests/unit/fake_vcpu.h"
@@ -36,6 +37,8 @@ class Recorder : public ProbeClient {
     hits.push_back({vcpu, (*state.regs())->rip});
     return Next::kResume;
   }
+  bool Owns(uint64_t gva) const override { return owned.contains(gva); }
+  std::set<uint64_t> owned;  // int3s it will place later (the Linux probes, after boot)
   std::mutex mu;
   std::vector<std::pair<int, uint64_t>> hits;
 };
@@ -122,6 +125,16 @@ TEST_F(HoldProbesTest, TheNextClientSeesSharedHitsFirstAndNotTheHoldsOwn) {
   Hit(**h, 0, kKernel + 0x1000400, kStack);
   EXPECT_THAT(next.hits,
               ElementsAre(std::make_pair(1, kF), std::make_pair(0, kKernel + 0x1000400)));
+}
+
+TEST_F(HoldProbesTest, ASiteTheNextClientPlacesOnlyLaterIsSharedToo) {
+  Recorder next;
+  next.owned.insert(kF);  // not placed yet: waiting for the kernel's boot
+  absl::StatusOr<std::unique_ptr<HoldProbes>> h = Make({"1:f,release=0:g,timeout=10ms"}, &next);
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_TRUE(points_->Place(kF, kF - kKernel).ok());  // the boot is done
+  EXPECT_EQ(Hit(**h, 1, kF, kStack), ProbeClient::Next::kResume);
+  EXPECT_THAT(next.hits, ElementsAre(std::make_pair(1, kF)));
 }
 
 TEST_F(HoldProbesTest, UnknownSymbolsAndAddressesOutsideTheKernelAreRefused) {

@@ -30,6 +30,9 @@ TEST_F(LinuxProbesBootGateTest, Int3sWaitForTheBootPatchingThenFollowTheKernelsC
     EXPECT_NE(TextByte(p.plan.address), 0xcc) << p.Describe() << ": placed before boot";
   }
   EXPECT_EQ(engine_->probe_points().size(), 0u);
+  // Its own before placed (a --hold there hands it the hits); not a return.
+  EXPECT_TRUE(probes_->Owns(fn_["enter_lazy_tlb"]));
+  EXPECT_FALSE(probes_->Owns(ret_[0]));
   EXPECT_EQ(How("enter_lazy_tlb"), "emulate push rbx");
   // start_kernel() rewrites enter_lazy_tlb's first instruction.
   Poke(fn_["enter_lazy_tlb"], 0x55);  // push %rbp

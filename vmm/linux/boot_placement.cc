@@ -30,9 +30,8 @@ absl::Status ReplanFromGuest(const GuestMemory& mem, std::optional<uint64_t> fen
     absl::StatusOr<uint8_t> op = mem.ReadObject<uint8_t>(p.paddr);
     if (!op.ok()) return op.status();
     if (*op != 0xc3 && *op != 0xe9) {
-      return absl::FailedPreconditionError(
-          absl::StrFormat("the return at %#x is now %#04x, neither ret nor jmp", p.plan.address,
-                          *op));
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "the return at %#x is now %#04x, neither ret nor jmp", p.plan.address, *op));
     }
     p.plan.length = *op == 0xc3 ? 1 : 5;
     return absl::OkStatus();
@@ -44,9 +43,9 @@ absl::Status ReplanFromGuest(const GuestMemory& mem, std::optional<uint64_t> fen
   if (absl::Status s = mem.Read(p.paddr - offset, code); !s.ok()) return s;
   introspect::EntryPlan now = introspect::PlanEntry(p.function_address, code, fentry);
   if (now.address != p.plan.address) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "its entry plan moved from %#x to %#x with the kernel's boot-time patching",
-        p.plan.address, now.address));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("its entry plan moved from %#x to %#x with the kernel's boot-time patching",
+                        p.plan.address, now.address));
   }
   p.plan = now;
   return absl::OkStatus();

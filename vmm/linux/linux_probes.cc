@@ -86,6 +86,11 @@ void LinuxProbes::OnTrap() {
   placed_.store(true, std::memory_order_release);
 }
 
+bool LinuxProbes::Owns(uint64_t gva) const {
+  return by_address_.contains(gva) || loads_by_address_.contains(gva) ||
+         sync_by_address_.contains(gva);
+}
+
 std::vector<std::string> LinuxProbes::late_problems() const {
   std::lock_guard<std::mutex> lock(place_mu_);
   return late_problems_;

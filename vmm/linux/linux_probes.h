@@ -48,6 +48,9 @@ class LinuxProbes : public ProbeClient {
   void SetEmit(EmitFn emit) { emit_ = std::move(emit); }
 
   Next OnProbeHit(int vcpu, VcpuStateView& state) override;
+  // A planned entry, return, load or sync_core site (placed or waiting for
+  // the boot's patching to end); not the return int3s placed on the way.
+  bool Owns(uint64_t gva) const override;
   // From the trap engine's event callback, before the trapped CR3 write is
   // appended: the tracker's context_switch goes right before it.
   void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);

@@ -51,7 +51,10 @@ absl::StatusOr<std::unique_ptr<HoldProbes>> HoldProbes::Create(
       if (!gva.ok()) return bad(gva.status());
       absl::StatusOr<uint64_t> gpa = Physical(*gva, loads, s.text);
       if (!gpa.ok()) return bad(gpa.status());
-      if (points->Contains(*gva)) h->shared_.push_back(*gva);
+      // The Linux probes' int3 may go in later (after the kernel's boot).
+      if (points->Contains(*gva) || (next != nullptr && next->Owns(*gva))) {
+        h->shared_.push_back(*gva);
+      }
       if (absl::Status st = points->Place(*gva, *gpa); !st.ok()) return bad(st);
       h->watches_.push_back(Watch{i, is_hold, s.vcpu, *gva, s.at_return});
     }

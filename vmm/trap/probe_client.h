@@ -4,6 +4,8 @@
 // (ProbePoints) to. The Linux probes (vmm/linux) implement it; the engine
 // knows only this.
 
+#include <cstdint>
+
 #include "vmm/trap/vcpu_state.h"
 
 namespace tlbscope {
@@ -18,6 +20,9 @@ class ProbeClient {
   // On vCPU `vcpu`'s thread; `state`'s RIP is the int3's address. The
   // client may change registers (and mark them dirty); the engine commits.
   virtual Next OnProbeHit(int vcpu, VcpuStateView& state) = 0;
+  // Whether `gva` is (or will be, once placed) one of this client's own
+  // int3s: another client sharing the address must hand it such hits.
+  virtual bool Owns(uint64_t gva) const { return false; }
 };
 
 }  // namespace tlbscope
