@@ -1,9 +1,10 @@
 #pragma once
 // For tests that load a real kernel and build its Linux probes: the int3s
-// wait for the kernel's boot-time patching (vmm/linux/boot_placement.h).
-// Checks that none is in, then writes SYSTEM_SCHEDULING into the kernel's
-// system_state as rest_init() would and lets a trapped instruction place
-// them (nothing in the code changed: each plan stays the file's).
+// on the returns of its exits to user mode wait for the kernel's boot-time
+// patching (vmm/linux/boot_placement.h). Checks that they alone are not
+// in, then writes SYSTEM_SCHEDULING into the kernel's system_state as
+// rest_init() would and lets a trapped instruction place them (nothing in
+// the code changed: each plan stays the file's).
 #include <gtest/gtest.h>
 
 #include "vmm/linux/linux_probes.h"
@@ -14,7 +15,11 @@ inline void PassBootGate(LinuxProbes& probes, GuestMemory& mem, const ProbePoint
                          std::span<const uint8_t> vmlinux) {
   ASSERT_TRUE(probes.waits_for_boot());
   EXPECT_FALSE(probes.placed());
-  EXPECT_EQ(points.size(), 0u) << "int3s in the kernel's text before its boot-time patching";
+  size_t returns = 0;
+  for (const PlannedProbe& p : probes.plan().probes) returns += p.at_return;
+  EXPECT_EQ(points.size() + returns, probes.plan().probes.size() + probes.plan().loads.size() +
+                                         probes.plan().sync_cores.size())
+      << "only the returns wait for the kernel's boot-time patching";
   std::optional<BootGate> gate = FindBootGate(probes.knowledge(), vmlinux);
   ASSERT_TRUE(gate.has_value());
   ASSERT_TRUE(mem.WriteObject(gate->paddr, gate->scheduling).ok());

@@ -8,6 +8,7 @@
 	.globl flush_tlb_one_kernel, flush_tlb_all, do_flush_tlb_all
 	.globl finish_task_switch.isra.0, finish_task_switch_end
 	.globl ret_0, ret_1, ret_2, ret_3, ret_4, ret_5, ret_6, system_state_word
+	.globl syscall_exit_to_user_mode, __x86_return_thunk
 switch_mm_irqs_off:          /* IBT: endbr64, emulated as a 4-byte no-op */
 	endbr64
 	push %rbp
@@ -44,6 +45,15 @@ flush_tlb_all:
 do_flush_tlb_all:
 	endbr64
 	ret
+/* An exit to user mode returning through the return thunk (5-byte jmp),
+   and the thunk: the tests of placing after boot add their symbols. */
+syscall_exit_to_user_mode:
+	nop
+	.byte 0xe9
+	.long __x86_return_thunk - . - 4
+__x86_return_thunk:
+	ret
+	int3
 /* finish_task_switch()'s sync_core() for a membarrier SYNC_CORE mm: the
    SERIALIZE form and iret_to_self() (a compiler's local copy: .isra.0) */
 finish_task_switch.isra.0:

@@ -77,6 +77,10 @@ class LinuxProbesTest : public ::testing::Test {
     if (boot_gate_) {
       system_state_ = *fns->symbols.Find("system_state_word");
       knowledge->symbols.Add("system_state", system_state_);
+      for (const char* f : {"syscall_exit_to_user_mode", "__x86_return_thunk"}) {
+        knowledge->symbols.Add(f, *fns->symbols.Find(f));
+        fn_[f] = *fns->symbols.Find(f);
+      }
     }
     knowledge->addresses.per_cpu_offset = kPerCpuOffsets;
     l_ = knowledge->layout;

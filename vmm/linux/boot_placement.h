@@ -1,14 +1,16 @@
 #pragma once
 
-// When the Linux probes' int3s may go into kernel text. start_kernel()
-// rewrites code once at boot (alternatives, paravirt calls, retpolines,
-// return thunks): an int3 placed before that is overwritten (the probe is
-// lost, and putting its saved byte back would corrupt the new code) or
-// trips the kernel's own checks (Debian's 6.1 warned "missing return
-// thunk" at every `jmp __x86_return_thunk` of ours). So where the kernel's
-// knowledge has `system_state` and SYSTEM_SCHEDULING, the int3s wait until
-// system_state reaches it -- rest_init() sets it after that patching --
-// and each probe is planned again from the bytes then in guest memory.
+// When the Linux probes' return int3s may go into kernel text.
+// start_kernel() rewrites code once at boot (alternatives, paravirt calls,
+// retpolines, return thunks): an int3 placed before that trips the
+// kernel's own checks (Debian's 6.1 warned "missing return thunk" at each
+// `jmp __x86_return_thunk` of ours and left it unpatched). So where the
+// kernel's knowledge has `system_state` and SYSTEM_SCHEDULING, the returns
+// of the exits to user mode -- needed only once user space runs -- wait
+// until system_state reaches it (rest_init() sets it after that patching),
+// each planned again from the byte then in guest memory. Entry int3s go in
+// before the run: placed later, they missed the kernel's first flushes
+// (its own counters then disagreed with ours).
 
 #include <cstdint>
 #include <optional>

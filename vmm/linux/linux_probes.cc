@@ -28,20 +28,23 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
   plan_ = PlanProbes(*tracker_, *k_, vmlinux);
   plan_.problems.insert(plan_.problems.begin(), skipped.begin(), skipped.end());
   gate_ = FindBootGate(*k_, vmlinux);
-  if (!gate_) PlaceBeforeBoot();
+  PlaceBeforeBoot();
   IndexPlan();
   if (!gate_) placed_.store(true, std::memory_order_release);
 }
 
-// Every int3 now; a refused one leaves the plan with a line saying why.
+// Every int3 now but the returns that wait for the boot's patching; a
+// refused one leaves the plan with a line saying why.
 void LinuxProbes::PlaceBeforeBoot() {
   auto place = [this](uint64_t at, uint64_t paddr, const std::string& what) {
     absl::Status s = points_->Place(at, paddr);
     if (!s.ok()) plan_.problems.push_back(absl::StrFormat("%s: %s", what, s.message()));
     return s.ok();
   };
-  std::erase_if(plan_.probes,
-                [&](const PlannedProbe& p) { return !place(p.plan.address, p.paddr, p.function); });
+  std::erase_if(plan_.probes, [&](const PlannedProbe& p) {
+    if (p.at_return && gate_) return false;
+    return !place(p.plan.address, p.paddr, p.function);
+  });
   std::erase_if(plan_.loads, [&](const PlannedLoad& l) {
     return !place(l.site.after(), l.paddr, l.Describe());
   });
@@ -50,25 +53,15 @@ void LinuxProbes::PlaceBeforeBoot() {
   });
 }
 
-// Under place_mu_. The plan stays whole (other vCPUs look int3s up in it);
-// a probe refused now only has no int3.
+// Under place_mu_: the returns. The plan stays whole (other vCPUs look
+// int3s up in it); a probe refused now only has no int3.
 void LinuxProbes::PlaceAfterBoot() {
   std::optional<uint64_t> fentry = k_->symbols.Find("__fentry__");
-  auto refused = [this](const std::string& what, const absl::Status& s) {
-    late_problems_.push_back(absl::StrFormat("%s: %s", what, s.message()));
-  };
   for (PlannedProbe& p : plan_.probes) {
+    if (!p.at_return) continue;
     absl::Status s = ReplanFromGuest(*mem_, fentry, p);
     if (s.ok()) s = points_->Place(p.plan.address, p.paddr);
-    if (!s.ok()) refused(p.function, s);
-  }
-  for (const PlannedLoad& l : plan_.loads) {
-    if (absl::Status s = points_->Place(l.site.after(), l.paddr); !s.ok()) refused(l.Describe(), s);
-  }
-  for (const PlannedSyncCore& c : plan_.sync_cores) {
-    if (absl::Status s = points_->Place(c.site.address, c.paddr); !s.ok()) {
-      refused(c.Describe(), s);
-    }
+    if (!s.ok()) late_problems_.push_back(absl::StrFormat("%s: %s", p.function, s.message()));
   }
 }
 
@@ -130,9 +123,6 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
     return Next::kStep;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
-  // Pairs with OnTrap's release: an int3 of ours is hit only once placed,
-  // and the plan it was placed with (re-planned after boot) is read whole.
-  if (!placed()) return Next::kStep;
   per_vcpu_[vcpu].cr4 = s->cr4;
   PagingMode mode{s->cr0, s->cr3, s->cr4, s->efer};
   if (auto load = loads_by_address_.find(r->rip); load != loads_by_address_.end()) {
@@ -158,6 +148,8 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
   regs.cr3 = s->cr3;
   regs.gs_base = s->gs.base;
   if (entry != nullptr && entry->at_return) {
+    // Pairs with OnTrap's release: the return's plan, made again then.
+    if (!placed()) return Next::kStep;
     regs.rip = r->rip;
     if (!tracker_->OnExitSite(static_cast<uint32_t>(vcpu), entry->function_address, regs, reader)) {
       unmatched_.fetch_add(1, std::memory_order_relaxed);

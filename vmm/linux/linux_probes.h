@@ -1,14 +1,14 @@
 #pragma once
 
 // The Linux probes of one run: introspect's LinuxTracker driven by the trap
-// engine's probe int3s. Entry breakpoints are placed once: before the guest
-// runs, or -- when the kernel's knowledge says how to tell -- at the first
-// trapped instruction after the kernel's boot-time text patching
-// (vmm/linux/boot_placement.h); a hit reads the vCPU's registers, hands them with a GuestReader
-// over the guest page walk to the tracker, places or removes the return breakpoints the tracker now
-// waits for on that vCPU, and gets past the instruction as the entry plan says (emulated, or
-// stepped by the engine). Every event the tracker makes goes to `emit` on the hitting vCPU's
-// thread: into that vCPU's own order, like its trapped instructions.
+// engine's probe int3s. Entry breakpoints are placed once before the guest
+// runs (the returns of the exits to user mode, when the kernel's knowledge
+// says how to tell, at the first trapped instruction after the kernel's
+// boot-time text patching: vmm/linux/boot_placement.h); a hit reads the vCPU's registers, hands
+// them with a GuestReader over the guest page walk to the tracker, places or removes the return
+// breakpoints the tracker now waits for on that vCPU, and gets past the instruction as the entry
+// plan says (emulated, or stepped by the engine). Every event the tracker makes goes to `emit` on
+// the hitting vCPU's thread: into that vCPU's own order, like its trapped instructions.
 
 #include <atomic>
 #include <cstdint>
@@ -54,12 +54,12 @@ class LinuxProbes : public ProbeClient {
   // From the trap engine's event callback, before the trapped CR3 write is
   // appended: the tracker's context_switch goes right before it.
   void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);
-  // At every trapped instruction, on its vCPU's thread: while the int3s
-  // wait for the kernel's boot-time patching, checks whether it is done
-  // and if so places them all, each re-planned from guest memory.
+  // At every trapped instruction, on its vCPU's thread: while the return
+  // int3s wait for the kernel's boot-time patching, checks whether it is
+  // done and if so places them, each re-planned from guest memory.
   void OnTrap();
-  // Whether the int3s wait for that (else they went in before the run),
-  // and whether they are in.
+  // Whether the return int3s wait for that (else they went in before the
+  // run), and whether they are in.
   bool waits_for_boot() const { return gate_.has_value(); }
   bool placed() const { return placed_.load(std::memory_order_acquire); }
   // Probes refused when they were placed after boot, one line each.

@@ -69,9 +69,9 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
       summary.supplies.empty() ? "none" : absl::StrJoin(summary.supplies, ", "));
   if (!summary.note.empty()) Log("linux probes: not placed: %s", summary.note);
   if (probes->waits_for_boot()) {
-    Log("linux probes: placed once the kernel's boot-time text patching is done (system_state >= "
-        "SYSTEM_SCHEDULING, read at each trapped instruction), each planned again from the "
-        "kernel's code then");
+    Log("linux probes: the returns placed once the kernel's boot-time text patching is done "
+        "(system_state >= SYSTEM_SCHEDULING, read at each trapped instruction), each planned "
+        "again from the kernel's code then");
   }
   engine->SetProbeClient(probes.get());
   return probes;
