@@ -72,6 +72,8 @@ void StateModel::OnFlushRequest(const CEvent& e, VcpuModel& v) {
   f.targets = r.targets;
   f.request_ns = e.host_ns;
   m.flushes.push_back(f);
+  m.max_request_gen = std::max(m.max_request_gen, r.new_tlb_gen);
+  ApplyEarlyAcks(m, m.flushes.back());
   v.last_request_mm = r.mm;
   v.last_request_id = e.seq;
   m.recent[r.new_tlb_gen % m.recent.size()] = {r.new_tlb_gen, r.start, r.end, e.seq,
@@ -137,6 +139,15 @@ void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
         return;
       }
     }
+    // Newer than every request seen (mod 2^32): one not in yet.
+    const auto ahead = static_cast<int32_t>(static_cast<uint32_t>(want) -
+                                            static_cast<uint32_t>(m.max_request_gen));
+    if (from_ipi && ahead > 0) {
+      constexpr size_t kMaxEarlyAcks = 64;
+      if (m.early_acks.size() >= kMaxEarlyAcks) m.early_acks.erase(m.early_acks.begin());
+      m.early_acks.push_back({static_cast<uint32_t>(want), e.vcpu, e.seq, e.host_ns});
+      return;
+    }
   }
   auto pick_where = [&](auto accept) -> PendingFlush* {
     PendingFlush* pick = nullptr;
@@ -163,6 +174,18 @@ void StateModel::Ack(const CEvent& e, MmModel& m, bool from_ipi) {
   if (pick == nullptr) pick = pick_where([](const PendingFlush&) { return true; });
   if (pick == nullptr) return;
   AckOne(e, m, pick);
+}
+
+// The early acks of request `f`, just in: acknowledged now, at the
+// request's own time at the earliest (a latency is not negative).
+void StateModel::ApplyEarlyAcks(MmModel& m, PendingFlush& f) {
+  std::erase_if(m.early_acks, [&f](const MmModel::EarlyAck& a) {
+    if (a.gen != static_cast<uint32_t>(f.gen) || !(f.unacked() & Bit(a.vcpu))) return false;
+    f.acked |= Bit(a.vcpu);
+    f.last_ack_ns = std::max(a.ns, f.request_ns);
+    f.last_ack_seq = std::max(a.seq, f.last_ack_seq);
+    return true;
+  });
 }
 
 void StateModel::AckOne(const CEvent& e, MmModel& m, PendingFlush* pick) {

@@ -77,6 +77,17 @@ struct MmModel {
   std::vector<PendingFlush> flushes;              // oldest first
   std::vector<ActiveGather> gathers;
   std::array<RecentFlush, 16> recent{};  // by gen % 16
+  uint64_t max_request_gen = 0;          // the newest flush_request's new_tlb_gen
+  // flush_tlb_func runs from an IPI naming a request (its low 32 bits) that
+  // is not in yet: Linux's flush_request record can come after the IPIs it
+  // sent were served (a CPU left the mm between the mask the probe read and
+  // the mask the kernel asked). Acknowledged when it comes; bounded.
+  struct EarlyAck {
+    uint32_t gen = 0, vcpu = 0;
+    uint64_t seq = 0;
+    int64_t ns = 0;
+  };
+  std::vector<EarlyAck> early_acks;
   uint64_t flush_requests = 0, page_frees = 0, table_frees = 0, stale_reads = 0;
   uint64_t dropped_flushes = 0;  // beyond the in-flight bound (a guest that never acks)
 
@@ -187,6 +198,7 @@ class StateModel {
   void OnFlushDone(const CEvent& e);
   void Ack(const CEvent& e, MmModel& m, bool from_ipi);
   void AckOne(const CEvent& e, MmModel& m, PendingFlush* pick);
+  static void ApplyEarlyAcks(MmModel& m, PendingFlush& f);
 
   std::vector<VcpuModel> vcpus_;
   absl::flat_hash_map<uint64_t, MmModel> mms_;

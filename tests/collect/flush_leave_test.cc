@@ -63,3 +63,40 @@ TEST(FlushDoneTest, ATargetStillInTheMmIsWaitedFor) {
 
 }  // namespace
 }  // namespace tlbscope::collect::testing
+
+namespace tlbscope::collect::testing {
+namespace {
+
+// Linux, smp 4 (issue 14): vCPU 1's request for gen 37 is recorded once
+// should_flush_tlb() has answered for every CPU of the mask its probe read;
+// CPUs 2 and 3 left the mm before the kernel copied the mask, so the record
+// came after vCPU 0 had served the IPI. The early ack counts.
+Synth EarlyAck(uint64_t served_gen) {
+  Synth s = BootedInto(2, kMm);
+  s.IpiReceived(0);
+  s.Invlpg(0, 0x1000);
+  s.FlushFunc(0, kMm, 36, 37, 37, 0x1000, 0x2000);
+  s.Serves(served_gen);
+  s.FlushRequest(1, kMm, 0x1000, 0x2000, 37, 0b11);
+  s.IpiSent(1, 0);
+  s.TargetFlush(1, kMm, 0x1000, 0x2000, 37, /*remote=*/false);
+  s.Serves(37);
+  s.FlushDone(1, kMm, 37, 0b11);
+  return s;
+}
+
+TEST(FlushDoneTest, AnAckRecordedBeforeItsRequestCounts) {
+  Collector c;
+  EXPECT_THAT(EarlyAck(37).Check(&c), IsEmpty());
+  EXPECT_EQ(c.state().mm(kMm)->flushes.size(), 0u);
+  EXPECT_TRUE(c.state().mm(kMm)->early_acks.empty());
+}
+
+TEST(FlushDoneTest, AnEarlyAckForAnotherRequestDoesNot) {
+  // vCPU 0's flush served gen 38, a request never made: 37 was not acked.
+  Collector c;
+  EXPECT_THAT(EarlyAck(38).Check(&c), ElementsAre("flush-done-before-acks"));
+}
+
+}  // namespace
+}  // namespace tlbscope::collect::testing

@@ -205,6 +205,10 @@ void Synth::SwitchTo(uint32_t v, uint64_t prev, uint64_t next, uint64_t cpu_lam,
   Cr3(v, RootOf(next) | cpu_lam);
 }
 
+void Synth::Serves(uint64_t request_gen) {
+  events_.back().mutable_flush_func()->set_request_tlb_gen(request_gen);
+}
+
 void Synth::TargetFlush(uint32_t v, uint64_t mm, uint64_t start, uint64_t end, uint64_t gen,
                         bool remote) {
   if (remote) IpiReceived(v);

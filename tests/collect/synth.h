@@ -36,6 +36,9 @@ class Synth {
   void FlushFunc(uint32_t v, uint64_t mm, uint64_t before, uint64_t after, uint64_t mm_gen,
                  uint64_t start, uint64_t end, bool full = false, bool lazy_left = false,
                  bool not_loaded = false);
+  // The last event, a flush_func, names the request it serves (as Linux's
+  // probes do: info->new_tlb_gen).
+  void Serves(uint64_t request_gen);
   void FlushDone(uint32_t v, uint64_t mm, uint64_t gen, uint64_t acked);
   void GatherStart(uint32_t v, uint64_t mm, uint64_t start, uint64_t end, uint64_t pending);
   void GatherEnd(uint32_t v, uint64_t mm, uint64_t fstart, uint64_t fend, uint64_t gen,
