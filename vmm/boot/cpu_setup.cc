@@ -55,19 +55,19 @@ CpuidTable CpuidForVcpu(const CpuidTable& supported, int index, bool emulated_cp
   constexpr uint32_t kLeaf1EcxHypervisor = 1u << 31;
   CpuidTable t = supported.Clone();
   KvmCpuid2* c = t.get();
-  // KVM paravirt features (leaf 0x40000001 EAX). PV TLB flush lets a guest
-  // skip the flush IPI to a preempted vCPU and have KVM flush for it: a
-  // flush tlbscope would never see, so it is hidden everywhere. PV unhalt
-  // (PV spinlocks), PV send-IPI and PV sched-yield are hypercalls, and
-  // `vmcall` at CPL0 never exits on kvm_pvm (the emulator spins on it).
-  constexpr uint32_t kKvmPvUnhalt = 1u << 7, kKvmPvTlbFlush = 1u << 9, kKvmPvSendIpi = 1u << 11,
-                     kKvmPvSchedYield = 1u << 13;
+  // Of KVM's paravirt features (leaf 0x40000001 EAX) only the clock
+  // (kvmclock, which gives Linux its TSC frequency): the others change the
+  // paths tlbscope watches or hide work from it. PV TLB flush skips the
+  // flush IPI to a preempted vCPU and has KVM flush for it (a flush
+  // tlbscope never sees); PV unhalt, send-IPI and sched-yield are
+  // hypercalls (`vmcall` at CPL0 never exits on kvm_pvm: the emulator spins
+  // on it); async page faults and steal time add scheduling the guest
+  // would not do on hardware.
+  constexpr uint32_t kKvmClockSource = 1u << 0, kKvmClockSource2 = 1u << 3,
+                     kKvmClockStable = 1u << 24;
   for (uint32_t i = 0; i < c->nent; ++i) {
     kvm_cpuid_entry2& e = c->entries[i];
-    if (e.function == 0x40000001) {
-      e.eax &= ~kKvmPvTlbFlush;
-      if (emulated_cpl0) e.eax &= ~(kKvmPvUnhalt | kKvmPvSendIpi | kKvmPvSchedYield);
-    }
+    if (e.function == 0x40000001) e.eax &= kKvmClockSource | kKvmClockSource2 | kKvmClockStable;
     if (emulated_cpl0) {
       if (e.function == 1) {
         e.ecx &= ~(kLeaf1EcxXsave | kLeaf1EcxOsxsave | kLeaf1EcxAvx | kLeaf1EcxFma | kLeaf1EcxF16c);

@@ -1,9 +1,6 @@
 #include "vmm/linux/boot_placement.h"
 
-#include <array>
-
 #include "absl/strings/str_format.h"
-#include "introspect/probes/entry_plan.h"
 
 namespace tlbscope {
 
@@ -24,30 +21,14 @@ bool PastBootGate(const GuestMemory& mem, const BootGate& gate) {
   return state.ok() && *state >= gate.scheduling;
 }
 
-absl::Status ReplanFromGuest(const GuestMemory& mem, std::optional<uint64_t> fentry,
-                             PlannedProbe& p) {
-  if (p.at_return) {
-    absl::StatusOr<uint8_t> op = mem.ReadObject<uint8_t>(p.paddr);
-    if (!op.ok()) return op.status();
-    if (*op != 0xc3 && *op != 0xe9) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "the return at %#x is now %#04x, neither ret nor jmp", p.plan.address, *op));
-    }
-    p.plan.length = *op == 0xc3 ? 1 : 5;
-    return absl::OkStatus();
+absl::Status ReplanReturnFromGuest(const GuestMemory& mem, PlannedProbe& p) {
+  absl::StatusOr<uint8_t> op = mem.ReadObject<uint8_t>(p.paddr);
+  if (!op.ok()) return op.status();
+  if (*op != 0xc3 && *op != 0xe9) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the return at %#x is now %#04x, neither ret nor jmp", p.plan.address, *op));
   }
-  // The function's first bytes: the int3's byte is `offset` into them.
-  const uint64_t offset = p.plan.address - p.function_address;
-  std::array<uint8_t, 16> code{};
-  if (offset > p.paddr) return absl::OutOfRangeError("the function starts below guest memory");
-  if (absl::Status s = mem.Read(p.paddr - offset, code); !s.ok()) return s;
-  introspect::EntryPlan now = introspect::PlanEntry(p.function_address, code, fentry);
-  if (now.address != p.plan.address) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("its entry plan moved from %#x to %#x with the kernel's boot-time patching",
-                        p.plan.address, now.address));
-  }
-  p.plan = now;
+  p.plan.length = *op == 0xc3 ? 1 : 5;
   return absl::OkStatus();
 }
 

@@ -38,11 +38,9 @@ std::optional<BootGate> FindBootGate(const introspect::KernelKnowledge& k,
 // memory (untrusted: any value; an unreadable one is "not yet").
 bool PastBootGate(const GuestMemory& mem, const BootGate& gate);
 
-// The probe planned again from the kernel's code as it is now in guest
-// memory: an entry's plan from its function's first bytes (the planned
-// address must not move), a return's length from its first byte (`ret`,
-// or `jmp` to the return thunk). An error names what changed.
-absl::Status ReplanFromGuest(const GuestMemory& mem, std::optional<uint64_t> fentry,
-                             PlannedProbe& p);
+// A return probe planned again from its first byte as it is now in guest
+// memory: `ret`, or `jmp` to the return thunk (emulated alike, 1 or 5
+// bytes). An error names what is there instead.
+absl::Status ReplanReturnFromGuest(const GuestMemory& mem, PlannedProbe& p);
 
 }  // namespace tlbscope

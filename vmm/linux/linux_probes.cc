@@ -56,10 +56,9 @@ void LinuxProbes::PlaceBeforeBoot() {
 // Under place_mu_: the returns. The plan stays whole (other vCPUs look
 // int3s up in it); a probe refused now only has no int3.
 void LinuxProbes::PlaceAfterBoot() {
-  std::optional<uint64_t> fentry = k_->symbols.Find("__fentry__");
   for (PlannedProbe& p : plan_.probes) {
     if (!p.at_return) continue;
-    absl::Status s = ReplanFromGuest(*mem_, fentry, p);
+    absl::Status s = ReplanReturnFromGuest(*mem_, p);
     if (s.ok()) s = points_->Place(p.plan.address, p.paddr);
     if (!s.ok()) late_problems_.push_back(absl::StrFormat("%s: %s", p.function, s.message()));
   }
