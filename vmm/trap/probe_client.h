@@ -22,7 +22,7 @@ class ProbeClient {
   virtual Next OnProbeHit(int vcpu, VcpuStateView& state) = 0;
   // Whether `gva` is (or will be, once placed) one of this client's own
   // int3s: another client sharing the address must hand it such hits.
-  virtual bool Owns(uint64_t gva) const { return false; }
+  virtual bool Owns(uint64_t /*gva*/) const { return false; }
 };
 
 }  // namespace tlbscope

@@ -6,9 +6,9 @@ Cr3Fields DecodeCr3(uint64_t raw, bool pcide) {
   return Cr3Fields{
       .root = raw & 0x000ffffffffff000ull,
       .pcid = static_cast<uint16_t>(pcide ? raw & 0xfff : 0),
-      .noflush = (raw >> 63) & 1,
-      .lam_u57 = (raw >> 61) & 1,
-      .lam_u48 = (raw >> 62) & 1,
+      .noflush = ((raw >> 63) & 1) != 0,
+      .lam_u57 = ((raw >> 61) & 1) != 0,
+      .lam_u48 = ((raw >> 62) & 1) != 0,
   };
 }
 
