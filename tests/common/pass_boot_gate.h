@@ -11,8 +11,7 @@
 
 namespace tlbscope::testing {
 
-inline void PassBootGate(LinuxProbes& probes, GuestMemory& mem, const ProbePoints& points,
-                         std::span<const uint8_t> vmlinux) {
+inline void PassBootGate(LinuxProbes& probes, GuestMemory& mem, const ProbePoints& points) {
   ASSERT_TRUE(probes.waits_for_boot());
   EXPECT_FALSE(probes.placed());
   size_t returns = 0;
@@ -20,7 +19,7 @@ inline void PassBootGate(LinuxProbes& probes, GuestMemory& mem, const ProbePoint
   EXPECT_EQ(points.size() + returns, probes.plan().probes.size() + probes.plan().loads.size() +
                                          probes.plan().sync_cores.size())
       << "only the returns wait for the kernel's boot-time patching";
-  std::optional<BootGate> gate = FindBootGate(probes.knowledge(), vmlinux);
+  const std::optional<BootGate>& gate = probes.plan().gate;
   ASSERT_TRUE(gate.has_value());
   ASSERT_TRUE(mem.WriteObject(gate->paddr, gate->scheduling).ok());
   probes.OnTrap();

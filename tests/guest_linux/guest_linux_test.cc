@@ -122,7 +122,7 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
       {dir + "/System.map", dir + "/vmlinux.btf"}, k->vmlinux, &*mem, &points, 2, &why);
   ASSERT_NE(probes, nullptr) << why;
   for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
-  tlbscope::testing::PassBootGate(*probes, *mem, points, k->vmlinux);
+  tlbscope::testing::PassBootGate(*probes, *mem, points);
   // should_flush_tlb (6.12 stable), the 5 kernel_flush ones (cache_* since
   // 6.2), on_each_cpu_cond_mask, 3 table levels, 2 page removals,
   // membarrier: 20 entries; and one `ret` in each exit to user mode.

@@ -225,7 +225,7 @@ TEST(DebianKnowledgeTest, RunPlacesEveryProbePastTheFtraceSite) {
   EXPECT_EQ(probes->plan().probes.size() - returns, 18u);
   EXPECT_EQ(returns, 4);
   for (const std::string& problem : probes->plan().problems) ADD_FAILURE() << problem;
-  tlbscope::testing::PassBootGate(*probes, *mem, points, k->vmlinux);
+  tlbscope::testing::PassBootGate(*probes, *mem, points);
   EXPECT_FALSE(probes->plan().sync_cores.empty());  // finish_task_switch's sync_core
   for (const PlannedProbe& p : probes->plan().probes) {
     SCOPED_TRACE(p.Describe());

@@ -5,13 +5,11 @@
 namespace tlbscope {
 
 std::optional<BootGate> FindBootGate(const introspect::KernelKnowledge& k,
-                                     std::span<const uint8_t> vmlinux) {
+                                     const std::vector<ElfSegment>& loads) {
   std::optional<uint64_t> state = k.symbols.Find("system_state");
   const std::optional<uint64_t>& scheduling = k.layout.system_scheduling_state;
   if (!state || !scheduling || *scheduling > UINT32_MAX) return std::nullopt;
-  absl::StatusOr<ElfFile> elf = ParseElf(vmlinux, "vmlinux");
-  if (!elf.ok()) return std::nullopt;
-  std::optional<uint64_t> paddr = LoadedPhysical(elf->loads, *state);
+  std::optional<uint64_t> paddr = LoadedPhysical(loads, *state);
   if (!paddr) return std::nullopt;
   return BootGate{*paddr, static_cast<uint32_t>(*scheduling)};
 }

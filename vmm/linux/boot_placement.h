@@ -14,7 +14,7 @@
 
 #include <cstdint>
 #include <optional>
-#include <span>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "introspect/knowledge.h"
@@ -24,15 +24,11 @@
 
 namespace tlbscope {
 
-struct BootGate {
-  uint64_t paddr = 0;       // of system_state (the kernel image is not relocated: PVH)
-  uint32_t scheduling = 0;  // SYSTEM_SCHEDULING's value
-};
-
-// The gate of this kernel, or nullopt when its knowledge lacks either fact
-// or the symbol is in no loadable segment (the int3s then go in at once).
+// The gate of this kernel (BootGate: probe_plan.h), or nullopt when its
+// knowledge lacks either fact or the symbol is in none of the vmlinux's
+// loadable segments (the int3s then go in at once).
 std::optional<BootGate> FindBootGate(const introspect::KernelKnowledge& k,
-                                     std::span<const uint8_t> vmlinux);
+                                     const std::vector<ElfSegment>& loads);
 
 // Whether the kernel has passed the gate: system_state read from guest
 // memory (untrusted: any value; an unreadable one is "not yet").

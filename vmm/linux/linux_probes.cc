@@ -27,10 +27,9 @@ LinuxProbes::LinuxProbes(std::unique_ptr<introspect::KernelKnowledge> knowledge,
   std::vector<std::string> skipped = std::move(plan_.problems);
   plan_ = PlanProbes(*tracker_, *k_, vmlinux);
   plan_.problems.insert(plan_.problems.begin(), skipped.begin(), skipped.end());
-  gate_ = FindBootGate(*k_, vmlinux);
   PlaceBeforeBoot();
   IndexPlan();
-  if (!gate_) placed_.store(true, std::memory_order_release);
+  if (!plan_.gate) placed_.store(true, std::memory_order_release);
 }
 
 // Every int3 now but the returns that wait for the boot's patching; a
@@ -42,7 +41,7 @@ void LinuxProbes::PlaceBeforeBoot() {
     return s.ok();
   };
   std::erase_if(plan_.probes, [&](const PlannedProbe& p) {
-    if (p.at_return && gate_) return false;
+    if (p.at_return && plan_.gate) return false;
     return !place(p.plan.address, p.paddr, p.function);
   });
   std::erase_if(plan_.loads, [&](const PlannedLoad& l) {
@@ -71,9 +70,9 @@ void LinuxProbes::IndexPlan() {
 }
 
 void LinuxProbes::OnTrap() {
-  if (!gate_ || placed_.load(std::memory_order_acquire)) return;
+  if (!plan_.gate || placed_.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> lock(place_mu_);
-  if (placed_.load(std::memory_order_relaxed) || !PastBootGate(*mem_, *gate_)) return;
+  if (placed_.load(std::memory_order_relaxed) || !PastBootGate(*mem_, *plan_.gate)) return;
   PlaceAfterBoot();
   placed_.store(true, std::memory_order_release);
 }

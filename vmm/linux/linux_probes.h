@@ -60,7 +60,7 @@ class LinuxProbes : public ProbeClient {
   void OnTrap();
   // Whether the return int3s wait for that (else they went in before the
   // run), and whether they are in.
-  bool waits_for_boot() const { return gate_.has_value(); }
+  bool waits_for_boot() const { return plan_.gate.has_value(); }
   bool placed() const { return placed_.load(std::memory_order_acquire); }
   // Probes refused when they were placed after boot, one line each.
   std::vector<std::string> late_problems() const;
@@ -95,7 +95,6 @@ class LinuxProbes : public ProbeClient {
   EmitFn emit_;
   std::unique_ptr<introspect::LinuxTracker> tracker_;
   ProbePlan plan_;
-  std::optional<BootGate> gate_;
   std::atomic<bool> placed_{false};
   mutable std::mutex place_mu_;
   std::vector<std::string> late_problems_;                   // under place_mu_

@@ -3,6 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "introspect/elf_image.h"
 #include "vmm/boot/elf_file.h"
+#include "vmm/linux/boot_placement.h"
 #include "vmm/linux/return_site.h"
 
 namespace tlbscope {
@@ -151,6 +152,7 @@ ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::
   PlanLoads(tracker, *image, *elf, out);
   PlanSyncCores(k, *image, *elf, out);
   PlanReturns(tracker, k, *image, *elf, out);
+  out.gate = FindBootGate(k, elf->loads);
   return out;
 }
 

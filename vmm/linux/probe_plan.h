@@ -6,6 +6,7 @@
 // of that byte from the vmlinux's loadable segments.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,13 @@ struct PlannedSyncCore {
   std::string Describe() const;  // "finish_task_switch.isra.0+0x144: `serialize`"
 };
 
+// When the return int3s may go in (vmm/linux/boot_placement.h): once the
+// kernel's system_state, at `paddr`, reaches `scheduling`.
+struct BootGate {
+  uint64_t paddr = 0;       // of system_state (the kernel image is not relocated: PVH)
+  uint32_t scheduling = 0;  // SYSTEM_SCHEDULING's value
+};
+
 struct ProbePlan {
   std::vector<PlannedProbe> probes;
   std::vector<PlannedLoad> loads;
@@ -57,6 +65,7 @@ struct ProbePlan {
   // the membarrier invariant judges, not a gap in what the probes see.
   bool no_sync_core_proven = false;
   std::vector<std::string> problems;  // one per entry that got no breakpoint, naming it
+  std::optional<BootGate> gate;       // none: every int3 goes in before the run
 };
 
 ProbePlan PlanProbes(const introspect::LinuxTracker& tracker, const introspect::KernelKnowledge& k,
