@@ -100,3 +100,26 @@ TEST(FlushDoneTest, AnEarlyAckForAnotherRequestDoesNot) {
 
 }  // namespace
 }  // namespace tlbscope::collect::testing
+
+namespace tlbscope::collect::testing {
+namespace {
+
+TEST(FlushDoneTest, EarlyAcksAreBoundedPerMm) {
+  // A guest naming ever newer requests it never makes: the waiting acks
+  // stay bounded (64 per mm), the oldest dropped.
+  Synth s = BootedInto(2, kMm);
+  for (uint64_t gen = 2; gen < 202; ++gen) {
+    s.IpiReceived(0);
+    s.Invlpg(0, 0x1000);
+    s.FlushFunc(0, kMm, gen - 1, gen, gen, 0x1000, 0x2000);
+    s.Serves(gen);
+  }
+  Collector c;
+  s.Check(&c);
+  ASSERT_EQ(c.state().mm(kMm)->early_acks.size(), 64u);
+  EXPECT_EQ(c.state().mm(kMm)->early_acks.front().gen, 138u);
+  EXPECT_EQ(c.state().mm(kMm)->early_acks.back().gen, 201u);
+}
+
+}  // namespace
+}  // namespace tlbscope::collect::testing
