@@ -127,12 +127,18 @@ std::optional<uint64_t> Enumerator(const btf* b, const char* name) {
   return std::nullopt;
 }
 
-// Facts that are not members: sizeof(struct page), an enumerator.
+// sizeof(struct NAME), or 0 when the BTF lacks it or it is over 4 KiB.
+uint32_t StructSize(const btf* b, const char* name) {
+  std::optional<uint32_t> id = FindStruct(b, name);
+  if (!id) return 0;
+  int64_t size = btf__resolve_size(b, *id);
+  return size > 0 && size <= 4096 ? static_cast<uint32_t>(size) : 0;
+}
+
+// Facts that are not members: struct sizes, enumerators.
 void OtherFacts(const btf* b, KernelLayout* layout) {
-  if (std::optional<uint32_t> page = FindStruct(b, "page")) {
-    int64_t size = btf__resolve_size(b, *page);
-    if (size > 0 && size <= 4096) layout->page_struct_size = static_cast<uint32_t>(size);
-  }
+  layout->page_struct_size = StructSize(b, "page");
+  layout->alt_instr_size = StructSize(b, "alt_instr");
   layout->membarrier_sync_core_state =
       Enumerator(b, "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
   layout->system_scheduling_state = Enumerator(b, "SYSTEM_SCHEDULING");

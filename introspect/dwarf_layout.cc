@@ -218,6 +218,12 @@ absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
                                         page_size > 0 && page_size <= 4096) {
     layout.page_struct_size = static_cast<uint32_t>(page_size);
   }
+  Dwarf_Word alt_size = 0;
+  if (auto alt = structs.find("alt_instr"); alt != structs.end() &&
+                                            dwarf_aggregate_size(&alt->second, &alt_size) == 0 &&
+                                            alt_size > 0 && alt_size <= 4096) {
+    layout.alt_instr_size = static_cast<uint32_t>(alt_size);
+  }
   layout.membarrier_sync_core_state =
       FindEnumerator(dw.get(), "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
   layout.system_scheduling_state = FindEnumerator(dw.get(), "SYSTEM_SCHEDULING");

@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::string_view kMagic = "TLBSKC1\n";
 constexpr size_t kDigest = 32;
-constexpr uint32_t kFormat = 3;
+constexpr uint32_t kFormat = 4;
 constexpr size_t kMaxFile = 64u << 20;  // far above a kernel's ~100k symbols
 
 std::string Sha256(std::string_view bytes) {
@@ -76,6 +76,8 @@ absl::Status ReadLayout(const v1::KernelKnowledgeCache& pb, KernelLayout* l) {
   if (pb.page_struct_size() > 4096)
     return absl::DataLossError("has an impossible struct page size");
   l->page_struct_size = pb.page_struct_size();
+  if (pb.alt_instr_size() > 4096) return absl::DataLossError("has an impossible alt_instr size");
+  l->alt_instr_size = pb.alt_instr_size();
   if (pb.has_membarrier_sync_core_state())
     l->membarrier_sync_core_state = pb.membarrier_sync_core_state();
   if (pb.has_system_scheduling_state()) l->system_scheduling_state = pb.system_scheduling_state();
@@ -205,6 +207,7 @@ std::string EncodeKnowledgeCache(const KernelKnowledge& k, const std::string& ke
   if (l.has_pcpu_cpu_tlbstate) pb.set_pcpu_cpu_tlbstate(l.pcpu_cpu_tlbstate);
   if (l.has_pcpu_cpu_tlbstate_shared) pb.set_pcpu_cpu_tlbstate_shared(l.pcpu_cpu_tlbstate_shared);
   if (l.page_struct_size != 0) pb.set_page_struct_size(l.page_struct_size);
+  if (l.alt_instr_size != 0) pb.set_alt_instr_size(l.alt_instr_size);
   if (l.membarrier_sync_core_state)
     pb.set_membarrier_sync_core_state(*l.membarrier_sync_core_state);
   if (l.system_scheduling_state) pb.set_system_scheduling_state(*l.system_scheduling_state);

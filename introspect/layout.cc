@@ -32,6 +32,10 @@ const std::vector<FieldRequest>& FieldRequests() {
       {"mmu_gather", "end", &L::mg_end, true},
       {"mmu_gather", "fullmm", &L::mg_fullmm, false},
       {"mmu_gather", "freed_tables", &L::mg_freed_tables, false},
+      {"alt_instr", "instr_offset", &L::ai_instr_offset, false},
+      {"alt_instr", "repl_offset", &L::ai_repl_offset, false},
+      {"alt_instr", "instrlen", &L::ai_instrlen, false},
+      {"alt_instr", "replacementlen", &L::ai_replacementlen, false},
   };
   return kRequests;
 }

@@ -34,6 +34,12 @@ struct KernelLayout {
       fi_freed_tables, fi_trim_cpumask;
   // struct mmu_gather
   Field mg_mm, mg_start, mg_end, mg_fullmm, mg_freed_tables;
+  // struct alt_instr, the entries of .altinstructions: where each of the
+  // kernel's alternatives goes (instr_offset, from the field's own address)
+  // and what apply_alternatives() may copy there at boot (repl_offset,
+  // replacementlen bytes of .altinstr_replacement). 0 size = unknown.
+  Field ai_instr_offset, ai_repl_offset, ai_instrlen, ai_replacementlen;
+  uint32_t alt_instr_size = 0;
   // Per-CPU variables: offsets in the per-CPU area.
   uint64_t pcpu_cpu_tlbstate = 0;
   bool has_pcpu_cpu_tlbstate = false;

@@ -11,4 +11,5 @@ enum fake_membarrier_state fake_membarrier;
 // that symbol where it wants it.
 enum system_states fake_system_state;
 struct page fake_page;
+struct alt_instr fake_alt;
 void _start(void) {}

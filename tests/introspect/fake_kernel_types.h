@@ -78,6 +78,14 @@ enum system_states {
   SYSTEM_FREEING_INITMEM,
   SYSTEM_RUNNING,
 };
+// arch/x86/include/asm/alternative.h's (6.12: 14 bytes, packed).
+struct alt_instr {
+  int instr_offset;
+  int repl_offset;
+  unsigned int ft_flags;
+  unsigned char instrlen;
+  unsigned char replacementlen;
+} __attribute__((packed));
 struct page {
   unsigned long flags;
   void* lru[2];

@@ -55,6 +55,7 @@ void ExpectSame(const KernelKnowledge& a, const KernelKnowledge& b) {
   EXPECT_EQ(a.layout.has_pcpu_cpu_tlbstate_shared, b.layout.has_pcpu_cpu_tlbstate_shared);
   EXPECT_EQ(a.layout.source, b.layout.source);
   EXPECT_EQ(a.layout.page_struct_size, b.layout.page_struct_size);
+  EXPECT_EQ(a.layout.alt_instr_size, b.layout.alt_instr_size);
   EXPECT_EQ(a.layout.membarrier_sync_core_state, b.layout.membarrier_sync_core_state);
   EXPECT_EQ(a.layout.system_scheduling_state, b.layout.system_scheduling_state);
   EXPECT_EQ(a.addresses.switch_mm_irqs_off, b.addresses.switch_mm_irqs_off);
@@ -181,14 +182,17 @@ TEST_F(KnowledgeCacheTest, ChecksummedButWrongContentsAreRejected) {
   renamed.mutable_fields(0)->set_name("mm_struct.nonsense");
   v1::KernelKnowledgeCache wild = pb;
   wild.mutable_fields(0)->set_offset(1u << 30);
+  v1::KernelKnowledgeCache wild_alt = pb;
+  wild_alt.set_alt_instr_size(1u << 20);
   struct Case {
     std::string body;
     const char* says;
   };
-  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads 3"},
+  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads 4"},
                         Case{no_field.SerializeAsString(), "layout fields"},
                         Case{renamed.SerializeAsString(), "lacks layout field mm_struct.pgd"},
                         Case{wild.SerializeAsString(), "impossible layout field"},
+                        Case{wild_alt.SerializeAsString(), "impossible alt_instr size"},
                         Case{std::string(64, '\xff'), "does not parse"}}) {
     absl::StatusOr<KernelKnowledge> k = DecodeKnowledgeCache(SealKnowledgeCache(c.body), key, src);
     ASSERT_FALSE(k.ok()) << c.says;

@@ -117,6 +117,11 @@ void ExpectFakeLayout(const KernelLayout& l) {
   EXPECT_EQ(l.mg_freed_tables.bit, 2);
   EXPECT_EQ(l.mg_freed_tables.bits, 1);
   EXPECT_EQ(l.system_scheduling_state, std::optional<uint64_t>(SYSTEM_SCHEDULING));
+  EXPECT_EQ(l.alt_instr_size, sizeof(struct alt_instr));
+  EXPECT_EQ(l.ai_repl_offset.offset, offsetof(struct alt_instr, repl_offset));
+  EXPECT_EQ(l.ai_instrlen.offset, offsetof(struct alt_instr, instrlen));
+  EXPECT_EQ(l.ai_replacementlen.offset, offsetof(struct alt_instr, replacementlen));
+  EXPECT_EQ(l.ai_replacementlen.size, 1u);
   EXPECT_EQ(l.membarrier_sync_core_state,
             std::optional<uint64_t>(MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE));
 }

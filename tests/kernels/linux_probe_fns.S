@@ -85,3 +85,22 @@ ret_6:	nop
    this file has one loadable segment). */
 system_state_word:
 	.long 0
+/* write_cr3() on a paravirt kernel (Debian's 6.1): a call through pv_ops
+   that apply_alternatives() replaces at boot with the inline
+   `mov %rdi,%cr3` of .altinstr_replacement (the entry below has the fake
+   kernel's struct alt_instr layout: 6.12's, 14 bytes). */
+	.globl pv_write_cr3_site, alt_cr3_replacement
+pv_write_cr3_site:
+	.byte 0xff, 0x15
+	.long 0
+	ret
+	.section .altinstr_replacement, "ax"
+alt_cr3_replacement:
+	mov %rdi, %cr3
+alt_cr3_replacement_end:
+	.section .altinstructions, "a"
+	.long pv_write_cr3_site - .
+	.long alt_cr3_replacement - .
+	.long 0
+	.byte 6
+	.byte alt_cr3_replacement_end - alt_cr3_replacement

@@ -59,6 +59,16 @@ TEST(DebianKernelTest, SitesOfTheRealKernel) {
   EXPECT_EQ(std::stoi(m[4]), 2);
   // The PTI switches of the entry code, recognised without symbols.
   EXPECT_GE(Lines(r.out, "entry/PTI").size(), 8u);
+  // The 9 of .altinstr_replacement (write_cr3's `mov %rdi,%cr3`), each
+  // mapped through its kernel's alt_instr entries (layout from .BTF) to
+  // the paravirt call it replaces at boot.
+  ASSERT_TRUE(std::regex_search(
+      r.out, m,
+      std::regex(R"(alternatives: the (\d+) sites of \.altinstr_replacement run at (\d+) places)")))
+      << r.out;
+  EXPECT_EQ(std::stoi(m[1]), 9);
+  EXPECT_EQ(std::stoi(m[2]), 9);
+  EXPECT_EQ(Lines(r.out, "alternative 0x").size(), 9u);
 }
 
 TEST(DebianKernelTest, PtiSwitchesCanBeLeftOut) {

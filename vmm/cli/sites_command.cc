@@ -12,15 +12,44 @@
 #include "introspect/knowledge_cache.h"
 #include "introspect/probes/entry_plan.h"
 #include "vmm/boot/bzimage.h"
+#include "vmm/linux/alt_sites.h"
 #include "vmm/trap/site_scanner.h"
 
 namespace tlbscope {
 
 namespace {
 
-// For a Linux kernel: what introspect knows about it (one line), and where
-// each probe's breakpoint would go.
-void PrintKernelKnowledge(const std::string& path) {
+// Where the kernel's alternatives put the TLB instructions of
+// .altinstr_replacement, one line each, when they are applied at boot.
+void PrintAlternativeSites(const std::vector<uint8_t>& vmlinux, const introspect::KernelLayout& l,
+                           const SiteScan& scan) {
+  std::vector<TlbSite> replacements;
+  for (const TlbSite& s : scan.sites) {
+    if (s.section == ".altinstr_replacement") replacements.push_back(s);
+  }
+  if (replacements.empty()) return;
+  absl::StatusOr<AltSitePlan> plan = PlanAlternativeSites(vmlinux, l, replacements);
+  if (!plan.ok()) {
+    std::printf("alternatives: the %zu sites of .altinstr_replacement not mapped: %s\n",
+                replacements.size(), std::string(plan.status().message()).c_str());
+    return;
+  }
+  for (const TlbSite& s : plan->sites) {
+    std::printf("alternative %#018llx  %-8s %-36s %s\n", static_cast<unsigned long long>(s.address),
+                TlbInsnName(s.kind), s.text.c_str(), s.section.c_str());
+  }
+  for (const std::string& p : plan->problems)
+    std::printf("alternative not mapped: %s\n", p.c_str());
+  std::printf(
+      "alternatives: the %zu sites of .altinstr_replacement run at %zu places once the kernel "
+      "applies them (traced from the end of its boot-time patching)\n",
+      replacements.size(), plan->sites.size());
+}
+
+// For a Linux kernel: what introspect knows about it (one line), where
+// each probe's breakpoint would go, and where its alternatives put TLB
+// instructions.
+void PrintKernelKnowledge(const std::string& path, const SiteScan& scan) {
   absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, "kernel");
   if (!bytes.ok()) return;
   std::vector<uint8_t> vmlinux;
@@ -51,6 +80,7 @@ void PrintKernelKnowledge(const std::string& path) {
     introspect::EntryPlan p = introspect::PlanEntry(*a, *code, k->symbols.Find("__fentry__"));
     std::printf("probe %-24s %s\n", fn, p.Describe().c_str());
   }
+  PrintAlternativeSites(vmlinux, k->layout, scan);
 }
 
 }  // namespace
@@ -90,7 +120,7 @@ int SitesCommand(const std::vector<std::string>& args) {
       scan->sites.size(), counts[TlbInsn::kMovCr3], counts[TlbInsn::kInvlpg],
       counts[TlbInsn::kInvpcid], scan->sections_scanned,
       static_cast<unsigned long long>(scan->bytes_scanned));
-  PrintKernelKnowledge(kernel);
+  PrintKernelKnowledge(kernel, *scan);
   return 0;
 }
 

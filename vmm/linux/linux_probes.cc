@@ -74,6 +74,7 @@ void LinuxProbes::OnTrap() {
   std::lock_guard<std::mutex> lock(place_mu_);
   if (placed_.load(std::memory_order_relaxed) || !PastBootGate(*mem_, *plan_.gate)) return;
   PlaceAfterBoot();
+  if (after_boot_) after_boot_();
   placed_.store(true, std::memory_order_release);
 }
 
@@ -121,6 +122,7 @@ ProbeClient::Next LinuxProbes::OnProbeHit(int vcpu, VcpuStateView& state) {
     return Next::kStep;
   }
   hits_.fetch_add(1, std::memory_order_relaxed);
+  OnTrap();
   per_vcpu_[vcpu].cr4 = s->cr4;
   PagingMode mode{s->cr0, s->cr3, s->cr4, s->efer};
   if (auto load = loads_by_address_.find(r->rip); load != loads_by_address_.end()) {

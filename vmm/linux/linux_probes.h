@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,10 +55,15 @@ class LinuxProbes : public ProbeClient {
   // From the trap engine's event callback, before the trapped CR3 write is
   // appended: the tracker's context_switch goes right before it.
   void BeforeCr3Write(int vcpu, uint64_t old_cr3, uint64_t new_cr3);
-  // At every trapped instruction, on its vCPU's thread: while the return
-  // int3s wait for the kernel's boot-time patching, checks whether it is
-  // done and if so places them, each re-planned from guest memory.
+  // At every trapped instruction and probe hit, on its vCPU's thread:
+  // while the return int3s wait for the kernel's boot-time patching, checks
+  // whether it is done and if so places them, each re-planned from guest
+  // memory, and runs the after-boot hook.
   void OnTrap();
+  // Run once (on a vCPU's thread) when the gate is passed, after the
+  // returns are in: the trap engine's deferred sites. Before the guest
+  // runs; never called for a kernel without a gate (!waits_for_boot()).
+  void SetAfterBoot(std::function<void()> fn) { after_boot_ = std::move(fn); }
   // Whether the return int3s wait for that (else they went in before the
   // run), and whether they are in.
   bool waits_for_boot() const { return plan_.gate.has_value(); }
@@ -93,6 +99,7 @@ class LinuxProbes : public ProbeClient {
   GuestMemory* mem_;
   ProbePoints* points_;
   EmitFn emit_;
+  std::function<void()> after_boot_;
   std::unique_ptr<introspect::LinuxTracker> tracker_;
   ProbePlan plan_;
   std::atomic<bool> placed_{false};

@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> PlanTraps(const MachineConfig& confi
   absl::StatusOr<std::unique_ptr<TrapEngine>> engine = CreateTrapEngine(config, guest, out.traps);
   if (!engine.ok()) return engine.status();
   *probes = CreateProbes(config, guest, engine->get(), out.probes);
+  DeferAlternativeSites(guest, engine->get(), probes->get(), out.traps);
   return engine;
 }
 
@@ -151,6 +152,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
   if (*holds) out.holds = (*holds)->probes->Summaries();
   for (const std::string& line : out.holds) Log("%s", line);
   if (probes) SummarizeProbes(*probes, out.probes);
+  if (*traps) SummarizeDeferredSites(**traps, out.traps);
   CollectOutcome(config, **guest, devices, traps->get(), fixups, **sink, trace, out);
   FinishOutputs(config, **outputs, **sink, out);
   return out;

@@ -76,6 +76,11 @@ struct TrapSummary {
   std::vector<TlbCounts> trapped_after_boot;  // per vCPU, boot-time sites left out
   std::vector<std::optional<TrapEngine::StepWindowReport>> windows;  // per vCPU
   std::vector<TlbSite> excluded;  // sites left out on purpose (--no-trap-entry-text, .altinstr)
+  // Sites the kernel's alternatives put into its text at boot: an int3 on
+  // each once that patching is done (vmm/linux/alt_sites.h), and what came
+  // of it after the run.
+  std::vector<TlbSite> boot_patched;
+  TrapEngine::DeferredReport deferred;
 };
 
 // The plan as the trace header and the results file record it.

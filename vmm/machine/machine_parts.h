@@ -69,6 +69,14 @@ std::unique_ptr<LinuxProbes> CreateProbes(const MachineConfig& config, LoadedGue
 // write the probes' context_switch first, then the event, both into the
 // vCPU's own order on `trace`.
 std::function<void(const TrapEvent&)> TrapEventPath(TracePipeline& trace, LinuxProbes* probes);
+// The TLB sites of .altinstr_replacement (summary.excluded) mapped to
+// where the kernel's alternatives put them and handed to the engine,
+// their int3s placed at the probes' boot gate; summary.note says what
+// came of it (vmm/machine/machine_alt_sites.cc). Before the vCPUs are armed.
+void DeferAlternativeSites(LoadedGuest& guest, TrapEngine* engine, LinuxProbes* probes,
+                           TrapSummary& summary);
+// After the run: which got their int3 (summary.deferred), and a line.
+void SummarizeDeferredSites(const TrapEngine& engine, TrapSummary& summary);
 // The probes' counts into the summary, and one line saying them.
 void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& summary);
 // `probes`: whether a Linux kernel's probes are on (event_source).

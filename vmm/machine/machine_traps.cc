@@ -120,6 +120,7 @@ v1::TrapPlan TrapPlanToProto(const TrapSummary& summary) {
   for (const TlbSite& s : summary.armed) plan.add_hw_breakpoint_sites(SiteLabel(s));
   for (const TlbSite& s : summary.patched) plan.add_int3_sites(SiteLabel(s));
   for (const TlbSite& s : summary.uncovered) plan.add_uncovered_sites(SiteLabel(s));
+  for (const TlbSite& s : summary.boot_patched) plan.add_boot_patched_sites(SiteLabel(s));
   return plan;
 }
 

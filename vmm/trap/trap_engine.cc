@@ -86,7 +86,9 @@ int TrapEngine::FindSoftwareSite(uint64_t rip) const {
   // and the PVH entry before paging maps the kernel high): the int3 sits
   // at both.
   for (size_t i = 0; i < sw_.size(); ++i) {
-    if (sw_[i].site->address == rip || sw_[i].paddr == rip) return static_cast<int>(i);
+    if ((sw_[i].site->address == rip || sw_[i].paddr == rip) && SiteLive(i)) {
+      return static_cast<int>(i);
+    }
   }
   return -1;
 }

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +47,24 @@ class TrapEngine : public TrapExitHandler {
   // A site whose bytes in memory are not the scanned instruction is dropped
   // to uncovered().
   void PatchSoftwareBreakpoints();
+  // Sites whose instruction the kernel writes into its own text at boot
+  // (an alternative's replacement: vmm/linux/alt_sites.h): no int3 until
+  // PlaceDeferredSites(). After PatchSoftwareBreakpoints(), before Arm();
+  // on a host without software breakpoints they are uncovered().
+  void AddDeferredSites(std::vector<TlbSite> sites);
+  // Once the kernel's boot-time patching is done, from any vCPU's thread:
+  // an int3 on each deferred site whose bytes in guest memory are now its
+  // instruction; the others stay as the kernel left them. The first call
+  // does it; later ones return at once.
+  void PlaceDeferredSites();
+  struct DeferredReport {
+    size_t waiting = 0;               // sites added
+    bool done = false;                // PlaceDeferredSites() ran
+    std::vector<TlbSite> placed;      // int3 in, the kernel's code being the instruction
+    std::vector<std::string> absent;  // "ADDR: BYTES" where the kernel left other code
+  };
+  // After the vCPU threads have stopped.
+  DeferredReport deferred() const;
   // Single-steps each vCPU's first `instructions` kernel instructions (the
   // window ends early before a return to user mode), decoding every one,
   // to check that the breakpoints trapped every TLB instruction executed.
@@ -126,6 +146,7 @@ class TrapEngine : public TrapExitHandler {
   // Single-step off (breakpoints stay), and KVM's stepping TF out of RFLAGS.
   absl::Status StopStepping(Vcpu& vcpu, VcpuStateView& state);
   int FindSoftwareSite(uint64_t rip) const;
+  bool SiteLive(size_t sw_index) const;
   TrapOutcome Decode(const TlbSite& site, VcpuStateView& state, bool emulate_cr3);
   std::optional<ExitAction> Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
                                    const TlbSite& site, TrapStrategy strategy);
@@ -150,6 +171,14 @@ class TrapEngine : public TrapExitHandler {
   std::function<void(const TrapEvent&)> on_event_;
   std::vector<const TlbSite*> armed_;  // index = debug register
   std::vector<SwSite> sw_;
+  // Deferred sites: sw_[first_deferred_ + i] is deferred_[i], matched only
+  // once deferred_live_[i] is set (before its int3 is written).
+  std::vector<TlbSite> deferred_;
+  size_t first_deferred_ = SIZE_MAX;
+  std::unique_ptr<std::atomic<bool>[]> deferred_live_;
+  std::atomic<bool> deferred_done_{false};
+  mutable std::mutex deferred_mu_;
+  DeferredReport deferred_report_;  // under deferred_mu_
   std::vector<const TlbSite*> uncovered_;
   std::vector<PerVcpu> per_vcpu_;
   std::atomic<int> stepper_{-1};  // the vCPU stepping over a lifted int3
