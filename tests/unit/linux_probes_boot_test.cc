@@ -64,6 +64,44 @@ TEST_F(LinuxProbesBootGateTest, AReturnTheKernelChangedUnderIsRefusedWithALine) 
   EXPECT_EQ(TextByte(ret->plan.address), 0x90);
 }
 
+TEST_F(LinuxProbesBootGateTest, AnEntryTheBootPatchingWroteOverIsPlannedAgainAndPlaced) {
+  const uint64_t at = IntAddress("enter_lazy_tlb");
+  ASSERT_EQ(TextByte(at), 0xcc);
+  const uint64_t mm_range = IntAddress("flush_tlb_mm_range");
+  // apply_paravirt()/apply_alternatives() write their code over our int3s:
+  // `push %rbp` where `push %rbx` was, a 5-byte call where `push %r12` was.
+  Poke(at, 0x55);
+  const uint8_t call[] = {0xe8, 0, 0, 0, 0};
+  ASSERT_TRUE(mem_->Write(TextPaddr(mm_range), call).ok());
+  EXPECT_TRUE(engine_->probe_points().Overwritten(at));
+  SetState(2);
+  Invlpg(0, 0x1000);
+  ASSERT_TRUE(probes_->placed());
+  EXPECT_EQ(TextByte(at), 0xcc);
+  EXPECT_EQ(TextByte(mm_range), 0xcc);
+  EXPECT_FALSE(engine_->probe_points().Overwritten(at));
+  std::vector<std::string> retaken = probes_->retaken();
+  ASSERT_EQ(retaken.size(), 2u) << absl::StrJoin(retaken, "\n");
+  EXPECT_THAT(retaken[0], ::testing::StartsWith("enter_lazy_tlb (now"));
+  EXPECT_THAT(retaken[0], ::testing::HasSubstr("emulate push rbp"));
+  EXPECT_THAT(retaken[1], ::testing::HasSubstr("flush_tlb_mm_range (now"));
+  EXPECT_THAT(retaken[1], ::testing::HasSubstr(": step"));
+  EXPECT_THAT(probes_->late_problems(), IsEmpty());
+  // A step over it puts the kernel's new byte back, not the file's.
+  ASSERT_TRUE(engine_->probe_points().Lift(at).ok());
+  EXPECT_EQ(TextByte(at), 0x55);
+  ASSERT_TRUE(engine_->probe_points().Rearm(at).ok());
+  // The hit is emulated as the new instruction: push rbp.
+  FakeVcpu& v = vcpus_[0];
+  const uint64_t rsp = kDirectMap + 0x2000000;
+  v.regs().rip = at;
+  v.regs().rsp = rsp;
+  v.regs().rbp = 0x1234;
+  EXPECT_EQ(Hit(0, at, rsp), ProbeClient::Next::kResume);
+  EXPECT_EQ(v.regs().rsp, rsp - 8);
+  EXPECT_EQ(*mem_->ReadObject<uint64_t>(rsp - 8 - kDirectMap), 0x1234u);
+}
+
 TEST_F(LinuxProbesTest, WithoutSystemStateEveryInt3GoesInBeforeTheRun) {
   EXPECT_FALSE(probes_->waits_for_boot());
   EXPECT_TRUE(probes_->placed());

@@ -58,17 +58,18 @@ absl::StatusOr<std::vector<AltEntry>> ReadEntries(std::span<const uint8_t> vmlin
     return absl::DataLossError(".altinstructions runs past the end of the file");
   }
   if (sec.size % l.alt_instr_size != 0) {
-    return absl::DataLossError(absl::StrFormat(
-        ".altinstructions is %d bytes, not a multiple of struct alt_instr's %d", sec.size,
-        l.alt_instr_size));
+    return absl::DataLossError(
+        absl::StrFormat(".altinstructions is %d bytes, not a multiple of struct alt_instr's %d",
+                        sec.size, l.alt_instr_size));
   }
   std::vector<AltEntry> out;
   for (uint64_t at = 0; at < sec.size; at += l.alt_instr_size) {
     const uint64_t file = sec.offset + at, addr = sec.addr + at;
     AltEntry e;
-    e.instr = addr + l.ai_instr_offset.offset +
-              Read<int32_t>(vmlinux, file + l.ai_instr_offset.offset);
-    e.repl = addr + l.ai_repl_offset.offset + Read<int32_t>(vmlinux, file + l.ai_repl_offset.offset);
+    e.instr =
+        addr + l.ai_instr_offset.offset + Read<int32_t>(vmlinux, file + l.ai_instr_offset.offset);
+    e.repl =
+        addr + l.ai_repl_offset.offset + Read<int32_t>(vmlinux, file + l.ai_repl_offset.offset);
     e.instrlen = Read<uint8_t>(vmlinux, file + l.ai_instrlen.offset);
     e.replacementlen = Read<uint8_t>(vmlinux, file + l.ai_replacementlen.offset);
     out.push_back(e);
@@ -103,10 +104,10 @@ absl::StatusOr<AltSitePlan> PlanAlternativeSites(std::span<const uint8_t> vmlinu
       if (r.address < e.repl || r.address + r.length > e.repl + e.replacementlen) continue;
       const uint64_t at = r.address - e.repl;
       if (at + r.length > e.instrlen || r.mem.rip_relative()) {
-        plan.problems.push_back(absl::StrFormat(
-            "%s at %#x: %s", r.text, r.address,
-            r.mem.rip_relative() ? "RIP-relative, not copied verbatim"
-                                 : "longer than the code it replaces"));
+        plan.problems.push_back(absl::StrFormat("%s at %#x: %s", r.text, r.address,
+                                                r.mem.rip_relative()
+                                                    ? "RIP-relative, not copied verbatim"
+                                                    : "longer than the code it replaces"));
         continue;
       }
       TlbSite s = r;

@@ -1,6 +1,7 @@
 #include "vmm/linux/boot_placement.h"
 
 #include "absl/strings/str_format.h"
+#include "introspect/probes/entry_plan.h"
 
 namespace tlbscope {
 
@@ -27,6 +28,20 @@ absl::Status ReplanReturnFromGuest(const GuestMemory& mem, PlannedProbe& p) {
         "the return at %#x is now %#04x, neither ret nor jmp", p.plan.address, *op));
   }
   p.plan.length = *op == 0xc3 ? 1 : 5;
+  return absl::OkStatus();
+}
+
+absl::Status ReplanEntryFromGuest(const GuestMemory& mem, PlannedProbe& p) {
+  std::vector<uint8_t> code(16);
+  if (absl::Status s = mem.Read(p.paddr, code); !s.ok()) return s;
+  introspect::EntryPlan now = introspect::PlanEntry(p.plan.address, code, std::nullopt);
+  // A 5-byte NOP there reads as an ftrace site and moves on: stepped.
+  if (now.address != p.plan.address) {
+    now = introspect::EntryPlan();
+    now.address = p.plan.address;
+  }
+  now.after_ftrace = p.plan.after_ftrace;
+  p.plan = now;
   return absl::OkStatus();
 }
 

@@ -39,4 +39,11 @@ bool PastBootGate(const GuestMemory& mem, const BootGate& gate);
 // bytes). An error names what is there instead.
 absl::Status ReplanReturnFromGuest(const GuestMemory& mem, PlannedProbe& p);
 
+// An entry probe whose int3 the kernel's boot-time patching wrote over
+// (Debian's 6.1: apply_paravirt() rewrites the `call *pv_ops...` that is
+// flush_tlb_one_kernel's first instruction after the ftrace site): its
+// instruction planned again from the code now at the same address (an
+// emulation kept only where the new instruction allows it, else stepped).
+absl::Status ReplanEntryFromGuest(const GuestMemory& mem, PlannedProbe& p);
+
 }  // namespace tlbscope

@@ -52,9 +52,37 @@ void LinuxProbes::PlaceBeforeBoot() {
   });
 }
 
+// Under place_mu_: the int3s placed before the run that the kernel's
+// boot-time patching wrote over get theirs back, an entry planned again
+// from the code now there (no vCPU can be on it: the int3 was gone).
+void LinuxProbes::RetakeOverwritten() {
+  auto retake = [this](uint64_t at, const std::string& what) {
+    absl::StatusOr<bool> r = points_->Retake(at);
+    if (!r.ok()) late_problems_.push_back(absl::StrFormat("%s: %s", what, r.status().message()));
+    if (r.ok() && *r) retaken_.push_back(what);
+  };
+  for (PlannedProbe& p : plan_.probes) {
+    if (p.at_return || !points_->Overwritten(p.plan.address)) continue;
+    if (absl::Status s = ReplanEntryFromGuest(*mem_, p); !s.ok()) {
+      late_problems_.push_back(absl::StrFormat("%s: %s", p.function, s.message()));
+      continue;
+    }
+    retake(p.plan.address, absl::StrFormat("%s (now %s)", p.function, p.plan.Describe()));
+  }
+  // The instruction under these is stepped, so exact; what they read is
+  // the code around them, which the kernel may have changed too.
+  for (const PlannedLoad& l : plan_.loads) {
+    retake(l.site.after(), l.Describe() + " (the load unchecked)");
+  }
+  for (const PlannedSyncCore& c : plan_.sync_cores) {
+    retake(c.site.address, c.Describe() + " (the instruction unchecked)");
+  }
+}
+
 // Under place_mu_: the returns. The plan stays whole (other vCPUs look
 // int3s up in it); a probe refused now only has no int3.
 void LinuxProbes::PlaceAfterBoot() {
+  RetakeOverwritten();
   for (PlannedProbe& p : plan_.probes) {
     if (!p.at_return) continue;
     absl::Status s = ReplanReturnFromGuest(*mem_, p);
@@ -86,6 +114,11 @@ bool LinuxProbes::Owns(uint64_t gva) const {
 std::vector<std::string> LinuxProbes::late_problems() const {
   std::lock_guard<std::mutex> lock(place_mu_);
   return late_problems_;
+}
+
+std::vector<std::string> LinuxProbes::retaken() const {
+  std::lock_guard<std::mutex> lock(place_mu_);
+  return retaken_;
 }
 
 std::vector<std::string> LinuxProbes::SuppliedEvents() const {

@@ -70,6 +70,9 @@ class LinuxProbes : public ProbeClient {
   bool placed() const { return placed_.load(std::memory_order_acquire); }
   // Probes refused when they were placed after boot, one line each.
   std::vector<std::string> late_problems() const;
+  // Int3s placed before the run that the kernel's boot-time patching wrote
+  // over and that went back in at the gate, one line each.
+  std::vector<std::string> retaken() const;
 
   const ProbePlan& plan() const { return plan_; }
   // The kinds of events beyond the base set these probes supply
@@ -92,6 +95,7 @@ class LinuxProbes : public ProbeClient {
  private:
   void PlaceBeforeBoot();
   void PlaceAfterBoot();
+  void RetakeOverwritten();
   void IndexPlan();
   void SyncReturns(const PagingMode& mode);
   Next OnLoadHit(int vcpu, const PlannedLoad& load, const kvm_regs& r);
@@ -105,6 +109,7 @@ class LinuxProbes : public ProbeClient {
   std::atomic<bool> placed_{false};
   mutable std::mutex place_mu_;
   std::vector<std::string> late_problems_;                   // under place_mu_
+  std::vector<std::string> retaken_;                         // under place_mu_
   std::map<uint64_t, const PlannedProbe*> by_address_;       // int3 address -> its entry
   std::map<uint64_t, const PlannedLoad*> loads_by_address_;  // by site.after()
   std::map<uint64_t, const PlannedSyncCore*> sync_by_address_;

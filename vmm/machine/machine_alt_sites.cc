@@ -20,10 +20,11 @@ void DeferAlternativeSites(LoadedGuest& guest, TrapEngine* engine, LinuxProbes* 
   if (probes == nullptr) {
     why = "they need the Linux probes (the kernel's knowledge) to be mapped";
   } else if (!probes->waits_for_boot()) {
-    why = "the kernel's knowledge lacks system_state or SYSTEM_SCHEDULING, so the end of its "
-          "boot-time patching is unknown";
-  } else if (absl::StatusOr<AltSitePlan> plan = PlanAlternativeSites(
-                 guest.image(), probes->knowledge().layout, replacements);
+    why =
+        "the kernel's knowledge lacks system_state or SYSTEM_SCHEDULING, so the end of its "
+        "boot-time patching is unknown";
+  } else if (absl::StatusOr<AltSitePlan> plan =
+                 PlanAlternativeSites(guest.image(), probes->knowledge().layout, replacements);
              !plan.ok()) {
     why = std::string(plan.status().message());
   } else {
@@ -37,9 +38,10 @@ void DeferAlternativeSites(LoadedGuest& guest, TrapEngine* engine, LinuxProbes* 
         replacements.size(), summary.boot_patched.size());
     return;
   }
-  summary.note += absl::StrFormat("; the %d of .altinstr_replacement not traced where the kernel "
-                                  "patches them in: %s",
-                                  replacements.size(), why);
+  summary.note += absl::StrFormat(
+      "; the %d of .altinstr_replacement not traced where the kernel "
+      "patches them in: %s",
+      replacements.size(), why);
 }
 
 void SummarizeDeferredSites(const TrapEngine& engine, TrapSummary& summary) {

@@ -104,6 +104,12 @@ void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& s) {
   if (probes.waits_for_boot() && !probes.placed()) {
     Log("linux probes: never placed: the kernel's system_state never reached SYSTEM_SCHEDULING");
   }
+  std::vector<std::string> retaken = probes.retaken();
+  if (!retaken.empty()) {
+    Log("linux probes: written over by the kernel's boot-time patching, placed again at the gate: "
+        "%s",
+        absl::StrJoin(retaken, "; "));
+  }
   std::vector<std::string> late = probes.late_problems();
   if (!late.empty()) Log("linux probes: not placed after boot: %s", absl::StrJoin(late, "; "));
 }

@@ -31,14 +31,14 @@ void TrapEngine::PlaceDeferredSites() {
     SwSite& sw = sw_[first_deferred_ + i];
     const TlbSite& site = deferred_[i];
     std::vector<uint8_t> now(site.length);
-    absl::Status read = site.paddr ? mem_->Read(sw.paddr, now)
-                                   : absl::OutOfRangeError("no physical address");
+    absl::Status read =
+        site.paddr ? mem_->Read(sw.paddr, now) : absl::OutOfRangeError("no physical address");
     if (!read.ok() || now != site.bytes) {
       deferred_report_.absent.push_back(absl::StrFormat(
           "%#x: %s", site.address,
-          read.ok() ? absl::StrJoin(now, " ", [](std::string* o, uint8_t b) {
-            absl::StrAppendFormat(o, "%02x", b);
-          })
+          read.ok() ? absl::StrJoin(
+                          now, " ",
+                          [](std::string* o, uint8_t b) { absl::StrAppendFormat(o, "%02x", b); })
                     : std::string(read.message())));
       continue;
     }

@@ -55,6 +55,26 @@ absl::Status ProbePoints::Rearm(uint64_t gva) {
   return mem_->WriteObject(it->second.gpa, kInt3);
 }
 
+absl::StatusOr<bool> ProbePoints::Retake(uint64_t gva) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = points_.find(gva);
+  if (it == points_.end() || it->second.lifted) return false;
+  absl::StatusOr<uint8_t> byte = mem_->ReadObject<uint8_t>(it->second.gpa);
+  if (!byte.ok()) return byte.status();
+  if (*byte == kInt3) return false;
+  it->second.original = *byte;
+  if (absl::Status s = mem_->WriteObject(it->second.gpa, kInt3); !s.ok()) return s;
+  return true;
+}
+
+bool ProbePoints::Overwritten(uint64_t gva) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = points_.find(gva);
+  if (it == points_.end() || it->second.lifted) return false;
+  absl::StatusOr<uint8_t> byte = mem_->ReadObject<uint8_t>(it->second.gpa);
+  return byte.ok() && *byte != kInt3;
+}
+
 bool ProbePoints::WasOursAndIsGone(uint64_t gva) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!ever_.contains(gva)) return false;

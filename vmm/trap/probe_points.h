@@ -35,6 +35,14 @@ class ProbePoints {
   // address is still placed (a Remove meanwhile leaves it out).
   absl::Status Lift(uint64_t gva);
   absl::Status Rearm(uint64_t gva);
+  // After code patching the guest did itself (Linux's alternatives and
+  // paravirt calls at boot): if the byte at a placed address is no longer
+  // our int3, the guest's new byte becomes the original and the int3 goes
+  // back. Whether it had to (false: still ours, or not placed).
+  absl::StatusOr<bool> Retake(uint64_t gva);
+  // Whether Retake would have to: placed, not lifted for a step, and the
+  // byte in guest memory is not the int3.
+  bool Overwritten(uint64_t gva) const;
   // An int3 exit at `gva` that is none of ours now but was once: the int3
   // was removed while this vCPU was already on its way to the exit.
   bool WasOursAndIsGone(uint64_t gva) const;
