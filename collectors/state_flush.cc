@@ -52,6 +52,7 @@ void StateModel::OnFlushRequest(const CEvent& e, VcpuModel& v) {
   MmModel& m = Mm(r.mm);
   ++m.flush_requests;
   m.tlb_gen = std::max(m.tlb_gen, r.new_tlb_gen);
+  m.gen_seen = true;
   for (uint32_t c = 0; c < vcpus_.size() && c < 64; ++c) {
     if (c == e.vcpu || !(m.cpumask & Bit(c)) || (r.targets & Bit(c))) continue;
     if (vcpus_[c].lazy && vcpus_[c].loaded_mm == r.mm) ++notes_.lazy_skipped;
@@ -85,6 +86,7 @@ void StateModel::OnFlushFunc(const CEvent& e, VcpuModel& v) {
   MmModel& m = Mm(f.mm);
   ++v.flush_funcs;
   m.tlb_gen = std::max(m.tlb_gen, f.mm_gen);
+  m.gen_seen = true;
   if (f.not_loaded) {
     m.cpumask &= ~Bit(e.vcpu);
   } else if (f.lazy_left) {

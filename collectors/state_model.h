@@ -67,6 +67,11 @@ struct RecentFlush {  // a flush request, kept briefly for gather cross-checks
 struct MmModel {
   uint64_t ctx_id = 0;
   uint64_t tlb_gen = 1;  // mm->context.tlb_gen: the highest gen seen
+  // Whether an event has carried this mm's gen. Until one does, tlb_gen is
+  // guest-probe's first gen (1); Linux starts a new mm at 0
+  // (init_new_context()), and a fork child can return to user mode before
+  // any flush of its mm: its first user_enter then tells the gens.
+  bool gen_seen = false;
   CpuMask cpumask = 0;
   uint64_t lam = 0, untag_mask = 0;
   uint64_t lam_seq = 0;    // the lam_set's sequence, 0 if none

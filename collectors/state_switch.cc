@@ -66,7 +66,14 @@ void StateModel::OnUserEnter(const CEvent& e, VcpuModel& v) {
   // The guest's own local gen: what the switch read (the record of the
   // switch does not carry it; a switch racing a flush request reads the
   // new gen before the request's record is written).
-  if (AsidSlot& s = v.slots[v.asid & 7]; s.ctx_id == e.user_enter.mm && v.slot_unconfirmed) {
+  AsidSlot& s = v.slots[v.asid & 7];
+  if (MmModel* m = e.user_enter.mm != 0 ? &Mm(e.user_enter.mm) : nullptr; m && !m->gen_seen) {
+    // No event has carried this mm's gen yet: the guest's are the truth.
+    m->tlb_gen = e.user_enter.mm_gen;
+    m->gen_seen = true;
+    if (s.ctx_id == e.user_enter.mm) s.tlb_gen = e.user_enter.local_gen;
+    v.slot_unconfirmed = false;
+  } else if (s.ctx_id == e.user_enter.mm && v.slot_unconfirmed) {
     s.tlb_gen = std::max(s.tlb_gen, e.user_enter.local_gen);
     v.slot_unconfirmed = false;
   }

@@ -182,6 +182,11 @@ std::string SummaryJson(const Collector& c, const SourceInfo& info) {
   j["vcpus"] = StateJson(c.state(), &mms);
   j["mms"] = std::move(mms);
   j["stats"] = StatsJson(c.stats());
+  if (const StateCheck& sc = c.state_check(); sc.checks > 0) {
+    j["state_vs_guest"] = {{"checks", sc.checks},
+                           {"mismatches", sc.mismatches},
+                           {"first_mismatch", sc.first_mismatch}};
+  }
   return DumpJson(j) + "\n";
 }
 

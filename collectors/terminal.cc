@@ -98,6 +98,11 @@ std::string FormatSummary(const Collector& c, const std::string& p) {
                         st.lazy_skipped);
   absl::StrAppendFormat(&out, "%sshootdown latency (request to last ack): %s\n", p,
                         Hist(st.ack_latency_ns, 1000, "us"));
+  if (const StateCheck& sc = c.state_check(); sc.checks > 0) {
+    absl::StrAppendFormat(
+        &out, "%sstate vs guest: %d returns to user mode checked, %d mismatches%s\n", p, sc.checks,
+        sc.mismatches, sc.mismatches == 0 ? "" : " (first: " + sc.first_mismatch + ")");
+  }
   size_t unchecked = c.not_checked().size();
   for (const auto& [name, why] : c.not_checked()) {
     absl::StrAppendFormat(&out, "%snot checked: %s: %s\n", p, name, why);
