@@ -49,8 +49,9 @@ class TrapEngine : public TrapExitHandler {
   void PatchSoftwareBreakpoints();
   // Sites whose instruction the kernel writes into its own text at boot
   // (an alternative's replacement: vmm/linux/alt_sites.h): no int3 until
-  // PlaceDeferredSites(). After PatchSoftwareBreakpoints(), before Arm();
-  // on a host without software breakpoints they are uncovered().
+  // PlaceDeferredSites(). Once, after PatchSoftwareBreakpoints(), before
+  // Arm(); on a host without software breakpoints they are uncovered().
+  // patched() leaves them out (deferred() says which went in).
   void AddDeferredSites(std::vector<TlbSite> sites);
   // Once the kernel's boot-time patching is done, from any vCPU's thread:
   // an int3 on each deferred site whose bytes in guest memory are now its

@@ -82,7 +82,7 @@ void TrapEngine::PatchSoftwareBreakpoints() {
 
 std::vector<const TlbSite*> TrapEngine::patched() const {
   std::vector<const TlbSite*> out;
-  for (const SwSite& s : sw_) out.push_back(s.site);
+  for (size_t i = 0; i < sw_.size() && i < first_deferred_; ++i) out.push_back(sw_[i].site);
   return out;
 }
 
