@@ -3,6 +3,7 @@
 // measured in the same iteration (this machine is shared and noisy):
 //
 //   build/bench/tlbscope_linux_run_bench [--benchmark_filter=munmap]
+//   (TLBSCOPE_BIN=PATH: another tlbscope binary than this build's)
 //
 //   no-trap   `--no-trap`: nothing trapped, no probes (the baseline)
 //   traps     `--no-linux-probes`: CR3 writes and INVLPGs trapped
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <regex>
 #include <string>
 
@@ -28,8 +30,15 @@ struct RunTimes {
   bool ok = false;
 };
 
+// The tlbscope binary: $TLBSCOPE_BIN, else the one this build made (a copy
+// lets a long run go on while the tree is rebuilt).
+std::string Binary() {
+  const char* env = std::getenv("TLBSCOPE_BIN");
+  return env != nullptr && *env != '\0' ? env : TLBSCOPE_BIN;
+}
+
 RunTimes Run(const std::string& workload, const char* extra) {
-  std::string cmd = std::string(TLBSCOPE_BIN) + " run --linux --workload " + workload +
+  std::string cmd = Binary() + " run --linux --workload " + workload +
                     " --iterations 20 --smp 2 --timeout 600 " + extra + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   RunTimes t;
