@@ -162,6 +162,14 @@ std::optional<uint64_t> FindEnumerator(Dwarf* dw, const char* name) {
   return std::nullopt;
 }
 
+// sizeof(struct NAME), or 0 when the DWARF lacks it or it is over 4 KiB.
+uint32_t StructSize(std::map<std::string, Dwarf_Die>& structs, const char* name) {
+  Dwarf_Word size = 0;
+  auto it = structs.find(name);
+  if (it == structs.end() || dwarf_aggregate_size(&it->second, &size) != 0) return 0;
+  return size > 0 && size <= 4096 ? static_cast<uint32_t>(size) : 0;
+}
+
 }  // namespace
 
 absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
@@ -212,18 +220,8 @@ absl::StatusOr<KernelLayout> LayoutFromDwarf(const ElfImage& image,
       ArrayShape(*at, &layout.ts_ctxs_count, &layout.tlb_context_size);
     }
   }
-  Dwarf_Word page_size = 0;
-  if (auto page = structs.find("page"); page != structs.end() &&
-                                        dwarf_aggregate_size(&page->second, &page_size) == 0 &&
-                                        page_size > 0 && page_size <= 4096) {
-    layout.page_struct_size = static_cast<uint32_t>(page_size);
-  }
-  Dwarf_Word alt_size = 0;
-  if (auto alt = structs.find("alt_instr"); alt != structs.end() &&
-                                            dwarf_aggregate_size(&alt->second, &alt_size) == 0 &&
-                                            alt_size > 0 && alt_size <= 4096) {
-    layout.alt_instr_size = static_cast<uint32_t>(alt_size);
-  }
+  layout.page_struct_size = StructSize(structs, "page");
+  layout.alt_instr_size = StructSize(structs, "alt_instr");
   layout.membarrier_sync_core_state =
       FindEnumerator(dw.get(), "MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE");
   layout.system_scheduling_state = FindEnumerator(dw.get(), "SYSTEM_SCHEDULING");
