@@ -4,6 +4,8 @@
 // kernel's boot-time patching is done and only where the kernel did patch
 // them in. linux_probe_fns.S has one: a paravirt write_cr3() call whose
 // replacement is `mov %rdi,%cr3`.
+#include <cstring>
+
 #include "tests/unit/linux_probes_fixture.h"
 #include "vmm/linux/alt_sites.h"
 #include "vmm/trap/site_scanner.h"
@@ -145,6 +147,50 @@ TEST_F(AltSitesTest, AReplacementNoEntryNamesIsReported) {
   EXPECT_THAT(plan->sites, IsEmpty());
   ASSERT_EQ(plan->problems.size(), 1u);
   EXPECT_THAT(plan->problems[0], ::testing::HasSubstr("no alternative names it"));
+}
+
+TEST_F(AltSitesTest, EntriesThatCannotBeMappedAreReportedOneLineEach) {
+  absl::StatusOr<ElfFile> elf = ParseElf(vmlinux_, "linux_probe_fns.elf");
+  ASSERT_TRUE(elf.ok());
+  uint64_t entry = 0;  // the file offset of the one alt_instr
+  for (const ElfSection& sec : elf->sections) {
+    if (sec.name == ".altinstructions") entry = sec.offset;
+  }
+  ASSERT_NE(entry, 0u);
+  auto plan_with = [&](const std::vector<uint8_t>& file, const std::vector<TlbSite>& sites) {
+    absl::StatusOr<AltSitePlan> plan = PlanAlternativeSites(file, l_, sites);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    EXPECT_THAT(plan->sites, IsEmpty());
+    return plan->problems;
+  };
+  // instrlen 2: the 3-byte replacement would not fit the code it replaces.
+  std::vector<uint8_t> file = vmlinux_;
+  file[entry + l_.ai_instrlen.offset] = 2;
+  EXPECT_THAT(plan_with(file, replacements_),
+              ::testing::Contains(::testing::HasSubstr("longer than the code it replaces")));
+  // instr_offset far away: the original code is in no loaded text.
+  file = vmlinux_;
+  const int32_t far = 0x10000000;
+  std::memcpy(&file[entry + l_.ai_instr_offset.offset], &far, sizeof far);
+  EXPECT_THAT(plan_with(file, replacements_),
+              ::testing::Contains(::testing::HasSubstr("is in no text")));
+  // A RIP-relative operand would not survive the copy.
+  std::vector<TlbSite> rip = replacements_;
+  rip[0].mem.base = X86_REG_RIP;
+  EXPECT_THAT(plan_with(vmlinux_, rip),
+              ::testing::Contains(::testing::HasSubstr("RIP-relative, not copied verbatim")));
+}
+
+TEST_F(AltSitesTest, AKernelWithoutAltinstructionsIsRefusedWithALine) {
+  std::vector<uint8_t> fake =
+      *ReadFileBytes(std::string(FAKE_KERNEL_DIR) + "/fake_kernel.elf", "test");
+  absl::StatusOr<AltSitePlan> plan = PlanAlternativeSites(fake, l_, replacements_);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().message(), "no .altinstructions section");
+  plan = PlanAlternativeSites(std::vector<uint8_t>(vmlinux_.begin(), vmlinux_.begin() + 64), l_,
+                              replacements_);
+  ASSERT_FALSE(plan.ok());  // a truncated vmlinux: the ELF reader's line
+  EXPECT_THAT(plan.status().message(), ::testing::HasSubstr("the vmlinux"));
 }
 
 }  // namespace
