@@ -41,6 +41,7 @@ enum class Kind : uint8_t {
   kUserExit = v1::Event::kUserExitFieldNumber,
   kCpumask = v1::Event::kCpumaskFieldNumber,
   kKernelFlush = v1::Event::kKernelFlushFieldNumber,  // decoded generically (Field<N>)
+  kGuestMark = v1::Event::kGuestMarkFieldNumber,      // decoded generically (Field<N>)
 };
 // A kind with no name here (one added to the proto after this file) is
 // still decoded: its Kind is its field number and its scalar fields are in
@@ -80,6 +81,7 @@ static_assert(SameAsProto(Kind::kUserEnter, v1::Event::kUserEnter, v1::USER_ENTE
 static_assert(SameAsProto(Kind::kUserExit, v1::Event::kUserExit, v1::USER_EXIT));
 static_assert(SameAsProto(Kind::kCpumask, v1::Event::kCpumask, v1::CPUMASK));
 static_assert(SameAsProto(Kind::kKernelFlush, v1::Event::kKernelFlush, v1::KERNEL_FLUSH));
+static_assert(SameAsProto(Kind::kGuestMark, v1::Event::kGuestMark, v1::GUEST_MARK));
 
 // "cr3_write", ...: the oneof member's name, from the proto's descriptor
 // (so a kind added to the proto has its name); "other" if none.

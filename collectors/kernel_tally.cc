@@ -39,8 +39,21 @@ void KernelTally::Observe(const CEvent& e, const ApplyNotes& notes) {
       ObserveKernelFlush(e.Field<v1::KernelFlush::kWhatFieldNumber>(),
                          e.Field<v1::KernelFlush::kBootPercpuFieldNumber>() != 0);
       break;
+    case Kind::kGuestMark:
+      ObserveMark(e.Field<v1::GuestMark::kMarkFieldNumber>());
+      break;
     default:
       break;
+  }
+}
+
+void KernelTally::ObserveMark(uint64_t mark) {
+  if (mark == v1::GuestMark::COUNTERS_READ_BEGIN) {
+    open_read_ = static_cast<const KernelCounts&>(*this);
+  } else if (mark == v1::GuestMark::COUNTERS_READ_END && open_read_) {
+    read_begin = open_read_;
+    read_end = static_cast<const KernelCounts&>(*this);
+    open_read_.reset();
   }
 }
 

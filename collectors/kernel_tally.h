@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "collectors/event.h"
 #include "collectors/state_model.h"
@@ -28,17 +29,27 @@ namespace tlbscope::collect {
 // flush_tlb_all() to remote_sent, do_flush_tlb_all() on each CPU (the
 // caller's too) to remote_received, cache_disable()/cache_enable() to
 // local_full.
-struct KernelTally {
+struct KernelCounts {
   uint64_t remote_sent = 0, remote_received = 0, local_full = 0, local_one_pages = 0;
-  uint64_t flush_events = 0;  // flush_request + flush_func + ipi_received seen
   // kernel_flush ONE_KERNEL_PAGE made on the boot per-CPU area (counted in
   // local_one_pages too): /proc/vmstat counts each once per online CPU.
   uint64_t boot_percpu_one_pages = 0;
+};
+
+struct KernelTally : KernelCounts {
+  uint64_t flush_events = 0;  // flush_request + flush_func + ipi_received seen
+  // The counts at the guest's marks around its newest complete read of the
+  // kernel's counters (guest_mark COUNTERS_READ_BEGIN, then END, on any
+  // vCPU: the reader may move): the kernel's snapshot was taken between the
+  // two. Unset without such a pair.
+  std::optional<KernelCounts> read_begin, read_end;
 
   void Observe(const CEvent& e, const ApplyNotes& notes);
 
  private:
   void ObserveKernelFlush(uint64_t what, bool boot_percpu);
+  void ObserveMark(uint64_t mark);
+  std::optional<KernelCounts> open_read_;  // at a BEGIN not yet ended
   struct PerVcpu {
     uint32_t stride_shift = 12;  // of its newest flush_request
     bool ipi_pending = false;    // an ipi_received its flush_func has not consumed

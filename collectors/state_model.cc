@@ -11,6 +11,7 @@ bool IsGuestRingKind(Kind k) {
     case Kind::kInvlpg:
     case Kind::kInvpcid:
     case Kind::kGuestLog:
+    case Kind::kGuestMark:
     case Kind::kVcpuState:
     case Kind::kOther:
       return false;

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "tlbscope/probe_abi.h"
 #include "tlbwork.h"
 
 // One write(2) per line, so lines from threads and processes do not mix.
@@ -144,22 +145,34 @@ static void print_irq(const char* label, const uint64_t* v, int n, void* ctx) {
   say("%s\n", line);
 }
 
+// Marks a point in this vCPU's event order (a GuestMark event; as /init
+// under tlbscope only: run by hand the port would be the host's).
+static void mark(enum tlbscope_guest_mark m) {
+  static int allowed = -1;
+  if (allowed < 0) allowed = getpid() == 1 && ioperm(TLBSCOPE_MARK_PORT, 1, 1) == 0;
+  if (allowed) outb((unsigned char)m, TLBSCOPE_MARK_PORT);
+}
+
 // The parseable form tlbscope reads from the console (`phase` "counter" at
 // the end, "counter-begin" when /init starts; tlbscope compares the end
-// values, counted from boot, with its own counts of the whole run and uses
-// the begin values to say what happened before user space):
+// values, counted from boot, with its own counts at the marks around that
+// read, and uses the begin values to say what happened before user space):
 //   TLBWORK counter vmstat NAME VALUE
 //   TLBWORK counter interrupts LABEL VALUE_CPU0 VALUE_CPU1 ...
 void print_counters(const char* phase) {
   static char buf[16384];
-  if (read_file(vmstat_path(), buf, sizeof buf) <= 0) {
+  bool end = strcmp(phase, "counter") == 0;
+  if (end) mark(TLBSCOPE_MARK_COUNTERS_READ_BEGIN);
+  int n = read_file(vmstat_path(), buf, sizeof buf);
+  if (end) mark(TLBSCOPE_MARK_COUNTERS_READ_END);
+  if (n <= 0) {
     say("TLBWORK error: cannot read %s: %s\n", vmstat_path(), strerror(errno));
   } else {
     char* save = NULL;
     for (char* line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
       if (strncmp(line, "nr_tlb_", 7) == 0) say("TLBWORK %s vmstat %s\n", phase, line);
   }
-  if (strcmp(phase, "counter") == 0) each_irq_row(print_irq, NULL);
+  if (end) each_irq_row(print_irq, NULL);
 }
 
 // The console is a tty: write(2) returns once the line is in the tty's

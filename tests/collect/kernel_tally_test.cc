@@ -58,5 +58,47 @@ TEST(KernelTallyTest, RemoteEarlyReturnsAreReceivedNotLocal) {
   EXPECT_EQ(c.kernel_tally().local_full, 0u);
 }
 
+void Mark(Synth& s, uint32_t v, v1::GuestMark::Mark m) {
+  s.Add(v).mutable_guest_mark()->set_mark(m);
+}
+
+// The guest's marks around its read of /proc/vmstat keep the counts as the
+// read began and ended; what happens after it (pingpong's exit flushing a
+// page once more) stays out of the window, as it stays out of the kernel's
+// snapshot.
+TEST(KernelTallyTest, TheGuestsReadMarksKeepTheCountsOfThatMoment) {
+  Synth s = BootedInto(2, kMm);
+  s.Shootdown(0, kMm, 0x8000001000, 0x8000002000, 2, 0b11);
+  Mark(s, 1, v1::GuestMark::COUNTERS_READ_BEGIN);
+  s.FlushRequest(0, kMm, 0x8000001000, 0x8000003000, 3, 0b01);  // while vCPU 1 reads
+  s.FlushFunc(0, kMm, 2, 3, 3, 0x8000001000, 0x8000003000);
+  Mark(s, 0, v1::GuestMark::COUNTERS_READ_END);                 // the reader moved to vCPU 0
+  s.FlushRequest(0, kMm, 0x8000001000, 0x8000002000, 4, 0b01);  // after the read
+  s.FlushFunc(0, kMm, 3, 4, 4, 0x8000001000, 0x8000002000);
+  Collector c;
+  s.Check(&c);
+  const KernelTally& t = c.kernel_tally();
+  ASSERT_TRUE(t.read_begin.has_value());
+  ASSERT_TRUE(t.read_end.has_value());
+  EXPECT_EQ(t.read_begin->remote_sent, 1u);
+  EXPECT_EQ(t.read_begin->local_one_pages, 1u);
+  EXPECT_EQ(t.read_end->local_one_pages, 1u + 2u);
+  EXPECT_EQ(t.local_one_pages, 1u + 2u + 1u);
+  EXPECT_EQ(t.read_end->remote_sent, 1u);
+}
+
+TEST(KernelTallyTest, AnEndWithoutABeginOrABeginWithoutAnEndIsNoWindow) {
+  Synth s = BootedInto(2, kMm);
+  Mark(s, 0, v1::GuestMark::COUNTERS_READ_END);
+  s.Shootdown(0, kMm, 0x8000001000, 0x8000002000, 2, 0b11);
+  Mark(s, 0, v1::GuestMark::COUNTERS_READ_BEGIN);
+  Mark(s, 0, static_cast<v1::GuestMark::Mark>(200));  // a mark tlbscope does not name
+  Collector c;
+  s.Check(&c);
+  EXPECT_FALSE(c.kernel_tally().read_begin.has_value());
+  EXPECT_FALSE(c.kernel_tally().read_end.has_value());
+  EXPECT_EQ(c.kernel_tally().remote_sent, 1u);
+}
+
 }  // namespace
 }  // namespace tlbscope::collect::testing

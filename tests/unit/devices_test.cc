@@ -5,7 +5,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/unit/collect_sink.h"
+#include "tlbscope/probe_abi.h"
 #include "vmm/devices/exit_port.h"
+#include "vmm/devices/mark_port.h"
 #include "vmm/devices/serial.h"
 #include "vmm/vcpu/io_bus.h"
 
@@ -119,6 +122,49 @@ TEST(IoBusTest, PostPortSwallowsWrites) {
   EXPECT_FALSE(bus.Write(0, 0x80, {&v, 1}));
   EXPECT_FALSE(bus.Read(0, 0x80, {&v, 1}));
   EXPECT_EQ(v, 0xff);
+}
+
+// A byte at TLBSCOPE_MARK_PORT is a GuestMark event in the writing vCPU's
+// order, between that vCPU's events before and after the OUT.
+TEST(MarkPortTest, EachByteIsAMarkInTheWritersOrder) {
+  TracePipeline trace(2);
+  test_support::CollectSink sink;
+  trace.AddSink(&sink);
+  trace.Start();
+  MarkPort mark;
+  mark.SetTrace(&trace);
+  IoBus bus;
+  bus.Register(TLBSCOPE_MARK_PORT, 1, &mark);
+  v1::Event before;
+  before.mutable_guest_log()->set_text("before");
+  trace.Append(1, std::move(before));
+  uint8_t v = TLBSCOPE_MARK_COUNTERS_READ_BEGIN;
+  EXPECT_FALSE(bus.Write(1, TLBSCOPE_MARK_PORT, {&v, 1}));
+  v = TLBSCOPE_MARK_COUNTERS_READ_END;
+  EXPECT_FALSE(bus.Write(0, TLBSCOPE_MARK_PORT, {&v, 1}));
+  v = 0x77;  // a mark tlbscope does not name is kept as it came
+  EXPECT_FALSE(bus.Write(1, TLBSCOPE_MARK_PORT, {&v, 1}));
+  EXPECT_FALSE(bus.Read(0, TLBSCOPE_MARK_PORT, {&v, 1}));
+  EXPECT_EQ(v, 0xff);
+  trace.Finish(v1::TraceEnd());
+  ASSERT_EQ(sink.all.size(), 4u);
+  EXPECT_EQ(mark.marks(), 3u);
+  std::vector<std::pair<uint32_t, int>> marks;
+  for (const v1::Event& e : sink.all) {
+    if (e.has_guest_mark()) marks.emplace_back(e.vcpu(), e.guest_mark().mark());
+    if (e.has_guest_log()) EXPECT_EQ(e.vcpu_sequence(), 0u) << "the log came first on vCPU 1";
+  }
+  EXPECT_EQ(marks, (std::vector<std::pair<uint32_t, int>>{{1, v1::GuestMark::COUNTERS_READ_BEGIN},
+                                                          {0, v1::GuestMark::COUNTERS_READ_END},
+                                                          {1, 0x77}}));
+}
+
+TEST(MarkPortTest, WithoutATraceMarksAreCountedOnly) {
+  MarkPort mark;
+  uint8_t v = 1;
+  EXPECT_FALSE(mark.Write(0, TLBSCOPE_MARK_PORT, {&v, 1}));
+  EXPECT_FALSE(mark.Write(0, TLBSCOPE_MARK_PORT, {}));
+  EXPECT_EQ(mark.marks(), 1u);
 }
 
 }  // namespace

@@ -201,6 +201,56 @@ TEST(KernelCountersTest, FillsRunResult) {
   EXPECT_EQ(pb.kernel_counter_checks(5).kernel_at_start(), 300u);
 }
 
+// The kernel's counters are a snapshot /init takes near its end; tlbscope's
+// whole-run tally goes on after it (pingpong at --iterations 1: a page
+// flushed after the read, one more than the kernel said in ~8 of 20 runs).
+// With the guest's read marks the equal rows compare at the read: inside
+// [as it began, as it ended] agrees, outside either way is a mismatch.
+TEST(KernelCountersTest, WithTheGuestsReadMarksTheExactRowsCompareAtTheRead) {
+  ObservedTlbCounts o = Agreeing();
+  o.tally.read_begin = static_cast<const collect::KernelCounts&>(o.tally);
+  o.tally.read_begin->local_one_pages -= 2;  // two pages flushed while it read
+  o.tally.read_end = static_cast<const collect::KernelCounts&>(o.tally);
+  o.tally.local_one_pages += 1;  // and one after
+  o.tally.remote_sent += 1;
+  std::vector<CounterCheck> whole = Compare(std::string(kBegin) + kEnd, [&] {
+    ObservedTlbCounts no_marks = o;
+    no_marks.tally.read_begin.reset();
+    no_marks.tally.read_end.reset();
+    return no_marks;
+  }());
+  EXPECT_EQ(CountCounterMismatches(whole), 2) << "the whole run counts what came after";
+  std::vector<CounterCheck> c = Compare(std::string(kBegin) + kEnd, o);
+  EXPECT_EQ(CountCounterMismatches(c), 0) << Printed(c);
+  const CounterCheck& one = Row(c, "nr_tlb_local_flush_one", false);
+  EXPECT_EQ(one.ours_at_read_begin, 18502u);
+  EXPECT_EQ(one.ours, 18504u);
+  std::string out = Printed(c);
+  EXPECT_THAT(out, HasSubstr("nr_tlb_local_flush_one 18504 in [18502, 18504] pages of local"));
+  EXPECT_THAT(out, HasSubstr("nr_tlb_remote_flush 1210 == 1210 flush requests with another CPU in "
+                             "the cpumask, as the guest read them (0 as /init started): agree"));
+  EXPECT_THAT(out, HasSubstr("nr_tlb_local_flush_all 129 <= 278 trapped CR3 writes"));
+  v1::RunResult pb;
+  AddCounterChecks(c, &pb);
+  EXPECT_TRUE(pb.kernel_counter_checks(3).at_guest_read());
+  EXPECT_EQ(pb.kernel_counter_checks(3).tlbscope_at_read_begin(), 18502u);
+  EXPECT_FALSE(pb.kernel_counter_checks(4).at_guest_read()) << "trap bounds stay whole-run";
+
+  ObservedTlbCounts more = o;
+  more.tally.read_begin->remote_received += 1;  // more than the kernel before it even read
+  more.tally.read_end->remote_received += 1;
+  ObservedTlbCounts fewer = o;
+  fewer.tally.read_end->local_full -= 1;  // fewer by the read's end
+  fewer.tally.read_begin->local_full -= 1;
+  c = Compare(std::string(kBegin) + kEnd, more);
+  EXPECT_EQ(CountCounterMismatches(c), 1);
+  EXPECT_THAT(Row(c, "nr_tlb_remote_flush_received", false).reason,
+              HasSubstr("saw more before the guest read"));
+  c = Compare(std::string(kBegin) + kEnd, fewer);
+  EXPECT_EQ(CountCounterMismatches(c), 1);
+  EXPECT_THAT(Row(c, "nr_tlb_local_flush_all", false).reason, HasSubstr("missed events"));
+}
+
 // The guest's printer (guest-linux/workload/report.c) and the host's parser
 // agree: the built tlbwork, run by hand on a made-up vmstat, prints lines
 // the comparison reads, as /init starts and at the end.

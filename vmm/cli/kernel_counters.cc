@@ -16,7 +16,9 @@ struct Spec {
   bool at_most;
   const char* what;
   int needs;
-  uint64_t (*ours)(const ObservedTlbCounts&);
+  // tlbscope's count from `c`: the whole run's tally, or its counts at one
+  // of the guest's read marks (rows without kTraps only read `c`).
+  uint64_t (*ours)(const ObservedTlbCounts&, const collect::KernelCounts& c);
 };
 
 // The probe rows first (exact), then the trapped-instruction bounds. The
@@ -24,21 +26,25 @@ struct Spec {
 // the local rows need the traps too.
 constexpr Spec kSpecs[] = {
     {"nr_tlb_remote_flush", false, "flush requests with another CPU in the cpumask", kProbes,
-     [](const ObservedTlbCounts& o) { return o.tally.remote_sent; }},
+     [](const ObservedTlbCounts&, const collect::KernelCounts& c) { return c.remote_sent; }},
     {"nr_tlb_remote_flush_received", false, "flush_tlb_func runs for another CPU", kProbes,
-     [](const ObservedTlbCounts& o) { return o.tally.remote_received; }},
+     [](const ObservedTlbCounts&, const collect::KernelCounts& c) { return c.remote_received; }},
     {"nr_tlb_local_flush_all", false, "local full flush_tlb_func runs", kProbes | kTraps,
-     [](const ObservedTlbCounts& o) { return o.tally.local_full; }},
+     [](const ObservedTlbCounts&, const collect::KernelCounts& c) { return c.local_full; }},
     {"nr_tlb_local_flush_one", false,
      "pages of local partial flush_tlb_func runs and kernel page flushes (boot per-CPU ones "
      "once per CPU)",
      kProbes | kTraps,
-     [](const ObservedTlbCounts& o) { return o.tally.local_one_pages + o.BootPercpuCopies(); }},
+     [](const ObservedTlbCounts& o, const collect::KernelCounts& c) {
+       return c.local_one_pages + o.BootPercpuCopies(c);
+     }},
     {"nr_tlb_local_flush_all", true, "trapped CR3 writes", kTraps,
-     [](const ObservedTlbCounts& o) { return o.cr3_writes; }},
+     [](const ObservedTlbCounts& o, const collect::KernelCounts&) { return o.cr3_writes; }},
     {"nr_tlb_local_flush_one", true, "trapped INVLPGs (and boot per-CPU copies)",
      kTraps | kBootCopies,
-     [](const ObservedTlbCounts& o) { return o.invlpgs + o.BootPercpuCopies(); }},
+     [](const ObservedTlbCounts& o, const collect::KernelCounts& c) {
+       return o.invlpgs + o.BootPercpuCopies(c);
+     }},
 };
 
 // The one value printed for `name`; an error message when it was not
@@ -80,6 +86,10 @@ std::string OursMissing(int needs, const ObservedTlbCounts& o) {
 
 std::string MismatchReason(const CounterCheck& c) {
   if (c.at_most) return "tlbscope trapped fewer than the kernel flushed: it missed instructions";
+  if (c.ours_at_read_begin && c.kernel < *c.ours_at_read_begin) {
+    return "tlbscope saw more before the guest read the counters: events invented or counted "
+           "twice";
+  }
   if (c.ours < c.kernel && c.begin && c.ours == c.kernel - *c.begin) {
     return "tlbscope's count is the kernel's since /init started: the events before user space "
            "are missing";
@@ -105,11 +115,35 @@ CounterCheck Check(const Spec& s, const LinuxConsoleReport& console, const Obser
   }
   c.reason = OursMissing(s.needs, o);
   if (!c.reason.empty()) return c;
-  c.ours = s.ours(o);
-  bool agree = s.at_most ? c.kernel <= c.ours : c.kernel == c.ours;
+  bool agree = false;
+  if (s.at_most) {
+    c.ours = s.ours(o, o.tally);
+    agree = c.kernel <= c.ours;
+  } else if (o.tally.read_begin && o.tally.read_end) {
+    c.ours_at_read_begin = s.ours(o, *o.tally.read_begin);
+    c.ours = s.ours(o, *o.tally.read_end);
+    agree = *c.ours_at_read_begin <= c.kernel && c.kernel <= c.ours;
+  } else {
+    c.ours = s.ours(o, o.tally);
+    agree = c.kernel == c.ours;
+  }
   c.verdict = agree ? CounterVerdict::kAgree : CounterVerdict::kMismatch;
   if (!agree) c.reason = MismatchReason(c);
   return c;
+}
+
+// " K == OURS what", " K <= OURS what", or with the guest's read marks
+// " K in [FROM, TO] what, as the guest read them" (" K == OURS ..." when
+// nothing was counted while it read).
+std::string CheckedValues(const CounterCheck& c) {
+  if (!c.ours_at_read_begin) {
+    return absl::StrFormat(" %d %s %d %s", c.kernel, c.at_most ? "<=" : "==", c.ours, c.ours_what);
+  }
+  if (*c.ours_at_read_begin == c.ours) {
+    return absl::StrFormat(" %d == %d %s, as the guest read them", c.kernel, c.ours, c.ours_what);
+  }
+  return absl::StrFormat(" %d in [%d, %d] %s, as the guest read them", c.kernel,
+                         *c.ours_at_read_begin, c.ours, c.ours_what);
 }
 
 const char* VerdictName(CounterVerdict v) {
@@ -126,8 +160,8 @@ const char* VerdictName(CounterVerdict v) {
 
 }  // namespace
 
-uint64_t ObservedTlbCounts::BootPercpuCopies() const {
-  return online_cpus > 1 ? tally.boot_percpu_one_pages * static_cast<uint64_t>(online_cpus - 1) : 0;
+uint64_t ObservedTlbCounts::BootPercpuCopies(const collect::KernelCounts& c) const {
+  return online_cpus > 1 ? c.boot_percpu_one_pages * static_cast<uint64_t>(online_cpus - 1) : 0;
 }
 
 std::vector<CounterCheck> CompareKernelCounters(const LinuxConsoleReport& console,
@@ -153,8 +187,7 @@ void PrintCounterChecks(const std::vector<CounterCheck>& checks, std::FILE* out)
     if (c.verdict == CounterVerdict::kNotChecked) {
       line += absl::StrFormat(" vs %s: not checked (%s)", c.ours_what, c.reason);
     } else {
-      line +=
-          absl::StrFormat(" %d %s %d %s", c.kernel, c.at_most ? "<=" : "==", c.ours, c.ours_what);
+      line += CheckedValues(c);
       if (c.begin) line += absl::StrFormat(" (%d as /init started)", *c.begin);
       line += c.verdict == CounterVerdict::kAgree ? ": agree" : ": MISMATCH: " + c.reason;
     }
@@ -172,6 +205,8 @@ void AddCounterChecks(const std::vector<CounterCheck>& checks, v1::RunResult* pb
     p->set_tlbscope_counts(c.ours_what);
     p->set_kernel(c.kernel);
     p->set_tlbscope(c.ours);
+    if (c.ours_at_read_begin) p->set_tlbscope_at_read_begin(*c.ours_at_read_begin);
+    p->set_at_guest_read(c.ours_at_read_begin.has_value());
     if (c.begin) p->set_kernel_at_start(*c.begin);
     p->set_verdict(VerdictName(c.verdict));
     p->set_reason(c.reason);

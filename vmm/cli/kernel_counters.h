@@ -30,7 +30,7 @@ struct ObservedTlbCounts {
   int online_cpus = 1;  // the run's vCPUs: /proc/vmstat sums over them
   // Flushes the kernel counted on the boot per-CPU area, counted again for
   // each other CPU by /proc/vmstat (the area is copied to every CPU's).
-  uint64_t BootPercpuCopies() const;
+  uint64_t BootPercpuCopies(const collect::KernelCounts& c) const;
 };
 
 enum class CounterVerdict { kAgree, kMismatch, kNotChecked };
@@ -40,6 +40,10 @@ struct CounterCheck {
   bool at_most = false;   // the kernel's value must be <= ours (else equal)
   std::string ours_what;  // what tlbscope counted, e.g. "trapped INVLPGs"
   uint64_t kernel = 0, ours = 0;
+  // Set when the guest marked its read of the counters (guest_mark): the
+  // kernel's snapshot lies between tlbscope's counts as the read began
+  // (ours_at_read_begin) and as it ended (ours); else ours is the whole run.
+  std::optional<uint64_t> ours_at_read_begin;
   std::optional<uint64_t> begin;  // the kernel's value as /init started
   CounterVerdict verdict = CounterVerdict::kNotChecked;
   std::string reason;  // why not checked, or what a mismatch may mean

@@ -122,7 +122,7 @@ ObservedTlbCounts Observed(const RunOutcome& r, const CollectSink* collector) {
     o.guest_events = c.events();
     for (collect::Kind k :
          {collect::Kind::kCr3Write, collect::Kind::kInvlpg, collect::Kind::kInvpcid,
-          collect::Kind::kVcpuState, collect::Kind::kGuestLog}) {
+          collect::Kind::kVcpuState, collect::Kind::kGuestLog, collect::Kind::kGuestMark}) {
       o.guest_events -= c.stats().per_kind[static_cast<int>(k)];
     }
   }

@@ -143,6 +143,7 @@ absl::StatusOr<RunOutcome> RunMachine(const MachineConfig& config) {
     probes->SetEmit([&trace](uint32_t cpu, v1::Event e) { trace.Append(cpu, std::move(e)); });
   }
   devices.probe.SetTrace(&trace);
+  devices.mark_port.SetTrace(&trace);
   trace.Start();
 
   EmulationFixups fixups(traps->get(), &(*guest)->mem, config.smp);

@@ -12,6 +12,7 @@
 #include "introspect/symbols.h"
 #include "vmm/devices/exit_port.h"
 #include "vmm/devices/legacy_ports.h"
+#include "vmm/devices/mark_port.h"
 #include "vmm/devices/serial.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/linux/linux_probes.h"
@@ -52,6 +53,7 @@ struct Devices {
   ExitPort exit_port;
   PostPort post_port;
   ProbeChannel probe;
+  MarkPort mark_port;
   LinuxLegacyPorts legacy;
   IoBus bus;
 };

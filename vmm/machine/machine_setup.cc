@@ -92,6 +92,7 @@ Devices::Devices(Vm* vm, SerialSink* sink, GuestMemory* mem, bool is_linux)
   bus.Register(TLBSCOPE_EXIT_PORT, 4, &exit_port);
   bus.Register(TLBSCOPE_POST_PORT, 1, &post_port);
   bus.Register(TLBSCOPE_PROBE_PORT, 4, &probe);
+  bus.Register(TLBSCOPE_MARK_PORT, 1, &mark_port);
   if (is_linux) legacy.RegisterOn(bus);
   if (is_linux) sink->WatchLinuxPanic();  // a panicked kernel ends the run at once
 }

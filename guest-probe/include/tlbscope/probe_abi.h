@@ -12,6 +12,13 @@
 #define TLBSCOPE_PROBE_PORT 0xf0  // outl(GPA of a tlbscope_probe_msg).
 #define TLBSCOPE_EXIT_PORT 0xf4   // isa-debug-exit: out(code) ends the VM.
 #define TLBSCOPE_POST_PORT 0x80   // POST / io_delay: accepted, ignored.
+#define TLBSCOPE_MARK_PORT 0xf8   // outb(mark): a GuestMark event in this vCPU's order.
+
+// Bytes for TLBSCOPE_MARK_PORT (GuestMark.Mark in trace.proto).
+enum tlbscope_guest_mark {
+  TLBSCOPE_MARK_COUNTERS_READ_BEGIN = 1,  // about to read the kernel's TLB counters
+  TLBSCOPE_MARK_COUNTERS_READ_END = 2,    // read them
+};
 
 #define TLBSCOPE_PROBE_MAGIC 0x504c4254u  // "TBLP" little-endian.
 #define TLBSCOPE_PROBE_ABI_VERSION 1
