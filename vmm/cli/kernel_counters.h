@@ -19,8 +19,10 @@ namespace v1 {
 class RunResult;
 }
 
-// tlbscope's side: every count runs from the guest's first instruction to
-// its exit, as the kernel's run from boot.
+// tlbscope's side: every count runs from the guest's first instruction, as
+// the kernel's run from boot; to the guest's exit, and for the equal rows
+// to the guest's read of its counters too when it marked that read
+// (tally.read_begin/read_end).
 struct ObservedTlbCounts {
   bool trapped = false;                  // TLB instructions were trapped (not --no-trap)
   uint64_t cr3_writes = 0, invlpgs = 0;  // trapped on every vCPU
