@@ -83,7 +83,8 @@ void Declare(CLI::App& app, Options* o, std::vector<std::string>* positional) {
       ->type_name("S");
   app.footer(
       "exit status: 0 clean, 1 violations found, 2 bad arguments, 3 the input failed\n"
-      "(unreadable, truncated or cut-short trace; unreachable server; bad token)");
+      "(unreadable, truncated or cut-short trace; unreachable server; bad token), 4 the\n"
+      "model's state differed from a Linux guest's own (the `state vs guest` line)");
 }
 
 absl::StatusOr<Options> Parse(const std::vector<std::string>& args) {
@@ -269,6 +270,7 @@ int RunTlbcollect(const std::vector<std::string>& args, FILE* out, FILE* err) {
     Fail(err, input, kExitInput);
     if (status == kExitClean) status = kExitInput;
   }
+  if (status == kExitClean && c.state_check().mismatches > 0) status = kExitStateMismatch;
   if (c.violation_count() > 0) status = kExitViolations;
   return status;
 }

@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "collectors/tlbcollect_cli.h"
 #include "tests/collect/synth.h"
+#include "tests/collect/tlbcollect_run.h"
 
 namespace tlbscope::collect::testing {
 namespace {
@@ -43,6 +45,29 @@ TEST(StateGenTest, OnceTheGenIsKnownAGuestBehindIsStillAMismatch) {
   EXPECT_EQ(c.state_check().mismatches, 1u);
   EXPECT_THAT(c.state_check().first_mismatch,
               ::testing::HasSubstr("the model's mm gen 1 is ahead of the guest's 0"));
+}
+
+// A replay of such a trace says so and fails with its own status (no
+// invariant broke: 4, not 1); the same events with the guest's gen right
+// are clean, 0.
+TEST(StateGenTest, AReplayWithAStateMismatchExitsFour) {
+  Synth bad = BootedInto(1, kParent);
+  bad.SwitchTo(0, kParent, kChild);
+  bad.Shootdown(0, kChild, 0x400000, 0x401000, 1, 0b1);
+  Synth good = bad;
+  bad.UserEnter(0, kChild, 1, 0);
+  good.UserEnter(0, kChild, 1, 1);
+  std::string trace = ::testing::TempDir() + "/state_gen.trace";
+  bad.WriteTrace(trace, 1, true, "linux");
+  CliRun r = Tlbcollect({"replay", trace});
+  EXPECT_EQ(r.status, kExitStateMismatch) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("state vs guest: 1 returns to user mode checked, 1 "
+                                          "mismatches"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("verdict: clean"));
+  good.WriteTrace(trace, 1, true, "linux");
+  r = Tlbcollect({"replay", trace});
+  EXPECT_EQ(r.status, kExitClean) << r.out << r.err;
+  std::remove(trace.c_str());
 }
 
 }  // namespace
