@@ -148,9 +148,11 @@ void ReportOutcome(const RunOutcome& r, int smp) {
   ReportTraps(r);
   if (const FixupCounts& f = r.fixups;
       f.breakpoints + f.invalid_opcodes + f.cmpxchg16b + f.popcnt + f.other > 0) {
-    Log("emulation failures handled: %llu int3 (#BP injected), %llu cmpxchg16b, %llu popcnt, %llu "
-        "clac/stac/fsgsbase/fwait/mxcsr (emulated), %llu xsave-family (#UD injected)",
-        f.breakpoints, f.cmpxchg16b, f.popcnt, f.other, f.invalid_opcodes);
+    Log("emulation failures handled: %llu int3 (#BP: %llu delivered by tlbscope, %llu injected), "
+        "%llu cmpxchg16b, %llu popcnt, %llu clac/stac/fsgsbase/fwait/mxcsr (emulated), %llu "
+        "xsave-family (#UD injected)",
+        f.breakpoints, f.breakpoints_delivered, f.breakpoints - f.breakpoints_delivered,
+        f.cmpxchg16b, f.popcnt, f.other, f.invalid_opcodes);
   }
   if (!r.report.checks.empty()) {
     Log("guest checks: %d passed, %d failed", r.report.passed(), r.report.failed());

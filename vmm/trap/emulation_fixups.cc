@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "vmm/trap/fixup.h"
+#include "vmm/trap/int3_delivery.h"
 #include "vmm/trap/operands.h"
 #include "vmm/trap/vcpu_state.h"
 
@@ -70,15 +71,36 @@ std::optional<ExitAction> EmulationFixups::OnTrapExit(Vcpu& vcpu) {
 
 // An int3 none of tlbscope's breakpoints own: the guest's own (Linux's
 // text_poke_bp and its boot-time int3 self-test, kprobes, a debugger).
-// With KVM_GUESTDBG_USE_SW_BP (VMX/SVM hosts) every int3 exits here. #BP
-// is a soft exception: KVM moves RIP past the int3 as it injects it.
+// With KVM_GUESTDBG_USE_SW_BP (VMX/SVM hosts) every int3 exits here. A
+// kernel-mode one gets its #BP delivered here, as the CPU would; else (user
+// mode, an IDT this does not handle) it is injected through KVM, #BP being
+// a soft exception: KVM moves RIP past the int3 as it injects it.
 std::optional<ExitAction> EmulationFixups::GiveBackInt3(Vcpu& vcpu) {
+  if (DeliveredInt3(vcpu)) {
+    ++counts_[vcpu.index()].breakpoints;
+    ++counts_[vcpu.index()].breakpoints_delivered;
+    return ExitAction::Continue();
+  }
   if (absl::Status s = Inject(vcpu, kBreakpointVector, std::nullopt); !s.ok()) {
     return StopWith(absl::StrFormat("vcpu %d: the guest's own int3 at %#x cannot be given back: %s",
                                     vcpu.index(), vcpu.run()->debug.arch.pc, s.message()));
   }
   ++counts_[vcpu.index()].breakpoints;
   return ExitAction::Continue();
+}
+
+bool EmulationFixups::DeliveredInt3(Vcpu& vcpu) {
+  VcpuStateView state(vcpu, sync_regs_mask() != 0);
+  kvm_regs* regs = nullptr;
+  kvm_sregs* sregs = nullptr;
+  if (!state.Load(&regs, &sregs).ok()) return false;
+  kvm_regs delivered = *regs;
+  if (!DeliverKernelInt3(delivered, *sregs, *mem_).ok()) return false;
+  *regs = delivered;
+  state.MarkRegsDirty();
+  // The frame is in guest memory already: a failed commit cannot be undone
+  // by injecting as well.
+  return state.Commit().ok();
 }
 
 std::optional<ExitAction> EmulationFixups::Fix(Vcpu& vcpu) {
@@ -134,6 +156,7 @@ FixupCounts EmulationFixups::total() const {
   FixupCounts t;
   for (const FixupCounts& c : counts_) {
     t.breakpoints += c.breakpoints;
+    t.breakpoints_delivered += c.breakpoints_delivered;
     t.invalid_opcodes += c.invalid_opcodes;
     t.cmpxchg16b += c.cmpxchg16b;
     t.popcnt += c.popcnt;

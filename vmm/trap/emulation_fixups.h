@@ -26,6 +26,9 @@ namespace tlbscope {
 // Counts of what was fixed, per kind (for the run's report).
 struct FixupCounts {
   uint64_t breakpoints = 0, invalid_opcodes = 0, cmpxchg16b = 0, popcnt = 0, other = 0;
+  // Of `breakpoints`: the guest's own int3s whose #BP tlbscope delivered
+  // itself (vmm/trap/int3_delivery.h) rather than through KVM's injection.
+  uint64_t breakpoints_delivered = 0;
 };
 
 // Wraps the trap engine (may be null): the engine sees every trap exit
@@ -42,6 +45,7 @@ class EmulationFixups : public TrapExitHandler {
  private:
   std::optional<ExitAction> Fix(Vcpu& vcpu);
   std::optional<ExitAction> GiveBackInt3(Vcpu& vcpu);
+  bool DeliveredInt3(Vcpu& vcpu);
   void Count(const FailureFix& fix, int vcpu);
   TrapExitHandler* inner_;
   GuestMemory* mem_;
