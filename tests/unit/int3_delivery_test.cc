@@ -40,7 +40,7 @@ class Int3DeliveryTest : public ::testing::Test {
     sregs_.tr.base = kBase + kTss;
     sregs_.tr.limit = 0x67;
     regs_.rip = kInt3At;
-    regs_.rsp = kBase + kStack + 0x8;  // a frame below it is aligned down first
+    regs_.rsp = kBase + kStack + 0x8;             // a frame below it is aligned down first
     regs_.rflags = 0x246 | (1 << 8) | (1 << 16);  // IF, ZF, PF, TF, RF
   }
   template <typename T>
@@ -76,8 +76,8 @@ TEST_F(Int3DeliveryTest, AnInterruptGateGetsTheCpusFrameOnTheCurrentStack) {
   EXPECT_EQ(r.rip, kHandler);
   EXPECT_EQ(r.rsp, kBase + kStack - 40) << "aligned down to 16, then five slots";
   EXPECT_EQ(r.rflags, 0x46u) << "IF, TF and RF cleared";
-  EXPECT_EQ(FrameAt(kStack - 40), (std::array<uint64_t, 5>{kInt3At + 1, kKernelCs, regs_.rflags,
-                                                           regs_.rsp, kKernelSs}));
+  EXPECT_EQ(FrameAt(kStack - 40),
+            (std::array<uint64_t, 5>{kInt3At + 1, kKernelCs, regs_.rflags, regs_.rsp, kKernelSs}));
   EXPECT_EQ(r.rax, regs_.rax);
 }
 
@@ -103,15 +103,15 @@ TEST_F(Int3DeliveryTest, WhatItDoesNotHandleIsRefusedAndLeftAlone) {
       {"not in 64-bit mode", [](auto*, kvm_sregs* s, auto*) { s->cs.l = 0; }},
       {"FRED", [](auto*, kvm_sregs* s, auto*) { s->cr4 |= 1ull << 32; }},
       {"IDT too short", [](auto*, kvm_sregs* s, auto*) { s->idt.limit = 0x2f; }},
-      {"not a present", [](Int3DeliveryTest* t, auto*, auto*) {
-         t->SetGate(kInterruptGate, 0, kKernelCs, false);
-       }},
+      {"not a present",
+       [](Int3DeliveryTest* t, auto*, auto*) { t->SetGate(kInterruptGate, 0, kKernelCs, false); }},
       {"not a present interrupt or trap gate (type 0xc)",
        [](Int3DeliveryTest* t, auto*, auto*) { t->SetGate(0xc, 0); }},
       {"selector 0x8 is not the current CS",
        [](Int3DeliveryTest* t, auto*, auto*) { t->SetGate(kInterruptGate, 0, 0x8); }},
       {"IDT gate 3 unreadable", [](auto*, kvm_sregs* s, auto*) { s->idt.base = 0x1234000; }},
-      {"TSS IST2 unreadable", [](Int3DeliveryTest* t, kvm_sregs* s, auto*) {
+      {"TSS IST2 unreadable",
+       [](Int3DeliveryTest* t, kvm_sregs* s, auto*) {
          t->SetGate(kInterruptGate, 2);
          s->tr.base = 0x7770000;
        }},

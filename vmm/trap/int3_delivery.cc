@@ -77,8 +77,8 @@ absl::StatusOr<Gate> ReadBreakpointGate(const kvm_sregs& sregs, const GuestMemor
   }
   Gate g = DecodeGate(raw);
   if (!g.present || (g.type != kInterruptGate && g.type != kTrapGate)) {
-    return Refuse(absl::StrFormat("IDT gate 3 is not a present interrupt or trap gate (type %#x)",
-                                  g.type));
+    return Refuse(
+        absl::StrFormat("IDT gate 3 is not a present interrupt or trap gate (type %#x)", g.type));
   }
   if (g.selector != sregs.cs.selector) {
     return Refuse(absl::StrFormat("IDT gate 3 selector %#x is not the current CS %#x", g.selector,
@@ -95,8 +95,8 @@ absl::StatusOr<uint64_t> FrameStack(const Gate& g, const kvm_regs& regs, const k
   uint64_t ist = 0;
   uint64_t at = sregs.tr.base + 0x24 + 8 * (g.ist - 1);
   if (sregs.tr.limit < 0x24 + 8 * g.ist - 1) return Refuse("TSS too short for the gate's IST");
-  if (absl::Status s = ReadGuestVirtual(
-          mem, mode, at, std::span(reinterpret_cast<uint8_t*>(&ist), sizeof ist));
+  if (absl::Status s =
+          ReadGuestVirtual(mem, mode, at, std::span(reinterpret_cast<uint8_t*>(&ist), sizeof ist));
       !s.ok()) {
     return Refuse(absl::StrFormat("TSS IST%d unreadable: %s", g.ist, s.message()));
   }
