@@ -85,6 +85,15 @@ ret_6:	nop
    this file has one loadable segment). */
 system_state_word:
 	.long 0
+/* TLB instructions in .text, trapped from the start when a test asks
+   (LinuxProbesTest::start_sites_): native_flush_tlb_one_user's invlpg,
+   a CR3 load. */
+	.globl start_tlb_sites
+start_tlb_sites:
+	invlpg (%rdi)
+	mov %rax, %cr3
+	invlpg 8(%rsi)
+	ret
 /* write_cr3() on a paravirt kernel (Debian's 6.1): a call through pv_ops
    that apply_alternatives() replaces at boot with the inline
    `mov %rdi,%cr3` of .altinstr_replacement (the entry below has the fake

@@ -45,7 +45,7 @@ class AltSitesTest : public LinuxProbesTest {
     absl::StatusOr<AltSitePlan> plan = PlanAlternativeSites(vmlinux_, l_, replacements_);
     ASSERT_TRUE(plan.ok()) << plan.status();
     engine_->AddDeferredSites(plan->sites);
-    probes_->SetAfterBoot([this] { engine_->PlaceDeferredSites(); });
+    probes_->SetAfterBoot([this] { engine_->AfterKernelBoot(); });
   }
 
   uint64_t site_ = 0, replacement_ = 0;
@@ -120,6 +120,39 @@ TEST_F(AltSitesTest, WhereTheKernelLeftItsOwnCodeNoInt3GoesIn) {
   EXPECT_THAT(d.placed, IsEmpty());
   ASSERT_EQ(d.absent.size(), 1u);
   EXPECT_THAT(d.absent[0], ::testing::HasSubstr("ff 15 00"));
+}
+
+// The int3s placed at the start on TLB sites are checked at the gate too:
+// one the boot's patching wrote over (its first byte, or the bytes after
+// it) is named with what is there now; the others, and one whose int3 was
+// only lifted for a step (its original byte back), are not.
+class AltAndStartSitesTest : public AltSitesTest {
+ protected:
+  AltAndStartSitesTest() { start_sites_ = true; }
+};
+
+TEST_F(AltAndStartSitesTest, StartSitesTheBootPatchingWroteOverAreNamedAtTheGate) {
+  Defer();
+  std::vector<const TlbSite*> start = engine_->patched();
+  ASSERT_GE(start.size(), 3u) << engine_->uncovered().size() << " uncovered";
+  const TlbSite& over = *start[0];
+  const TlbSite& tail = *start[1];
+  const TlbSite& lifted = *start[2];
+  ASSERT_GE(tail.length, 2);
+  ASSERT_EQ(TextByte(over.address), 0xcc);
+  ASSERT_TRUE(mem_->WriteObject(TextPaddr(over.address), uint8_t{0x90}).ok());
+  ASSERT_TRUE(mem_->WriteObject(TextPaddr(tail.address) + 1, uint8_t{0x90}).ok());
+  ASSERT_TRUE(mem_->WriteObject(TextPaddr(lifted.address), lifted.bytes[0]).ok());
+  SetState(2);
+  Invlpg(0, 0x1000);
+  ASSERT_TRUE(probes_->placed());
+  TrapEngine::DeferredReport d = engine_->deferred();
+  EXPECT_TRUE(d.checked);
+  EXPECT_EQ(d.checked_sites, start.size());
+  ASSERT_EQ(d.written_over.size(), 2u) << ::testing::PrintToString(d.written_over);
+  EXPECT_THAT(d.written_over[0], ::testing::StartsWith(SiteLabel(over) + ": now 90"));
+  EXPECT_THAT(d.written_over[1], ::testing::StartsWith(SiteLabel(tail) + ": now cc 90"));
+  EXPECT_EQ(TextByte(over.address), 0x90) << "the kernel's code stays";
 }
 
 TEST_F(AltSitesTest, ALayoutThatDoesNotFitTheSectionIsRefusedWithALine) {

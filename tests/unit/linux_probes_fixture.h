@@ -88,7 +88,9 @@ class LinuxProbesTest : public ::testing::Test {
     Mm(kInitMm, 1, 1);
     Mm(kMmA, 5, 1);
     for (uint32_t c = 0; c < 2; ++c) Load(c, kInitMm, 1, 1);
-    engine_ = std::make_unique<TrapEngine>(Pvm(), std::vector<TlbSite>{}, mem_.get(), 2);
+    engine_ = std::make_unique<TrapEngine>(Pvm(), StartSites(), mem_.get(), 2,
+                                           BreakpointPolicy::kSoftwareOnly);
+    engine_->PatchSoftwareBreakpoints();
     probes_ = std::make_unique<LinuxProbes>(std::move(knowledge), vmlinux_, mem_.get(),
                                             &engine_->probe_points(), 2);
     engine_->SetProbeClient(probes_.get());
@@ -97,6 +99,23 @@ class LinuxProbesTest : public ::testing::Test {
     probes_->SetEmit([this](uint32_t cpu, v1::Event e) { trace_->Append(cpu, std::move(e)); });
     path_ = TrapEventPath(*trace_, probes_.get());
     trace_->Start();
+  }
+
+  // With start_sites_, the TLB sites of linux_probe_fns' .text, int3'd at
+  // the start as a run does; else none.
+  std::vector<TlbSite> StartSites() {
+    std::vector<TlbSite> sites;
+    if (!start_sites_) return sites;
+    absl::StatusOr<ElfFile> elf = ParseElf(vmlinux_, "linux_probe_fns.elf");
+    EXPECT_TRUE(elf.ok());
+    if (!elf.ok()) return sites;
+    absl::StatusOr<SiteScan> scan = ScanTlbSites(vmlinux_, *elf);
+    EXPECT_TRUE(scan.ok()) << scan.status();
+    if (!scan.ok()) return sites;
+    for (const TlbSite& s : scan->sites) {
+      if (s.section == ".text") sites.push_back(s);
+    }
+    return sites;
   }
 
   // 4-level tables: the direct map as one 1 GiB page, the kernel text as a
@@ -241,6 +260,7 @@ class LinuxProbesTest : public ::testing::Test {
   // Set by a derived fixture's constructor: the knowledge has system_state
   // (linux_probe_fns.S's system_state_word), so the int3s wait for it.
   bool boot_gate_ = false;
+  bool start_sites_ = false;  // likewise: the engine traps the .text TLB sites
   uint64_t system_state_ = 0;
 };
 

@@ -53,6 +53,9 @@ absl::StatusOr<std::unique_ptr<TrapEngine>> PlanTraps(const MachineConfig& confi
   if (!engine.ok()) return engine.status();
   *probes = CreateProbes(config, guest, engine->get(), out.probes);
   DeferAlternativeSites(guest, engine->get(), probes->get(), out.traps);
+  if (*probes && (*probes)->waits_for_boot()) {
+    (*probes)->SetAfterBoot([e = engine->get()] { e->AfterKernelBoot(); });
+  }
   return engine;
 }
 

@@ -31,7 +31,6 @@ void DeferAlternativeSites(LoadedGuest& guest, TrapEngine* engine, LinuxProbes* 
     for (const std::string& p : plan->problems) Log("traps: alternative site not mapped: %s", p);
     summary.boot_patched = plan->sites;
     engine->AddDeferredSites(std::move(plan->sites));
-    probes->SetAfterBoot([engine] { engine->PlaceDeferredSites(); });
     summary.note += absl::StrFormat(
         "; the %d of .altinstr_replacement traced where the kernel's alternatives put them (%d "
         "places), from the end of its boot-time patching",
@@ -45,9 +44,14 @@ void DeferAlternativeSites(LoadedGuest& guest, TrapEngine* engine, LinuxProbes* 
 }
 
 void SummarizeDeferredSites(const TrapEngine& engine, TrapSummary& summary) {
-  if (summary.boot_patched.empty()) return;
   summary.deferred = engine.deferred();
   const TrapEngine::DeferredReport& d = summary.deferred;
+  if (!d.written_over.empty()) {
+    Log("traps: the kernel's boot-time patching wrote over %d of the %d TLB sites int3'd at the "
+        "start (no longer traced there): %s",
+        d.written_over.size(), d.checked_sites, absl::StrJoin(d.written_over, "; "));
+  }
+  if (summary.boot_patched.empty()) return;
   if (!d.done) {
     Log("traps: the %d alternative sites never got their int3: the kernel never reached "
         "SYSTEM_SCHEDULING",

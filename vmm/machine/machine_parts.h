@@ -77,7 +77,8 @@ std::function<void(const TrapEvent&)> TrapEventPath(TracePipeline& trace, LinuxP
 // came of it (vmm/machine/machine_alt_sites.cc). Before the vCPUs are armed.
 void DeferAlternativeSites(LoadedGuest& guest, TrapEngine* engine, LinuxProbes* probes,
                            TrapSummary& summary);
-// After the run: which got their int3 (summary.deferred), and a line.
+// After the run: which got their int3 (summary.deferred), and a line; and
+// a line naming the start's TLB-site int3s the boot patching wrote over.
 void SummarizeDeferredSites(const TrapEngine& engine, TrapSummary& summary);
 // The probes' counts into the summary, and one line saying them.
 void SummarizeProbes(const LinuxProbes& probes, ProbeSummary& summary);

@@ -56,6 +56,40 @@ void TrapEngine::PlaceDeferredSites() {
   deferred_done_.store(true, std::memory_order_release);
 }
 
+void TrapEngine::AfterKernelBoot() {
+  if (checked_done_.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard<std::mutex> lock(deferred_mu_);
+    if (checked_done_.load(std::memory_order_relaxed)) return;
+    CheckStartSites();
+    checked_done_.store(true, std::memory_order_release);
+  }
+  PlaceDeferredSites();
+}
+
+// Under deferred_mu_. A site lifted for another vCPU's step shows its
+// original byte and the instruction's other bytes: that is no change.
+// Anything else is the kernel's: the first byte neither int3 nor the
+// instruction's, or the bytes after it not the instruction's.
+void TrapEngine::CheckStartSites() {
+  size_t end = std::min(first_deferred_, sw_.size());
+  for (size_t i = 0; i < end; ++i) {
+    const SwSite& sw = sw_[i];
+    const TlbSite& site = *sw.site;
+    std::vector<uint8_t> now(site.length);
+    if (site.length == 0 || !mem_->Read(sw.paddr, now).ok()) continue;
+    ++deferred_report_.checked_sites;
+    bool first_ok = now.front() == kInt3 || now.front() == sw.original;
+    bool tail_ok = std::equal(now.begin() + 1, now.end(), site.bytes.begin() + 1);
+    if (first_ok && tail_ok) continue;
+    deferred_report_.written_over.push_back(absl::StrFormat(
+        "%s: now %s", SiteLabel(site), absl::StrJoin(now, " ", [](std::string* o, uint8_t b) {
+          absl::StrAppendFormat(o, "%02x", b);
+        })));
+  }
+  deferred_report_.checked = true;
+}
+
 TrapEngine::DeferredReport TrapEngine::deferred() const {
   std::lock_guard<std::mutex> lock(deferred_mu_);
   return deferred_report_;

@@ -58,11 +58,24 @@ class TrapEngine : public TrapExitHandler {
   // instruction; the others stay as the kernel left them. The first call
   // does it; later ones return at once.
   void PlaceDeferredSites();
+  // Once the kernel's boot-time patching is done (alternatives, paravirt
+  // calls, returns: it writes its text with memcpy, over any int3 there),
+  // from any vCPU's thread: every site's int3 placed at the start is
+  // checked, and one the kernel wrote over is reported; that site is the
+  // kernel's code from then on (nothing is put back: it is no longer the
+  // instruction that was scanned). Then PlaceDeferredSites(). The first
+  // call does it; later ones return at once.
+  void AfterKernelBoot();
   struct DeferredReport {
     size_t waiting = 0;               // sites added
     bool done = false;                // PlaceDeferredSites() ran
     std::vector<TlbSite> placed;      // int3 in, the kernel's code being the instruction
     std::vector<std::string> absent;  // "ADDR: BYTES" where the kernel left other code
+    bool checked = false;             // AfterKernelBoot() checked the start's int3s
+    size_t checked_sites = 0;
+    // "ADDR: BYTES" for each start site whose int3 or instruction the
+    // kernel's boot patching replaced.
+    std::vector<std::string> written_over;
   };
   // After the vCPU threads have stopped.
   DeferredReport deferred() const;
@@ -178,6 +191,8 @@ class TrapEngine : public TrapExitHandler {
   size_t first_deferred_ = SIZE_MAX;
   std::unique_ptr<std::atomic<bool>[]> deferred_live_;
   std::atomic<bool> deferred_done_{false};
+  std::atomic<bool> checked_done_{false};
+  void CheckStartSites();
   mutable std::mutex deferred_mu_;
   DeferredReport deferred_report_;  // under deferred_mu_
   std::vector<const TlbSite*> uncovered_;
