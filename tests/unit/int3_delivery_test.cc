@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kBase = 0xffff888000000000ull;  // mapped to guest physical 0 (1 GiB page)
 constexpr uint64_t kIdt = 0x10000, kTss = 0x11000, kStack = 0x20000, kIst2 = 0x30000;
-constexpr uint64_t kHandler = 0xffffffff81a01230ull, kInt3At = 0xffffffff81041234ull;
+constexpr uint64_t kHandler = 0xffffffff81a01230ull, kInt3At = kBase + 0x41234;
 constexpr uint16_t kKernelCs = 0x10, kKernelSs = 0x18;
 
 class Int3DeliveryTest : public ::testing::Test {
@@ -27,6 +27,7 @@ class Int3DeliveryTest : public ::testing::Test {
     Put(0x1000 + ((kBase >> 39) & 0x1ff) * 8, uint64_t{0x2000 | 3});
     Put(0x2000 + ((kBase >> 30) & 0x1ff) * 8, uint64_t{0x0 | 3 | 0x80});  // 1 GiB page
     SetGate(kInterruptGate, 0);
+    Put(kInt3At - kBase, uint8_t{0xcc});
     Put(kTss + 0x24 + 8, kBase + kIst2 + 8);  // IST2, not 16-byte aligned
     sregs_.efer = (1 << 10) | (1 << 8);
     sregs_.cr0 = (1u << 31) | 1;
@@ -116,6 +117,7 @@ TEST_F(Int3DeliveryTest, WhatItDoesNotHandleIsRefusedAndLeftAlone) {
          s->tr.base = 0x7770000;
        }},
       {"frame at", [](auto*, auto*, kvm_regs* r) { r->rsp = 0x7ff000001000; }},  // unmapped
+      {"no int3 at RIP", [](auto*, auto*, kvm_regs* r) { r->rip += 1; }},
       {"outside guest memory", [](auto*, auto*, kvm_regs* r) { r->rsp = kBase + (64 << 20); }},
   };
   for (const Case& c : cases) {

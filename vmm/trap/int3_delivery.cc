@@ -110,6 +110,10 @@ absl::Status DeliverKernelInt3(kvm_regs& regs, const kvm_sregs& sregs, GuestMemo
   if ((sregs.cs.selector & 3) != 0 || sregs.cs.dpl != 0) return Refuse("not at CPL 0");
   if (sregs.cr4 & kCr4Fred) return Refuse("FRED delivers events");
   const PagingMode mode{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
+  uint8_t insn = 0;
+  if (!ReadGuestVirtual(mem, mode, regs.rip, std::span(&insn, 1)).ok() || insn != 0xcc) {
+    return Refuse(absl::StrFormat("no int3 at RIP %#x", regs.rip));
+  }
   absl::StatusOr<Gate> gate = ReadBreakpointGate(sregs, mem, mode);
   if (!gate.ok()) return gate.status();
   absl::StatusOr<uint64_t> top = FrameStack(*gate, regs, sregs, mem, mode);

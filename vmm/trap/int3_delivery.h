@@ -10,7 +10,8 @@
 // instruction). Delivered here, the frame is exact by construction.
 //
 // Only the case Linux's own int3s are: CPL 0 in 64-bit mode, IDT gate 3 a
-// present 64-bit interrupt or trap gate to the current code segment, no
+// present 64-bit interrupt or trap gate to the current code segment, RIP
+// on the int3 (where KVM's #BP exit leaves it on VMX and SVM), no
 // FRED. Anything else (user mode, a foreign gate, a stack that does not
 // translate) is refused with the reason, and the caller injects as before.
 
