@@ -116,6 +116,11 @@ TEST_F(Int3DeliveryTest, WhatItDoesNotHandleIsRefusedAndLeftAlone) {
          t->SetGate(kInterruptGate, 2);
          s->tr.base = 0x7770000;
        }},
+      {"TSS too short for the gate's IST",
+       [](Int3DeliveryTest* t, kvm_sregs* s, auto*) {
+         t->SetGate(kInterruptGate, 2);
+         s->tr.limit = 0x2b;  // ends inside IST2
+       }},
       {"frame at", [](auto*, auto*, kvm_regs* r) { r->rsp = 0x7ff000001000; }},  // unmapped
       {"no int3 at RIP", [](auto*, auto*, kvm_regs* r) { r->rip += 1; }},
       {"outside guest memory", [](auto*, auto*, kvm_regs* r) { r->rsp = kBase + (64 << 20); }},

@@ -55,19 +55,9 @@ absl::Status EmulateSkip(const introspect::EntryPlan& plan, kvm_regs& regs, Gues
   uint64_t slot = regs.rsp - 8;
   uint8_t bytes[8];
   std::memcpy(bytes, &value, 8);
-  // Translate both ends first: nothing is written unless all of it can be.
-  uint64_t first_page_bytes = std::min<uint64_t>(8, 4096 - (slot & 0xfff));
-  absl::StatusOr<uint64_t> lo = TranslateGva(mem, mode, slot);
-  if (!lo.ok()) return lo.status();
-  absl::StatusOr<uint64_t> hi = TranslateGva(mem, mode, slot + first_page_bytes);
-  if (first_page_bytes < 8 && !hi.ok()) return hi.status();
-  if (!mem.Contains(*lo, first_page_bytes) ||
-      (first_page_bytes < 8 && !mem.Contains(*hi, 8 - first_page_bytes))) {
-    return absl::OutOfRangeError(absl::StrFormat("push at %#x: stack outside memory", slot));
-  }
-  (void)mem.Write(*lo, std::span<const uint8_t>(bytes, first_page_bytes));
-  if (first_page_bytes < 8) {
-    (void)mem.Write(*hi, std::span<const uint8_t>(bytes + first_page_bytes, 8 - first_page_bytes));
+  // Nothing is written unless all of it can be.
+  if (absl::Status s = WriteGuestVirtual(mem, mode, slot, bytes); !s.ok()) {
+    return absl::Status(s.code(), absl::StrFormat("push at %#x: %s", slot, s.message()));
   }
   regs.rsp = slot;
   regs.rip += plan.length;

@@ -72,4 +72,28 @@ absl::Status ReadGuestVirtual(const GuestMemory& mem, const PagingMode& mode, ui
   return absl::OkStatus();
 }
 
+absl::Status WriteGuestVirtual(GuestMemory& mem, const PagingMode& mode, uint64_t gva,
+                               std::span<const uint8_t> bytes) {
+  struct Piece {
+    uint64_t gpa;
+    size_t from, len;
+  };
+  std::vector<Piece> pieces;
+  for (size_t done = 0; done < bytes.size();) {
+    uint64_t va = gva + done;
+    size_t len = std::min<size_t>(bytes.size() - done, 4096 - (va & 0xfff));
+    absl::StatusOr<uint64_t> gpa = TranslateGva(mem, mode, va);
+    if (!gpa.ok()) return gpa.status();
+    if (!mem.Contains(*gpa, len)) {
+      return absl::OutOfRangeError(absl::StrFormat("%#x: outside guest memory", va));
+    }
+    pieces.push_back({*gpa, done, len});
+    done += len;
+  }
+  for (const Piece& p : pieces) {
+    if (absl::Status s = mem.Write(p.gpa, bytes.subspan(p.from, p.len)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace tlbscope

@@ -23,4 +23,11 @@ absl::StatusOr<uint64_t> TranslateGva(const GuestMemory& mem, const PagingMode& 
 absl::Status ReadGuestVirtual(const GuestMemory& mem, const PagingMode& mode, uint64_t gva,
                               std::span<uint8_t> out);
 
+// Writes `bytes` at `gva` as the guest's MMU would place them (what the
+// VMM emulates a guest store with: a push, an exception frame). Every page
+// is translated and checked to be in guest memory before any byte is
+// written, so an error leaves memory as it was.
+absl::Status WriteGuestVirtual(GuestMemory& mem, const PagingMode& mode, uint64_t gva,
+                               std::span<const uint8_t> bytes);
+
 }  // namespace tlbscope

@@ -40,32 +40,6 @@ absl::Status Refuse(std::string why) {
   return absl::FailedPreconditionError("int3 not delivered by tlbscope: " + why);
 }
 
-// Writes `bytes` at linear `gva`, every page translated before any byte is
-// written.
-absl::Status WriteLinear(GuestMemory& mem, const PagingMode& mode, uint64_t gva,
-                         std::span<const uint8_t> bytes) {
-  struct Piece {
-    uint64_t gpa;
-    size_t from, len;
-  };
-  std::vector<Piece> pieces;
-  for (size_t done = 0; done < bytes.size();) {
-    uint64_t at = gva + done;
-    size_t len = std::min<size_t>(bytes.size() - done, 4096 - (at & 0xfff));
-    absl::StatusOr<uint64_t> gpa = TranslateGva(mem, mode, at);
-    if (!gpa.ok()) return gpa.status();
-    if (!mem.Contains(*gpa, len)) {
-      return absl::OutOfRangeError(absl::StrFormat("stack %#x outside guest memory", at));
-    }
-    pieces.push_back({*gpa, done, len});
-    done += len;
-  }
-  for (const Piece& p : pieces) {
-    if (absl::Status s = mem.Write(p.gpa, bytes.subspan(p.from, p.len)); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Gate> ReadBreakpointGate(const kvm_sregs& sregs, const GuestMemory& mem,
                                         const PagingMode& mode) {
   if (sregs.idt.limit < kBreakpointVector * 16 + 15) return Refuse("IDT too short for vector 3");
@@ -94,7 +68,7 @@ absl::StatusOr<uint64_t> FrameStack(const Gate& g, const kvm_regs& regs, const k
   if (g.ist == 0) return regs.rsp & ~0xfull;
   uint64_t ist = 0;
   uint64_t at = sregs.tr.base + 0x24 + 8 * (g.ist - 1);
-  if (sregs.tr.limit < 0x24 + 8 * g.ist - 1) return Refuse("TSS too short for the gate's IST");
+  if (sregs.tr.limit < 0x24u + 8u * g.ist - 1) return Refuse("TSS too short for the gate's IST");
   if (absl::Status s =
           ReadGuestVirtual(mem, mode, at, std::span(reinterpret_cast<uint8_t*>(&ist), sizeof ist));
       !s.ok()) {
@@ -123,7 +97,7 @@ absl::Status DeliverKernelInt3(kvm_regs& regs, const kvm_sregs& sregs, GuestMemo
   const uint64_t frame[5] = {regs.rip + 1, sregs.cs.selector, regs.rflags, regs.rsp,
                              sregs.ss.selector};
   uint64_t rsp = *top - sizeof frame;
-  if (absl::Status s = WriteLinear(
+  if (absl::Status s = WriteGuestVirtual(
           mem, mode, rsp, std::span(reinterpret_cast<const uint8_t*>(frame), sizeof frame));
       !s.ok()) {
     return Refuse(absl::StrFormat("frame at %#x: %s", rsp, s.message()));
