@@ -101,5 +101,29 @@ TEST_F(GuestWalkTest, ReadAcrossAPageBoundary) {
   for (int i = 0; i < 16; ++i) EXPECT_EQ(out[i], i + 1);
 }
 
+// A write across a page boundary lands on both physical pages; when the
+// second page does not translate, or is outside memory, nothing is written.
+TEST_F(GuestWalkTest, WriteAcrossAPageBoundaryIsAllOrNothing) {
+  const uint64_t va = 0x400000;
+  Set(0x1000, 0, 0x2000 | kP);
+  Set(0x2000, 0, 0x3000 | kP);
+  Set(0x3000, 2, 0x4000 | kP);
+  Set(0x4000, 0, 0x80000 | kP);
+  Set(0x4000, 1, 0x60000 | kP);
+  uint8_t in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  ASSERT_TRUE(WriteGuestVirtual(*mem_, LongMode(0x1000), va + 0xffc, in).ok());
+  EXPECT_EQ(*mem_->ReadObject<uint32_t>(0x80ffc), 0x04030201u);
+  EXPECT_EQ(*mem_->ReadObject<uint32_t>(0x60000), 0x08070605u);
+  Set(0x4000, 1, 0);  // the second page gone
+  uint8_t zeros[8] = {};
+  absl::Status s = WriteGuestVirtual(*mem_, LongMode(0x1000), va + 0xffc, zeros);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(*mem_->ReadObject<uint32_t>(0x80ffc), 0x04030201u) << "first page untouched";
+  Set(0x4000, 1, 0x7ff000000ull | kP);  // beyond guest memory
+  s = WriteGuestVirtual(*mem_, LongMode(0x1000), va + 0xffc, zeros);
+  EXPECT_THAT(s.message(), HasSubstr("outside guest memory"));
+  EXPECT_EQ(*mem_->ReadObject<uint32_t>(0x80ffc), 0x04030201u);
+}
+
 }  // namespace
 }  // namespace tlbscope
