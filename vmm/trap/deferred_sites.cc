@@ -5,6 +5,15 @@
 #include "vmm/trap/trap_engine.h"
 
 namespace tlbscope {
+namespace {
+
+// "0f 22 df": guest bytes as a report line shows them.
+std::string SpacedHex(const std::vector<uint8_t>& bytes) {
+  return absl::StrJoin(bytes, " ",
+                       [](std::string* o, uint8_t b) { absl::StrAppendFormat(o, "%02x", b); });
+}
+
+}  // namespace
 
 void TrapEngine::AddDeferredSites(std::vector<TlbSite> sites) {
   deferred_ = std::move(sites);
@@ -35,11 +44,7 @@ void TrapEngine::PlaceDeferredSites() {
         site.paddr ? mem_->Read(sw.paddr, now) : absl::OutOfRangeError("no physical address");
     if (!read.ok() || now != site.bytes) {
       deferred_report_.absent.push_back(absl::StrFormat(
-          "%#x: %s", site.address,
-          read.ok() ? absl::StrJoin(
-                          now, " ",
-                          [](std::string* o, uint8_t b) { absl::StrAppendFormat(o, "%02x", b); })
-                    : std::string(read.message())));
+          "%#x: %s", site.address, read.ok() ? SpacedHex(now) : std::string(read.message())));
       continue;
     }
     // Live before the int3: a vCPU that takes it finds the site.
@@ -82,10 +87,8 @@ void TrapEngine::CheckStartSites() {
     bool first_ok = now.front() == kInt3 || now.front() == sw.original;
     bool tail_ok = std::equal(now.begin() + 1, now.end(), site.bytes.begin() + 1);
     if (first_ok && tail_ok) continue;
-    deferred_report_.written_over.push_back(absl::StrFormat(
-        "%s: now %s", SiteLabel(site), absl::StrJoin(now, " ", [](std::string* o, uint8_t b) {
-          absl::StrAppendFormat(o, "%02x", b);
-        })));
+    deferred_report_.written_over.push_back(
+        absl::StrFormat("%s: now %s", SiteLabel(site), SpacedHex(now)));
   }
   deferred_report_.checked = true;
 }

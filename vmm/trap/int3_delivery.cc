@@ -11,6 +11,7 @@ namespace tlbscope {
 namespace {
 
 constexpr int kBreakpointVector = 3;
+constexpr uint8_t kInt3 = 0xcc;
 constexpr uint64_t kCr4Fred = 1ull << 32;
 constexpr uint64_t kRflagsTf = 1ull << 8, kRflagsIf = 1ull << 9, kRflagsNt = 1ull << 14,
                    kRflagsRf = 1ull << 16;
@@ -85,7 +86,7 @@ absl::Status DeliverKernelInt3(kvm_regs& regs, const kvm_sregs& sregs, GuestMemo
   if (sregs.cr4 & kCr4Fred) return Refuse("FRED delivers events");
   const PagingMode mode{sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer};
   uint8_t insn = 0;
-  if (!ReadGuestVirtual(mem, mode, regs.rip, std::span(&insn, 1)).ok() || insn != 0xcc) {
+  if (!ReadGuestVirtual(mem, mode, regs.rip, std::span(&insn, 1)).ok() || insn != kInt3) {
     return Refuse(absl::StrFormat("no int3 at RIP %#x", regs.rip));
   }
   absl::StatusOr<Gate> gate = ReadBreakpointGate(sregs, mem, mode);

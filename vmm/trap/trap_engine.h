@@ -161,6 +161,8 @@ class TrapEngine : public TrapExitHandler {
   absl::Status StopStepping(Vcpu& vcpu, VcpuStateView& state);
   int FindSoftwareSite(uint64_t rip) const;
   bool SiteLive(size_t sw_index) const;
+  // deferred_sites.cc, under deferred_mu_: the start's int3s after boot.
+  void CheckStartSites();
   TrapOutcome Decode(const TlbSite& site, VcpuStateView& state, bool emulate_cr3);
   std::optional<ExitAction> Finish(Vcpu& vcpu, VcpuStateView& state, TrapOutcome out,
                                    const TlbSite& site, TrapStrategy strategy);
@@ -191,8 +193,7 @@ class TrapEngine : public TrapExitHandler {
   size_t first_deferred_ = SIZE_MAX;
   std::unique_ptr<std::atomic<bool>[]> deferred_live_;
   std::atomic<bool> deferred_done_{false};
-  std::atomic<bool> checked_done_{false};
-  void CheckStartSites();
+  std::atomic<bool> checked_done_{false};  // AfterKernelBoot() checked the start's sites
   mutable std::mutex deferred_mu_;
   DeferredReport deferred_report_;  // under deferred_mu_
   std::vector<const TlbSite*> uncovered_;
