@@ -62,7 +62,7 @@ struct InvariantInfo {
 // instructions only). An unknown source supplies none of them.
 // `linux_events` (TraceHeader.linux_events) adds, for "linux", the kinds its
 // probes supply beyond the base set: "page_table_free", "page_free",
-// "user_enter", "membarrier"; an unknown word adds nothing.
+// "user_enter", "membarrier", "lam"; an unknown word adds nothing.
 uint32_t SuppliedBy(const std::string& event_source,
                     const std::vector<std::string>& linux_events = {});
 

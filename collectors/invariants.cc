@@ -47,16 +47,17 @@ uint32_t SuppliedBy(const std::string& event_source, const std::vector<std::stri
   if (event_source.empty() || event_source == "guest-rings") {
     return kNeedAllGuestFields | kNeedGuestTlbEvents;
   }
-  // docs/events.md: a Linux guest's probes emit no user_exit, lam_set or
-  // stale_read and leave context_switch's LAM fields 0; page_free,
-  // page_table_free, user_enter, membarrier_register and sync_core where the
-  // trace header says its probes were placed.
+  // docs/events.md: a Linux guest's probes emit no user_exit or
+  // stale_read; page_free, page_table_free, user_enter, membarrier_register
+  // and sync_core, lam_set and the LAM fields where the trace header says
+  // its probes were placed.
   if (event_source == "linux") {
     static constexpr std::pair<const char*, uint32_t> kExtra[] = {
         {"page_table_free", kNeedTableFree},
         {"page_free", kNeedPageFree},
         {"user_enter", kNeedUserEntry},
         {"membarrier", kNeedMembarrier},
+        {"lam", kNeedLam},
     };
     uint32_t out = kNeedGuestTlbEvents;
     for (const std::string& e : linux_events) {

@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::string_view kMagic = "TLBSKC1\n";
 constexpr size_t kDigest = 32;
-constexpr uint32_t kFormat = 4;
+constexpr uint32_t kFormat = 5;
 constexpr size_t kMaxFile = 64u << 20;  // far above a kernel's ~100k symbols
 
 std::string Sha256(std::string_view bytes) {

@@ -11,6 +11,8 @@ const std::vector<FieldRequest>& FieldRequests() {
       {"mm_struct", "tlb_flush_pending", &L::mm_tlb_flush_pending, false},
       {"mm_struct", "cpu_bitmap", &L::mm_cpu_bitmap, false},
       {"mm_struct", "membarrier_state", &L::mm_membarrier_state, false},
+      {"mm_struct", "context.lam_cr3_mask", &L::mm_lam_cr3_mask, false},
+      {"mm_struct", "context.untag_mask", &L::mm_untag_mask, false},
       {"tlb_state", "loaded_mm", &L::ts_loaded_mm, true},
       {"tlb_state", "loaded_mm_asid", &L::ts_loaded_mm_asid, true},
       {"tlb_state", "next_asid", &L::ts_next_asid, false},

@@ -22,6 +22,8 @@ struct Field {
 struct KernelLayout {
   // struct mm_struct
   Field mm_pgd, mm_ctx_id, mm_tlb_gen, mm_tlb_flush_pending, mm_cpu_bitmap, mm_membarrier_state;
+  // mm->context.lam_cr3_mask and .untag_mask: only with CONFIG_ADDRESS_MASKING.
+  Field mm_lam_cr3_mask, mm_untag_mask;
   // struct tlb_state (per-CPU cpu_tlbstate), struct tlb_context
   Field ts_loaded_mm, ts_loaded_mm_asid, ts_next_asid, ts_ctxs;
   uint32_t ts_ctxs_count = 0;

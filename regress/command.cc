@@ -203,7 +203,7 @@ int RunPlan(const RegressArgs& a, regress::RunnerOptions o, Plan& plan) {
   if (plan.base) regress::CompareToBaseline(*plan.base, a.tol, &verdicts);
   std::fputs(regress::SummaryTable(verdicts).c_str(), stdout);
   int status = 0;
-  for (const regress::RunVerdict& v : verdicts) status |= !v.passed;
+  for (const regress::RunVerdict& v : verdicts) status |= regress::Failed(v);
   std::vector<absl::Status> written = {regress::WriteReport(
       o.out_dir + "/report.json", regress::MakeReport(suite.name, shard, plan.whole, verdicts))};
   if (!a.junit.empty()) written.push_back(regress::WriteJunit(a.junit, suite.name, verdicts));

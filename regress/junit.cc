@@ -77,7 +77,11 @@ void WriteCase(Writer& x, const std::string& classname, const RunVerdict& v) {
   x.Attr("name", v.spec.name.empty() ? "(unnamed)" : v.spec.name);
   x.Attr("classname", classname);
   x.Attr("time", absl::StrFormat("%.3f", v.seconds));
-  if (!v.passed) {
+  if (v.skipped) {
+    x.Start("skipped");
+    x.Attr("message", v.reason);
+    x.End();
+  } else if (!v.passed) {
     x.Start(v.error ? "error" : "failure");
     x.Attr("message", absl::StrFormat("%s (trace %s)", v.reason, v.trace_path));
     x.Attr("type", v.problem.empty() ? (v.error ? "error" : "failure") : v.problem);
@@ -97,12 +101,13 @@ absl::Status WriteJunit(const std::string& path, const JunitSuite& suite,
   xmlSetGenericErrorFunc(nullptr, QuietXml);  // the error below says it in one line
   std::unique_ptr<xmlTextWriter, WriterFreer> w(xmlNewTextWriterFilename(path.c_str(), 0));
   if (!w) return absl::InvalidArgumentError(absl::StrFormat("--junit %s: cannot write", path));
-  int failures = 0, errors = 0;
+  int failures = 0, errors = 0, skipped = 0;
   double seconds = 0;
   int64_t started = 0;
   for (const RunVerdict& v : runs) {
-    failures += !v.passed && !v.error;
-    errors += !v.passed && v.error;
+    failures += Failed(v) && !v.error;
+    errors += Failed(v) && v.error;
+    skipped += v.skipped;
     seconds += v.seconds;
     if (v.started_unix > 0 && (started == 0 || v.started_unix < started)) started = v.started_unix;
   }
@@ -122,7 +127,7 @@ absl::Status WriteJunit(const std::string& path, const JunitSuite& suite,
   x.Attr("tests", std::to_string(runs.size()));
   x.Attr("failures", std::to_string(failures));
   x.Attr("errors", std::to_string(errors));
-  x.Attr("skipped", "0");
+  x.Attr("skipped", std::to_string(skipped));
   x.Attr("time", absl::StrFormat("%.3f", seconds));
   x.Attr("timestamp", IsoTime(started));
   x.Attr("hostname", suite.hostname.empty() ? ThisHost() : suite.hostname);
@@ -154,14 +159,16 @@ std::string SummaryTable(const std::vector<RunVerdict>& runs) {
   for (const RunVerdict& v : runs) width = std::max(width, v.spec.name.size());
   std::string t = absl::StrFormat("%-*s  %-6s  %6s  %-28s  %s\n", static_cast<int>(width), "run",
                                   "result", "time", "expected", "observed / reason");
-  int passed = 0;
+  int passed = 0, skipped = 0;
   for (const RunVerdict& v : runs) {
     passed += v.passed;
+    skipped += v.skipped;
     t += absl::StrFormat("%-*s  %-6s  %5.1fs  %-28s  %s\n", static_cast<int>(width), v.spec.name,
-                         v.passed ? "pass" : (v.error ? "ERROR" : "FAIL"), v.seconds,
-                         ExpectedText(v.spec), v.passed ? v.observed_text : v.reason);
+                         v.passed ? "pass" : ResultWord(v), v.seconds, ExpectedText(v.spec),
+                         v.passed ? v.observed_text : v.reason);
   }
-  t += absl::StrFormat("%d of %zu runs matched their expected verdict\n", passed, runs.size());
+  t += absl::StrFormat("%d of %zu runs matched their expected verdict%s\n", passed, runs.size(),
+                       skipped == 0 ? "" : absl::StrFormat(" (%d skipped)", skipped));
   return t;
 }
 

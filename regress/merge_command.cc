@@ -51,7 +51,7 @@ int RegressMergeCommand(const std::vector<std::string>& args) {
          m->runs.size());
   std::fputs(regress::SummaryTable(m->runs).c_str(), stdout);
   int status = 0;
-  for (const regress::RunVerdict& v : m->runs) status |= !v.passed;
+  for (const regress::RunVerdict& v : m->runs) status |= regress::Failed(v);
   if (!junit.empty()) {
     regress::JunitSuite js;
     js.name = m->suite;

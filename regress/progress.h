@@ -16,9 +16,10 @@ class RegressProgress {
  public:
   RegressProgress(StatusLine* line, size_t total) : line_(line), total_(total) {}
 
+  enum Outcome { kPass, kFail, kError, kSkip };
   void Started(const std::string& name);
   // `text` is the run's line ("tlbscope regress: ok NAME (1.2 s)\n").
-  void Finished(const std::string& name, bool passed, bool error, const std::string& text);
+  void Finished(const std::string& name, Outcome outcome, const std::string& text);
   void Done() { line_->Clear(); }
 
   std::string Format() const;  // the status text
@@ -29,7 +30,7 @@ class RegressProgress {
   size_t total_;
   mutable std::mutex mu_;
   std::set<std::string> running_;
-  size_t passed_ = 0, failed_ = 0, errors_ = 0;
+  size_t passed_ = 0, failed_ = 0, errors_ = 0, skipped_ = 0;
 };
 
 }  // namespace tlbscope

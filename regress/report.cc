@@ -33,7 +33,9 @@ const Fields<std::string> kStrings = {
     {"stop_message", &RunVerdict::stop_message}, {"first_violation", &RunVerdict::first_violation},
     {"out_dir", &RunVerdict::out_dir},           {"trace_path", &RunVerdict::trace_path},
     {"serial_path", &RunVerdict::serial_path},   {"log_path", &RunVerdict::log_path}};
-const Fields<bool> kBools = {{"passed", &RunVerdict::passed}, {"error", &RunVerdict::error}};
+const Fields<bool> kBools = {{"passed", &RunVerdict::passed},
+                             {"error", &RunVerdict::error},
+                             {"skipped", &RunVerdict::skipped}};
 const Fields<int> kInt32s = {{"exit_status", &RunVerdict::exit_status}};
 const Fields<int64_t> kInt64s = {{"started_unix", &RunVerdict::started_unix}};
 const Fields<double> kDoubles = {{"seconds", &RunVerdict::seconds}};

@@ -77,6 +77,12 @@ absl::Status PrepareRunDir(const std::string& out_dir, const std::string& name,
   return absl::OkStatus();
 }
 
+RegressProgress::Outcome ProgressOutcome(const RunVerdict& v) {
+  if (v.passed) return RegressProgress::kPass;
+  if (v.skipped) return RegressProgress::kSkip;
+  return v.error ? RegressProgress::kError : RegressProgress::kFail;
+}
+
 }  // namespace
 
 absl::Status ResolveSuite(Suite* suite) {
@@ -120,6 +126,7 @@ std::vector<std::string> RunArgs(const RunSpec& r, const RunnerOptions& o, const
   }
   if (!cmdline.empty()) a.insert(a.end(), {"--cmdline", cmdline});
   for (const std::string& h : r.holds) a.insert(a.end(), {"--hold", h});
+  for (const std::string& f : r.required_features) a.insert(a.end(), {"--require", f});
   a.insert(a.end(),
            {"--timeout", absl::StrFormat("%g", r.timeout_s), "--record", dir + "/trace",
             "--serial-log", dir + "/serial.log", "--results", dir + "/results.json", "--quiet"});
@@ -145,7 +152,7 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
         v.reason = std::string(s.message());
         if (o.progress) {
           progress.Finished(
-              v.spec.name, false, true,
+              v.spec.name, RegressProgress::kError,
               absl::StrFormat("tlbscope regress: ERROR %s: %s\n", v.spec.name, v.reason));
         }
         continue;
@@ -171,10 +178,9 @@ std::vector<RunVerdict> RunSuite(const Suite& suite, const RunnerOptions& o) {
       }
       if (!v.measured.name().empty()) v.measured.set_seconds(v.seconds);
       if (!o.progress) continue;
-      progress.Finished(v.spec.name, v.passed, v.error,
-                        absl::StrFormat("tlbscope regress: %-5s %s (%.1f s)%s%s\n",
-                                        v.passed ? "ok" : (v.error ? "ERROR" : "FAIL"), v.spec.name,
-                                        v.seconds, v.passed ? "" : ": ", v.reason));
+      progress.Finished(v.spec.name, ProgressOutcome(v),
+                        absl::StrFormat("tlbscope regress: %-5s %s (%.1f s)%s%s\n", ResultWord(v),
+                                        v.spec.name, v.seconds, v.passed ? "" : ": ", v.reason));
     }
   };
   std::vector<std::thread> threads;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/cpu_features.h"
 #include "common/file_bytes.h"
 #include "common/file_names.h"
 #include "common/scenario_names.h"
@@ -21,8 +22,8 @@ absl::Status Bad(const std::string& path, const toml::source_region& at, const s
 
 const std::set<std::string>& RunKeys() {
   static const std::set<std::string> k = {
-      "name", "kernel",  "initrd",  "domain", "smp",      "mem",  "scenario",     "variant",
-      "seed", "cmdline", "timeout", "expect", "workload", "hold", "linux_variant"};
+      "name", "kernel",  "initrd",  "domain", "smp",      "mem",  "scenario",      "variant",
+      "seed", "cmdline", "timeout", "expect", "workload", "hold", "linux_variant", "requires"};
   return k;
 }
 
@@ -145,6 +146,26 @@ absl::Status ApplyHold(const Field& f, RunSpec* r) {
   return absl::OkStatus();
 }
 
+// requires = "FEATURE" or a list of them: `run --require`, names checked.
+absl::Status ApplyRequires(const Field& f, RunSpec* r) {
+  r->required_features.clear();
+  std::vector<const toml::node*> items;
+  if (const auto* list = f.node.as_array()) {
+    for (const auto& e : *list) items.push_back(&e);
+  } else {
+    items.push_back(&f.node);
+  }
+  for (const toml::node* e : items) {
+    const auto* v = e->as_string();
+    if (!v) return Bad(f.path, e->source(), "'requires' must be a CPU feature or a list of them");
+    if (absl::Status s = CheckCpuFeatureNames({v->get()}); !s.ok()) {
+      return Bad(f.path, e->source(), "requires " + std::string(s.message()));
+    }
+    r->required_features.push_back(v->get());
+  }
+  return absl::OkStatus();
+}
+
 // One known key's value into `r` (`smps`: smp, which may be a list).
 absl::Status ApplyKey(const Field& f, RunSpec* r, std::vector<int>* smps) {
   int64_t n = 0;
@@ -155,6 +176,7 @@ absl::Status ApplyKey(const Field& f, RunSpec* r, std::vector<int>* smps) {
   if (f.key == "smp") return ApplySmp(f, smps);
   if (f.key == "expect") return ApplyExpect(f, r);
   if (f.key == "hold") return ApplyHold(f, r);
+  if (f.key == "requires") return ApplyRequires(f, r);
   if (f.key == "mem") {
     s = f.Int(2, 3072, &n);
     r->mem_mib = static_cast<uint64_t>(n);

@@ -26,6 +26,8 @@ struct RunSpec {
   std::string linux_variant;  // a seed variant of the test kernel: `run --linux-variant`
   double timeout_s = 120;
   std::vector<std::string> holds;  // `run --hold` specs (docs/hold.md)
+  // `run --require` features: on a host without one the run is skipped.
+  std::vector<std::string> required_features;
   // The expected verdict: clean, or exactly these invariant violations.
   bool expect_clean = true;
   std::set<std::string> expect_violations;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "collectors/collector.h"
 #include "collectors/replay_source.h"
+#include "common/cpu_features.h"
 #include "google/protobuf/util/json_util.h"
 #include "tlbscope/v1/run_result.pb.h"
 
@@ -70,6 +71,12 @@ bool StopIsTheGuests(const std::string& r) {
          r == "system-event";
 }
 
+const char* ResultWord(const RunVerdict& v) {
+  if (v.passed) return "ok";
+  if (v.skipped) return "skip";
+  return v.error ? "ERROR" : "FAIL";
+}
+
 std::string ExpectedText(const RunSpec& r) {
   return r.expect_clean ? "clean" : SetText(r.expect_violations);
 }
@@ -89,6 +96,12 @@ void Judge(RunVerdict* v) {
   }
   v->stop_reason = result.stop_reason();
   v->stop_message = result.stop_message();
+  if (v->exit_status == kExitSkipped && result.stop_reason() == kStopHostLacksFeature) {
+    v->skipped = true;
+    v->problem = kStopHostLacksFeature;
+    v->reason = "skipped: " + result.stop_message();
+    return;
+  }
   for (const v1::GuestCheck& c : result.checks()) {
     if (!c.passed()) v->failed_checks.push_back(c.name());
   }

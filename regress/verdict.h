@@ -22,6 +22,10 @@ struct RunVerdict {
   // invariants than expected, failed guest checks, beyond the baseline;
   // JUnit <failure>). `problem` names the kind, e.g. "timeout".
   bool error = false;
+  // Neither: `tlbscope run` skipped it before it booted (exit 77), the host
+  // lacking a feature the run requires; `reason` says which. It does not
+  // fail the suite (JUnit <skipped>).
+  bool skipped = false;
   std::string problem;
   std::string reason;         // one line: why it failed (empty when it passed)
   std::string observed_text;  // "clean" or "a, b"
@@ -34,6 +38,12 @@ struct RunVerdict {
   int64_t started_unix = 0;  // wall clock at the start (JUnit timestamp)
   v1::RunBaseline measured;  // counts and latencies (for --baseline)
 };
+
+// Whether the run fails the suite: neither passed nor skipped.
+inline bool Failed(const RunVerdict& v) { return !v.passed && !v.skipped; }
+
+// "ok", "skip", "ERROR" or "FAIL".
+const char* ResultWord(const RunVerdict& v);
 
 // The expected verdict in words: "clean" or "a, b".
 std::string ExpectedText(const RunSpec& r);

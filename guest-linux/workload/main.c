@@ -27,6 +27,7 @@ static const struct workload kWorkloads[] = {
     {"lazyfree", "page tables freed while a CPU of the mm is lazy (seed 000)", work_lazyfree},
     {"unlazy", "a SYNC_CORE thread woken on its lazy CPU (seed 004)", work_unlazy},
     {"spinfree", "pages freed while a thread spins on another CPU (seed 001)", work_spinfree},
+    {"lamlazy", "LAM enabled while a CPU of the mm is lazy (seed 002)", work_lamlazy},
 };
 enum { kNumWorkloads = sizeof kWorkloads / sizeof kWorkloads[0] };
 
@@ -96,6 +97,7 @@ static int run(const char* name, const char* iters, const char* seed) {
 }
 
 int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "--lam-child") == 0) return lamlazy_child();
   if (getpid() == 1) setup_console_and_proc();  // by hand, the host's /proc is there
   say("TLBWORK init: guest uptime %.3f s, %ld CPUs online\n", now_s(),
       sysconf(_SC_NPROCESSORS_ONLN));

@@ -57,5 +57,7 @@ int work_pingpong(const struct work_args* a);
 int work_lazyfree(const struct work_args* a);
 int work_unlazy(const struct work_args* a);
 int work_spinfree(const struct work_args* a);
+int work_lamlazy(const struct work_args* a);
+int lamlazy_child(void);  // `tlbwork --lam-child`: one process of lamlazy
 
 #endif  // TLBSCOPE_GUEST_LINUX_WORKLOAD_TLBWORK_H_

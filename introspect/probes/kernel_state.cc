@@ -123,6 +123,18 @@ absl::StatusOr<bool> KernelState::SyncCoreRegistered(uint64_t mm) {
   return (state & *l.membarrier_sync_core_state) != 0;
 }
 
+absl::StatusOr<KernelState::MmLam> KernelState::Lam(uint64_t mm) {
+  const KernelLayout& l = k_.layout;
+  if (!l.mm_lam_cr3_mask.found) {
+    return absl::FailedPreconditionError("no mm_struct.context.lam_cr3_mask (no LAM)");
+  }
+  MmLam m;
+  absl::Status s =
+      Read(mm, {{l.mm_lam_cr3_mask, &m.cr3_bits}, {l.mm_untag_mask, &m.untag_mask, true}});
+  if (!s.ok()) return s;
+  return m;
+}
+
 #undef READ_OR_RETURN
 
 }  // namespace tlbscope::introspect

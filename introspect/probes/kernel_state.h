@@ -66,6 +66,12 @@ class KernelState {
   // Whether mm->membarrier_state has MEMBARRIER_STATE_PRIVATE_EXPEDITED_SYNC_CORE
   // (FailedPrecondition when the kernel's layout lacks the member or the bit).
   absl::StatusOr<bool> SyncCoreRegistered(uint64_t mm);
+  // The mm's LAM: mm->context.lam_cr3_mask (CR3 bits 61/62) and untag_mask
+  // (FailedPrecondition when the kernel has no LAM: no such members).
+  struct MmLam {
+    uint64_t cr3_bits = 0, untag_mask = 0;
+  };
+  absl::StatusOr<MmLam> Lam(uint64_t mm);
 
  private:
   absl::StatusOr<uint64_t> Field(uint64_t base, const introspect::Field& f);

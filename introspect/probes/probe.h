@@ -129,19 +129,29 @@ class ProbeEnv {
   // Takes them out (empty when none).
   GatherFrees TakeFrees(uint64_t tlb);
   // True the first time `mm_ctx` is seen registered (a bounded set).
-  bool FirstSyncCoreSighting(uint64_t mm_ctx);
+  bool FirstSyncCoreSighting(uint64_t mm_ctx) { return FirstIn(sync_core_mms_, mm_ctx); }
+  // True the first time `mm_ctx` is seen with LAM (a bounded set).
+  bool FirstLamSighting(uint64_t mm_ctx) { return FirstIn(lam_mms_, mm_ctx); }
 
  private:
   EmitFn emit_;
   std::vector<CpuProbeState> cpus_;
   std::vector<std::pair<uint64_t, GatherFrees>> frees_;  // oldest first
   std::vector<uint64_t> sync_core_mms_;
+  std::vector<uint64_t> lam_mms_;
+  static bool FirstIn(std::vector<uint64_t>& seen, uint64_t mm_ctx);
 };
 
 // ctx_id of the mm at `address` (0 for none, or when unreadable).
 uint64_t CtxId(KernelState& state, uint64_t address);
 // The CPUs (0..63) whose bits are set in the mm's cpumask (0 if unknown).
 uint64_t MmCpus(KernelState& state, uint64_t mm_address);
+// CR3's LAM bits: 61 LAM_U57, 62 LAM_U48 (the SDM's).
+inline constexpr uint64_t kCr3LamBits = (1ull << 61) | (1ull << 62);
+// The LAM bits of the mm at `mm_address` (0: none, or a kernel without
+// LAM); the first time an mm is seen with LAM, its lam_set is emitted on
+// `cpu` first (lam_probe.cc).
+uint64_t SeeMmLam(ProbeEnv& env, KernelState& state, uint32_t cpu, uint64_t mm_address);
 
 class Probe {
  public:
@@ -186,6 +196,8 @@ std::vector<std::unique_ptr<Probe>> MakeTableFreeProbes();
 // __tlb_remove_folio_pages, __tlb_remove_page_size.
 std::vector<std::unique_ptr<Probe>> MakePageFreeProbes();
 std::unique_ptr<Probe> MakeMembarrierRegisterProbe();
+// do_arch_prctl_64: the prctl that enables LAM (lam_probe.cc).
+std::unique_ptr<Probe> MakeArchPrctlProbe();
 // syscall_exit_to_user_mode, irqentry_exit_to_user_mode.
 std::vector<std::unique_ptr<Probe>> MakeUserReturnProbes();
 // The gather's frees (page_table_free, page_free events) with the

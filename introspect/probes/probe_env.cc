@@ -7,7 +7,7 @@ namespace {
 
 // Gathers in flight at once: one per task in munmap/madvise/exit, at most.
 constexpr size_t kMaxGathers = 256;
-constexpr size_t kMaxSyncCoreMms = 4096;
+constexpr size_t kMaxSeenMms = 4096;  // per set
 
 }  // namespace
 
@@ -29,11 +29,10 @@ GatherFrees ProbeEnv::TakeFrees(uint64_t tlb) {
   return out;
 }
 
-bool ProbeEnv::FirstSyncCoreSighting(uint64_t mm_ctx) {
-  if (std::find(sync_core_mms_.begin(), sync_core_mms_.end(), mm_ctx) != sync_core_mms_.end())
-    return false;
-  if (sync_core_mms_.size() >= kMaxSyncCoreMms) sync_core_mms_.erase(sync_core_mms_.begin());
-  sync_core_mms_.push_back(mm_ctx);
+bool ProbeEnv::FirstIn(std::vector<uint64_t>& seen, uint64_t mm_ctx) {
+  if (std::find(seen.begin(), seen.end(), mm_ctx) != seen.end()) return false;
+  if (seen.size() >= kMaxSeenMms) seen.erase(seen.begin());
+  seen.push_back(mm_ctx);
   return true;
 }
 

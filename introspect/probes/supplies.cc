@@ -42,6 +42,11 @@ std::vector<std::string> SuppliedEvents(const ProbeCoverage& c, const KernelLayo
       (c.sync_core_sites > 0 || c.no_sync_core_proven)) {
     out.push_back("membarrier");
   }
+  // LAM: the mm's mask in the layout (CONFIG_ADDRESS_MASKING), the prctl
+  // that sets it, and every return to user mode (lam_probe.cc).
+  if (user && layout.mm_lam_cr3_mask.found && Has(c.placed, "do_arch_prctl_64")) {
+    out.push_back("lam");
+  }
   return out;
 }
 

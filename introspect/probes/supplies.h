@@ -18,9 +18,10 @@ struct ProbeCoverage {
 };
 
 // "page_table_free", "page_free", "user_enter", "membarrier" (membarrier_register
-// and sync_core), each when every probe it needs is placed; for sync_core,
-// a breakpoint on each serializing instruction, or the proof that there is
-// none.
+// and sync_core), "lam" (lam_set and the LAM fields of context_switch and
+// user_enter), each when every probe it needs is placed; for sync_core, a
+// breakpoint on each serializing instruction, or the proof that there is
+// none; for lam, a kernel with mm->context.lam_cr3_mask.
 std::vector<std::string> SuppliedEvents(const ProbeCoverage& c, const KernelLayout& layout);
 
 }  // namespace tlbscope::introspect

@@ -2,7 +2,7 @@
 // the CPU's loaded mm and laziness; the CR3 write inside (the tracker's
 // OnCr3Write) emits context_switch with exactly the value written; a switch
 // that wrote none emits it with cr3 = 0 at the return, and a lazy CPU's
-// lazy_exit follows.
+// lazy_exit follows. The LAM fields: lam_probe.cc.
 #include "introspect/probes/probe.h"
 
 namespace tlbscope::introspect {
@@ -27,7 +27,7 @@ class SwitchMmProbe : public Probe {
     env.cpu(cpu).in_switch = sw;
   }
 
-  void OnReturn(ProbeEnv& env, KernelState&, uint32_t cpu, const ProbeRegs&) override {
+  void OnReturn(ProbeEnv& env, KernelState& state, uint32_t cpu, const ProbeRegs& r) override {
     CpuProbeState& st = env.cpu(cpu);
     if (!st.in_switch) return;
     CpuProbeState::Switch sw = *st.in_switch;
@@ -39,6 +39,8 @@ class SwitchMmProbe : public Probe {
       cs->set_next_mm(sw.next_mm);
       cs->set_was_lazy(sw.was_lazy);
       cs->set_cr3(0);
+      cs->set_cpu_lam(r.cr3 & kCr3LamBits);  // CR3 as the switch left it
+      cs->set_mm_lam(SeeMmLam(env, state, cpu, sw.next_addr));
       env.Emit(cpu, std::move(e));
     }
     if (sw.was_lazy) {

@@ -53,6 +53,7 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
   for (std::unique_ptr<Probe>& p : MakeTableFreeProbes()) probes_.push_back(std::move(p));
   for (std::unique_ptr<Probe>& p : MakePageFreeProbes()) probes_.push_back(std::move(p));
   probes_.push_back(MakeMembarrierRegisterProbe());
+  probes_.push_back(MakeArchPrctlProbe());
   for (std::unique_ptr<Probe>& p : MakeUserReturnProbes()) probes_.push_back(std::move(p));
   for (auto& p : probes_) {
     std::optional<uint64_t> a = k.symbols.Find(p->function());
@@ -226,6 +227,7 @@ void LinuxTracker::OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem) {
   uint32_t pcid = value & 0xfff;
   cs->set_asid(pcid == 0 ? 0 : pcid - 1);
   cs->set_need_flush((value >> 63) == 0);
+  cs->set_cpu_lam(value & kCr3LamBits);
   if (st.in_switch && !st.in_switch->wrote_cr3) {
     CpuProbeState::Switch& sw = *st.in_switch;
     sw.wrote_cr3 = true;
@@ -242,6 +244,7 @@ void LinuxTracker::OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem) {
     cs->set_prev_mm(sw.prev_mm);
     cs->set_next_mm(sw.next_mm);
     cs->set_was_lazy(sw.was_lazy);
+    cs->set_mm_lam(SeeMmLam(env_, state, cpu, sw.next_addr));
   } else if (!st.in_flush_func.empty()) {
     CpuProbeState::FlushFunc& f = st.in_flush_func.back();
     f.reloaded = true;
@@ -249,6 +252,7 @@ void LinuxTracker::OnCr3Write(uint32_t cpu, uint64_t value, GuestReader& mem) {
     cs->set_prev_mm(mm);
     cs->set_next_mm(mm);
     cs->set_reload(true);
+    cs->set_mm_lam(SeeMmLam(env_, state, cpu, f.before.loaded_mm));
   } else {
     cs->set_raw(true);
   }

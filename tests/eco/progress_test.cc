@@ -84,9 +84,9 @@ TEST(RegressProgressTest, DoneRunningLeftWithVerdicts) {
   p.Started("b");
   EXPECT_EQ(p.Format(),
             "tlbscope regress: 0/4 done (0 pass, 0 FAIL, 0 ERROR), 2 running: a b; 2 left");
-  p.Finished("a", true, false, "");
+  p.Finished("a", RegressProgress::kPass, "");
   p.Started("c");
-  p.Finished("b", false, true, "");
+  p.Finished("b", RegressProgress::kError, "");
   EXPECT_EQ(p.Format(),
             "tlbscope regress: 2/4 done (1 pass, 0 FAIL, 1 ERROR), 1 running: c; 1 left");
   p.Done();

@@ -162,8 +162,9 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
   EXPECT_THAT(probes->plan().sync_cores[1].site.text, HasSubstr("mov"));
   EXPECT_EQ(points.size(), probes->plan().probes.size() + probes->plan().loads.size() +
                                probes->plan().sync_cores.size());
+  // The test kernel has CONFIG_ADDRESS_MASKING: LAM is supplied (seed 002).
   EXPECT_THAT(probes->SuppliedEvents(),
-              ElementsAre("page_table_free", "page_free", "user_enter", "membarrier"));
+              ElementsAre("page_table_free", "page_free", "user_enter", "membarrier", "lam"));
   ASSERT_EQ(probes->plan().loads.size(), 1u);  // tlb_finish_mmu's nested check
   EXPECT_THAT(probes->plan().loads[0].Describe(), HasSubstr("tlb_finish_mmu+"));
   // Without the BTF file the layouts are missing (the payload is stripped

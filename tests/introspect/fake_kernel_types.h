@@ -15,13 +15,15 @@ typedef struct {
   uint64_t ctx_id;
   atomic64_t tlb_gen;
   void* vdso;
+  unsigned long lam_cr3_mask;
+  uint64_t untag_mask;
 } mm_context_t;
 struct mm_struct {
   struct {
     void* mmap;
     unsigned long task_size;
     void* pgd;
-    char pad[100];
+    char pad[84];  // tlb_flush_pending at 0x98 (linux_probe_fns.S loads it)
     mm_context_t context;
     atomic_t tlb_flush_pending;
     atomic_t membarrier_state;

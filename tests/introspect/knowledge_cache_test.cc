@@ -188,7 +188,7 @@ TEST_F(KnowledgeCacheTest, ChecksummedButWrongContentsAreRejected) {
     std::string body;
     const char* says;
   };
-  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads 4"},
+  for (const Case& c : {Case{bad_format.SerializeAsString(), "format 1, this tlbscope reads "},
                         Case{no_field.SerializeAsString(), "layout fields"},
                         Case{renamed.SerializeAsString(), "lacks layout field mm_struct.pgd"},
                         Case{wild.SerializeAsString(), "impossible layout field"},

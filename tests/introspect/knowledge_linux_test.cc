@@ -94,6 +94,12 @@ void ExpectMatchesPahole(const KernelLayout& l, const std::string& pahole_args) 
   EXPECT_EQ(l.mm_pgd.offset, mm["pgd"]);
   EXPECT_EQ(l.mm_ctx_id.offset, mm["ctx_id"]);
   EXPECT_EQ(l.mm_tlb_gen.offset, mm["tlb_gen"]);
+  // Optional: LAM (CONFIG_ADDRESS_MASKING, 6.4+): the 6.12 test kernel has it.
+  EXPECT_EQ(l.mm_lam_cr3_mask.found, mm.contains("lam_cr3_mask"));
+  if (mm.contains("lam_cr3_mask")) {
+    EXPECT_EQ(l.mm_lam_cr3_mask.offset, mm["lam_cr3_mask"]);
+    EXPECT_EQ(l.mm_untag_mask.offset, mm["untag_mask"]);
+  }
   auto ts = PaholeOffsets(pahole_args, "tlb_state");
   EXPECT_EQ(l.ts_loaded_mm.offset, ts["loaded_mm"]);
   EXPECT_EQ(l.ts_loaded_mm_asid.offset, ts["loaded_mm_asid"]);
@@ -322,10 +328,12 @@ TEST(Kernel612KnowledgeTest, OffsetsDifferFrom61AndMatchPahole) {
   ASSERT_TRUE(k.ok()) << k.status();
   EXPECT_TRUE(k->complete()) << k->Summary();
   ExpectMatchesPahole(k->layout, "-F dwarf " + (*kv)["vmlinux"]);
+  EXPECT_TRUE(k->layout.mm_lam_cr3_mask.found);  // CONFIG_ADDRESS_MASKING (seed 002)
   const Debian& d = DebianKernel();
   absl::StatusOr<KernelKnowledge> k61 = LoadKernelKnowledge(d.vmlinux, {});
   ASSERT_TRUE(k61.ok());
   EXPECT_NE(k->layout.mm_tlb_gen.offset, k61->layout.mm_tlb_gen.offset);
+  EXPECT_FALSE(k61->layout.mm_lam_cr3_mask.found);  // Debian's 6.1: LAM came in 6.4
 }
 
 }  // namespace

@@ -98,6 +98,9 @@ void ExpectFakeLayout(const KernelLayout& l) {
   EXPECT_EQ(l.mm_tlb_gen.size, 8u);
   EXPECT_EQ(l.mm_tlb_flush_pending.offset, offsetof(struct mm_struct, tlb_flush_pending));
   EXPECT_EQ(l.mm_cpu_bitmap.offset, offsetof(struct mm_struct, cpu_bitmap));
+  EXPECT_TRUE(l.mm_lam_cr3_mask.found);
+  EXPECT_EQ(l.mm_lam_cr3_mask.offset, offsetof(struct mm_struct, context.lam_cr3_mask));
+  EXPECT_EQ(l.mm_untag_mask.offset, offsetof(struct mm_struct, context.untag_mask));
   EXPECT_EQ(l.ts_loaded_mm_asid.offset, offsetof(struct tlb_state, loaded_mm_asid));
   EXPECT_EQ(l.ts_loaded_mm_asid.size, 2u);
   EXPECT_EQ(l.ts_next_asid.offset, offsetof(struct tlb_state, next_asid));

@@ -81,8 +81,9 @@ class TrackerTest : public ::testing::Test {
                          "membarrier_register_private_expedited",
                          "syscall_exit_to_user_mode",  // 15
                          "irqentry_exit_to_user_mode",
-                         "on_each_cpu_cond_mask"};  // 17
-    for (int i = 0; i < 18; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
+                         "on_each_cpu_cond_mask",  // 17
+                         "do_arch_prctl_64"};
+    for (int i = 0; i < 19; ++i) k_.symbols.Add(fns[i], kFn + 0x1000 * i);
     k_.symbols.Add("__start_init_stack", kDirectMap + 0x70000000);  // THREAD_SIZE 16 KiB
     k_.symbols.Add("__end_init_stack", kDirectMap + 0x70004000);
     k_.symbols.Add("__per_cpu_load", kBootPercpu);
@@ -116,6 +117,8 @@ class TrackerTest : public ::testing::Test {
     g_.Put(mm + l_->mm_cpu_bitmap.offset, 0);
     g_.Put(mm + l_->mm_tlb_flush_pending.offset, 0, 4);
     g_.Put(mm + l_->mm_membarrier_state.offset, 0, 4);
+    g_.Put(mm + l_->mm_lam_cr3_mask.offset, 0);
+    g_.Put(mm + l_->mm_untag_mask.offset, ~0ull);
   }
   void Gen(uint64_t mm, uint64_t gen) { g_.Put(mm + l_->mm_tlb_gen.offset, gen); }
   void Mask(uint64_t mm, uint64_t mask) { g_.Put(mm + l_->mm_cpu_bitmap.offset, mask); }
@@ -149,6 +152,7 @@ class TrackerTest : public ::testing::Test {
     ProbeRegs r;
     r.rip = kFn + 0x1000 * fn;
     r.rsp = Stack(cpu) - 0x100 * depth_[cpu];
+    r.cr3 = cr3_[cpu];
     for (size_t i = 0; i < args.size(); ++i) r.arg[i] = args[i];
     uint64_t ret = kRet + 0x10 * fn;
     g_.Put(r.rsp, ret);
@@ -163,6 +167,7 @@ class TrackerTest : public ::testing::Test {
     back.rip = ret;
     back.rsp = r.rsp + 8;
     back.rax = rax;
+    back.cr3 = cr3_[cpu];
     ASSERT_TRUE(tracker_->OnBreakpoint(cpu, back, g_));
   }
   // should_flush_tlb(`asked`) on `cpu`, answering `yes`.
@@ -173,6 +178,7 @@ class TrackerTest : public ::testing::Test {
   void Cr3(uint32_t cpu, uint64_t value) {
     tracker_->OnCr3Write(cpu, value, g_);
     synth_.Cr3(cpu, value);
+    cr3_[cpu] = value;
   }
   // CPU `cpu` switches from init_mm to mm A (ctx 5) whose gen is `gen`.
   void SwitchToA(uint32_t cpu, uint64_t gen, uint64_t mask_after) {
@@ -238,6 +244,7 @@ class TrackerTest : public ::testing::Test {
   Synth synth_;
   std::unique_ptr<LinuxTracker> tracker_;
   std::map<uint32_t, int> depth_;
+  std::map<uint32_t, uint64_t> cr3_;  // each CPU's CR3: the last value written
 };
 
 }  // namespace tlbscope::introspect::testing

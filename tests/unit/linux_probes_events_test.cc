@@ -128,6 +128,17 @@ TEST(SuppliedEventsTest, EachKindNeedsAllOfItsProbes) {
   c.no_sync_core_proven = true;  // a kernel that never serializes there (seed 004)
   EXPECT_THAT(introspect::SuppliedEvents(c, l),
               ElementsAre("page_table_free", "page_free", "user_enter", "membarrier"));
+  // LAM: the kernel's mask (CONFIG_ADDRESS_MASKING) and the prctl's probe.
+  c.found.push_back("do_arch_prctl_64");
+  EXPECT_THAT(introspect::SuppliedEvents(c, l),
+              ::testing::Not(::testing::Contains("lam")));  // not placed
+  c.placed.push_back("do_arch_prctl_64");
+  EXPECT_THAT(introspect::SuppliedEvents(c, l),
+              ::testing::Not(::testing::Contains("lam")));  // no lam_cr3_mask
+  l.mm_lam_cr3_mask.found = true;
+  EXPECT_THAT(introspect::SuppliedEvents(c, l), ::testing::Contains("lam"));
+  c.placed.pop_back();
+  l.mm_lam_cr3_mask.found = false;
   c.placed.erase(c.placed.begin() + 3);  // ___pmd_free_tlb found, not placed
   c.placed.pop_back();                   // membarrier_register_private_expedited
   EXPECT_THAT(introspect::SuppliedEvents(c, l), ElementsAre("page_free", "user_enter"));

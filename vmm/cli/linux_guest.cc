@@ -60,7 +60,7 @@ bool LinuxVariantNameIsValid(const std::string& name) {
 const std::vector<std::string>& LinuxWorkloadNames() {
   static const std::vector<std::string> kNames = {"all",      "munmap", "madvise",    "mprotect",
                                                   "fork",     "lazy",   "membarrier", "pingpong",
-                                                  "lazyfree", "unlazy", "spinfree"};
+                                                  "lazyfree", "unlazy", "spinfree",   "lamlazy"};
   return kNames;
 }
 

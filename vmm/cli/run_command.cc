@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -19,6 +20,7 @@
 #include "vmm/cli/linux_console.h"
 #include "vmm/cli/run_report.h"
 #include "vmm/progress/run_progress.h"
+#include "vmm/trap/host_caps.h"
 
 namespace tlbscope {
 namespace {
@@ -137,10 +139,32 @@ bool StateMatchesGuest(const CollectSink* sink) {
   return sink->collector().state_check().mismatches == 0;
 }
 
+// --require: nullopt to go on, else the exit status (77: skipped, saying
+// why; 5: the host could not be asked).
+std::optional<int> SkipForMissingFeatures(const RunOptions& o) {
+  if (o.required_features.empty()) return std::nullopt;
+  absl::StatusOr<HostCaps> caps = ProbeHost(o.machine.kvm_device);
+  if (!caps.ok()) {
+    LogError("", caps.status().message());
+    return 5;
+  }
+  std::optional<std::string> missing = MissingFeature(*caps, o.required_features);
+  if (!missing) return std::nullopt;
+  Log("skipped: %s", *missing);
+  if (!o.results_path.empty()) {
+    if (absl::Status s = WriteSkippedResults(o.results_path, o, *missing); !s.ok()) {
+      LogError("", s.message());
+      return 5;
+    }
+  }
+  return kExitSkipped;
+}
+
 }  // namespace
 
 int RunCommand(const RunOptions& o) {
   if (absl::Status s = CheckOutputs(o); !s.ok()) return UsageError(s);
+  if (std::optional<int> skipped = SkipForMissingFeatures(o)) return *skipped;
   MachineConfig machine = o.machine;
   absl::StatusOr<std::unique_ptr<CollectSink>> collector = MakeCollector(o, &machine);
   if (!collector.ok()) return UsageError(collector.status());

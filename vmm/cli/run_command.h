@@ -15,6 +15,9 @@ struct RunOptions {
   std::string collect_json;              // --collect-json FILE: tlbcollect's --json summary
   std::string collect_perfetto;          // --collect-perfetto FILE
   std::string perfetto_format = "auto";  // --perfetto-format json|proto|auto
+  // --require FEATURE (and what --workload implies): skip the run, status
+  // 77, on a host whose KVM does not offer each (requirements.h).
+  std::vector<std::string> required_features;
   bool help = false;
 };
 

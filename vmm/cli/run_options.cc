@@ -1,5 +1,6 @@
 // `tlbscope run`'s options: one CLI11 declaration each (common/cli.h) gives
 // the parsing, the check and the line of help.
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -7,8 +8,10 @@
 #include "absl/strings/str_format.h"
 #include "collectors/perfetto_export.h"
 #include "common/cli.h"
+#include "common/cpu_features.h"
 #include "common/scenario_names.h"
 #include "vmm/cli/linux_guest.h"
+#include "vmm/cli/requirements.h"
 #include "vmm/cli/run_command.h"
 
 namespace tlbscope {
@@ -56,7 +59,7 @@ void AddGuestOptions(CLI::App& app, RunOptions* o, RunArgs* a) {
            a->linux_args.enabled = true;
          },
          "tlbwork workload (implies --linux): all (default), munmap, madvise, mprotect, fork, "
-         "lazy, membarrier, pingpong, lazyfree, unlazy, spinfree")
+         "lazy, membarrier, pingpong, lazyfree, unlazy, spinfree, lamlazy")
       ->type_name("NAME");
   app.add_option_function<std::string>(
          "--linux-variant",
@@ -200,6 +203,13 @@ void AddTrapOptions(CLI::App& app, RunOptions* o) {
                  "single-step each vCPU's first N kernel instructions and check that every TLB "
                  "instruction among them was trapped");
   app.add_option("--kvm-device", m->kvm_device, "KVM device (default /dev/kvm)")->type_name("PATH");
+  app.add_option("--require", o->required_features,
+                 "a CPU feature the guest needs (lam, la57, pcid, invpcid, pge): on a host whose "
+                 "KVM does not offer it the run is skipped before it boots, saying so, with exit "
+                 "status 77; may be given more than once (--workload lamlazy implies lam)")
+      ->type_name("FEATURE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 void AddCollectOptions(CLI::App& app, RunOptions* o) {
@@ -261,6 +271,13 @@ absl::Status AddScenarioArgs(const std::string& scenario, bool inject_bug, const
 // What the options imply for each other: --linux's kernel, the scenario's
 // command line and vCPUs, then the machine's own checks (ranges).
 absl::Status Resolve(RunArgs& a, bool smp_given, RunOptions* o) {
+  for (const std::string& f : WorkloadFeatures(a.linux_args.workload)) {
+    auto& req = o->required_features;
+    if (std::find(req.begin(), req.end(), f) == req.end()) req.push_back(f);
+  }
+  if (absl::Status s = CheckCpuFeatureNames(o->required_features); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--require ", s.message()));
+  }
   if (a.linux_args.enabled) {
     if (!a.scenario.empty() || a.inject_bug) {
       return absl::InvalidArgumentError(

@@ -27,20 +27,36 @@ std::string Names(const std::vector<TlbSite>& sites) {
 
 }  // namespace
 
+// What was asked: the kernel, vCPUs, memory, command line.
+void SetRunIdentity(const RunOptions& o, tlbscope::v1::RunResult* pb) {
+  SetTextAndBytes(
+      o.machine.kernel_path, [&](std::string s) { pb->set_kernel_path(s); },
+      [&](std::string b) { pb->set_kernel_path_bytes(b); });
+  pb->set_smp(o.machine.smp);
+  pb->set_mem_mib(o.machine.mem_mib);
+  SetTextAndBytes(
+      o.machine.cmdline, [&](std::string s) { pb->set_cmdline(s); },
+      [&](std::string b) { pb->set_cmdline_bytes(b); });
+}
+
+absl::Status WriteResultsJson(const std::string& path, const tlbscope::v1::RunResult& pb) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions jo;
+  jo.add_whitespace = true;
+  jo.always_print_primitive_fields = true;
+  if (auto st = google::protobuf::util::MessageToJsonString(pb, &json, jo); !st.ok()) {
+    return absl::InternalError(absl::StrFormat("--results %s: %s", path, st.ToString()));
+  }
+  return WriteFileAtomically("--results", path, json + "\n");
+}
+
 absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r,
                           const CollectSink* collector, const LinuxConsoleReport& linux_report,
                           const std::vector<CounterCheck>& counter_checks) {
   tlbscope::v1::RunResult pb;
   if (collector != nullptr) *pb.mutable_collector() = collector->Verdict();
-  SetTextAndBytes(
-      o.machine.kernel_path, [&](std::string s) { pb.set_kernel_path(s); },
-      [&](std::string b) { pb.set_kernel_path_bytes(b); });
+  SetRunIdentity(o, &pb);
   pb.set_boot_protocol(BootProtocolName(r.kernel.protocol));
-  pb.set_smp(o.machine.smp);
-  pb.set_mem_mib(o.machine.mem_mib);
-  SetTextAndBytes(
-      o.machine.cmdline, [&](std::string s) { pb.set_cmdline(s); },
-      [&](std::string b) { pb.set_cmdline_bytes(b); });
   pb.set_stop_reason(std::string(StopReasonName(r.first_stop.request.reason)));
   pb.set_stop_message(r.first_stop.Describe());
   pb.set_exit_code(r.exit_code);  // before the collector's verdict (status 8)
@@ -83,14 +99,17 @@ absl::Status WriteResults(const std::string& path, const RunOptions& o, const Ru
       tc->set_matches_guest(row.matches());
     }
   }
-  std::string json;
-  google::protobuf::util::JsonPrintOptions jo;
-  jo.add_whitespace = true;
-  jo.always_print_primitive_fields = true;
-  if (auto st = google::protobuf::util::MessageToJsonString(pb, &json, jo); !st.ok()) {
-    return absl::InternalError(absl::StrFormat("--results %s: %s", path, st.ToString()));
-  }
-  return WriteFileAtomically("--results", path, json + "\n");
+  return WriteResultsJson(path, pb);
+}
+
+absl::Status WriteSkippedResults(const std::string& path, const RunOptions& o,
+                                 const std::string& why) {
+  tlbscope::v1::RunResult pb;
+  SetRunIdentity(o, &pb);
+  pb.set_stop_reason(kStopHostLacksFeature);
+  pb.set_stop_message(why);
+  pb.set_exit_code(kExitSkipped);
+  return WriteResultsJson(path, pb);
 }
 
 void ReportTraps(const RunOutcome& r) {

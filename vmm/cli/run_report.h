@@ -9,6 +9,7 @@
 #include "vmm/cli/collect_sink.h"
 #include "vmm/cli/kernel_counters.h"
 #include "vmm/cli/linux_console.h"
+#include "vmm/cli/requirements.h"
 #include "vmm/cli/run_command.h"
 #include "vmm/machine/machine.h"
 
@@ -26,5 +27,10 @@ void ReportTraps(const RunOutcome& r);
 absl::Status WriteResults(const std::string& path, const RunOptions& o, const RunOutcome& r,
                           const CollectSink* collector, const LinuxConsoleReport& linux_report,
                           const std::vector<CounterCheck>& counter_checks = {});
+
+// --results FILE for a run skipped before it booted (requirements.h): stop
+// reason host-lacks-feature, `why` its message, exit code 77.
+absl::Status WriteSkippedResults(const std::string& path, const RunOptions& o,
+                                 const std::string& why);
 
 }  // namespace tlbscope
