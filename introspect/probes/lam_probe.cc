@@ -22,6 +22,8 @@ class ArchPrctlProbe : public Probe {
   const char* function() const override { return "do_arch_prctl_64"; }
   bool wants_return() const override { return true; }
   bool optional() const override { return true; }
+  // Every arch_prctl would exit for nothing in a kernel without LAM.
+  bool needed(const KernelLayout& l) const override { return l.mm_lam_cr3_mask.found; }
 
   void OnEntry(ProbeEnv&, KernelState&, uint32_t, const ProbeRegs&) override {}
 

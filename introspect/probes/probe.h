@@ -164,6 +164,9 @@ class Probe {
   virtual bool at_returns() const { return false; }
   // A function only some kernels have: its absence is no problem to report.
   virtual bool optional() const { return false; }
+  // Whether this kernel's layout gives the probe anything to read (a probe
+  // whose facts a kernel lacks gets no breakpoint: no exits for nothing).
+  virtual bool needed(const KernelLayout&) const { return true; }
   // Its answers are the flush targets (should_flush_tlb): where it is
   // probed, native_flush_tlb_multi defers its flush_request to them.
   virtual bool answers_flush_targets() const { return false; }

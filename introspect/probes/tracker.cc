@@ -56,6 +56,7 @@ LinuxTracker::LinuxTracker(const KernelKnowledge& k, int num_cpus, ProbeEnv::Emi
   probes_.push_back(MakeArchPrctlProbe());
   for (std::unique_ptr<Probe>& p : MakeUserReturnProbes()) probes_.push_back(std::move(p));
   for (auto& p : probes_) {
+    if (!p->needed(k.layout)) continue;
     std::optional<uint64_t> a = k.symbols.Find(p->function());
     if (!a) {
       if (!p->optional()) skipped_.push_back(p->function());

@@ -125,10 +125,11 @@ TEST(GuestLinuxProbePlanTest, TheTestKernelsProbesArePlacedFromItsOwnKnowledge) 
   tlbscope::testing::PassBootGate(*probes, *mem, points);
   // should_flush_tlb (6.12 stable), the 5 kernel_flush ones (cache_* since
   // 6.2), on_each_cpu_cond_mask, 3 table levels, 2 page removals,
-  // membarrier: 20 entries; and one `ret` in each exit to user mode.
+  // membarrier, do_arch_prctl_64 (LAM: CONFIG_ADDRESS_MASKING): 21 entries;
+  // and one `ret` in each exit to user mode.
   int returns = 0;
   for (const PlannedProbe& p : probes->plan().probes) returns += p.at_return;
-  EXPECT_EQ(probes->plan().probes.size() - returns, 20u);
+  EXPECT_EQ(probes->plan().probes.size() - returns, 21u);
   EXPECT_EQ(returns, 2);
   int emulated = 0;
   for (const PlannedProbe& p : probes->plan().probes) {

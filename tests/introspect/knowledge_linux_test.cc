@@ -224,7 +224,8 @@ TEST(DebianKnowledgeTest, RunPlacesEveryProbePastTheFtraceSite) {
   ASSERT_NE(probes, nullptr) << why;
   // No cache_disable/enable and no __tlb_remove_folio_pages in 6.1; four
   // table levels (this config has 5-level paging), on_each_cpu_cond_mask,
-  // membarrier: 18 entries; and the returns of the two exits to user mode
+  // membarrier (no do_arch_prctl_64: no LAM before 6.4): 18 entries; and the returns of the two
+  // exits to user mode
   // (`jmp __x86_return_thunk` here: retbleed mitigations), two each.
   int returns = 0;
   for (const PlannedProbe& p : probes->plan().probes) returns += p.at_return;

@@ -108,7 +108,9 @@ TEST_F(TrackerLamTest, ARefusedPrctlAndAKernelWithoutLamSetNothing) {
   ArchPrctl(static_cast<uint64_t>(-19), [] {});  // ENODEV: no LAM on this CPU
   UserReturn(0);
   EXPECT_THAT(Of(v1::Event::kLamSet), IsEmpty());
-  k_.layout.mm_lam_cr3_mask.found = false;  // CONFIG_ADDRESS_MASKING off
+  // CONFIG_ADDRESS_MASKING off: no member to read, so no prctl breakpoint
+  // (an exit per arch_prctl for nothing) and nothing read at switches.
+  k_.layout.mm_lam_cr3_mask.found = false;
   synth_ = Synth();
   tracker_ = std::make_unique<LinuxTracker>(k_, 2, [this](uint32_t cpu, v1::Event e) {
     v1::Event& slot = synth_.Add(cpu);
@@ -118,8 +120,12 @@ TEST_F(TrackerLamTest, ARefusedPrctlAndAKernelWithoutLamSetNothing) {
     slot.set_vcpu(vcpu);
     slot.set_sequence(seq);
   });
+  for (const LinuxTracker::Entry& e : tracker_->entries()) {
+    EXPECT_STRNE(e.function, "do_arch_prctl_64");
+  }
   g_.Put(kMmA + l_->mm_lam_cr3_mask.offset, kU57);
-  ArchPrctl(0, [] {});
+  SwitchToA(1, 1, 0x3);
+  UserReturn(1);
   EXPECT_THAT(Of(v1::Event::kLamSet), IsEmpty());
   EXPECT_EQ(tracker_->read_failures(), 0u);
 }
