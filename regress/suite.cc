@@ -1,6 +1,7 @@
 #include "regress/suite.h"
 
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "absl/strings/str_format.h"
@@ -39,6 +40,30 @@ struct Field {
     const auto* v = node.as_string();
     if (!v) return Error(absl::StrFormat("'%s' must be a string", key));
     *out = v->get();
+    return absl::OkStatus();
+  }
+
+  // A string or a list of them into `*out` (replacing it), each passed by
+  // `check`; an error names the item's line: `not_a_string` for an item
+  // that is not a string, else what `check` said.
+  absl::Status Strings(const std::string& not_a_string,
+                       const std::function<absl::Status(const std::string&)>& check,
+                       std::vector<std::string>* out) const {
+    out->clear();
+    std::vector<const toml::node*> items;
+    if (const auto* list = node.as_array()) {
+      for (const auto& e : *list) items.push_back(&e);
+    } else {
+      items.push_back(&node);
+    }
+    for (const toml::node* e : items) {
+      const auto* v = e->as_string();
+      if (!v) return Bad(path, e->source(), not_a_string);
+      if (absl::Status s = check(v->get()); !s.ok()) {
+        return Bad(path, e->source(), std::string(s.message()));
+      }
+      out->push_back(v->get());
+    }
     return absl::OkStatus();
   }
 
@@ -128,42 +153,20 @@ absl::Status ApplyExpect(const Field& f, RunSpec* r) {
 // hold = "SPEC" or a list of them: `run --hold`, checked here for its
 // syntax (and against each run's vCPUs once smp is known).
 absl::Status ApplyHold(const Field& f, RunSpec* r) {
-  r->holds.clear();
-  std::vector<const toml::node*> items;
-  if (const auto* list = f.node.as_array()) {
-    for (const auto& e : *list) items.push_back(&e);
-  } else {
-    items.push_back(&f.node);
-  }
-  for (const toml::node* e : items) {
-    const auto* v = e->as_string();
-    if (!v) return Bad(f.path, e->source(), "'hold' must be a --hold spec or a list of them");
-    if (absl::StatusOr<hold::Spec> spec = hold::ParseSpec(v->get()); !spec.ok()) {
-      return Bad(f.path, e->source(), std::string(spec.status().message()));
-    }
-    r->holds.push_back(v->get());
-  }
-  return absl::OkStatus();
+  return f.Strings(
+      "'hold' must be a --hold spec or a list of them",
+      [](const std::string& v) { return hold::ParseSpec(v).status(); }, &r->holds);
 }
 
 // requires = "FEATURE" or a list of them: `run --require`, names checked.
 absl::Status ApplyRequires(const Field& f, RunSpec* r) {
-  r->required_features.clear();
-  std::vector<const toml::node*> items;
-  if (const auto* list = f.node.as_array()) {
-    for (const auto& e : *list) items.push_back(&e);
-  } else {
-    items.push_back(&f.node);
-  }
-  for (const toml::node* e : items) {
-    const auto* v = e->as_string();
-    if (!v) return Bad(f.path, e->source(), "'requires' must be a CPU feature or a list of them");
-    if (absl::Status s = CheckCpuFeatureNames({v->get()}); !s.ok()) {
-      return Bad(f.path, e->source(), "requires " + std::string(s.message()));
-    }
-    r->required_features.push_back(v->get());
-  }
-  return absl::OkStatus();
+  return f.Strings(
+      "'requires' must be a CPU feature or a list of them",
+      [](const std::string& v) {
+        absl::Status s = CheckCpuFeatureNames({v});
+        return s.ok() ? s : absl::InvalidArgumentError("requires " + std::string(s.message()));
+      },
+      &r->required_features);
 }
 
 // One known key's value into `r` (`smps`: smp, which may be a list).
